@@ -1,0 +1,111 @@
+"""Export a LUT to CSV or Parquet, metadata included (a sidecar JSON for CSV, schema
+metadata for Parquet), and merge LUTs of the same backend configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from lut.spec import LayerSpec
+from lut.store import LutStore
+from lutnas.errors import LutnasError
+from profiler.base import Measurement
+
+
+def export_csv(store: LutStore, out: str | Path) -> list[Path]:
+    """Write ``out`` (layers), ``<out>.models.csv`` (whole models) and ``<out>.meta.json``."""
+    out = Path(out)
+    store.layers_frame().to_csv(out, index=False)
+    written = [out]
+    models = store.models_frame()
+    if len(models):
+        written.append(out.with_suffix(".models.csv"))
+        models.to_csv(written[-1], index=False)
+    written.append(out.with_suffix(".meta.json"))
+    written[-1].write_text(json.dumps(store.meta, indent=1, sort_keys=True))
+    return written
+
+
+def export_parquet(store: LutStore, out: str | Path) -> list[Path]:
+    """Write ``out`` (layers) and ``<out>.models.parquet``; LUT metadata in the file schema."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise LutnasError("Parquet export needs pyarrow: pip install pyarrow") from None
+    out = Path(out)
+    meta = {b"lutnas": json.dumps(store.meta, sort_keys=True).encode()}
+    written = []
+    for frame, path in [(store.layers_frame(), out),
+                        (store.models_frame(), out.with_suffix(".models.parquet"))]:
+        if path != out and not len(frame):
+            continue
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}),
+                       path)
+        written.append(path)
+    return written
+
+
+def _row_measurement(row: pd.Series) -> Measurement:
+    def opt(v):
+        return None if pd.isna(v) else float(v)
+
+    return Measurement(float(row.median_ms), float(row.mean_ms), opt(row.std_ms), opt(row.p10_ms),
+                       opt(row.p90_ms), int(row.n), int(row.warmup))
+
+
+def merge(out: str | Path, inputs: list[str | Path]) -> dict:
+    """Merge LUT files measured with one backend configuration and settings into ``out``
+    (created, or extended when it exists with the same configuration). Where a key is in
+    several files, the steadiest row (lowest robust CV) wins.
+
+    Returns counts: rows added, conflicts resolved, models added.
+
+    Raises:
+        LutnasError: an input is not a LUT or has another configuration.
+    """
+    if not inputs:
+        raise LutnasError("give at least one LUT file to merge")
+    sources = [LutStore.open(p) for p in inputs]
+    try:
+        first = sources[0]
+        for s in sources[1:]:
+            if s.backend_config != first.backend_config or s.settings != first.settings:
+                raise LutnasError(
+                    f"{s.path} and {first.path} were measured with different backend "
+                    "configurations or settings; merging them would mix numbers")
+        counts = {"layers": 0, "conflicts": 0, "models": 0}
+        with LutStore.create_or_resume(out, first.backend_config, first.device,
+                                       first.settings) as dst:
+            existing = dst.layers_frame().set_index("key")
+            best: dict[str, pd.Series] = {k: r for k, r in existing.iterrows()}
+            changed: set[str] = set()
+            for s in sources:
+                for key, row in s.layers_frame().set_index("key").iterrows():
+                    if key in best:
+                        counts["conflicts"] += 1
+                        if _row_measurement(row).robust_cv >= _row_measurement(best[key]).robust_cv:
+                            continue
+                    best[key] = row
+                    changed.add(key)
+            for key in sorted(changed):
+                row = best[key]
+                dst.put_layer(LayerSpec.from_key(key), _row_measurement(row), int(row.attempts))
+            counts["layers"] = len(changed)
+            from search.arch import Arch
+
+            have = dst.model_keys()
+            for s in sources:
+                for _, row in s.models_frame().iterrows():
+                    if row.arch_key not in have:
+                        dst.put_model(Arch.from_json(row.arch_json), _row_measurement(row),
+                                      int(row.attempts), row["name"])
+                        have.add(row.arch_key)
+                        counts["models"] += 1
+        return counts
+    finally:
+        for s in sources:
+            s.close()

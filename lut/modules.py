@@ -1,0 +1,110 @@
+"""Torch modules for one ``LayerSpec``: the single place where an op's meaning becomes code.
+
+``build_layer(spec)`` returns a module whose forward takes a tensor of ``spec.input_shape``.
+Weights are random (latency does not depend on their values).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lut.spec import LayerSpec
+
+_ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish}
+
+
+def activation(name: str) -> nn.Module:
+    return _ACTIVATIONS[name](inplace=True)
+
+
+def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
+            act: str | None = None) -> nn.Sequential:
+    """k×k conv (same padding, no bias) → BN → optional activation."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
+    if act is not None:
+        layers.append(activation(act))
+    return nn.Sequential(*layers)
+
+
+class SqueezeExcite(nn.Module):
+    """Global pool → 1×1 reduce → ReLU → 1×1 expand → gate, multiplied onto the input."""
+
+    def __init__(self, channels: int, ratio: float, hard_gate: bool = False) -> None:
+        super().__init__()
+        squeeze = max(1, int(round(ratio * channels)))
+        self.reduce = nn.Conv2d(channels, squeeze, 1)
+        self.act = nn.ReLU(inplace=True)
+        self.expand = nn.Conv2d(squeeze, channels, 1)
+        self.gate = nn.Hardsigmoid() if hard_gate else nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean((2, 3), keepdim=True)
+        return x * self.gate(self.expand(self.act(self.reduce(s))))
+
+
+class Residual(nn.Module):
+    """main(x) + shortcut(x); the shortcut is the identity when ``shortcut`` is None."""
+
+    def __init__(self, main: nn.Module, shortcut: nn.Module | None) -> None:
+        super().__init__()
+        self.main = main
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x) + (x if self.shortcut is None else self.shortcut(x))
+
+
+def _se(spec: LayerSpec, channels: int) -> list[nn.Module]:
+    if not spec.se_ratio:
+        return []
+    return [SqueezeExcite(channels, spec.se_ratio, hard_gate=spec.act == "hswish")]
+
+
+def _main_path(spec: LayerSpec) -> nn.Module:
+    k, s, a = spec.kernel, spec.stride, spec.act
+    if spec.op in ("stem", "conv"):
+        return nn.Sequential(conv_bn(spec.cin, spec.cout, k, s, act=a), *_se(spec, spec.cout))
+    if spec.op == "dconv":
+        return nn.Sequential(
+            conv_bn(spec.cin, spec.cin, k, s, groups=spec.cin, act=a),
+            *_se(spec, spec.cin),
+            conv_bn(spec.cin, spec.cout, 1),
+        )
+    if spec.op == "mbconv":
+        mid = spec.cin * spec.expansion
+        expand = [conv_bn(spec.cin, mid, 1, act=a)] if spec.expansion != 1 else []
+        return nn.Sequential(
+            *expand,
+            conv_bn(mid, mid, k, s, groups=mid, act=a),
+            *_se(spec, mid),
+            conv_bn(mid, spec.cout, 1),
+        )
+    if spec.op == "head":
+        return nn.Sequential(conv_bn(spec.cin, spec.cout, 1, act=a),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    if spec.op == "fc":
+        return nn.Linear(spec.cin, spec.cout)
+    raise ValueError(f"no builder for op {spec.op!r}")  # LayerSpec validation prevents this
+
+
+def build_layer(spec: LayerSpec) -> nn.Module:
+    """The module for one layer, in eval mode, random weights."""
+    main = _main_path(spec)
+    if spec.skip == "idskip":
+        module: nn.Module = Residual(main, None)
+    elif spec.skip == "poolskip":
+        pool: list[nn.Module] = [nn.AvgPool2d(3, spec.stride, 1, count_include_pad=False)]
+        if spec.cin != spec.cout:
+            pool.append(conv_bn(spec.cin, spec.cout, 1))
+        module = Residual(main, nn.Sequential(*pool))
+    else:
+        module = main
+    return module.eval()
+
+
+def example_input(spec: LayerSpec) -> torch.Tensor:
+    return torch.randn(spec.input_shape)

@@ -1,0 +1,157 @@
+"""The op vocabulary: one frozen ``LayerSpec`` per candidate layer and its canonical string key.
+
+Key grammar (one place, decoded by :meth:`LayerSpec.from_key`; fields always present, fixed order)::
+
+    {op}_k{kernel}_e{expansion}_se{se_ratio}_{skip}_{act}_i{cin}_o{cout}_s{stride}_in{H}x{W}
+
+    e.g. mbconv_k5_e6_se0.25_idskip_relu_i40_o40_s1_in28x28
+
+Op meanings (the MnasNet paper leaves details open; these keep the space consistent):
+
+- ``stem``:   k×k conv → BN → act (the network's first layer).
+- ``conv``:   k×k conv → BN → act → [SE on cout].
+- ``dconv``:  depthwise k×k → BN → act → [SE on cin] → pointwise 1×1 → BN (MobileNetV1 separable).
+- ``mbconv``: 1×1 expand ×e → BN → act → depthwise k×k → BN → act → [SE] → 1×1 project → BN
+  (the expand conv is left out when e = 1).
+- ``head``:   1×1 conv → BN → act → global average pool (output: a cout-vector).
+- ``fc``:     linear cin → cout on a 1×1 input (the classifier).
+
+Skips: ``noskip``; ``idskip`` adds the input and is only valid where shapes match (cin = cout,
+stride 1) — a ``LayerSpec`` refuses it elsewhere, and :class:`search.arch.Arch` turns it into
+``noskip`` on the first layer of a block that changes shape; ``poolskip`` adds a 3×3 average
+pool of the input with the layer's stride (padding 1), followed by 1×1 conv → BN where widths
+differ, so it also works across a shape change. SE squeeze width = round(ratio × gated channels),
+at least 1, gate = sigmoid (hard-sigmoid when act is hswish).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from lutnas.errors import LutnasError
+
+OPS = ("stem", "conv", "dconv", "mbconv", "head", "fc")
+SKIPS = ("noskip", "idskip", "poolskip")
+ACTS = ("relu", "relu6", "hswish")
+
+_KEY_RE = re.compile(
+    r"^(?P<op>[a-z]+)_k(?P<kernel>\d+)_e(?P<expansion>\d+)_se(?P<se_ratio>[0-9.]+)"
+    r"_(?P<skip>[a-z]+)_(?P<act>[a-z0-9]+)_i(?P<cin>\d+)_o(?P<cout>\d+)_s(?P<stride>\d+)"
+    r"_in(?P<input_h>\d+)x(?P<input_w>\d+)$"
+)
+
+
+def _format_ratio(x: float) -> str:
+    """Canonical text of a ratio: 0, 0.25, 0.5 (no trailing zeros, no exponent)."""
+    text = f"{x:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+@dataclass(frozen=True, order=True)
+class LayerSpec:
+    """One candidate layer, complete enough to build it and to name its LUT row.
+
+    Attributes:
+        op: one of ``OPS``.
+        kernel: spatial kernel size (odd).
+        expansion: mbconv expansion ratio; 1 for every other op.
+        se_ratio: squeeze-and-excite ratio, 0 for none.
+        skip: one of ``SKIPS``.
+        act: activation, one of ``ACTS``.
+        cin, cout: input and output channels.
+        stride: spatial stride of the layer.
+        input_h, input_w: input height and width in pixels (1×1 for ``fc``).
+    """
+
+    op: str
+    kernel: int
+    expansion: int
+    se_ratio: float
+    skip: str
+    act: str
+    cin: int
+    cout: int
+    stride: int
+    input_h: int
+    input_w: int
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.op not in OPS:
+            problems.append(f"op {self.op!r} is not one of {OPS}")
+        if self.skip not in SKIPS:
+            problems.append(f"skip {self.skip!r} is not one of {SKIPS}")
+        if self.act not in ACTS:
+            problems.append(f"act {self.act!r} is not one of {ACTS}")
+        if self.kernel < 1 or self.kernel % 2 == 0:
+            problems.append(f"kernel {self.kernel} must be odd and positive")
+        if self.expansion < 1 or (self.op != "mbconv" and self.expansion != 1):
+            problems.append(f"expansion {self.expansion} must be 1 for {self.op} (>= 1 for mbconv)")
+        if not 0 <= self.se_ratio < 1:
+            problems.append(f"se_ratio {self.se_ratio} must be in [0, 1)")
+        if min(self.cin, self.cout, self.stride, self.input_h, self.input_w) < 1:
+            problems.append("channels, stride and input size must be positive")
+        if self.skip == "idskip" and (self.cin != self.cout or self.stride != 1):
+            problems.append(
+                f"identity skip needs matching shapes (cin {self.cin} vs cout {self.cout}, "
+                f"stride {self.stride}); use noskip or poolskip"
+            )
+        if self.op in ("stem", "head", "fc") and (self.skip != "noskip" or self.se_ratio):
+            problems.append(f"{self.op} takes neither a skip nor SE")
+        if self.op == "fc" and (self.kernel, self.stride, self.input_h, self.input_w) != (1, 1, 1, 1):
+            problems.append("fc must have kernel 1, stride 1 and a 1x1 input")
+        if self.op == "head" and (self.kernel, self.stride) != (1, 1):
+            problems.append("head must have kernel 1 and stride 1")
+        if problems:
+            raise LutnasError(f"invalid LayerSpec {self._raw_key()}: " + "; ".join(problems))
+
+    def _raw_key(self) -> str:
+        return (
+            f"{self.op}_k{self.kernel}_e{self.expansion}_se{_format_ratio(self.se_ratio)}"
+            f"_{self.skip}_{self.act}_i{self.cin}_o{self.cout}_s{self.stride}"
+            f"_in{self.input_h}x{self.input_w}"
+        )
+
+    @property
+    def key(self) -> str:
+        """The canonical key: ``LayerSpec.from_key(spec.key) == spec`` always holds."""
+        return self._raw_key()
+
+    @classmethod
+    def from_key(cls, key: str) -> LayerSpec:
+        """Decode a key made by :attr:`key`.
+
+        Raises:
+            LutnasError: the text does not follow the grammar or describes an invalid layer.
+        """
+        match = _KEY_RE.match(key.strip())
+        if not match:
+            raise LutnasError(
+                f"{key!r} is not a LayerSpec key; expected e.g. "
+                "'mbconv_k3_e6_se0.25_idskip_relu_i24_o24_s1_in56x56'"
+            )
+        fields = match.groupdict()
+        ints = {k: int(v) for k, v in fields.items() if k not in ("op", "skip", "act", "se_ratio")}
+        spec = cls(op=fields["op"], skip=fields["skip"], act=fields["act"],
+                   se_ratio=float(fields["se_ratio"]), **ints)
+        if spec.key != key.strip():
+            raise LutnasError(f"{key!r} is not in canonical form; the canonical key is {spec.key!r}")
+        return spec
+
+    @property
+    def output_hw(self) -> tuple[int, int]:
+        """Output height and width (same padding, k // 2)."""
+        if self.op in ("head", "fc"):
+            return (1, 1)
+        return ((self.input_h - 1) // self.stride + 1, (self.input_w - 1) // self.stride + 1)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Batch-1 input tensor shape."""
+        if self.op == "fc":
+            return (1, self.cin)
+        return (1, self.cin, self.input_h, self.input_w)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,39 @@
+"""``lutnas``: one command with a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from lutnas import __version__
+from lutnas.cli_util import user_errors
+
+# subcommand -> (module with add_arguments/run, help)
+SUBCOMMANDS = {
+    "profile-device": ("profiler.cli", "time a search space's layers into a LUT"),
+    "lut": ("lut.cli", "inspect, export and merge LUT files"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lutnas", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"lutnas {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=module.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+@user_errors
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args._run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The default host backend: ONNX Runtime's CPU execution provider.
+
+Each layer is exported to ONNX once (batch 1, fp32; see :mod:`profiler.export`), loaded into a
+session with intra- and inter-op threads set to ``threads`` (1 by default), sequential execution
+and ORT_ENABLE_ALL graph optimisation, and timed with ``Session.run`` on a fixed random input.
+Units: ms per ``run`` call, wall clock, host side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from profiler.backends.host_base import HostBackend
+from profiler.base import BackendError, Measurement, Workload
+from profiler.export import export_settings, onnx_path
+from profiler.timing import time_callable
+
+
+class OnnxRuntimeBackend(HostBackend):
+    name = "onnxruntime"
+
+    def __init__(self, threads: int = 1, pin: bool = True, cache_dir: str | Path | None = None,
+                 optimization: str = "all") -> None:
+        super().__init__(threads, pin)
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        levels = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+                  "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                  "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                  "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL}
+        if optimization not in levels:
+            raise ValueError(f"optimization must be one of {sorted(levels)}")
+        self.optimization = optimization
+        self._level = levels[optimization]
+
+    def config(self) -> dict:
+        return {**self._host_config(), "onnxruntime": ort.__version__,
+                "execution_provider": "CPUExecutionProvider", "execution_mode": "sequential",
+                "graph_optimization": self.optimization, **export_settings()}
+
+    def _session(self, path: Path) -> ort.InferenceSession:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = self.threads
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = self._level
+        options.log_severity_level = 3
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
+        path = onnx_path(workload, self.cache_dir)
+        try:
+            session = self._session(path)
+            feed = {session.get_inputs()[0].name:
+                    np.random.default_rng(0).standard_normal(workload.input_shape, np.float32)}
+            return time_callable(lambda: session.run(None, feed), warmup, runs)
+        except Exception as exc:
+            raise BackendError(f"onnxruntime could not run {workload.key} ({path}): {exc}") from exc

@@ -1,0 +1,173 @@
+"""What every profiler backend promises, the measurement it returns, and the backend registry.
+
+A backend times one *workload* — a single layer or a whole model, given as a module builder and
+its batch-1 input shape — on one target (the host CPU, a phone over adb, ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from lutnas.errors import LutnasError
+
+
+class BackendError(LutnasError):
+    """One workload could not be measured. The message names the workload (its key)."""
+
+
+class DeviceLostError(BackendError):
+    """The target went away (phone unplugged, server gone). Stop the run; it can be resumed."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Something to time.
+
+    Attributes:
+        key: a LayerSpec key or an architecture key; names the workload in errors and caches.
+        build: returns a fresh ``nn.Module`` in eval mode (random weights are fine).
+        input_shape: the batch-1 input tensor shape, e.g. ``(1, 3, 224, 224)``.
+    """
+
+    key: str
+    build: Callable[[], object]
+    input_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Timing statistics of one workload, all in milliseconds.
+
+    ``std_ms``, ``p10_ms`` and ``p90_ms`` are None when a runner does not report them
+    (e.g. a phone benchmark binary that prints only an average and percentiles).
+    """
+
+    median_ms: float
+    mean_ms: float
+    std_ms: float | None
+    p10_ms: float | None
+    p90_ms: float | None
+    n: int  # timed runs
+    warmup: int  # untimed runs before them
+
+    @classmethod
+    def from_samples(cls, samples_ms: Sequence[float], warmup: int) -> Measurement:
+        a = np.asarray(samples_ms, dtype=float)
+        if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0):
+            raise ValueError(f"need finite non-negative samples, got {a!r}")
+        return cls(
+            median_ms=float(np.median(a)),
+            mean_ms=float(a.mean()),
+            std_ms=float(a.std(ddof=1)) if a.size > 1 else 0.0,
+            p10_ms=float(np.percentile(a, 10)),
+            p90_ms=float(np.percentile(a, 90)),
+            n=int(a.size),
+            warmup=int(warmup),
+        )
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation (std / mean); a spread estimate when std is unknown."""
+        if self.std_ms is not None and self.mean_ms > 0:
+            return self.std_ms / self.mean_ms
+        if self.p10_ms is not None and self.p90_ms is not None and self.median_ms > 0:
+            return (self.p90_ms - self.p10_ms) / (2 * 1.2816 * self.median_ms)  # normal p10..p90
+        return math.nan
+
+    @property
+    def robust_cv(self) -> float:
+        """Spread from the p10..p90 range (normal-equivalent CV), insensitive to a few
+        outliers; falls back to :attr:`cv` when percentiles are unknown."""
+        if self.p10_ms is not None and self.p90_ms is not None and self.median_ms > 0:
+            return (self.p90_ms - self.p10_ms) / (2 * 1.2816 * self.median_ms)
+        return self.cv
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Backend(ABC):
+    """Times workloads on one target.
+
+    Lifecycle: construct with options (``get_backend(name, **options)``), then use as a context
+    manager: ``__enter__`` prepares the target (pins the process, connects, pushes a runner) and
+    ``__exit__`` cleans up what the backend created on the target, also after an error.
+
+    Units: every figure is milliseconds of wall time for one batch-1 forward pass.
+    Warm-up: ``measure`` runs the workload ``warmup`` times untimed, then ``runs`` times timed
+    (a runner on a phone may time them itself); the first call for a workload also pays any
+    export or upload, which is never inside the timed runs.
+    On failure: ``measure`` raises :class:`BackendError` naming the workload and returns no
+    partial result; the backend stays usable for the next workload, except after
+    :class:`DeviceLostError`, which ends the run (a later run resumes).
+    """
+
+    name: ClassVar[str]
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    @abstractmethod
+    def config(self) -> dict:
+        """Everything that changes the numbers: backend name and version, threads, device
+        identity, exporter and opset, ... Two tables may be resumed or merged only when their
+        configs are equal. Values are JSON-serialisable."""
+
+    @abstractmethod
+    def device_info(self) -> dict:
+        """Descriptive facts of the target (CPU model, phone model, SoC, frequencies, ...)."""
+
+    @abstractmethod
+    def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
+        """Time ``workload`` and return its statistics (see the class docstring)."""
+
+
+_BUILTIN: dict[str, str] = {
+    "onnxruntime": "profiler.backends.onnxruntime:OnnxRuntimeBackend",
+    "torch": "profiler.backends.torch_eager:TorchBackend",
+    "adb": "profiler.backends.adb:AdbBackend",
+}
+_REGISTERED: dict[str, type[Backend]] = {}
+
+
+def register_backend(name: str, cls: type[Backend]) -> type[Backend]:
+    """Register a backend class under ``name``; a taken name is an error."""
+    if name in _REGISTERED or name in _BUILTIN:
+        raise LutnasError(f"a profiler backend named {name!r} is already registered")
+    _REGISTERED[name] = cls
+    return cls
+
+
+def list_backends() -> list[str]:
+    return sorted({*_BUILTIN, *_REGISTERED})
+
+
+def backend_class(name: str) -> type[Backend]:
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    if name not in _BUILTIN:
+        raise LutnasError(f"unknown backend {name!r}; choose one of {', '.join(list_backends())}")
+    module_name, _, cls_name = _BUILTIN[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise LutnasError(
+            f"backend {name!r} needs a package that is not installed ({exc.name}); "
+            f"install it with: pip install {exc.name}"
+        ) from exc
+    return getattr(module, cls_name)
+
+
+def get_backend(name: str, **options: object) -> Backend:
+    """``get_backend("onnxruntime", threads=1)``: a configured, not yet entered, backend."""
+    return backend_class(name)(**options)

@@ -1,0 +1,134 @@
+"""``profile-device``: time every candidate layer of a search space into a LUT file.
+
+    profile-device                                   # host CPU, onnxruntime, mnasnet @224
+    profile-device --backend torch --resolution 160 --resolution 224 --out torch.lut
+    profile-device --arch mnasnet-a1 --limit 50      # only what MnasNet-A1 needs, 50 rows
+    profile-device --whole-models 200                # + 200 random whole models (predictor data)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import sys
+
+from lut.spec import LayerSpec
+from lut.store import LutStore
+from lutnas.cli_util import user_errors
+from lutnas.errors import LutnasError
+from profiler.base import get_backend, list_backends
+from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
+from search.io import load_archs
+from search.named import get_named_arch, list_named_archs
+from search.sampling import sample_archs
+from search.space import get_space, list_spaces
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="onnxruntime",
+                   help=f"where to time: {', '.join(list_backends())} (default: onnxruntime)")
+    p.add_argument("--space", default="mnasnet", help=f"search space: {', '.join(list_spaces())}")
+    p.add_argument("--resolution", type=int, action="append",
+                   help="input resolution (repeatable; default 224)")
+    p.add_argument("--out", help="LUT file (default: <backend>.lut); resumed when it exists")
+    p.add_argument("--no-resume", action="store_true",
+                   help="refuse to continue an existing --out file")
+    p.add_argument("--archs", metavar="FILE.json",
+                   help="profile only the layers these architectures need")
+    p.add_argument("--arch", action="append", default=[],
+                   help=f"named architecture to profile the layers of: {', '.join(list_named_archs())}")
+    p.add_argument("--limit", type=int, help="profile at most N layers (a seeded random subset)")
+    p.add_argument("--whole-models", type=int, default=0, metavar="N",
+                   help="also time N random whole architectures (the predictor's training data)")
+    p.add_argument("--warmup", type=int, default=ProfileSettings.warmup)
+    p.add_argument("--runs", type=int, default=ProfileSettings.runs)
+    p.add_argument("--threads", type=int, default=1, help="threads the backend may use")
+    p.add_argument("--cv-threshold", type=float, default=ProfileSettings.cv_threshold,
+                   help="re-measure rows whose robust CV is above this")
+    p.add_argument("--reference-every", type=int, default=ProfileSettings.reference_every,
+                   help="re-time the reference layer every N rows to detect drift (0: never)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the order and of random archs")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print how many unique layers there are per resolution, time nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _backend_options(args: argparse.Namespace) -> dict:
+    return {"threads": args.threads}
+
+
+def _layers_wanted(args: argparse.Namespace, space, resolutions: list[int]) -> dict[int, list[LayerSpec]]:
+    archs = [get_named_arch(n) for n in args.arch]
+    if args.archs:
+        archs += load_archs(args.archs)
+    if archs and args.resolution:  # the architectures' layers at the resolutions asked for
+        archs = [dataclasses.replace(a, resolution=r) for a in archs for r in resolutions]
+    if not archs:
+        return {r: space.unique_layers(r) for r in resolutions}
+    by_res: dict[int, dict[str, LayerSpec]] = {}
+    for a in archs:
+        if a.space != space.name:
+            raise LutnasError(f"architecture {a.key} is from space {a.space!r}, not {space.name!r}")
+        for spec in a.layers():
+            by_res.setdefault(a.resolution, {})[spec.key] = spec
+    return {r: list(specs.values()) for r, specs in sorted(by_res.items())}
+
+
+def _print_report(what: str, r: ProfileReport) -> None:
+    print(f"{what}: {r.measured} measured ({r.remeasured} re-measured for noise), "
+          f"{r.skipped} already in the file, {len(r.failed)} failed, {r.seconds:.0f} s")
+    for key, msg in list(r.failed.items())[:10]:
+        print(f"  failed {key}: {msg}", file=sys.stderr)
+    for event in r.drift:
+        print(f"  drift: reference at {event['ratio']:.2f}x after {event['rows_done']} rows",
+              file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    space = get_space(args.space)
+    resolutions = [space.check_resolution(r) for r in (args.resolution or [224])]
+    if args.runs < 1 or args.warmup < 0:
+        raise LutnasError("--runs must be at least 1 and --warmup at least 0")
+    wanted = _layers_wanted(args, space, resolutions)
+    specs = [s for r in wanted for s in wanted[r]]
+    if args.limit is not None:
+        random.Random(args.seed).shuffle(specs)
+        specs = specs[: max(0, args.limit)]
+    if args.dry_run:
+        for r, layer_list in wanted.items():
+            print(f"resolution {r}: {len(layer_list)} unique layers")
+        print(f"total: {sum(len(v) for v in wanted.values())} unique layers"
+              + (f", {len(specs)} after --limit" if args.limit is not None else ""))
+        return 0
+    settings = ProfileSettings(warmup=args.warmup, runs=args.runs, cv_threshold=args.cv_threshold,
+                               reference_every=args.reference_every, seed=args.seed)
+    out = args.out or f"{args.backend}.lut"
+    backend = get_backend(args.backend, **_backend_options(args))
+    with backend:
+        store = LutStore.create_or_resume(out, backend.config(), backend.device_info(),
+                                          settings.identity(), resume=not args.no_resume)
+        with store:
+            print(f"profiling {len(specs)} layers into {out} with {args.backend}")
+            report = profile_layers(backend, store, specs, settings, not args.no_progress)
+            _print_report("layers", report)
+            failed = bool(report.failed)
+            if args.whole_models:
+                archs = sample_archs(space, args.whole_models, args.seed, tuple(resolutions))
+                report = profile_models(backend, store, archs, settings, not args.no_progress)
+                _print_report("whole models", report)
+                failed |= bool(report.failed)
+            print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
+    return 1 if failed else 0
+
+
+@user_errors
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="profile-device", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The loop that fills a LUT: skip what is done, shuffle, time, re-time noisy rows, watch drift.
+
+Every finished measurement is committed before the next starts (see :mod:`lut.store`), so a
+killed run loses at most the workload in flight and the same call resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from lut.modules import build_layer
+from lut.spec import LayerSpec
+from lut.store import LutStore
+from profiler.base import Backend, BackendError, DeviceLostError, Measurement, Workload
+
+log = logging.getLogger(__name__)
+
+# Re-timed now and then to detect drift (thermal, frequency, background load). A mid-sized
+# MBConv at 14×14: long enough to time well, short enough to cost little.
+REFERENCE_SPEC = LayerSpec("mbconv", 3, 6, 0.0, "idskip", "relu", 64, 64, 1, 14, 14)
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """How carefully to measure. ``warmup`` and ``runs`` are part of a LUT's identity."""
+
+    warmup: int = 10  # untimed runs per measurement (nn-Meter uses 10)
+    runs: int = 50  # timed runs per measurement (nn-Meter and TFLite use 50)
+    cv_threshold: float = 0.10  # re-measure while the robust CV is above this ...
+    max_attempts: int = 3  # ... at most this many measurements per row, keeping the steadiest
+    reference_every: int = 50  # re-time the reference layer after this many rows (0: never)
+    drift_threshold: float = 0.10  # report drift when the reference moves more than this
+    seed: int = 0  # shuffles the order, spreading drift across op kinds
+    max_consecutive_failures: int = 5  # stop when this many rows in a row fail
+
+    def identity(self) -> dict:
+        """The settings that change the numbers; a resumed LUT must have the same."""
+        return {"warmup": self.warmup, "runs": self.runs}
+
+
+@dataclass
+class ProfileReport:
+    measured: int = 0
+    skipped: int = 0
+    remeasured: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    drift: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def layer_workload(spec: LayerSpec) -> Workload:
+    return Workload(spec.key, lambda: build_layer(spec), spec.input_shape)
+
+
+def measure_steady(backend: Backend, workload: Workload, settings: ProfileSettings
+                   ) -> tuple[Measurement, int]:
+    """Measure until the robust CV is under the threshold or attempts run out; returns the
+    steadiest measurement and the number of attempts."""
+    best: Measurement | None = None
+    for attempt in range(1, settings.max_attempts + 1):
+        m = backend.measure(workload, settings.warmup, settings.runs)
+        if best is None or m.robust_cv < best.robust_cv:
+            best = m
+        if not best.robust_cv > settings.cv_threshold:  # NaN (unknown spread) counts as steady
+            return best, attempt
+    return best, settings.max_attempts
+
+
+class _DriftWatch:
+    def __init__(self, backend: Backend, store: LutStore, settings: ProfileSettings,
+                 report: ProfileReport) -> None:
+        self.backend, self.store, self.settings, self.report = backend, store, settings, report
+        self.since = 0
+
+    def check(self, rows_done: int, force: bool = False) -> None:
+        every = self.settings.reference_every
+        if not every or (not force and self.since < every):
+            return
+        self.since = 0
+        m = self.backend.measure(layer_workload(REFERENCE_SPEC), self.settings.warmup,
+                                 self.settings.runs)
+        ratio = self.store.add_reference(REFERENCE_SPEC.key, m.median_ms, rows_done)
+        if abs(ratio - 1) > self.settings.drift_threshold:
+            event = {"rows_done": rows_done, "ratio": round(ratio, 4),
+                     "reference_ms": round(m.median_ms, 4)}
+            self.report.drift.append(event)
+            events = self.store.meta.get("drift_events", []) + [event]
+            self.store.set_meta("drift_events", events)
+            log.warning("reference layer drifted to %.2fx its first timing after %d rows",
+                        ratio, rows_done)
+
+
+def run_workloads(backend: Backend, store: LutStore, items: Sequence[tuple[Workload, Callable]],
+                  settings: ProfileSettings, desc: str, progress: bool = True) -> ProfileReport:
+    """Measure each ``(workload, put)`` pair and hand the result to ``put(measurement, attempts)``.
+
+    Raises:
+        DeviceLostError: the target went away; everything measured so far is stored.
+        BackendError: ``max_consecutive_failures`` workloads failed in a row (systematic fault).
+    """
+    report = ProfileReport()
+    watch = _DriftWatch(backend, store, settings, report)
+    start = time.monotonic()
+    consecutive = 0
+    with tqdm(total=len(items), desc=desc, unit="row", disable=not progress,
+              dynamic_ncols=True) as bar:
+        watch.check(0, force=True)
+        for workload, put in items:
+            try:
+                m, attempts = measure_steady(backend, workload, settings)
+            except DeviceLostError:
+                raise
+            except BackendError as exc:
+                report.failed[workload.key] = str(exc)
+                consecutive += 1
+                log.error("%s", exc)
+                if consecutive >= settings.max_consecutive_failures:
+                    raise BackendError(
+                        f"{consecutive} workloads failed in a row, the last: {exc}") from exc
+                bar.update(1)
+                continue
+            consecutive = 0
+            put(m, attempts)
+            report.measured += 1
+            report.remeasured += attempts > 1
+            watch.since += 1
+            bar.set_postfix_str(f"{m.median_ms:.3f} ms", refresh=False)
+            bar.update(1)
+            watch.check(report.measured)
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def profile_layers(backend: Backend, store: LutStore, specs: Sequence[LayerSpec],
+                   settings: ProfileSettings, progress: bool = True) -> ProfileReport:
+    """Time every spec not yet in ``store``, in a seeded random order."""
+    done = store.layer_keys()
+    todo = list({s.key: s for s in specs if s.key not in done}.values())
+    random.Random(settings.seed).shuffle(todo)
+    items = [(layer_workload(s), lambda m, a, s=s: store.put_layer(s, m, a)) for s in todo]
+    report = run_workloads(backend, store, items, settings, "layers", progress)
+    report.skipped = len({s.key for s in specs}) - len(todo)
+    return report
+
+
+def profile_models(backend: Backend, store: LutStore, archs: Sequence, settings: ProfileSettings,
+                   progress: bool = True) -> ProfileReport:
+    """Time every whole architecture (``search.arch.Arch``) not yet in ``store``."""
+    done = store.model_keys()
+    todo = list({a.key: a for a in archs if a.key not in done}.values())
+    random.Random(settings.seed).shuffle(todo)
+    items = [(Workload(a.key, lambda a=a: a.build().eval(), a.input_shape),
+              lambda m, n, a=a: store.put_model(a, m, n)) for a in todo]
+    report = run_workloads(backend, store, items, settings, "whole models", progress)
+    report.skipped = len({a.key for a in archs}) - len(todo)
+    return report

@@ -1,0 +1,174 @@
+"""``Arch``: one architecture of a search space, immutable, with JSON and token forms.
+
+An ``Arch`` stores concrete values (channels, not multipliers), so networks slightly off a
+space's grid — MnasNet-A1's 112-wide stage — are still expressible; :meth:`SearchSpace`
+membership is checked by :meth:`Arch.problems` and required only for tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from torch import nn
+
+from lut.modules import build_layer
+from lut.spec import LayerSpec
+from lutnas.errors import LutnasError
+from search.space import ConvOp, SearchSpace, get_space
+
+
+@dataclass(frozen=True)
+class BlockChoice:
+    """The layer chosen for one stage, repeated ``layers`` times."""
+
+    op: str  # conv | dconv | mbconv
+    expansion: int  # 1 for conv and dconv
+    kernel: int
+    se_ratio: float
+    skip: str  # poolskip | idskip | noskip (idskip is dropped where shapes change)
+    channels: int  # output channels of the stage
+    layers: int  # how many times the layer repeats; only the first has the stage's stride
+
+    @property
+    def conv_op(self) -> ConvOp:
+        return ConvOp(self.op, self.expansion)
+
+    def label(self) -> str:
+        se = f"_se{self.se_ratio:g}" if self.se_ratio else ""
+        return (f"{self.conv_op.label}_k{self.kernel}{se}_{self.skip}"
+                f"_c{self.channels}_n{self.layers}")
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One architecture: a space name, an input resolution and one ``BlockChoice`` per stage."""
+
+    space: str
+    resolution: int
+    blocks: tuple[BlockChoice, ...]
+
+    def __post_init__(self) -> None:
+        space = get_space(self.space)
+        space.check_resolution(self.resolution)
+        if len(self.blocks) != len(space.stages):
+            raise LutnasError(f"space {self.space!r} has {len(space.stages)} stages, "
+                              f"the architecture gives {len(self.blocks)}")
+        for i, b in enumerate(self.blocks):
+            if b.layers < 1 or b.channels < 1:
+                raise LutnasError(f"stage {i}: layers and channels must be at least 1 ({b})")
+        self.layers()  # every layer must be a valid LayerSpec; raises LutnasError otherwise
+
+    @property
+    def space_obj(self) -> SearchSpace:
+        return get_space(self.space)
+
+    # --- identity ------------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        """Readable canonical key: ``mnasnet@224:dconv_k3_noskip_c16_n1|...``."""
+        return f"{self.space}@{self.resolution}:" + "|".join(b.label() for b in self.blocks)
+
+    @property
+    def short_id(self) -> str:
+        return hashlib.sha1(self.key.encode()).hexdigest()[:12]
+
+    # --- JSON ----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"space": self.space, "resolution": self.resolution,
+                "blocks": [asdict(b) for b in self.blocks]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Arch:
+        try:
+            blocks = tuple(BlockChoice(**b) for b in data["blocks"])
+            return cls(space=data["space"], resolution=int(data["resolution"]), blocks=blocks)
+        except (KeyError, TypeError) as exc:
+            raise LutnasError(f"not an architecture record ({exc}); expected keys space, "
+                              "resolution, blocks[op, expansion, kernel, se_ratio, skip, "
+                              "channels, layers]") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> Arch:
+        return cls.from_dict(json.loads(text))
+
+    # --- tokens --------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """Values that lie outside the space's choices (empty when the arch is in the space)."""
+        space, out = self.space_obj, []
+        if self.resolution not in space.resolutions:
+            out.append(f"resolution {self.resolution} not in {space.resolutions}")
+        for i, b in enumerate(self.blocks):
+            for name, value, allowed in [
+                ("conv_op", b.conv_op, space.conv_ops), ("kernel", b.kernel, space.kernels),
+                ("se_ratio", b.se_ratio, space.se_ratios), ("skip", b.skip, space.skips),
+                ("channels", b.channels, space.width_choices(i)),
+                ("layers", b.layers, space.layer_choices(i)),
+            ]:
+                if value not in allowed:
+                    out.append(f"stage {i} {name} {value!r} not in {tuple(allowed)!r}")
+        return out
+
+    def to_tokens(self) -> list[int]:
+        """One index per decision of ``space.decisions()``.
+
+        Raises:
+            LutnasError: a value lies outside the space (see :meth:`problems`).
+        """
+        problems = self.problems()
+        if problems:
+            raise LutnasError(f"{self.key} is not in space {self.space!r}, so it has no tokens: "
+                              + "; ".join(problems))
+        values = [self.resolution]
+        for b in self.blocks:
+            values += [b.conv_op, b.kernel, b.se_ratio, b.skip, b.channels, b.layers]
+        return [d.choices.index(v) for d, v in zip(self.space_obj.decisions(), values)]
+
+    @classmethod
+    def from_tokens(cls, space_name: str, tokens: list[int]) -> Arch:
+        space = get_space(space_name)
+        decisions = space.decisions()
+        if len(tokens) != len(decisions):
+            raise LutnasError(f"space {space_name!r} takes {len(decisions)} tokens, got {len(tokens)}")
+        values = []
+        for d, t in zip(decisions, tokens):
+            if not 0 <= int(t) < len(d.choices):
+                raise LutnasError(f"token {t} out of range for {d.name} ({len(d.choices)} choices)")
+            values.append(d.choices[int(t)])
+        blocks = []
+        for i in range(len(space.stages)):
+            op, k, se, skip, ch, n = values[1 + 6 * i: 7 + 6 * i]
+            blocks.append(BlockChoice(op.op, op.expansion, k, se, skip, ch, n))
+        return cls(space_name, values[0], tuple(blocks))
+
+    # --- layers and module ---------------------------------------------------------------
+    def layers(self, num_classes: int | None = None) -> list[LayerSpec]:
+        """The network as LUT layers: stem, every layer of every stage, head, classifier.
+
+        An identity skip on a layer whose shape changes (a stage's first layer with a stride
+        or a new width) is dropped, i.e. that layer is ``noskip``.
+        """
+        space = get_space(self.space)
+        specs = [space.stem_spec(self.resolution)]
+        cin = space.stem_channels
+        for b, stage, hw in zip(self.blocks, space.stages, space.stage_inputs(self.resolution)):
+            for j in range(b.layers):
+                stride = stage.stride if j == 0 else 1
+                spec = space.block_layer(b.conv_op, b.kernel, b.se_ratio, b.skip, cin,
+                                         b.channels, stride, hw)
+                specs.append(spec)
+                cin, hw = b.channels, spec.output_hw[0]
+        specs += space.head_specs(cin, space.final_hw(self.resolution), num_classes)
+        return specs
+
+    def build(self, num_classes: int | None = None) -> nn.Module:
+        """A trainable module (train mode) taking ``(N, 3, resolution, resolution)`` input."""
+        return nn.Sequential(*(build_layer(s).train() for s in self.layers(num_classes)))
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        return (1, 3, self.resolution, self.resolution)

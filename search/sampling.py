@@ -1,0 +1,31 @@
+"""Random architectures of a space (uniform over each decision's choices), seeded."""
+
+from __future__ import annotations
+
+import random
+
+from search.arch import Arch
+from search.space import SearchSpace
+
+
+def sample_arch(space: SearchSpace, rng: random.Random,
+                resolutions: tuple[int, ...] | None = None) -> Arch:
+    tokens = [rng.randrange(n) for n in space.choice_counts()]
+    if resolutions:
+        tokens[0] = 0
+        arch = Arch.from_tokens(space.name, tokens)
+        return Arch(arch.space, rng.choice(resolutions), arch.blocks)
+    return Arch.from_tokens(space.name, tokens)
+
+
+def sample_archs(space: SearchSpace, n: int, seed: int = 0,
+                 resolutions: tuple[int, ...] | None = None) -> list[Arch]:
+    """``n`` distinct random architectures (fewer only if the space is that small)."""
+    rng = random.Random(seed)
+    out: dict[str, Arch] = {}
+    for _ in range(n * 20):
+        if len(out) == n:
+            break
+        a = sample_arch(space, rng, resolutions)
+        out.setdefault(a.key, a)
+    return list(out.values())

@@ -1,0 +1,214 @@
+"""Search spaces as data, a registry of them, and the enumeration of their candidate layers.
+
+A space is a base network (stem, stage table, head) plus the per-block choices. An architecture
+(:class:`search.arch.Arch`) picks one value per decision; :meth:`SearchSpace.decisions` lists the
+decisions in token order (one token per decision, for the RL controller).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from lut.spec import LayerSpec
+from lutnas.errors import LutnasError
+
+
+def round_channels(x: float, divisor: int = 8) -> int:
+    """Nearest multiple of ``divisor`` (halves round up), at least ``divisor``."""
+    return max(divisor, int(x / divisor + 0.5) * divisor)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the base network's stage table (MobileNetV2 notation)."""
+
+    expansion: int  # t: base expansion ratio (informational; the block's ConvOp is searched)
+    channels: int  # c: base output channels
+    layers: int  # n: base number of layers
+    stride: int  # s: stride of the stage's first layer
+
+
+@dataclass(frozen=True)
+class ConvOp:
+    """A ConvOp choice: op kind and its expansion ratio (1 for conv and dconv)."""
+
+    op: str
+    expansion: int = 1
+
+    @property
+    def label(self) -> str:
+        return f"{self.op}{self.expansion}" if self.op == "mbconv" else self.op
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One token position: a name (``b3.kernel``) and the values it may take."""
+
+    name: str
+    choices: tuple
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A factorized hierarchical search space (MnasNet, arXiv 1807.11626)."""
+
+    name: str
+    stages: tuple[Stage, ...]
+    stem_channels: int = 32
+    stem_stride: int = 2
+    stem_kernel: int = 3
+    head_channels: int = 1280
+    num_classes: int = 1000
+    act: str = "relu"
+    conv_ops: tuple[ConvOp, ...] = (ConvOp("conv"), ConvOp("dconv"), ConvOp("mbconv", 3),
+                                    ConvOp("mbconv", 6))
+    kernels: tuple[int, ...] = (3, 5)
+    se_ratios: tuple[float, ...] = (0.0, 0.25)
+    skips: tuple[str, ...] = ("poolskip", "idskip", "noskip")
+    width_multipliers: tuple[float, ...] = (0.75, 1.0, 1.25)
+    layer_deltas: tuple[int, ...] = (-1, 0, 1)
+    resolutions: tuple[int, ...] = (160, 192, 224)
+
+    # --- choices -----------------------------------------------------------------------
+    def width_choices(self, stage: int) -> tuple[int, ...]:
+        """Output channels stage ``stage`` may take: multiplier × base, rounded to 8, deduplicated
+        (e.g. 0.75 × 16 and 1.0 × 16 both give 16)."""
+        base = self.stages[stage].channels
+        return tuple(sorted({round_channels(m * base) for m in self.width_multipliers}))
+
+    def layer_choices(self, stage: int) -> tuple[int, ...]:
+        """Layer counts of a stage: base + delta, at least 1, deduplicated."""
+        base = self.stages[stage].layers
+        return tuple(sorted({max(1, base + d) for d in self.layer_deltas}))
+
+    def decisions(self) -> list[Decision]:
+        """Every decision in token order: the resolution, then six per stage."""
+        out = [Decision("resolution", tuple(self.resolutions))]
+        for i in range(len(self.stages)):
+            out += [
+                Decision(f"b{i}.conv_op", tuple(self.conv_ops)),
+                Decision(f"b{i}.kernel", tuple(self.kernels)),
+                Decision(f"b{i}.se_ratio", tuple(self.se_ratios)),
+                Decision(f"b{i}.skip", tuple(self.skips)),
+                Decision(f"b{i}.channels", self.width_choices(i)),
+                Decision(f"b{i}.layers", self.layer_choices(i)),
+            ]
+        return out
+
+    def choice_counts(self) -> list[int]:
+        return [len(d.choices) for d in self.decisions()]
+
+    def check_resolution(self, resolution: int) -> int:
+        if not isinstance(resolution, int) or resolution < 32 or resolution % 8:
+            raise LutnasError(
+                f"resolution {resolution!r} is not usable: give a multiple of 8 of at least 32 "
+                f"(this space searches {', '.join(map(str, self.resolutions))})"
+            )
+        return resolution
+
+    # --- geometry ----------------------------------------------------------------------
+    def stage_inputs(self, resolution: int) -> list[int]:
+        """Input height (= width) of each stage at ``resolution``."""
+        hw = (resolution - 1) // self.stem_stride + 1
+        sizes = []
+        for stage in self.stages:
+            sizes.append(hw)
+            hw = (hw - 1) // stage.stride + 1
+        return sizes
+
+    def final_hw(self, resolution: int) -> int:
+        """Spatial size entering the head."""
+        hw = self.stage_inputs(resolution)[-1]
+        return (hw - 1) // self.stages[-1].stride + 1
+
+    def stem_spec(self, resolution: int) -> LayerSpec:
+        return LayerSpec("stem", self.stem_kernel, 1, 0.0, "noskip", self.act, 3,
+                         self.stem_channels, self.stem_stride, resolution, resolution)
+
+    def head_specs(self, cin: int, hw: int, num_classes: int | None = None) -> list[LayerSpec]:
+        """The head (1×1 conv, pool) at spatial size ``hw`` and the classifier."""
+        classes = self.num_classes if num_classes is None else num_classes
+        return [
+            LayerSpec("head", 1, 1, 0.0, "noskip", self.act, cin, self.head_channels, 1, hw, hw),
+            LayerSpec("fc", 1, 1, 0.0, "noskip", self.act, self.head_channels, classes, 1, 1, 1),
+        ]
+
+    def block_layer(self, op: ConvOp, kernel: int, se_ratio: float, skip: str, cin: int,
+                    cout: int, stride: int, hw: int) -> LayerSpec:
+        """One layer of a block. An identity skip across a shape change becomes ``noskip``
+        (the residual is dropped where shapes differ, as in MobileNetV2)."""
+        if skip == "idskip" and (cin != cout or stride != 1):
+            skip = "noskip"
+        return LayerSpec(op.op, kernel, op.expansion, se_ratio, skip, self.act, cin, cout,
+                         stride, hw, hw)
+
+    # --- enumeration -------------------------------------------------------------------
+    def unique_layers(self, resolution: int) -> list[LayerSpec]:
+        """Every distinct layer any architecture of this space can contain at ``resolution``,
+        in a stable order: stem, each stage's first and repeated layers, heads."""
+        self.check_resolution(resolution)
+        seen: dict[str, LayerSpec] = {}
+
+        def add(spec: LayerSpec) -> None:
+            seen.setdefault(spec.key, spec)
+
+        add(self.stem_spec(resolution))
+        inputs = self.stage_inputs(resolution)
+        prev_widths: tuple[int, ...] = (self.stem_channels,)
+        combos = list(itertools.product(self.conv_ops, self.kernels, self.se_ratios, self.skips))
+        for i, stage in enumerate(self.stages):
+            hw = inputs[i]
+            out_hw = (hw - 1) // stage.stride + 1
+            widths = self.width_choices(i)
+            for (op, k, se, skip), cin, cout in itertools.product(combos, prev_widths, widths):
+                add(self.block_layer(op, k, se, skip, cin, cout, stage.stride, hw))
+            if max(self.layer_choices(i)) > 1:
+                for (op, k, se, skip), c in itertools.product(combos, widths):
+                    add(self.block_layer(op, k, se, skip, c, c, 1, out_hw))
+            prev_widths = widths
+        for cin in prev_widths:
+            for spec in self.head_specs(cin, self.final_hw(resolution)):
+                add(spec)
+        return list(seen.values())
+
+
+_SPACES: dict[str, SearchSpace] = {}
+
+
+def register_space(space: SearchSpace) -> SearchSpace:
+    """Add a space to the registry; a taken name is an error."""
+    if space.name in _SPACES:
+        raise LutnasError(f"a search space named {space.name!r} is already registered")
+    _SPACES[space.name] = space
+    return space
+
+
+def list_spaces() -> list[str]:
+    return sorted(_SPACES)
+
+
+def get_space(name: str) -> SearchSpace:
+    try:
+        return _SPACES[name]
+    except KeyError:
+        raise LutnasError(
+            f"unknown search space {name!r}; choose one of {', '.join(list_spaces())}"
+        ) from None
+
+
+# MnasNet's factorized hierarchical space on a MobileNetV2 base (arXiv 1807.11626, §4.1).
+MNASNET = register_space(
+    SearchSpace(
+        name="mnasnet",
+        stages=(
+            Stage(1, 16, 1, 1),  # stage 0: 112×112 in at 224 (after the stride-2 stem)
+            Stage(6, 24, 2, 2),  # stage 1: 112 → 56
+            Stage(6, 32, 3, 2),  # stage 2: 56 → 28
+            Stage(6, 64, 4, 2),  # stage 3: 28 → 14
+            Stage(6, 96, 3, 1),  # stage 4: 14 → 14
+            Stage(6, 160, 3, 2),  # stage 5: 14 → 7
+            Stage(6, 320, 1, 1),  # stage 6: 7 → 7, then head 1×1 conv 1280, pool, FC
+        ),
+    )
+)
