@@ -11,7 +11,7 @@ from torch import nn
 
 from lut.spec import LayerSpec
 
-_ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish}
+_ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish, "silu": nn.SiLU}
 
 
 def activation(name: str) -> nn.Module:
@@ -31,13 +31,18 @@ def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
 
 
 class SqueezeExcite(nn.Module):
-    """Global pool → 1×1 reduce → ReLU → 1×1 expand → gate, multiplied onto the input."""
+    """Global pool → 1×1 reduce → act (ReLU) → 1×1 expand → gate, multiplied onto the input.
 
-    def __init__(self, channels: int, ratio: float, hard_gate: bool = False) -> None:
+    ``squeeze`` overrides the width ``max(1, round(ratio × channels))``; ``inner_act`` names
+    the activation between the two 1×1 convs.
+    """
+
+    def __init__(self, channels: int, ratio: float, hard_gate: bool = False,
+                 squeeze: int | None = None, inner_act: str = "relu") -> None:
         super().__init__()
-        squeeze = max(1, int(round(ratio * channels)))
+        squeeze = squeeze or max(1, int(round(ratio * channels)))
         self.reduce = nn.Conv2d(channels, squeeze, 1)
-        self.act = nn.ReLU(inplace=True)
+        self.act = activation(inner_act)
         self.expand = nn.Conv2d(squeeze, channels, 1)
         self.gate = nn.Hardsigmoid() if hard_gate else nn.Sigmoid()
 
@@ -61,7 +66,8 @@ class Residual(nn.Module):
 def _se(spec: LayerSpec, channels: int) -> list[nn.Module]:
     if not spec.se_ratio:
         return []
-    return [SqueezeExcite(channels, spec.se_ratio, hard_gate=spec.act == "hswish")]
+    return [SqueezeExcite(channels, spec.se_ratio, hard_gate=spec.se_gate_kind == "hsigmoid",
+                          squeeze=spec.se_squeeze_channels, inner_act=spec.se_act)]
 
 
 def _main_path(spec: LayerSpec) -> nn.Module:
@@ -75,8 +81,8 @@ def _main_path(spec: LayerSpec) -> nn.Module:
             conv_bn(spec.cin, spec.cout, 1),
         )
     if spec.op == "mbconv":
-        mid = spec.cin * spec.expansion
-        expand = [conv_bn(spec.cin, mid, 1, act=a)] if spec.expansion != 1 else []
+        mid = spec.mid_channels
+        expand = [conv_bn(spec.cin, mid, 1, act=a)] if mid != spec.cin else []
         return nn.Sequential(
             *expand,
             conv_bn(mid, mid, k, s, groups=mid, act=a),
@@ -88,6 +94,8 @@ def _main_path(spec: LayerSpec) -> nn.Module:
                              nn.AdaptiveAvgPool2d(1), nn.Flatten())
     if spec.op == "fc":
         return nn.Linear(spec.cin, spec.cout)
+    if spec.op == "fcact":
+        return nn.Sequential(nn.Linear(spec.cin, spec.cout), activation(a))
     raise ValueError(f"no builder for op {spec.op!r}")  # LayerSpec validation prevents this
 
 

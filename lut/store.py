@@ -20,13 +20,16 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 
 from lut.spec import LayerSpec
 from lutnas import __version__
 from lutnas.errors import LutnasError
 from profiler.base import Measurement
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = "lutnas-lut"
 SCHEMA_VERSION = 1
@@ -54,6 +57,12 @@ CREATE TABLE IF NOT EXISTS reference (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, median_ms REAL NOT NULL,
     ratio REAL NOT NULL, rows_done INTEGER NOT NULL, measured_at TEXT NOT NULL);
 """
+
+
+def _read_sql(query: str, conn: sqlite3.Connection) -> pd.DataFrame:
+    import pandas as pd  # loaded on demand: profiling never needs it
+
+    return pd.read_sql_query(query, conn)
 
 
 def _now() -> str:
@@ -97,6 +106,9 @@ class LutStore:
             raise LutnasError(f"no LUT file at {path}; create one with: profile-device --out {path}")
         conn = cls._connect(path)
         try:
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
             rows = conn.execute("SELECT key, value FROM meta").fetchall()
             meta = {r["key"]: json.loads(r["value"]) for r in rows}
         except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
@@ -241,7 +253,7 @@ class LutStore:
         return out
 
     def layers_frame(self) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT * FROM layers ORDER BY key", self._conn)
+        return _read_sql("SELECT * FROM layers ORDER BY key", self._conn)
 
     # --- whole models ----------------------------------------------------------------------
     def put_model(self, arch, m: Measurement, attempts: int = 1, name: str | None = None) -> None:
@@ -256,7 +268,7 @@ class LutStore:
         return {r[0] for r in self._conn.execute("SELECT arch_key FROM models")}
 
     def models_frame(self) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT * FROM models ORDER BY arch_key", self._conn)
+        return _read_sql("SELECT * FROM models ORDER BY arch_key", self._conn)
 
     # --- reference layer (drift) -------------------------------------------------------------
     def add_reference(self, key: str, median_ms: float, rows_done: int) -> float:
@@ -270,4 +282,4 @@ class LutStore:
         return ratio
 
     def reference_frame(self) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT * FROM reference ORDER BY id", self._conn)
+        return _read_sql("SELECT * FROM reference ORDER BY id", self._conn)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from lut.modules import build_layer
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from profiler.base import Backend, BackendError, DeviceLostError, Measurement, Workload
@@ -54,8 +53,14 @@ class ProfileReport:
     seconds: float = 0.0
 
 
+def _build(spec: LayerSpec):
+    from lut.modules import build_layer  # torch loads only when something is measured
+
+    return build_layer(spec)
+
+
 def layer_workload(spec: LayerSpec) -> Workload:
-    return Workload(spec.key, lambda: build_layer(spec), spec.input_shape)
+    return Workload(spec.key, lambda: _build(spec), spec.input_shape)
 
 
 def measure_steady(backend: Backend, workload: Workload, settings: ProfileSettings

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-from torch import nn
-
-from lut.modules import build_layer
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
 from search.space import ConvOp, SearchSpace, get_space
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,10 @@ class Arch:
 
     def build(self, num_classes: int | None = None) -> nn.Module:
         """A trainable module (train mode) taking ``(N, 3, resolution, resolution)`` input."""
+        from torch import nn
+
+        from lut.modules import build_layer
+
         return nn.Sequential(*(build_layer(s).train() for s in self.layers(num_classes)))
 
     @property

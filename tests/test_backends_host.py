@@ -1,0 +1,57 @@
+"""The host backends pass the shared backend contract; host-specific behaviour."""
+
+import os
+
+import pytest
+
+from backend_contract import SMALL, BackendContract
+from lutnas.errors import LutnasError
+from profiler.base import get_backend, list_backends, register_backend
+from profiler.backends.onnxruntime import OnnxRuntimeBackend
+from profiler.loop import layer_workload
+
+
+class TestOnnxRuntimeContract(BackendContract):
+    @pytest.fixture
+    def backend(self, tmp_path):
+        with get_backend("onnxruntime", threads=1, cache_dir=tmp_path) as b:
+            yield b
+
+
+class TestTorchContract(BackendContract):
+    @pytest.fixture
+    def backend(self):
+        with get_backend("torch", threads=1) as b:
+            yield b
+
+
+def test_registry():
+    assert {"onnxruntime", "torch", "adb"} <= set(list_backends())
+    with pytest.raises(LutnasError, match="unknown backend 'tflite'"):
+        get_backend("tflite")
+    with pytest.raises(LutnasError, match="already registered"):
+        register_backend("onnxruntime", OnnxRuntimeBackend)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity on this OS")
+def test_pins_to_one_core_and_restores():
+    before = os.sched_getaffinity(0)
+    with get_backend("torch", threads=1):
+        assert len(os.sched_getaffinity(0)) == 1
+    assert os.sched_getaffinity(0) == before
+
+
+def test_onnx_export_is_cached(tmp_path):
+    with get_backend("onnxruntime", cache_dir=tmp_path) as b:
+        b.measure(layer_workload(SMALL), 1, 3)
+        files = list(tmp_path.glob("*.onnx"))
+        assert len(files) == 1
+        mtime = files[0].stat().st_mtime_ns
+        b.measure(layer_workload(SMALL), 1, 3)
+        assert [f.stat().st_mtime_ns for f in tmp_path.glob("*.onnx")] == [mtime]
+
+
+def test_threads_are_part_of_the_config(tmp_path):
+    one = get_backend("onnxruntime", threads=1, cache_dir=tmp_path).config()
+    four = get_backend("onnxruntime", threads=4, cache_dir=tmp_path).config()
+    assert one != four and four["threads"] == 4

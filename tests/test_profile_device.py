@@ -1,0 +1,161 @@
+"""``profile-device`` and ``lutnas lut`` end to end on the host: real processes, real files."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lut.store import LutStore
+from profiler.cli import main as profile_main
+from search.named import get_named_arch
+from search.space import get_space
+
+FAST = ["--runs", "5", "--warmup", "1", "--reference-every", "0", "--no-progress"]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def cli(*args, timeout=300):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "lutnas.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def rows(path):
+    con = sqlite3.connect(path)
+    try:
+        return {k: (med, at) for k, med, at in
+                con.execute("SELECT key, median_ms, measured_at FROM layers")}
+    finally:
+        con.close()
+
+
+def test_dry_run_prints_unique_layers_per_resolution(capsys):
+    assert profile_main(["--dry-run", "--resolution", "160", "--resolution", "224"]) == 0
+    out = capsys.readouterr().out
+    n = len(get_space("mnasnet").unique_layers(224))
+    assert f"resolution 160: {n} unique layers" in out
+    assert f"resolution 224: {n} unique layers" in out
+    assert f"total: {2 * n} unique layers" in out
+
+
+def test_profile_an_arch_then_show_and_export(tmp_path, capsys):
+    out = tmp_path / "host.lut"
+    assert profile_main(["--arch", "mnasnet-a1", "--out", str(out), "--whole-models", "1",
+                         "--runs", "5", "--warmup", "1", "--no-progress"]) == 0
+    wanted = {s.key for s in get_named_arch("mnasnet-a1").layers()}
+    with LutStore.open(out) as store:
+        assert store.layer_keys() == wanted
+        assert len(store.model_keys()) == 1
+        assert len(store.reference_frame()) >= 1  # the reference layer was timed
+        assert store.backend_config["backend"] == "onnxruntime"
+        assert store.backend_config["threads"] == 1
+    shown = cli("lut", "show", str(out))
+    assert shown.returncode == 0, shown.stderr
+    assert f"layers: {len(wanted)}; whole models: 1" in shown.stdout
+    assert "noisiest" in shown.stdout and "coverage of mnasnet @224" in shown.stdout
+    exported = cli("lut", "export", str(out), "--csv", str(tmp_path / "t.csv"))
+    assert exported.returncode == 0 and (tmp_path / "t.csv").read_text().count("\n") == len(wanted) + 1
+
+
+def test_limit_takes_a_seeded_subset_and_resume_skips_done(tmp_path, capsys):
+    out = str(tmp_path / "a.lut")
+    assert profile_main(["--limit", "4", "--out", out, *FAST]) == 0
+    first = rows(out)
+    assert len(first) == 4
+    assert profile_main(["--limit", "6", "--out", out, *FAST]) == 0
+    second = rows(out)
+    assert len(second) == 6 and all(second[k] == v for k, v in first.items())
+    assert "4 already in the file" in capsys.readouterr().out
+
+
+def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
+    out = tmp_path / "kill.lut"
+    args = [sys.executable, "-m", "profiler.cli", "--limit", "40", "--out", str(out), *FAST]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=os.environ.copy())
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            if out.exists():
+                try:
+                    if len(rows(out)) >= 8:
+                        break
+                except sqlite3.OperationalError:
+                    pass
+            if proc.poll() is not None:
+                pytest.fail("profile-device finished before it could be killed; raise --limit")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)  # no cleanup handlers run: a real crash
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = rows(out)
+    assert 8 <= len(before) < 40
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(before)} already in the file" in done.stdout
+    after = rows(out)
+    assert len(after) == 40
+    assert all(after[k] == v for k, v in before.items())  # nothing re-measured or lost
+    con = sqlite3.connect(out)
+    assert con.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM layers").fetchone() == (40, 40)
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "int.lut"
+    proc = subprocess.Popen([sys.executable, "-m", "profiler.cli", "--limit", "200", "--out",
+                             str(out), *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (out.exists() and _count(out) >= 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "run the same command again to resume" in err
+    assert _count(out) >= 3
+
+
+def _count(path):
+    try:
+        return len(rows(path))
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--space", "darts"], "unknown search space 'darts'"),
+    (["--resolution", "100"], "resolution 100 is not usable"),
+    (["--backend", "tpu"], "unknown backend 'tpu'"),
+    (["--arch", "resnet"], "unknown architecture 'resnet'"),
+    (["--runs", "0"], "--runs must be at least 1"),
+])
+def test_bad_input_is_a_clear_error(tmp_path, capsys, args, message):
+    assert profile_main(["--out", str(tmp_path / "x.lut"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("error: ")
+
+
+def test_corrupt_lut_and_other_backend_are_refused(tmp_path):
+    junk = tmp_path / "junk.lut"
+    junk.write_text("not a database\n" * 100)
+    result = cli("profile-device", "--out", str(junk), "--limit", "1", *FAST)
+    assert result.returncode == 2 and "not a lutnas LUT" in result.stderr
+    result = cli("lut", "show", str(junk))
+    assert result.returncode == 2 and "not a lutnas LUT" in result.stderr
+
+    out = tmp_path / "ort.lut"
+    assert cli("profile-device", "--out", str(out), "--limit", "2", *FAST).returncode == 0
+    result = cli("profile-device", "--backend", "torch", "--out", str(out), "--limit", "2", *FAST)
+    assert result.returncode == 2
+    assert "another backend configuration" in result.stderr and "backend: file has 'onnxruntime'" in result.stderr
+    assert len(rows(out)) == 2  # nothing was mixed in
