@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         print("wrote " + ", ".join(map(str, written)))
     elif args.lut_command == "merge":
         counts = merge(args.out, args.inputs)
-        print(f"{args.out}: {counts['layers']} layer rows written ({counts['conflicts']} keys were "
-              f"in several files; the steadiest row kept), {counts['models']} whole models added")
+        print(
+            f"{args.out}: {counts['layers']} layer rows written ({counts['conflicts']} keys were "
+            f"in several files; the steadiest row kept), {counts['models']} whole models added"
+        )
     return 0

@@ -38,13 +38,16 @@ def export_parquet(store: LutStore, out: str | Path) -> list[Path]:
     out = Path(out)
     meta = {b"lutnas": json.dumps(store.meta, sort_keys=True).encode()}
     written = []
-    for frame, path in [(store.layers_frame(), out),
-                        (store.models_frame(), out.with_suffix(".models.parquet"))]:
+    for frame, path in [
+        (store.layers_frame(), out),
+        (store.models_frame(), out.with_suffix(".models.parquet")),
+    ]:
         if path != out and not len(frame):
             continue
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}),
-                       path)
+        pq.write_table(
+            table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}), path
+        )
         written.append(path)
     return written
 
@@ -53,8 +56,15 @@ def _row_measurement(row: pd.Series) -> Measurement:
     def opt(v):
         return None if pd.isna(v) else float(v)
 
-    return Measurement(float(row.median_ms), float(row.mean_ms), opt(row.std_ms), opt(row.p10_ms),
-                       opt(row.p90_ms), int(row.n), int(row.warmup))
+    return Measurement(
+        float(row.median_ms),
+        float(row.mean_ms),
+        opt(row.std_ms),
+        opt(row.p10_ms),
+        opt(row.p90_ms),
+        int(row.n),
+        int(row.warmup),
+    )
 
 
 def merge(out: str | Path, inputs: list[str | Path]) -> dict:
@@ -76,10 +86,12 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
             if s.backend_config != first.backend_config or s.settings != first.settings:
                 raise LutnasError(
                     f"{s.path} and {first.path} were measured with different backend "
-                    "configurations or settings; merging them would mix numbers")
+                    "configurations or settings; merging them would mix numbers"
+                )
         counts = {"layers": 0, "conflicts": 0, "models": 0}
-        with LutStore.create_or_resume(out, first.backend_config, first.device,
-                                       first.settings) as dst:
+        with LutStore.create_or_resume(
+            out, first.backend_config, first.device, first.settings
+        ) as dst:
             existing = dst.layers_frame().set_index("key")
             best: dict[str, pd.Series] = {k: r for k, r in existing.iterrows()}
             changed: set[str] = set()
@@ -101,8 +113,12 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
             for s in sources:
                 for _, row in s.models_frame().iterrows():
                     if row.arch_key not in have:
-                        dst.put_model(Arch.from_json(row.arch_json), _row_measurement(row),
-                                      int(row.attempts), row["name"])
+                        dst.put_model(
+                            Arch.from_json(row.arch_json),
+                            _row_measurement(row),
+                            int(row.attempts),
+                            row["name"],
+                        )
                         have.add(row.arch_key)
                         counts["models"] += 1
         return counts

@@ -18,8 +18,9 @@ def activation(name: str) -> nn.Module:
     return _ACTIVATIONS[name](inplace=True)
 
 
-def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
-            act: str | None = None) -> nn.Sequential:
+def conv_bn(
+    cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, act: str | None = None
+) -> nn.Sequential:
     """k×k conv (same padding, no bias) → BN → optional activation."""
     layers: list[nn.Module] = [
         nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
@@ -37,8 +38,14 @@ class SqueezeExcite(nn.Module):
     the activation between the two 1×1 convs.
     """
 
-    def __init__(self, channels: int, ratio: float, hard_gate: bool = False,
-                 squeeze: int | None = None, inner_act: str = "relu") -> None:
+    def __init__(
+        self,
+        channels: int,
+        ratio: float,
+        hard_gate: bool = False,
+        squeeze: int | None = None,
+        inner_act: str = "relu",
+    ) -> None:
         super().__init__()
         squeeze = squeeze or max(1, int(round(ratio * channels)))
         self.reduce = nn.Conv2d(channels, squeeze, 1)
@@ -66,8 +73,15 @@ class Residual(nn.Module):
 def _se(spec: LayerSpec, channels: int) -> list[nn.Module]:
     if not spec.se_ratio:
         return []
-    return [SqueezeExcite(channels, spec.se_ratio, hard_gate=spec.se_gate_kind == "hsigmoid",
-                          squeeze=spec.se_squeeze_channels, inner_act=spec.se_act)]
+    return [
+        SqueezeExcite(
+            channels,
+            spec.se_ratio,
+            hard_gate=spec.se_gate_kind == "hsigmoid",
+            squeeze=spec.se_squeeze_channels,
+            inner_act=spec.se_act,
+        )
+    ]
 
 
 def _main_path(spec: LayerSpec) -> nn.Module:
@@ -90,8 +104,9 @@ def _main_path(spec: LayerSpec) -> nn.Module:
             conv_bn(mid, spec.cout, 1),
         )
     if spec.op == "head":
-        return nn.Sequential(conv_bn(spec.cin, spec.cout, 1, act=a),
-                             nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        return nn.Sequential(
+            conv_bn(spec.cin, spec.cout, 1, act=a), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
     if spec.op == "fc":
         return nn.Linear(spec.cin, spec.cout)
     if spec.op == "fcact":

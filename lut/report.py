@@ -8,7 +8,9 @@ from lut.store import LutStore
 from search.space import SearchSpace
 
 
-def coverage(store: LutStore, space: SearchSpace, resolutions: list[int]) -> dict[int, tuple[int, int]]:
+def coverage(
+    store: LutStore, space: SearchSpace, resolutions: list[int]
+) -> dict[int, tuple[int, int]]:
     """Per resolution: (rows present, unique layers of the space)."""
     keys = store.layer_keys()
     out = {}
@@ -21,12 +23,14 @@ def coverage(store: LutStore, space: SearchSpace, resolutions: list[int]) -> dic
 def describe(store: LutStore, space: SearchSpace | None, noisiest: int = 10) -> str:
     meta = store.meta
     layers = store.layers_frame()
-    lines = [f"LUT {store.path}",
-             f"  backend: {json.dumps(meta['backend_config'], sort_keys=True)}",
-             f"  device: {json.dumps(meta['device'], sort_keys=True)}",
-             f"  settings: {json.dumps(meta['settings'])}; lutnas {meta['tool_version']}, "
-             f"created {meta['created_at']}",
-             f"  layers: {len(layers)}; whole models: {len(store.model_keys())}"]
+    lines = [
+        f"LUT {store.path}",
+        f"  backend: {json.dumps(meta['backend_config'], sort_keys=True)}",
+        f"  device: {json.dumps(meta['device'], sort_keys=True)}",
+        f"  settings: {json.dumps(meta['settings'])}; lutnas {meta['tool_version']}, "
+        f"created {meta['created_at']}",
+        f"  layers: {len(layers)}; whole models: {len(store.model_keys())}",
+    ]
     if len(layers):
         by_op = layers.groupby("op")["median_ms"].agg(["count", "median"])
         for op, row in by_op.iterrows():
@@ -34,8 +38,9 @@ def describe(store: LutStore, space: SearchSpace | None, noisiest: int = 10) -> 
         res = sorted(layers.loc[layers.op == "stem", "input_h"].unique())
         if space is not None and res:
             for r, (have, total) in coverage(store, space, [int(x) for x in res]).items():
-                lines.append(f"  coverage of {space.name} @{r}: {have}/{total} "
-                             f"({100 * have / total:.1f}%)")
+                lines.append(
+                    f"  coverage of {space.name} @{r}: {have}/{total} ({100 * have / total:.1f}%)"
+                )
         noisy = layers.sort_values("cv", ascending=False).head(noisiest)
         lines.append(f"  noisiest {len(noisy)} rows (CV = std/mean):")
         for _, row in noisy.iterrows():

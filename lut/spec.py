@@ -128,16 +128,22 @@ class LayerSpec:
             )
         if self.op in ("stem", "head", "fc", "fcact") and (self.skip != "noskip" or self.se_ratio):
             problems.append(f"{self.op} takes neither a skip nor SE")
-        if self.op in ("fc", "fcact") and (self.kernel, self.stride, self.input_h,
-                                           self.input_w) != (1, 1, 1, 1):
+        if self.op in ("fc", "fcact") and (
+            self.kernel,
+            self.stride,
+            self.input_h,
+            self.input_w,
+        ) != (1, 1, 1, 1):
             problems.append(f"{self.op} must have kernel 1, stride 1 and a 1x1 input")
         if self.mid:
             nominal = max(1, round(self.mid / self.cin))
             if self.op != "mbconv":
                 problems.append(f"mid (expanded width) is only for mbconv, not {self.op}")
             elif self.expansion != nominal:
-                problems.append(f"with mid {self.mid} the expansion must be round(mid / cin) "
-                                f"= {nominal}, not {self.expansion}")
+                problems.append(
+                    f"with mid {self.mid} the expansion must be round(mid / cin) "
+                    f"= {nominal}, not {self.expansion}"
+                )
         if self.se_act not in ACTS:
             problems.append(f"se_act {self.se_act!r} is not one of {ACTS}")
         if self.se_gate and self.se_gate not in GATES:
@@ -230,10 +236,18 @@ class LayerSpec:
         texts = ("op", "skip", "act", "se_ratio", "se_act", "se_gate")
         ints = {k: int(v) for k, v in fields.items() if k not in texts}
         extras = {k: fields[k] for k in ("se_act", "se_gate") if k in fields}
-        spec = cls(op=fields["op"], skip=fields["skip"], act=fields["act"],
-                   se_ratio=float(fields["se_ratio"]), **ints, **extras)
+        spec = cls(
+            op=fields["op"],
+            skip=fields["skip"],
+            act=fields["act"],
+            se_ratio=float(fields["se_ratio"]),
+            **ints,
+            **extras,
+        )
         if spec.key != key.strip():
-            raise LutnasError(f"{key!r} is not in canonical form; the canonical key is {spec.key!r}")
+            raise LutnasError(
+                f"{key!r} is not in canonical form; the canonical key is {spec.key!r}"
+            )
         return spec
 
     @property

@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-
 from lut.spec import LayerSpec
 from lutnas import __version__
 from lutnas.errors import LutnasError
@@ -34,10 +33,21 @@ if TYPE_CHECKING:
 FORMAT = "lutnas-lut"
 SCHEMA_VERSION = 1
 STAT_COLUMNS = ("median_ms", "mean_ms", "std_ms", "p10_ms", "p90_ms", "n", "warmup")
-SPEC_COLUMNS = ("op", "kernel", "expansion", "se_ratio", "skip", "act", "cin", "cout", "stride",
-                "input_h", "input_w")
+SPEC_COLUMNS = (
+    "op",
+    "kernel",
+    "expansion",
+    "se_ratio",
+    "skip",
+    "act",
+    "cin",
+    "cout",
+    "stride",
+    "input_h",
+    "input_w",
+)
 
-_SCHEMA = f"""
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS layers (
     key TEXT PRIMARY KEY,
@@ -59,6 +69,13 @@ CREATE TABLE IF NOT EXISTS reference (
 """
 
 
+_LAYER_COLUMNS = ("key", *SPEC_COLUMNS, *STAT_COLUMNS, "cv", "attempts", "measured_at")
+_INSERT_LAYER = (
+    f"INSERT OR REPLACE INTO layers ({', '.join(_LAYER_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_LAYER_COLUMNS))})"
+)
+
+
 def _read_sql(query: str, conn: sqlite3.Connection) -> pd.DataFrame:
     import pandas as pd  # loaded on demand: profiling never needs it
 
@@ -66,7 +83,7 @@ def _read_sql(query: str, conn: sqlite3.Connection) -> pd.DataFrame:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _stats(m: Measurement) -> tuple:
@@ -75,8 +92,11 @@ def _stats(m: Measurement) -> tuple:
 
 def _describe_diff(stored: dict, wanted: dict) -> str:
     keys = sorted(set(stored) | set(wanted))
-    return ", ".join(f"{k}: file has {stored.get(k)!r}, this run {wanted.get(k)!r}"
-                     for k in keys if stored.get(k) != wanted.get(k))
+    return ", ".join(
+        f"{k}: file has {stored.get(k)!r}, this run {wanted.get(k)!r}"
+        for k in keys
+        if stored.get(k) != wanted.get(k)
+    )
 
 
 class LutStore:
@@ -89,8 +109,9 @@ class LutStore:
     # --- opening ---------------------------------------------------------------------------
     @classmethod
     def _connect(cls, path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30,
-                               check_same_thread=False)  # autocommit: each write is durable
+        conn = sqlite3.connect(
+            str(path), isolation_level=None, timeout=30, check_same_thread=False
+        )  # autocommit: each write is durable
         conn.row_factory = sqlite3.Row
         return conn
 
@@ -103,7 +124,9 @@ class LutStore:
         """
         path = Path(path)
         if not path.is_file():
-            raise LutnasError(f"no LUT file at {path}; create one with: profile-device --out {path}")
+            raise LutnasError(
+                f"no LUT file at {path}; create one with: profile-device --out {path}"
+            )
         conn = cls._connect(path)
         try:
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -122,13 +145,17 @@ class LutStore:
             raise LutnasError(f"{path} is an SQLite file but not a lutnas LUT (no format marker)")
         if meta.get("schema_version", 0) > SCHEMA_VERSION:
             conn.close()
-            raise LutnasError(f"{path} was written by a newer lutnas (schema "
-                              f"{meta['schema_version']}); upgrade lutnas to read it")
+            raise LutnasError(
+                f"{path} was written by a newer lutnas (schema "
+                f"{meta['schema_version']}); upgrade lutnas to read it"
+            )
         conn.execute("PRAGMA journal_mode=WAL")
         return cls(path, conn)
 
     @classmethod
-    def create(cls, path: str | Path, backend_config: dict, device: dict, settings: dict) -> LutStore:
+    def create(
+        cls, path: str | Path, backend_config: dict, device: dict, settings: dict
+    ) -> LutStore:
         """Create a new LUT file. Refuses to touch an existing file."""
         path = Path(path)
         if path.exists():
@@ -140,16 +167,26 @@ class LutStore:
         store = cls(path, conn)
         with store._transaction():
             for key, value in {
-                "format": FORMAT, "schema_version": SCHEMA_VERSION, "tool_version": __version__,
-                "created_at": _now(), "backend_config": backend_config, "device": device,
+                "format": FORMAT,
+                "schema_version": SCHEMA_VERSION,
+                "tool_version": __version__,
+                "created_at": _now(),
+                "backend_config": backend_config,
+                "device": device,
                 "settings": settings,
             }.items():
                 store._set_meta(key, value)
         return store
 
     @classmethod
-    def create_or_resume(cls, path: str | Path, backend_config: dict, device: dict,
-                         settings: dict, resume: bool = True) -> LutStore:
+    def create_or_resume(
+        cls,
+        path: str | Path,
+        backend_config: dict,
+        device: dict,
+        settings: dict,
+        resume: bool = True,
+    ) -> LutStore:
         """Open ``path`` to add measurements made with ``backend_config`` and ``settings``.
 
         A new file is created; an existing one is resumed when its configuration and settings
@@ -163,20 +200,24 @@ class LutStore:
         if not path.exists():
             return cls.create(path, backend_config, device, settings)
         if not resume:
-            raise LutnasError(f"{path} already exists and resuming is off; "
-                              "drop --no-resume to continue it, or choose another --out")
+            raise LutnasError(
+                f"{path} already exists and resuming is off; "
+                "drop --no-resume to continue it, or choose another --out"
+            )
         store = cls.open(path)
         stored_cfg, stored_settings = store.backend_config, store.settings
         if stored_cfg != backend_config:
             store.close()
             raise LutnasError(
-                f"{path} was measured with another backend configuration ({_describe_diff(stored_cfg, backend_config)}); "
-                "resuming would mix numbers. Use the same options, or choose another --out."
+                f"{path} was measured with another backend configuration "
+                f"({_describe_diff(stored_cfg, backend_config)}); resuming would mix numbers. "
+                "Use the same options, or choose another --out."
             )
         if stored_settings != settings:
             store.close()
             raise LutnasError(
-                f"{path} was measured with other settings ({_describe_diff(stored_settings, settings)}); "
+                f"{path} was measured with other settings "
+                f"({_describe_diff(stored_settings, settings)}); "
                 "rerun with the same --warmup/--runs, or choose another --out."
             )
         return store
@@ -202,8 +243,9 @@ class LutStore:
 
     # --- metadata --------------------------------------------------------------------------
     def _set_meta(self, key: str, value: object) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                           (key, json.dumps(value, sort_keys=True)))
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
+        )
 
     def set_meta(self, key: str, value: object) -> None:
         self._set_meta(key, value)
@@ -229,8 +271,7 @@ class LutStore:
     def put_layer(self, spec: LayerSpec, m: Measurement, attempts: int = 1) -> None:
         """Store (or replace) the row of ``spec``; committed when this returns."""
         self._conn.execute(
-            f"INSERT OR REPLACE INTO layers (key, {', '.join(SPEC_COLUMNS)}, {', '.join(STAT_COLUMNS)},"
-            " cv, attempts, measured_at) VALUES (" + ", ".join("?" * 22) + ")",
+            _INSERT_LAYER,
             (spec.key, *(getattr(spec, c) for c in SPEC_COLUMNS), *_stats(m), attempts, _now()),
         )
 
@@ -245,10 +286,11 @@ class LutStore:
         wanted = list(dict.fromkeys(keys))
         out: dict[str, float] = {}
         for i in range(0, len(wanted), 500):
-            chunk = wanted[i:i + 500]
+            chunk = wanted[i : i + 500]
             rows = self._conn.execute(
                 f"SELECT key, median_ms FROM layers WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk)
+                chunk,
+            )
             out.update({r[0]: r[1] for r in rows})
         return out
 
@@ -260,8 +302,16 @@ class LutStore:
         """Store the whole-model measurement of ``arch`` (a :class:`search.arch.Arch`)."""
         self._conn.execute(
             "INSERT OR REPLACE INTO models VALUES (" + ", ".join("?" * 15) + ")",
-            (arch.key, arch.to_json(), arch.space, arch.resolution, name, *_stats(m), attempts,
-             _now()),
+            (
+                arch.key,
+                arch.to_json(),
+                arch.space,
+                arch.resolution,
+                name,
+                *_stats(m),
+                attempts,
+                _now(),
+            ),
         )
 
     def model_keys(self) -> set[str]:
@@ -274,11 +324,14 @@ class LutStore:
     def add_reference(self, key: str, median_ms: float, rows_done: int) -> float:
         """Record a re-timing of the reference layer; returns its ratio to the first timing."""
         first = self._conn.execute(
-            "SELECT median_ms FROM reference WHERE key = ? ORDER BY id LIMIT 1", (key,)).fetchone()
+            "SELECT median_ms FROM reference WHERE key = ? ORDER BY id LIMIT 1", (key,)
+        ).fetchone()
         ratio = median_ms / first[0] if first else 1.0
         self._conn.execute(
             "INSERT INTO reference (key, median_ms, ratio, rows_done, measured_at) "
-            "VALUES (?, ?, ?, ?, ?)", (key, median_ms, ratio, rows_done, _now()))
+            "VALUES (?, ?, ?, ?, ?)",
+            (key, median_ms, ratio, rows_done, _now()),
+        )
         return ratio
 
     def reference_frame(self) -> pd.DataFrame:

@@ -24,8 +24,11 @@ def user_errors(fn: Callable[..., int]) -> Callable[..., int]:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            print("\ninterrupted: every finished measurement is saved; run the same command "
-                  "again to resume.", file=sys.stderr)
+            print(
+                "\ninterrupted: every finished measurement is saved; run the same command "
+                "again to resume.",
+                file=sys.stderr,
+            )
             return 130
 
     return wrapper

@@ -17,6 +17,7 @@ from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.cli_util import user_errors
 from lutnas.errors import LutnasError
+from profiler.adb.cli import adb_backend_options, add_adb_arguments, run_phones, several_phones
 from profiler.base import get_backend, list_backends
 from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
 from search.io import load_archs
@@ -37,10 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--archs", metavar="FILE.json",
                    help="profile only the layers these architectures need")
     p.add_argument("--arch", action="append", default=[],
-                   help=f"named architecture to profile the layers of: {', '.join(list_named_archs())}")
+                   help="named architecture to profile the layers of: "
+                   + ", ".join(list_named_archs()))
     p.add_argument("--limit", type=int, help="profile at most N layers (a seeded random subset)")
     p.add_argument("--whole-models", type=int, default=0, metavar="N",
                    help="also time N random whole architectures (the predictor's training data)")
+    p.add_argument("--whole-models-sampling", choices=("uniform", "latency"), default="uniform",
+                   help="uniform: random archs; latency: spread evenly over the LUT-sum range "
+                        "(needs the space's layers in the LUT; see predictor.training_data)")
     p.add_argument("--warmup", type=int, default=ProfileSettings.warmup)
     p.add_argument("--runs", type=int, default=ProfileSettings.runs)
     p.add_argument("--threads", type=int, default=1, help="threads the backend may use")
@@ -52,13 +57,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="print how many unique layers there are per resolution, time nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_adb_arguments(p)
 
 
 def _backend_options(args: argparse.Namespace) -> dict:
+    if args.backend == "adb":
+        return {"threads": args.threads, **adb_backend_options(args)}
     return {"threads": args.threads}
 
 
-def _layers_wanted(args: argparse.Namespace, space, resolutions: list[int]) -> dict[int, list[LayerSpec]]:
+def _layers_wanted(
+    args: argparse.Namespace, space, resolutions: list[int]
+) -> dict[int, list[LayerSpec]]:
     archs = [get_named_arch(n) for n in args.arch]
     if args.archs:
         archs += load_archs(args.archs)
@@ -104,21 +114,36 @@ def run(args: argparse.Namespace) -> int:
     settings = ProfileSettings(warmup=args.warmup, runs=args.runs, cv_threshold=args.cv_threshold,
                                reference_every=args.reference_every, seed=args.seed)
     out = args.out or f"{args.backend}.lut"
+    progress = not args.no_progress and not several_phones(args)  # one bar per process
+
+    def fill(backend, store, out: str) -> bool:
+        """Fill one LUT; True when some rows failed."""
+        print(f"profiling {len(specs)} layers into {out} with {args.backend}")
+        report = profile_layers(backend, store, specs, settings, progress)
+        _print_report("layers", report)
+        failed = bool(report.failed)
+        if args.whole_models:
+            if args.whole_models_sampling == "latency":
+                from predictor.training_data import latency_stratified_archs
+
+                archs = latency_stratified_archs(space, args.whole_models, store.latency_ms,
+                                                 args.seed, tuple(resolutions))
+            else:
+                archs = sample_archs(space, args.whole_models, args.seed, tuple(resolutions))
+            report = profile_models(backend, store, archs, settings, progress)
+            _print_report("whole models", report)
+            failed |= bool(report.failed)
+        print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
+        return failed
+
+    if several_phones(args):  # one thread and one LUT per phone (profiler.multi)
+        return run_phones(args, _backend_options(args), out, settings.identity(), fill)
     backend = get_backend(args.backend, **_backend_options(args))
     with backend:
         store = LutStore.create_or_resume(out, backend.config(), backend.device_info(),
                                           settings.identity(), resume=not args.no_resume)
         with store:
-            print(f"profiling {len(specs)} layers into {out} with {args.backend}")
-            report = profile_layers(backend, store, specs, settings, not args.no_progress)
-            _print_report("layers", report)
-            failed = bool(report.failed)
-            if args.whole_models:
-                archs = sample_archs(space, args.whole_models, args.seed, tuple(resolutions))
-                report = profile_models(backend, store, archs, settings, not args.no_progress)
-                _print_report("whole models", report)
-                failed |= bool(report.failed)
-            print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
+            failed = fill(backend, store, out)
     return 1 if failed else 0
 
 

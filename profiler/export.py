@@ -23,7 +23,8 @@ EXPORTER = "torchscript"  # recorded in backend configs; changing it changes the
 
 def default_cache_dir() -> Path:
     root = os.environ.get("LUTNAS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lutnas")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lutnas"
+    )
     return Path(root) / "onnx"
 
 
@@ -49,9 +50,15 @@ def onnx_path(workload: Workload, cache_dir: Path | None = None) -> Path:
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-            torch.onnx.export(module, (torch.randn(workload.input_shape),), str(tmp),
-                              input_names=["input"], output_names=["output"],
-                              opset_version=OPSET, dynamo=False)
+            torch.onnx.export(
+                module,
+                (torch.randn(workload.input_shape),),
+                str(tmp),
+                input_names=["input"],
+                output_names=["output"],
+                opset_version=OPSET,
+                dynamo=False,
+            )
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written cached file
     except Exception as exc:
         tmp.unlink(missing_ok=True)

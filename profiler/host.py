@@ -39,7 +39,7 @@ def pin_to_cores(count: int) -> set[int] | None:
         return None
     before = os.sched_getaffinity(0)
     allowed = sorted(before)
-    os.sched_setaffinity(0, set(allowed[-max(1, min(count, len(allowed))):]))
+    os.sched_setaffinity(0, set(allowed[-max(1, min(count, len(allowed))) :]))
     return before
 
 

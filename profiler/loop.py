@@ -63,8 +63,9 @@ def layer_workload(spec: LayerSpec) -> Workload:
     return Workload(spec.key, lambda: _build(spec), spec.input_shape)
 
 
-def measure_steady(backend: Backend, workload: Workload, settings: ProfileSettings
-                   ) -> tuple[Measurement, int]:
+def measure_steady(
+    backend: Backend, workload: Workload, settings: ProfileSettings
+) -> tuple[Measurement, int]:
     """Measure until the robust CV is under the threshold or attempts run out; returns the
     steadiest measurement and the number of attempts."""
     best: Measurement | None = None
@@ -78,8 +79,9 @@ def measure_steady(backend: Backend, workload: Workload, settings: ProfileSettin
 
 
 class _DriftWatch:
-    def __init__(self, backend: Backend, store: LutStore, settings: ProfileSettings,
-                 report: ProfileReport) -> None:
+    def __init__(
+        self, backend: Backend, store: LutStore, settings: ProfileSettings, report: ProfileReport
+    ) -> None:
         self.backend, self.store, self.settings, self.report = backend, store, settings, report
         self.since = 0
 
@@ -88,21 +90,32 @@ class _DriftWatch:
         if not every or (not force and self.since < every):
             return
         self.since = 0
-        m = self.backend.measure(layer_workload(REFERENCE_SPEC), self.settings.warmup,
-                                 self.settings.runs)
+        m = self.backend.measure(
+            layer_workload(REFERENCE_SPEC), self.settings.warmup, self.settings.runs
+        )
         ratio = self.store.add_reference(REFERENCE_SPEC.key, m.median_ms, rows_done)
         if abs(ratio - 1) > self.settings.drift_threshold:
-            event = {"rows_done": rows_done, "ratio": round(ratio, 4),
-                     "reference_ms": round(m.median_ms, 4)}
+            event = {
+                "rows_done": rows_done,
+                "ratio": round(ratio, 4),
+                "reference_ms": round(m.median_ms, 4),
+            }
             self.report.drift.append(event)
             events = self.store.meta.get("drift_events", []) + [event]
             self.store.set_meta("drift_events", events)
-            log.warning("reference layer drifted to %.2fx its first timing after %d rows",
-                        ratio, rows_done)
+            log.warning(
+                "reference layer drifted to %.2fx its first timing after %d rows", ratio, rows_done
+            )
 
 
-def run_workloads(backend: Backend, store: LutStore, items: Sequence[tuple[Workload, Callable]],
-                  settings: ProfileSettings, desc: str, progress: bool = True) -> ProfileReport:
+def run_workloads(
+    backend: Backend,
+    store: LutStore,
+    items: Sequence[tuple[Workload, Callable]],
+    settings: ProfileSettings,
+    desc: str,
+    progress: bool = True,
+) -> ProfileReport:
     """Measure each ``(workload, put)`` pair and hand the result to ``put(measurement, attempts)``.
 
     Raises:
@@ -113,8 +126,9 @@ def run_workloads(backend: Backend, store: LutStore, items: Sequence[tuple[Workl
     watch = _DriftWatch(backend, store, settings, report)
     start = time.monotonic()
     consecutive = 0
-    with tqdm(total=len(items), desc=desc, unit="row", disable=not progress,
-              dynamic_ncols=True) as bar:
+    with tqdm(
+        total=len(items), desc=desc, unit="row", disable=not progress, dynamic_ncols=True
+    ) as bar:
         watch.check(0, force=True)
         for workload, put in items:
             try:
@@ -127,7 +141,8 @@ def run_workloads(backend: Backend, store: LutStore, items: Sequence[tuple[Workl
                 log.error("%s", exc)
                 if consecutive >= settings.max_consecutive_failures:
                     raise BackendError(
-                        f"{consecutive} workloads failed in a row, the last: {exc}") from exc
+                        f"{consecutive} workloads failed in a row, the last: {exc}"
+                    ) from exc
                 bar.update(1)
                 continue
             consecutive = 0
@@ -142,8 +157,13 @@ def run_workloads(backend: Backend, store: LutStore, items: Sequence[tuple[Workl
     return report
 
 
-def profile_layers(backend: Backend, store: LutStore, specs: Sequence[LayerSpec],
-                   settings: ProfileSettings, progress: bool = True) -> ProfileReport:
+def profile_layers(
+    backend: Backend,
+    store: LutStore,
+    specs: Sequence[LayerSpec],
+    settings: ProfileSettings,
+    progress: bool = True,
+) -> ProfileReport:
     """Time every spec not yet in ``store``, in a seeded random order."""
     done = store.layer_keys()
     todo = list({s.key: s for s in specs if s.key not in done}.values())
@@ -154,14 +174,24 @@ def profile_layers(backend: Backend, store: LutStore, specs: Sequence[LayerSpec]
     return report
 
 
-def profile_models(backend: Backend, store: LutStore, archs: Sequence, settings: ProfileSettings,
-                   progress: bool = True) -> ProfileReport:
+def profile_models(
+    backend: Backend,
+    store: LutStore,
+    archs: Sequence,
+    settings: ProfileSettings,
+    progress: bool = True,
+) -> ProfileReport:
     """Time every whole architecture (``search.arch.Arch``) not yet in ``store``."""
     done = store.model_keys()
     todo = list({a.key: a for a in archs if a.key not in done}.values())
     random.Random(settings.seed).shuffle(todo)
-    items = [(Workload(a.key, lambda a=a: a.build().eval(), a.input_shape),
-              lambda m, n, a=a: store.put_model(a, m, n)) for a in todo]
+    items = [
+        (
+            Workload(a.key, lambda a=a: a.build().eval(), a.input_shape),
+            lambda m, n, a=a: store.put_model(a, m, n),
+        )
+        for a in todo
+    ]
     report = run_workloads(backend, store, items, settings, "whole models", progress)
     report.skipped = len({a.key for a in archs}) - len(todo)
     return report

@@ -38,8 +38,9 @@ class BlockChoice:
 
     def label(self) -> str:
         se = f"_se{self.se_ratio:g}" if self.se_ratio else ""
-        return (f"{self.conv_op.label}_k{self.kernel}{se}_{self.skip}"
-                f"_c{self.channels}_n{self.layers}")
+        return (
+            f"{self.conv_op.label}_k{self.kernel}{se}_{self.skip}_c{self.channels}_n{self.layers}"
+        )
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,10 @@ class Arch:
         space = get_space(self.space)
         space.check_resolution(self.resolution)
         if len(self.blocks) != len(space.stages):
-            raise LutnasError(f"space {self.space!r} has {len(space.stages)} stages, "
-                              f"the architecture gives {len(self.blocks)}")
+            raise LutnasError(
+                f"space {self.space!r} has {len(space.stages)} stages, "
+                f"the architecture gives {len(self.blocks)}"
+            )
         for i, b in enumerate(self.blocks):
             if b.layers < 1 or b.channels < 1:
                 raise LutnasError(f"stage {i}: layers and channels must be at least 1 ({b})")
@@ -77,8 +80,11 @@ class Arch:
 
     # --- JSON ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"space": self.space, "resolution": self.resolution,
-                "blocks": [asdict(b) for b in self.blocks]}
+        return {
+            "space": self.space,
+            "resolution": self.resolution,
+            "blocks": [asdict(b) for b in self.blocks],
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -89,9 +95,11 @@ class Arch:
             blocks = tuple(BlockChoice(**b) for b in data["blocks"])
             return cls(space=data["space"], resolution=int(data["resolution"]), blocks=blocks)
         except (KeyError, TypeError) as exc:
-            raise LutnasError(f"not an architecture record ({exc}); expected keys space, "
-                              "resolution, blocks[op, expansion, kernel, se_ratio, skip, "
-                              "channels, layers]") from None
+            raise LutnasError(
+                f"not an architecture record ({exc}); expected keys space, "
+                "resolution, blocks[op, expansion, kernel, se_ratio, skip, "
+                "channels, layers]"
+            ) from None
 
     @classmethod
     def from_json(cls, text: str) -> Arch:
@@ -105,8 +113,10 @@ class Arch:
             out.append(f"resolution {self.resolution} not in {space.resolutions}")
         for i, b in enumerate(self.blocks):
             for name, value, allowed in [
-                ("conv_op", b.conv_op, space.conv_ops), ("kernel", b.kernel, space.kernels),
-                ("se_ratio", b.se_ratio, space.se_ratios), ("skip", b.skip, space.skips),
+                ("conv_op", b.conv_op, space.conv_ops),
+                ("kernel", b.kernel, space.kernels),
+                ("se_ratio", b.se_ratio, space.se_ratios),
+                ("skip", b.skip, space.skips),
                 ("channels", b.channels, space.width_choices(i)),
                 ("layers", b.layers, space.layer_choices(i)),
             ]:
@@ -122,27 +132,31 @@ class Arch:
         """
         problems = self.problems()
         if problems:
-            raise LutnasError(f"{self.key} is not in space {self.space!r}, so it has no tokens: "
-                              + "; ".join(problems))
+            raise LutnasError(
+                f"{self.key} is not in space {self.space!r}, so it has no tokens: "
+                + "; ".join(problems)
+            )
         values = [self.resolution]
         for b in self.blocks:
             values += [b.conv_op, b.kernel, b.se_ratio, b.skip, b.channels, b.layers]
-        return [d.choices.index(v) for d, v in zip(self.space_obj.decisions(), values)]
+        return [d.choices.index(v) for d, v in zip(self.space_obj.decisions(), values, strict=True)]
 
     @classmethod
     def from_tokens(cls, space_name: str, tokens: list[int]) -> Arch:
         space = get_space(space_name)
         decisions = space.decisions()
         if len(tokens) != len(decisions):
-            raise LutnasError(f"space {space_name!r} takes {len(decisions)} tokens, got {len(tokens)}")
+            raise LutnasError(
+                f"space {space_name!r} takes {len(decisions)} tokens, got {len(tokens)}"
+            )
         values = []
-        for d, t in zip(decisions, tokens):
+        for d, t in zip(decisions, tokens, strict=True):
             if not 0 <= int(t) < len(d.choices):
                 raise LutnasError(f"token {t} out of range for {d.name} ({len(d.choices)} choices)")
             values.append(d.choices[int(t)])
         blocks = []
         for i in range(len(space.stages)):
-            op, k, se, skip, ch, n = values[1 + 6 * i: 7 + 6 * i]
+            op, k, se, skip, ch, n = values[1 + 6 * i : 7 + 6 * i]
             blocks.append(BlockChoice(op.op, op.expansion, k, se, skip, ch, n))
         return cls(space_name, values[0], tuple(blocks))
 
@@ -156,11 +170,14 @@ class Arch:
         space = get_space(self.space)
         specs = [space.stem_spec(self.resolution)]
         cin = space.stem_channels
-        for b, stage, hw in zip(self.blocks, space.stages, space.stage_inputs(self.resolution)):
+        for b, stage, hw in zip(
+            self.blocks, space.stages, space.stage_inputs(self.resolution), strict=True
+        ):
             for j in range(b.layers):
                 stride = stage.stride if j == 0 else 1
-                spec = space.block_layer(b.conv_op, b.kernel, b.se_ratio, b.skip, cin,
-                                         b.channels, stride, hw)
+                spec = space.block_layer(
+                    b.conv_op, b.kernel, b.se_ratio, b.skip, cin, b.channels, stride, hw
+                )
                 specs.append(spec)
                 cin, hw = b.channels, spec.output_hw[0]
         specs += space.head_specs(cin, space.final_hw(self.resolution), num_classes)

@@ -8,8 +8,9 @@ from search.arch import Arch
 from search.space import SearchSpace
 
 
-def sample_arch(space: SearchSpace, rng: random.Random,
-                resolutions: tuple[int, ...] | None = None) -> Arch:
+def sample_arch(
+    space: SearchSpace, rng: random.Random, resolutions: tuple[int, ...] | None = None
+) -> Arch:
     tokens = [rng.randrange(n) for n in space.choice_counts()]
     if resolutions:
         tokens[0] = 0
@@ -18,8 +19,9 @@ def sample_arch(space: SearchSpace, rng: random.Random,
     return Arch.from_tokens(space.name, tokens)
 
 
-def sample_archs(space: SearchSpace, n: int, seed: int = 0,
-                 resolutions: tuple[int, ...] | None = None) -> list[Arch]:
+def sample_archs(
+    space: SearchSpace, n: int, seed: int = 0, resolutions: tuple[int, ...] | None = None
+) -> list[Arch]:
     """``n`` distinct random architectures (fewer only if the space is that small)."""
     rng = random.Random(seed)
     out: dict[str, Arch] = {}

@@ -61,8 +61,12 @@ class SearchSpace:
     head_channels: int = 1280
     num_classes: int = 1000
     act: str = "relu"
-    conv_ops: tuple[ConvOp, ...] = (ConvOp("conv"), ConvOp("dconv"), ConvOp("mbconv", 3),
-                                    ConvOp("mbconv", 6))
+    conv_ops: tuple[ConvOp, ...] = (
+        ConvOp("conv"),
+        ConvOp("dconv"),
+        ConvOp("mbconv", 3),
+        ConvOp("mbconv", 6),
+    )
     kernels: tuple[int, ...] = (3, 5)
     se_ratios: tuple[float, ...] = (0.0, 0.25)
     skips: tuple[str, ...] = ("poolskip", "idskip", "noskip")
@@ -123,8 +127,19 @@ class SearchSpace:
         return (hw - 1) // self.stages[-1].stride + 1
 
     def stem_spec(self, resolution: int) -> LayerSpec:
-        return LayerSpec("stem", self.stem_kernel, 1, 0.0, "noskip", self.act, 3,
-                         self.stem_channels, self.stem_stride, resolution, resolution)
+        return LayerSpec(
+            "stem",
+            self.stem_kernel,
+            1,
+            0.0,
+            "noskip",
+            self.act,
+            3,
+            self.stem_channels,
+            self.stem_stride,
+            resolution,
+            resolution,
+        )
 
     def head_specs(self, cin: int, hw: int, num_classes: int | None = None) -> list[LayerSpec]:
         """The head (1×1 conv, pool) at spatial size ``hw`` and the classifier."""
@@ -134,14 +149,24 @@ class SearchSpace:
             LayerSpec("fc", 1, 1, 0.0, "noskip", self.act, self.head_channels, classes, 1, 1, 1),
         ]
 
-    def block_layer(self, op: ConvOp, kernel: int, se_ratio: float, skip: str, cin: int,
-                    cout: int, stride: int, hw: int) -> LayerSpec:
+    def block_layer(
+        self,
+        op: ConvOp,
+        kernel: int,
+        se_ratio: float,
+        skip: str,
+        cin: int,
+        cout: int,
+        stride: int,
+        hw: int,
+    ) -> LayerSpec:
         """One layer of a block. An identity skip across a shape change becomes ``noskip``
         (the residual is dropped where shapes differ, as in MobileNetV2)."""
         if skip == "idskip" and (cin != cout or stride != 1):
             skip = "noskip"
-        return LayerSpec(op.op, kernel, op.expansion, se_ratio, skip, self.act, cin, cout,
-                         stride, hw, hw)
+        return LayerSpec(
+            op.op, kernel, op.expansion, se_ratio, skip, self.act, cin, cout, stride, hw, hw
+        )
 
     # --- enumeration -------------------------------------------------------------------
     def unique_layers(self, resolution: int) -> list[LayerSpec]:

@@ -3,11 +3,11 @@
 import os
 
 import pytest
-
 from backend_contract import SMALL, BackendContract
+
 from lutnas.errors import LutnasError
-from profiler.base import get_backend, list_backends, register_backend
 from profiler.backends.onnxruntime import OnnxRuntimeBackend
+from profiler.base import get_backend, list_backends, register_backend
 from profiler.loop import layer_workload
 
 

@@ -19,7 +19,9 @@ SHAPES = [(24, 24, 1), (16, 24, 2), (40, 32, 1)]
 @pytest.mark.parametrize("op,expansion", OPS)
 @pytest.mark.parametrize("kernel", [3, 5])
 def test_every_combination_runs_forward(op, expansion, kernel):
-    for se, skip, (cin, cout, stride) in itertools.product([0.0, 0.25], ["noskip", "idskip", "poolskip"], SHAPES):
+    for se, skip, (cin, cout, stride) in itertools.product(
+        [0.0, 0.25], ["noskip", "idskip", "poolskip"], SHAPES
+    ):
         if skip == "idskip" and (cin != cout or stride != 1):
             continue
         spec = LayerSpec(op, kernel, expansion, se, skip, "relu", cin, cout, stride, 28, 28)

@@ -24,15 +24,22 @@ def private_cache(tmp_path, monkeypatch):
 
 def cli(*args, timeout=300):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "lutnas.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "lutnas.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def rows(path):
     con = sqlite3.connect(path)
     try:
-        return {k: (med, at) for k, med, at in
-                con.execute("SELECT key, median_ms, measured_at FROM layers")}
+        return {
+            k: (med, at)
+            for k, med, at in con.execute("SELECT key, median_ms, measured_at FROM layers")
+        }
     finally:
         con.close()
 
@@ -48,8 +55,24 @@ def test_dry_run_prints_unique_layers_per_resolution(capsys):
 
 def test_profile_an_arch_then_show_and_export(tmp_path, capsys):
     out = tmp_path / "host.lut"
-    assert profile_main(["--arch", "mnasnet-a1", "--out", str(out), "--whole-models", "1",
-                         "--runs", "5", "--warmup", "1", "--no-progress"]) == 0
+    assert (
+        profile_main(
+            [
+                "--arch",
+                "mnasnet-a1",
+                "--out",
+                str(out),
+                "--whole-models",
+                "1",
+                "--runs",
+                "5",
+                "--warmup",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     wanted = {s.key for s in get_named_arch("mnasnet-a1").layers()}
     with LutStore.open(out) as store:
         assert store.layer_keys() == wanted
@@ -62,7 +85,9 @@ def test_profile_an_arch_then_show_and_export(tmp_path, capsys):
     assert f"layers: {len(wanted)}; whole models: 1" in shown.stdout
     assert "noisiest" in shown.stdout and "coverage of mnasnet @224" in shown.stdout
     exported = cli("lut", "export", str(out), "--csv", str(tmp_path / "t.csv"))
-    assert exported.returncode == 0 and (tmp_path / "t.csv").read_text().count("\n") == len(wanted) + 1
+    assert (
+        exported.returncode == 0 and (tmp_path / "t.csv").read_text().count("\n") == len(wanted) + 1
+    )
 
 
 def test_limit_takes_a_seeded_subset_and_resume_skips_done(tmp_path, capsys):
@@ -79,8 +104,9 @@ def test_limit_takes_a_seeded_subset_and_resume_skips_done(tmp_path, capsys):
 def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
     out = tmp_path / "kill.lut"
     args = [sys.executable, "-m", "profiler.cli", "--limit", "40", "--out", str(out), *FAST]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=os.environ.copy())
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
+    )
     deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline:
@@ -112,9 +138,12 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     out = tmp_path / "int.lut"
-    proc = subprocess.Popen([sys.executable, "-m", "profiler.cli", "--limit", "200", "--out",
-                             str(out), *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "profiler.cli", "--limit", "200", "--out", str(out), *FAST],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not (out.exists() and _count(out) >= 3):
         time.sleep(0.05)
@@ -132,13 +161,16 @@ def _count(path):
         return 0
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--space", "darts"], "unknown search space 'darts'"),
-    (["--resolution", "100"], "resolution 100 is not usable"),
-    (["--backend", "tpu"], "unknown backend 'tpu'"),
-    (["--arch", "resnet"], "unknown architecture 'resnet'"),
-    (["--runs", "0"], "--runs must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--space", "darts"], "unknown search space 'darts'"),
+        (["--resolution", "100"], "resolution 100 is not usable"),
+        (["--backend", "tpu"], "unknown backend 'tpu'"),
+        (["--arch", "resnet"], "unknown architecture 'resnet'"),
+        (["--runs", "0"], "--runs must be at least 1"),
+    ],
+)
 def test_bad_input_is_a_clear_error(tmp_path, capsys, args, message):
     assert profile_main(["--out", str(tmp_path / "x.lut"), *args]) == 2
     err = capsys.readouterr().err
@@ -157,5 +189,8 @@ def test_corrupt_lut_and_other_backend_are_refused(tmp_path):
     assert cli("profile-device", "--out", str(out), "--limit", "2", *FAST).returncode == 0
     result = cli("profile-device", "--backend", "torch", "--out", str(out), "--limit", "2", *FAST)
     assert result.returncode == 2
-    assert "another backend configuration" in result.stderr and "backend: file has 'onnxruntime'" in result.stderr
+    assert (
+        "another backend configuration" in result.stderr
+        and "backend: file has 'onnxruntime'" in result.stderr
+    )
     assert len(rows(out)) == 2  # nothing was mixed in

@@ -20,16 +20,20 @@ def test_key_text_is_the_documented_grammar():
     spec = LayerSpec("mbconv", 5, 6, 0.25, "idskip", "relu", 40, 40, 1, 28, 28)
     assert spec.key == "mbconv_k5_e6_se0.25_idskip_relu_i40_o40_s1_in28x28"
     assert LayerSpec("fc", 1, 1, 0.0, "noskip", "relu", 1280, 1000, 1, 1, 1).key == (
-        "fc_k1_e1_se0_noskip_relu_i1280_o1000_s1_in1x1")
+        "fc_k1_e1_se0_noskip_relu_i1280_o1000_s1_in1x1"
+    )
 
 
-@pytest.mark.parametrize("bad", [
-    "mbconv_k5_e6_se0.25_idskip_relu_i40_o40_s1",  # missing field
-    "mbconv_k5_e6_se0.250_idskip_relu_i40_o40_s1_in28x28",  # not canonical
-    "warp_k5_e1_se0_noskip_relu_i40_o40_s1_in28x28",  # unknown op
-    "mbconv_k4_e6_se0_noskip_relu_i40_o40_s1_in28x28",  # even kernel
-    "",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "mbconv_k5_e6_se0.25_idskip_relu_i40_o40_s1",  # missing field
+        "mbconv_k5_e6_se0.250_idskip_relu_i40_o40_s1_in28x28",  # not canonical
+        "warp_k5_e1_se0_noskip_relu_i40_o40_s1_in28x28",  # unknown op
+        "mbconv_k4_e6_se0_noskip_relu_i40_o40_s1_in28x28",  # even kernel
+        "",
+    ],
+)
 def test_bad_keys_are_refused_with_a_reason(bad):
     with pytest.raises(LutnasError):
         LayerSpec.from_key(bad)

@@ -32,8 +32,15 @@ def new_store(path, config=CONFIG):
 def test_metadata_schema(tmp_path):
     with new_store(tmp_path / "a.lut") as s:
         meta = s.meta
-    required = {"format", "schema_version", "tool_version", "created_at", "backend_config",
-                "device", "settings"}
+    required = {
+        "format",
+        "schema_version",
+        "tool_version",
+        "created_at",
+        "backend_config",
+        "device",
+        "settings",
+    }
     assert required <= set(meta)
     assert meta["format"] == FORMAT and meta["schema_version"] == SCHEMA_VERSION
     assert meta["tool_version"] == __version__
@@ -88,7 +95,7 @@ def test_truncated_lut_is_a_clear_error(tmp_path):
         for i in range(200):
             s.put_layer(LayerSpec("conv", 3, 1, 0.0, "noskip", "relu", 8, 8 + i, 1, 8, 8), m(1.0))
     data = path.read_bytes()
-    path.write_bytes(data[:1000] + b"\0" * 50 + data[1050:len(data) // 2])
+    path.write_bytes(data[:1000] + b"\0" * 50 + data[1050 : len(data) // 2])
     with pytest.raises(LutnasError, match="not a lutnas LUT"):
         LutStore.open(path).layers_frame()
 
@@ -132,8 +139,13 @@ def test_export_csv_and_parquet(tmp_path):
         s.put_layer(B, m(2.0))
         s.put_model(get_named_arch("mobilenetv2-1.0"), m(20.0))
         written = export_csv(s, tmp_path / "t.csv") + export_parquet(s, tmp_path / "t.parquet")
-    assert {p.name for p in written} == {"t.csv", "t.models.csv", "t.meta.json", "t.parquet",
-                                         "t.models.parquet"}
+    assert {p.name for p in written} == {
+        "t.csv",
+        "t.models.csv",
+        "t.meta.json",
+        "t.parquet",
+        "t.models.parquet",
+    }
     frame = pd.read_csv(tmp_path / "t.csv")
     assert sorted(frame.key) == sorted([A.key, B.key])
     assert json.loads((tmp_path / "t.meta.json").read_text())["backend_config"] == CONFIG

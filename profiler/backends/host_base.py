@@ -31,5 +31,9 @@ class HostBackend(Backend):
 
     def _host_config(self) -> dict:
         info = host_info()
-        return {"backend": self.name, "threads": self.threads,
-                "device": f"host:{info['cpu_model']}", "machine": info["machine"]}
+        return {
+            "backend": self.name,
+            "threads": self.threads,
+            "device": f"host:{info['cpu_model']}",
+            "machine": info["machine"],
+        }

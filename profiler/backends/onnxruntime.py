@@ -22,23 +22,35 @@ from profiler.timing import time_callable
 class OnnxRuntimeBackend(HostBackend):
     name = "onnxruntime"
 
-    def __init__(self, threads: int = 1, pin: bool = True, cache_dir: str | Path | None = None,
-                 optimization: str = "all") -> None:
+    def __init__(
+        self,
+        threads: int = 1,
+        pin: bool = True,
+        cache_dir: str | Path | None = None,
+        optimization: str = "all",
+    ) -> None:
         super().__init__(threads, pin)
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        levels = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-                  "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-                  "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-                  "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL}
+        levels = {
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        }
         if optimization not in levels:
             raise ValueError(f"optimization must be one of {sorted(levels)}")
         self.optimization = optimization
         self._level = levels[optimization]
 
     def config(self) -> dict:
-        return {**self._host_config(), "onnxruntime": ort.__version__,
-                "execution_provider": "CPUExecutionProvider", "execution_mode": "sequential",
-                "graph_optimization": self.optimization, **export_settings()}
+        return {
+            **self._host_config(),
+            "onnxruntime": ort.__version__,
+            "execution_provider": "CPUExecutionProvider",
+            "execution_mode": "sequential",
+            "graph_optimization": self.optimization,
+            **export_settings(),
+        }
 
     def _session(self, path: Path) -> ort.InferenceSession:
         options = ort.SessionOptions()
@@ -53,8 +65,11 @@ class OnnxRuntimeBackend(HostBackend):
         path = onnx_path(workload, self.cache_dir)
         try:
             session = self._session(path)
-            feed = {session.get_inputs()[0].name:
-                    np.random.default_rng(0).standard_normal(workload.input_shape, np.float32)}
+            feed = {
+                session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(
+                    workload.input_shape, np.float32
+                )
+            }
             return time_callable(lambda: session.run(None, feed), warmup, runs)
         except Exception as exc:
             raise BackendError(f"onnxruntime could not run {workload.key} ({path}): {exc}") from exc

@@ -32,8 +32,12 @@ class TorchBackend(HostBackend):
         super().__exit__(*exc_info)
 
     def config(self) -> dict:
-        return {**self._host_config(), "torch": torch.__version__.split("+")[0],
-                "mode": "eager", "dtype": "float32"}
+        return {
+            **self._host_config(),
+            "torch": torch.__version__.split("+")[0],
+            "mode": "eager",
+            "dtype": "float32",
+        }
 
     def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
         try:

@@ -1,0 +1,354 @@
+"""Ask/tell contract shared by every strategy, plus per-strategy behaviour."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lutnas.errors import LutnasError
+from search.strategies import Strategy, get_strategy, list_strategies, register_strategy
+from search.strategies import base as strategies_base
+from search.strategies.evolution import RegularizedEvolution, mutate_one
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The controller's tensors are tiny: extra intra-op threads only contend on a busy box."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+CHOICES = (3, 1, 5, 2, 4, 3)  # includes a single-choice decision
+TARGET = (2, 0, 4, 1, 0, 1)  # hidden optimum of the toy objective
+
+
+def toy_reward(tokens):
+    """Fraction of decisions equal to the hidden target (random search averages ~0.4 here)."""
+    return sum(t == g for t, g in zip(tokens, TARGET, strict=True)) / len(TARGET)
+
+
+def drive(strategy, steps, reward=toy_reward):
+    """Sequential ask/tell; returns the asked token lists."""
+    asked = []
+    for _ in range(steps):
+        tokens = strategy.ask()
+        asked.append(list(tokens))
+        strategy.tell(tokens, reward(tokens))
+    return asked
+
+
+class StrategyContract:
+    """Every strategy subclasses this with its registry name and small options."""
+
+    name = ""
+    options: dict = {}
+    steps = 40  # enough to pass the evolution's initial population and PPO's first updates
+
+    def make(self, seed=0, choices=CHOICES):
+        return get_strategy(self.name, choices, seed=seed, **self.options)
+
+    def test_is_a_strategy_with_its_name(self):
+        strategy = self.make()
+        assert isinstance(strategy, Strategy)
+        assert self.name in list_strategies()
+        assert strategy.choices == CHOICES
+
+    def test_asks_are_valid_token_lists(self):
+        strategy = self.make()
+        for tokens in drive(strategy, self.steps):
+            assert len(tokens) == len(CHOICES)
+            assert all(type(t) is int for t in tokens)
+            assert all(0 <= t < n for t, n in zip(tokens, CHOICES, strict=True))
+
+    def test_ask_without_tell_is_valid(self):
+        strategy = self.make()
+        batch = [strategy.ask() for _ in range(5)]  # parallel workers ask before any tell
+        for tokens in reversed(batch):  # and report in another order
+            strategy.tell(tokens, toy_reward(tokens))
+        assert all(0 <= t < n for tokens in batch for t, n in zip(tokens, CHOICES, strict=True))
+
+    def test_same_seed_same_asks(self):
+        assert drive(self.make(seed=3), self.steps) == drive(self.make(seed=3), self.steps)
+
+    def test_different_seed_different_asks(self):
+        assert drive(self.make(seed=3), self.steps) != drive(self.make(seed=4), self.steps)
+
+    def test_state_round_trip_resumes_identically(self):
+        original = self.make(seed=5)
+        drive(original, 23)  # mid-batch / mid-population
+        outstanding = original.ask()  # asked, not yet told when the state is saved
+        state = json.loads(json.dumps(original.state_dict(), allow_nan=False))
+
+        resumed = self.make(seed=6)  # the seed must not matter: the state carries the RNG
+        resumed.load_state_dict(state)
+        # the outstanding candidate reports back late (after PPO's next update)
+        assert drive(resumed, 3) == drive(original, 3)
+        for strategy in (original, resumed):
+            strategy.tell(outstanding, toy_reward(outstanding))
+        assert drive(resumed, self.steps) == drive(original, self.steps)
+        # not only the same asks: the same state, bit for bit (e.g. PPO weights)
+        assert json.dumps(resumed.state_dict()) == json.dumps(original.state_dict())
+
+    def test_state_is_plain_json(self):
+        strategy = self.make()
+        drive(strategy, 10)
+        text = json.dumps(strategy.state_dict(), allow_nan=False)
+        assert json.loads(text)["strategy"] == strategy.name
+
+    def test_load_refuses_other_space_and_keeps_state(self):
+        other = get_strategy(self.name, (2, 2), seed=0, **self.options)
+        strategy = self.make()
+        drive(strategy, 7)
+        before = json.dumps(strategy.state_dict())
+        with pytest.raises(LutnasError, match="another search space"):
+            strategy.load_state_dict(other.state_dict())
+        assert json.dumps(strategy.state_dict()) == before
+
+    def test_load_refuses_other_strategy(self):
+        other_name = "random" if self.name != "random" else "evolution"
+        other = get_strategy(other_name, CHOICES, seed=0)
+        with pytest.raises(LutnasError, match="saved by strategy"):
+            self.make().load_state_dict(other.state_dict())
+
+    def test_load_refuses_corrupt_state_and_keeps_state(self):
+        strategy = self.make()
+        drive(strategy, 7)
+        state = strategy.state_dict()
+        before = json.dumps(state)
+        broken = json.loads(before)
+        del broken["state"]["rng"]
+        with pytest.raises(LutnasError, match="corrupt"):
+            strategy.load_state_dict(broken)
+        assert json.dumps(strategy.state_dict()) == before
+
+    @pytest.mark.parametrize(
+        "tokens",
+        [
+            [0, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0, 0, 0],
+            [3, 0, 0, 0, 0, 0],
+            [0, 1, 0, 0, 0, 0],
+            [0, 0, -1, 0, 0, 0],
+            [0.5, 0, 0, 0, 0, 0],
+        ],
+        ids=["short", "long", "over", "single-choice", "negative", "float"],
+    )
+    def test_tell_rejects_invalid_tokens(self, tokens):
+        with pytest.raises(LutnasError):
+            self.make().tell(tokens, 0.5)
+
+    @pytest.mark.parametrize("reward", [math.nan, math.inf, "high"])
+    def test_tell_rejects_bad_reward(self, reward):
+        with pytest.raises(LutnasError, match="reward"):
+            self.make().tell([0] * len(CHOICES), reward)
+
+
+class TestRandomContract(StrategyContract):
+    name = "random"
+
+
+class TestEvolutionContract(StrategyContract):
+    name = "evolution"
+    options = {"population_size": 8, "sample_size": 3}
+
+
+class TestPPOContract(StrategyContract):
+    name = "rl"
+    options = {"batch_size": 8, "hidden_size": 16, "epochs": 2}
+
+
+# --- random search ----------------------------------------------------------------------------
+
+
+def test_random_covers_every_choice_and_counts_tells():
+    strategy = get_strategy("random", CHOICES, seed=0)
+    asked = np.array(drive(strategy, 200))
+    for i, n in enumerate(CHOICES):
+        assert set(asked[:, i].tolist()) == set(range(n))
+    assert strategy.num_told == 200
+
+
+def test_random_does_not_learn():
+    asked = drive(get_strategy("random", CHOICES, seed=0), 400)
+    rewards = [toy_reward(t) for t in asked]
+    # expected toy reward of uniform sampling: mean of 1/n over decisions
+    expected = np.mean([1 / n for n in CHOICES])
+    assert abs(np.mean(rewards[:200]) - expected) < 0.05
+    assert abs(np.mean(rewards[200:]) - expected) < 0.05
+
+
+# --- regularized evolution --------------------------------------------------------------------
+
+
+def test_evolution_initial_population_then_aging():
+    strategy = RegularizedEvolution(CHOICES, seed=0, population_size=5, sample_size=2)
+    rewards = [1.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]  # the first member is the best
+    for k, reward in enumerate(rewards):
+        strategy.tell(strategy.ask(), reward)
+        assert len(strategy.population) == min(k + 1, 5)
+    # after 7 tells the two oldest (births 0 and 1) are gone, the best one included
+    assert [m.birth for m in strategy.population] == [2, 3, 4, 5, 6]
+    assert [m.reward for m in strategy.population] == [0.2, 0.3, 0.4, 0.5, 0.6]
+    assert strategy.best.birth == 0 and strategy.best.reward == 1.0
+    assert strategy.num_told == 7
+
+
+def test_evolution_child_is_one_mutation_of_tournament_winner():
+    # sample_size == population_size: the tournament always picks the population's best
+    strategy = RegularizedEvolution(CHOICES, seed=1, population_size=6, sample_size=6)
+    for k in range(6):
+        strategy.tell(strategy.ask(), 0.1 * k)  # distinct rewards: the youngest is the best
+    winner = strategy.population[-1].tokens
+    for _ in range(20):
+        child = strategy.ask()
+        differences = [i for i, (a, b) in enumerate(zip(child, winner, strict=True)) if a != b]
+        assert len(differences) == 1
+        assert CHOICES[differences[0]] > 1  # never the single-choice decision
+    # children told with a low reward do not displace the winner until it ages out
+    for _ in range(5):
+        strategy.tell(strategy.ask(), -1.0)
+    assert strategy.population[0].tokens == winner
+
+
+def test_mutate_one_always_changes_exactly_one_mutable_decision():
+    rng = np.random.default_rng(0)
+    parent = [0, 0, 0, 0, 0, 0]
+    seen = {i: set() for i in range(len(CHOICES))}
+    for _ in range(300):
+        child = mutate_one(rng, parent, CHOICES)
+        changed = [i for i in range(len(CHOICES)) if child[i] != parent[i]]
+        assert len(changed) == 1
+        seen[changed[0]].add(child[changed[0]])
+    # every mutable decision gets mutated, to every other value
+    assert seen == {0: {1, 2}, 1: set(), 2: {1, 2, 3, 4}, 3: {1}, 4: {1, 2, 3}, 5: {1, 2}}
+    assert mutate_one(rng, [0, 0], [1, 1]) == [0, 0]  # nothing to mutate
+
+
+def test_evolution_improves_toy_objective():
+    strategy = get_strategy("evolution", CHOICES, seed=0, population_size=10, sample_size=4)
+    rewards = [toy_reward(t) for t in drive(strategy, 200)]
+    uniform_mean = np.mean([1 / n for n in CHOICES])  # what random search averages
+    assert np.mean(rewards[-50:]) > uniform_mean + 0.2
+    assert strategy.best.reward == 1.0 and strategy.best.tokens == TARGET
+
+
+def test_evolution_rejects_sample_larger_than_population():
+    with pytest.raises(LutnasError, match="sample_size"):
+        get_strategy("evolution", CHOICES, population_size=4, sample_size=5)
+
+
+# --- PPO controller ---------------------------------------------------------------------------
+
+
+def test_ppo_increases_mean_reward_on_toy_objective():
+    choices = [4] * 10
+    target = [3, 1, 0, 2, 2, 3, 0, 1, 3, 2]
+
+    def reward(tokens):
+        return sum(t == g for t, g in zip(tokens, target, strict=True)) / len(target)
+
+    strategy = get_strategy("rl", choices, seed=0, batch_size=16, hidden_size=32, lr=5e-3)
+    rewards = [reward(t) for t in drive(strategy, 16 * 18, reward)]
+    first, last = np.mean(rewards[:32]), np.mean(rewards[-32:])
+    assert first < 0.35  # the initial policy is uniform: 1 / 4 expected
+    assert last > first + 0.25
+    stats = strategy.update_stats
+    assert len(stats) == 18
+    assert stats[-1]["entropy"] < stats[0]["entropy"]  # the policy got sharper
+
+
+def test_ppo_first_batch_is_uniform_and_updates_per_batch():
+    strategy = get_strategy("rl", CHOICES, seed=0, batch_size=4, hidden_size=8)
+    uniform_entropy = sum(math.log(n) for n in CHOICES)
+    batch = []
+    for k in range(3):
+        tokens = strategy.ask()
+        strategy.tell(tokens, 0.1 * k)
+        batch.append(0.1 * k)
+    assert strategy.num_updates == 0 and strategy.baseline is None
+    strategy.tell(strategy.ask(), 0.9)
+    batch.append(0.9)
+    assert strategy.num_updates == 1
+    assert strategy.update_stats[0]["entropy"] == pytest.approx(uniform_entropy, rel=1e-5)
+    # first baseline: the first batch's mean; then a moving average with decay 0.9
+    assert strategy.baseline == pytest.approx(np.mean(batch))
+    drive(strategy, 4, reward=lambda tokens: 0.2)
+    assert strategy.baseline == pytest.approx(0.9 * np.mean(batch) + 0.1 * 0.2)
+
+
+def test_ppo_accepts_tokens_it_did_not_ask():
+    strategy = get_strategy("rl", CHOICES, seed=0, batch_size=2, hidden_size=8)
+    strategy.tell(list(TARGET), 1.0)
+    strategy.tell([0] * len(CHOICES), 0.0)
+    assert strategy.num_updates == 1
+
+
+def test_ppo_leaves_global_torch_rng_alone():
+    before = torch.random.get_rng_state()
+    strategy = get_strategy("rl", CHOICES, seed=0, batch_size=2, hidden_size=8)
+    drive(strategy, 4)
+    assert torch.equal(before, torch.random.get_rng_state())
+
+
+@pytest.mark.parametrize(
+    "options", [{"batch_size": 0}, {"lr": 0.0}, {"baseline_decay": 1.0}, {"clip_eps": -0.1}]
+)
+def test_ppo_rejects_bad_options(options):
+    with pytest.raises(LutnasError, match="PPO"):
+        get_strategy("rl", CHOICES, **options)
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+def test_builtins_listed():
+    assert {"random", "evolution", "rl", "ppo"} <= set(list_strategies())
+    assert type(get_strategy("ppo", CHOICES)) is type(get_strategy("rl", CHOICES))
+
+
+def test_unknown_strategy_names_the_known_ones():
+    with pytest.raises(LutnasError, match="evolution"):
+        get_strategy("annealing", CHOICES)
+
+
+def test_unknown_option_is_a_clear_error():
+    with pytest.raises(LutnasError, match="bad options"):
+        get_strategy("random", CHOICES, population_size=3)
+
+
+@pytest.mark.parametrize("choices", [(), (3, 0), (2, 1.5)])
+def test_bad_choices_rejected(choices):
+    with pytest.raises(LutnasError):
+        get_strategy("random", choices)
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    monkeypatch.setattr(strategies_base, "_REGISTRY", dict(strategies_base._REGISTRY))
+
+
+def test_register_and_refuse_duplicates(scratch_registry):
+    @register_strategy("test-constant")
+    class Constant(Strategy):
+        def ask(self):
+            return [0] * len(self.choices)
+
+        def tell(self, tokens, reward):
+            self.check_tokens(tokens)
+
+        def _state(self):
+            return {}
+
+        def _load_state(self, state):
+            pass
+
+    assert Constant.name == "test-constant"
+    assert get_strategy("test-constant", CHOICES).ask() == [0] * len(CHOICES)
+    with pytest.raises(LutnasError, match="already registered"):
+        register_strategy("test-constant")(Constant)
+    with pytest.raises(LutnasError, match="already registered"):
+        register_strategy("evolution")(Constant)
