@@ -35,12 +35,15 @@ def describe(store: LutStore, space: SearchSpace | None, noisiest: int = 10) -> 
         by_op = layers.groupby("op")["median_ms"].agg(["count", "median"])
         for op, row in by_op.iterrows():
             lines.append(f"    {op:<7} {int(row['count']):>6} rows, median {row['median']:.3f} ms")
-        res = sorted(layers.loc[layers.op == "stem", "input_h"].unique())
-        if space is not None and res:
-            for r, (have, total) in coverage(store, space, [int(x) for x in res]).items():
-                lines.append(
-                    f"  coverage of {space.name} @{r}: {have}/{total} ({100 * have / total:.1f}%)"
-                )
+        if space is not None:
+            stems = layers.loc[layers.op == "stem", "input_h"].unique()
+            resolutions = sorted({*space.resolutions, *(int(r) for r in stems)})
+            for r, (have, total) in coverage(store, space, resolutions).items():
+                if have:
+                    lines.append(
+                        f"  coverage of {space.name} @{r}: {have}/{total} "
+                        f"({100 * have / total:.1f}%)"
+                    )
         noisy = layers.sort_values("cv", ascending=False).head(noisiest)
         lines.append(f"  noisiest {len(noisy)} rows (CV = std/mean):")
         for _, row in noisy.iterrows():
