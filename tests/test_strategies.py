@@ -117,10 +117,11 @@ class StrategyContract:
     def test_load_refuses_corrupt_state_and_keeps_state(self):
         strategy = self.make()
         drive(strategy, 7)
-        state = strategy.state_dict()
-        before = json.dumps(state)
-        broken = json.loads(before)
-        del broken["state"]["rng"]
+        before = json.dumps(strategy.state_dict())
+        other = self.make(seed=9)
+        drive(other, 19)
+        broken = json.loads(json.dumps(other.state_dict()))
+        del broken["state"]["rng"]  # everything else would load
         with pytest.raises(LutnasError, match="corrupt"):
             strategy.load_state_dict(broken)
         assert json.dumps(strategy.state_dict()) == before
@@ -278,6 +279,26 @@ def test_ppo_first_batch_is_uniform_and_updates_per_batch():
     assert strategy.baseline == pytest.approx(np.mean(batch))
     drive(strategy, 4, reward=lambda tokens: 0.2)
     assert strategy.baseline == pytest.approx(0.9 * np.mean(batch) + 0.1 * 0.2)
+
+
+def test_ppo_late_tell_keeps_its_sampling_probability():
+    strategy = get_strategy("rl", CHOICES, seed=0, batch_size=2, hidden_size=8)
+    late = strategy.ask()  # sampled by the initial policy
+    drive(strategy, 2)  # first update: the policy moves on
+    assert abs(strategy.update_stats[0]["approx_kl_start"]) < 1e-5  # on-policy batch
+    strategy.tell(late, 1.0)  # a slow evaluation reports back
+    drive(strategy, 1)
+    assert abs(strategy.update_stats[1]["approx_kl_start"]) > 1e-4  # off-policy sample seen
+
+
+def test_ppo_seed_sets_initial_weights_regardless_of_global_rng():
+    torch.manual_seed(123)
+    first = get_strategy("rl", CHOICES, seed=0, hidden_size=8).state_dict()["state"]["policy"]
+    torch.manual_seed(456)
+    again = get_strategy("rl", CHOICES, seed=0, hidden_size=8).state_dict()["state"]["policy"]
+    other = get_strategy("rl", CHOICES, seed=1, hidden_size=8).state_dict()["state"]["policy"]
+    assert first == again
+    assert first != other
 
 
 def test_ppo_accepts_tokens_it_did_not_ask():

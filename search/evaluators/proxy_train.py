@@ -1,0 +1,84 @@
+"""Proxy training: a few epochs of real training of the sampled network on a small dataset at a
+low resolution (default: scikit-learn's digits at 32×32). Latency is still predicted at the
+architecture's own resolution; only the accuracy proxy is measured small."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import torch
+
+from lutnas.errors import LutnasError
+from search.arch import Arch
+from search.evaluators.base import AccuracyEvaluator
+from search.evaluators.data import Split, load_dataset
+
+
+class ProxyTrainEvaluator(AccuracyEvaluator):
+    """Validation accuracy after ``epochs`` of SGD (momentum 0.9, cosine schedule), seeded by
+    the arch key so the same arch always gets the same score. One thread per evaluation."""
+
+    name = "proxy-train"
+
+    def __init__(self, dataset: str = "digits", resolution: int = 32, epochs: int = 3,
+                 batch_size: int = 64, lr: float = 0.05, seed: int = 0,
+                 limit: int | None = None) -> None:
+        if resolution < 32 or resolution % 8:
+            raise LutnasError("proxy resolution must be a multiple of 8, at least 32")
+        if epochs < 1:
+            raise LutnasError("proxy training needs at least one epoch")
+        self.dataset, self.resolution, self.epochs = dataset, resolution, epochs
+        self.batch_size, self.lr, self.seed, self.limit = batch_size, lr, seed, limit
+        self._data: Split | None = None
+
+    def identity(self) -> dict:
+        return {"evaluator": self.name, "dataset": self.dataset, "resolution": self.resolution,
+                "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                "seed": self.seed, "limit": self.limit}
+
+    def __getstate__(self) -> dict:  # ship options, not tensors, to worker processes
+        return {**self.__dict__, "_data": None}
+
+    def data(self) -> Split:
+        if self._data is None:
+            self._data = load_dataset(self.dataset, self.resolution, self.seed, limit=self.limit)
+        return self._data
+
+    def evaluate(self, arch: Arch) -> float:
+        data = self.data()
+        small = dataclasses.replace(arch, resolution=self.resolution)
+        digest = hashlib.sha1(f"{arch.key}|{self.seed}".encode()).digest()
+        gen = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little"))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            torch.manual_seed(int.from_bytes(digest[8:16], "little"))
+            net = small.build(num_classes=data.num_classes)
+            return self._train(net, data, gen)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _train(self, net: torch.nn.Module, data: Split, gen: torch.Generator) -> float:
+        steps = self.epochs * -(-len(data.y_train) // self.batch_size)
+        opt = torch.optim.SGD(net.parameters(), lr=self.lr, momentum=0.9, weight_decay=4e-5)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+        net.train()
+        for _ in range(self.epochs):
+            order = torch.randperm(len(data.y_train), generator=gen)
+            for i in range(0, len(order), self.batch_size):
+                idx = order[i:i + self.batch_size]
+                if len(idx) < 2:  # BatchNorm needs two samples
+                    continue
+                loss = torch.nn.functional.cross_entropy(net(data.x_train[idx]), data.y_train[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+        net.eval()
+        correct = 0
+        with torch.no_grad():
+            for i in range(0, len(data.y_val), 256):
+                pred = net(data.x_val[i:i + 256]).argmax(1)
+                correct += int((pred == data.y_val[i:i + 256]).sum())
+        return correct / len(data.y_val)

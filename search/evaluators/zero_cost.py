@@ -1,0 +1,61 @@
+"""A training-free proxy: how differently the untrained network's ReLUs fire on different
+inputs (NASWOT, Mellor et al. 2021), normalised into (0, 1].
+
+For a batch of N inputs, each input's binary code is which ReLU units are active. The kernel
+K_ij = (agreements between codes i and j) / units has a unit diagonal and is positive
+semi-definite, so its log-determinant is ≤ 0; the score is exp(logdet(K) / N), the geometric
+mean eigenvalue: 1 when the codes are orthogonal, near 0 when inputs look alike to the network.
+It is a ranking heuristic, **not an accuracy**, and the search labels it so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from search.arch import Arch
+from search.evaluators.base import AccuracyEvaluator
+from search.evaluators.data import load_dataset
+
+
+class ZeroCostEvaluator(AccuracyEvaluator):
+    name = "zero-cost"
+    is_proxy = True
+
+    def __init__(self, dataset: str = "digits", resolution: int = 32, batch: int = 32,
+                 seed: int = 0) -> None:
+        self.dataset, self.resolution, self.batch, self.seed = dataset, resolution, batch, seed
+        self._x: torch.Tensor | None = None
+
+    def identity(self) -> dict:
+        return {"evaluator": self.name, "dataset": self.dataset, "resolution": self.resolution,
+                "batch": self.batch, "seed": self.seed}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_x": None}
+
+    def evaluate(self, arch: Arch) -> float:
+        if self._x is None:
+            self._x = load_dataset(self.dataset, self.resolution, self.seed).x_train[:self.batch]
+        torch.manual_seed(self.seed)
+        net = dataclasses.replace(arch, resolution=self.resolution).build(num_classes=10)
+        codes: list[torch.Tensor] = []
+
+        def hook(_module, _inp, out):
+            codes.append((out.detach() > 0).flatten(1).float())
+
+        handles = [m.register_forward_hook(hook) for m in net.modules()
+                   if isinstance(m, torch.nn.ReLU)]
+        net.train()  # batch statistics, as the method prescribes
+        with torch.no_grad():
+            net(self._x)
+        for h in handles:
+            h.remove()
+        c = torch.cat(codes, 1).double()
+        units = c.shape[1]
+        k = (c @ c.T + (1 - c) @ (1 - c).T) / units
+        sign, logdet = torch.linalg.slogdet(k)
+        if sign <= 0:
+            return 0.0
+        return float(torch.exp(logdet / len(k)).clamp(0.0, 1.0))
