@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from profiler.base import BackendError, Workload
 
 OPSET = 17
 EXPORTER = "torchscript"  # recorded in backend configs; changing it changes the numbers
+# torch.onnx.export keeps global state, so threads (several phones at once) export one at a time
+_EXPORT_LOCK = threading.Lock()
 
 
 def default_cache_dir() -> Path:
@@ -41,12 +44,17 @@ def onnx_path(workload: Workload, cache_dir: Path | None = None) -> Path:
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     tag = f"{workload.key}|{workload.input_shape}|{sorted(export_settings().items())}"
     path = cache_dir / f"{hashlib.sha1(tag.encode()).hexdigest()[:20]}.onnx"
-    if path.exists():
-        return path
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    with _EXPORT_LOCK:
+        if not path.exists():
+            _export(workload, path)
+    return path
+
+
+def _export(workload: Workload, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     module = workload.build()
     module.eval()
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
@@ -63,4 +71,3 @@ def onnx_path(workload: Workload, cache_dir: Path | None = None) -> Path:
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise BackendError(f"exporting {workload.key} to ONNX failed: {exc}") from exc
-    return path

@@ -1,0 +1,88 @@
+"""How each benchmark runner is invoked on the phone: its command line and its parser.
+
+A :class:`RunnerKind` pairs a command-line builder with the pure parser of its output. The kind
+follows the model format (``.onnx`` → ``onnxruntime_perf_test``, ``.tflite`` →
+``benchmark_model``) unless the user names it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from lutnas.errors import LutnasError
+from profiler.adb import parsers
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One timing job on the phone. Paths are phone paths."""
+
+    runner: str  # the pushed binary
+    model: str
+    warmup: int
+    runs: int
+    threads: int
+    result_file: str | None = None  # per-run times, where the runner can write them
+
+
+@dataclass(frozen=True)
+class RunnerKind:
+    name: str
+    model_suffix: str
+    command: Callable[[RunRequest], list[str]]
+    parse: Callable[[str], parsers.RunnerResult]
+    per_run_samples: bool  # writes per-run times to ``RunRequest.result_file``
+    own_warmup_runs: int  # untimed runs the tool always does before the ones we ask for
+
+
+def _perf_test_command(req: RunRequest) -> list[str]:
+    # -I: generate inputs (a bare model has no test_data_set_0); -s: print P50/P90;
+    # -o 99: ORT_ENABLE_ALL like the host backend. Per-run times go to the result file, so
+    # ask for warmup + runs repetitions and drop the first ``warmup`` samples afterwards.
+    repeats = req.runs + req.warmup if req.result_file else req.runs
+    cmd = [req.runner, "-e", "cpu", "-m", "times", "-r", str(repeats),
+           "-x", str(req.threads), "-y", "1", "-o", "99", "-I", "-s", req.model]
+    return cmd + ([req.result_file] if req.result_file else [])
+
+
+def _benchmark_model_command(req: RunRequest) -> list[str]:
+    # --min_secs=0 / --warmup_min_secs=0: exactly the number of runs asked for, not "at least
+    # one second" (the tool's default).
+    return [req.runner, f"--graph={req.model}", f"--num_threads={req.threads}",
+            f"--num_runs={req.runs}", f"--warmup_runs={req.warmup}", "--min_secs=0",
+            "--warmup_min_secs=0"]
+
+
+RUNNERS: dict[str, RunnerKind] = {
+    "onnxruntime_perf_test": RunnerKind("onnxruntime_perf_test", ".onnx", _perf_test_command,
+                                        parsers.parse_onnxruntime_perf_test, True, 1),
+    "benchmark_model": RunnerKind("benchmark_model", ".tflite", _benchmark_model_command,
+                                  parsers.parse_benchmark_model, False, 0),
+}
+
+
+def runner_kind(name: str | None, runner_path: str | None = None) -> RunnerKind:
+    """The runner kind by name, or guessed from the binary's file name.
+
+    Raises:
+        LutnasError: unknown name, or a file name that fits neither runner.
+    """
+    if name:
+        if name not in RUNNERS:
+            raise LutnasError(f"unknown runner kind {name!r}; choose one of {', '.join(RUNNERS)}")
+        return RUNNERS[name]
+    base = PurePosixPath(runner_path or "").name.lower()
+    if "benchmark_model" in base:
+        return RUNNERS["benchmark_model"]
+    if "perf_test" in base or "onnxruntime" in base:
+        return RUNNERS["onnxruntime_perf_test"]
+    raise LutnasError(
+        f"cannot tell which runner {runner_path!r} is; name it with --runner-kind "
+        f"({' or '.join(RUNNERS)})")
+
+
+def command_line(argv: list[str]) -> str:
+    return " ".join(shlex.quote(a) for a in argv)

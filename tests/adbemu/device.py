@@ -1,0 +1,169 @@
+"""An emulated Android phone on loopback that a real adb server attaches with ``adb connect``.
+
+    phone = EmulatedDevice(tmp_path / "phone", DeviceProfile())
+    port = phone.start()            # then: adb connect 127.0.0.1:<port>
+    phone.faults.drop_after = 3     # fault injection, see :class:`Faults`
+    phone.stop()
+
+The CNXN banner advertises only ``shell_v2``, the one optional feature implemented here.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import services, shell
+from .profile import (
+    DeviceProfile,
+    build_sandbox,
+    set_cur_freq,
+    set_temp,
+    taskset_masks,
+)
+from .protocol import connect_banner
+from .transport import Stream, Transport
+
+log = logging.getLogger(__name__)
+FEATURES = ("shell_v2",)
+
+
+@dataclass
+class Faults:
+    """What goes wrong, set by a test while the phone runs.
+
+    Attributes:
+        drop_after: after this many counted shell commands the next one drops the connection
+            and the phone stays unreachable until :meth:`EmulatedDevice.restore`.
+        drop_count_match: only shell commands containing this text are counted ('' = all).
+        runner: 'crash' or 'garbage' makes the stand-in benchmark runner fail that way.
+        runner_match: only runs whose command line contains this text fail ('' = all).
+    """
+
+    drop_after: int | None = None
+    drop_count_match: str = ""
+    runner: str | None = None
+    runner_match: str = ""
+
+
+class EmulatedDevice:
+    """A TCP server speaking the device side of the adb transport protocol."""
+
+    def __init__(self, root: Path, profile: DeviceProfile | None = None) -> None:
+        self.root = Path(root)
+        self.profile = profile or DeviceProfile()
+        build_sandbox(self.root, self.profile)
+        self.faults = Faults()
+        self.shell_commands: list[str] = []
+        self._counted = 0
+        self._offline = threading.Event()
+        self._transports: list[Transport] = []
+        self._lock = threading.Lock()
+        self._server: socket.socket | None = None
+        self.port = 0
+
+    # lifecycle ---------------------------------------------------------------------------
+    def start(self, port: int = 0) -> int:
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen(8)
+        self._server = server
+        self.port = server.getsockname()[1]
+        threading.Thread(target=self._accept_loop, name=f"adbemu-{self.port}", daemon=True).start()
+        return self.port
+
+    @property
+    def address(self) -> str:
+        """The serial the adb server gives this phone after ``adb connect``."""
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self.drop()
+
+    # faults ------------------------------------------------------------------------------
+    def drop(self) -> None:
+        """Cut every connection and stay unreachable (an unplugged phone)."""
+        self._offline.set()
+        with self._lock:
+            transports, self._transports = self._transports, []
+        for t in transports:
+            t.close()
+
+    def restore(self) -> None:
+        """Become reachable again (the phone is plugged back in); clears ``drop_after``."""
+        self.faults.drop_after = None
+        self._offline.clear()
+
+    def throttle(self, ratio: float = 0.6) -> None:
+        """Cap the big cores below their maximum, as thermal throttling does."""
+        top = max(self.profile.max_freq_khz)
+        for cpu, khz in enumerate(self.profile.max_freq_khz):
+            if khz * 2 > top:  # the big cluster(s)
+                set_cur_freq(self.root, cpu, int(khz * ratio))
+
+    def unthrottle(self) -> None:
+        for cpu, khz in enumerate(self.profile.max_freq_khz):
+            set_cur_freq(self.root, cpu, khz)
+
+    def set_temperature(self, zone: int, celsius: float) -> None:
+        set_temp(self.root, zone, celsius)
+
+    def taskset_masks(self) -> list[str]:
+        return taskset_masks(self.root)
+
+    def files(self, phone_dir: str = "/data/local/tmp") -> list[str]:
+        """Phone paths of the regular files under ``phone_dir``."""
+        base = shell.sandbox_path(phone_dir, self.root)
+        return sorted("/" + str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
+
+    # serving -----------------------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        server = self._server
+        while server is not None:
+            try:
+                sock, _ = server.accept()
+            except OSError:
+                return
+            if self._offline.is_set():
+                sock.close()
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            transport = Transport(sock, connect_banner(self.profile.props, FEATURES),
+                                  self._resolve)
+            with self._lock:
+                self._transports.append(transport)
+            threading.Thread(target=transport.serve, daemon=True).start()
+
+    def _resolve(self, service: str) -> Callable[[Stream], None] | None:
+        if service == "sync:":
+            return lambda stream: services.serve_sync(
+                stream, lambda p: shell.sandbox_path(p, self.root))
+        parsed = services.parse_shell_service(service)
+        if parsed is None or not parsed[1]:
+            return None  # interactive shells and other services are not emulated
+        v2, command = parsed
+        return lambda stream: self._shell(stream, command, v2)
+
+    def _shell(self, stream: Stream, command: str, v2: bool) -> None:
+        self.shell_commands.append(command)
+        if not self.faults.drop_count_match or self.faults.drop_count_match in command:
+            self._counted += 1
+            if self.faults.drop_after is not None and self._counted > self.faults.drop_after:
+                log.info("fault: dropping the connection at %r", command)
+                self.drop()
+                return
+        env = {}
+        if self.faults.runner and self.faults.runner_match in command:
+            env["ADBEMU_RUNNER_FAULT"] = self.faults.runner
+        services.run_shell(stream, command, self.root, env, v2)
+
+    def reset_count(self) -> None:
+        self._counted = 0
