@@ -63,11 +63,21 @@ def list_evaluators() -> list[str]:
 
 
 def get_evaluator(name: str, **options: object) -> AccuracyEvaluator:
+    """Build the evaluator registered as ``name`` with ``options``.
+
+    Raises:
+        LutnasError: unknown name, or an option the evaluator does not take.
+    """
     if name in _REGISTERED:
-        return _REGISTERED[name](**options)
-    if name not in _BUILTIN:
+        cls = _REGISTERED[name]
+    elif name in _BUILTIN:
+        module_name, _, cls_name = _BUILTIN[name].partition(":")
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    else:
         raise LutnasError(
             f"unknown evaluator {name!r}; choose one of {', '.join(list_evaluators())}"
         )
-    module_name, _, cls_name = _BUILTIN[name].partition(":")
-    return getattr(importlib.import_module(module_name), cls_name)(**options)
+    try:
+        return cls(**options)
+    except TypeError as exc:  # an unknown or missing keyword
+        raise LutnasError(f"bad option for evaluator {name!r}: {exc}") from None

@@ -1,0 +1,298 @@
+"""What a search leaves in its ``--out`` directory, written from the record.
+
+    candidates.csv   every told candidate in order: seq, batch, accuracy, latency_ms, reward, ...
+    pareto.csv       the Pareto front of accuracy (↑) vs predicted latency (↓), one row per
+                     distinct architecture, fastest first
+    pareto.json      the same with each architecture's JSON, the score's meaning, T and the
+                     front's hypervolume
+    pareto.png       all candidates (grey), the front (red), T (dashed), the best (star)
+    best_arch.json   the highest-reward architecture (``search.arch.Arch`` JSON)
+    best_arch.onnx   that architecture exported to ONNX (batch 1, fp32, at its resolution,
+                     the space's 1000-class head: the network whose latency was predicted)
+    summary.json     configuration, counts, the best candidate, hypervolume, timings
+
+Rebuilding the best network in torch (random weights; train it on your data)::
+
+    from pathlib import Path
+    from search.arch import Arch
+    arch = Arch.from_json(Path("OUT/best_arch.json").read_text())
+    net = arch.build()                 # nn.Sequential, input (N, 3, arch.resolution, ...)
+    net = arch.build(num_classes=10)   # the same body with a 10-class classifier
+
+Candidates whose evaluation failed (accuracy empty) are listed in ``candidates.csv`` but are on
+no front and never the best.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lutnas.errors import LutnasError
+from search.arch import Arch
+from search.pareto import hypervolume_2d, pareto_front
+from search.record import HistoryRow
+
+README_TEXT = """Files of a lutnas search (see search/outputs.py):
+candidates.csv  every candidate told to the strategy, in order
+pareto.csv/json the Pareto front of {score} vs predicted latency (ms)
+pareto.png      its plot
+best_arch.json  the highest-reward architecture; rebuild it in torch with
+                  Arch.from_json(open("best_arch.json").read()).build(num_classes=N)
+                (from search.arch import Arch)
+best_arch.onnx  that architecture in ONNX (batch 1, fp32, 1000 classes)
+summary.json    configuration, counts, best candidate, hypervolume, timings
+search.sqlite   the record: run the same command again to resume or extend the search
+"""
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    candidates_csv: Path
+    pareto_csv: Path
+    pareto_json: Path
+    pareto_png: Path
+    best_json: Path | None
+    best_onnx: Path | None
+    summary_json: Path
+
+
+def distinct_successful(history: Sequence[HistoryRow]) -> list[HistoryRow]:
+    """The first row of each distinct architecture whose evaluation succeeded."""
+    out: dict[str, HistoryRow] = {}
+    for row in history:
+        if row.accuracy is not None:
+            out.setdefault(row.arch_key, row)
+    return list(out.values())
+
+
+def ranked(history: Sequence[HistoryRow]) -> list[HistoryRow]:
+    """Distinct successful architectures by reward, best first (earliest first on ties)."""
+    return sorted(distinct_successful(history), key=lambda r: (-r.reward, r.seq))
+
+
+def best_row(history: Sequence[HistoryRow]) -> HistoryRow | None:
+    rows = ranked(history)
+    return rows[0] if rows else None
+
+
+def front(history: Sequence[HistoryRow]) -> list[HistoryRow]:
+    """Pareto-optimal distinct architectures (accuracy ↑, predicted latency ↓), fastest first."""
+    rows = distinct_successful(history)
+    if not rows:
+        return []
+    idx = pareto_front([r.accuracy for r in rows], [r.latency_ms for r in rows])
+    return [rows[int(i)] for i in idx]
+
+
+def hypervolume(
+    history: Sequence[HistoryRow], ref_latency_ms: float, ref_accuracy: float = 0.0
+) -> float:
+    """Area (accuracy × ms) the candidates dominate inside (latency < ref, accuracy > ref)."""
+    rows = distinct_successful(history)
+    if not rows:
+        return 0.0
+    return hypervolume_2d(
+        [r.accuracy for r in rows], [r.latency_ms for r in rows], ref_accuracy, ref_latency_ms
+    )
+
+
+def _row_dict(r: HistoryRow) -> dict:
+    arch = Arch.from_json(r.arch_json)
+    return {
+        "seq": r.seq,
+        "short_id": arch.short_id,
+        "accuracy": r.accuracy,
+        "latency_ms": r.latency_ms,
+        "reward": r.reward,
+        "arch_key": r.arch_key,
+    }
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        if not rows:
+            f.write("")
+            return
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_front(
+    history: Sequence[HistoryRow], path: Path, score_label: str, target_ms: float
+) -> Path:
+    """Scatter of every candidate, the front as a step line, T and the best marked (Agg)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = distinct_successful(history)
+    fig = Figure(figsize=(7, 4.5), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if rows:
+        ax.scatter(
+            [r.latency_ms for r in rows],
+            [r.accuracy for r in rows],
+            s=10,
+            color="0.6",
+            label=f"candidates ({len(rows)})",
+        )
+        pf = front(history)
+        ax.step(
+            [r.latency_ms for r in pf],
+            [r.accuracy for r in pf],
+            where="post",
+            color="tab:red",
+            marker="o",
+            markersize=4,
+            label=f"Pareto front ({len(pf)})",
+        )
+        best = best_row(history)
+        if best is not None:
+            ax.scatter(
+                [best.latency_ms],
+                [best.accuracy],
+                marker="*",
+                s=180,
+                color="tab:blue",
+                zorder=5,
+                label=f"best reward {best.reward:.4f}",
+            )
+    ax.axvline(target_ms, linestyle="--", color="k", linewidth=1, label=f"T = {target_ms:g} ms")
+    ax.set_xlabel("predicted latency (ms)")
+    ax.set_ylabel(score_label)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def export_onnx(arch: Arch, path: Path) -> Path:
+    """Export ``arch`` (eval mode, the space's head) to ``path`` with the profiler's exporter,
+    so the file is the one the host backends time.
+
+    Raises:
+        LutnasError: the export failed.
+    """
+    from profiler.base import Workload
+    from profiler.export import onnx_path
+
+    workload = Workload(arch.key, lambda: arch.build().eval(), arch.input_shape)
+    shutil.copyfile(onnx_path(workload), path)
+    return path
+
+
+def write_outputs(
+    history: Sequence[HistoryRow],
+    out_dir: str | Path,
+    *,
+    score_label: str,
+    is_proxy: bool,
+    target_ms: float,
+    summary: dict | None = None,
+    onnx: bool = True,
+) -> OutputPaths:
+    """Write every file listed in the module docstring into ``out_dir``.
+
+    The hypervolume's reference point is (accuracy 0, latency 2·T).
+
+    Raises:
+        LutnasError: no candidate at all (nothing to write), or the ONNX export failed.
+    """
+    if not history:
+        raise LutnasError("the search record holds no candidate yet; run the search first")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = OutputPaths(
+        out / "candidates.csv",
+        out / "pareto.csv",
+        out / "pareto.json",
+        out / "pareto.png",
+        None,
+        None,
+        out / "summary.json",
+    )
+    _write_csv(
+        paths.candidates_csv,
+        [
+            {
+                "seq": r.seq,
+                "batch": r.batch,
+                "accuracy": "" if r.accuracy is None else r.accuracy,
+                "latency_ms": r.latency_ms,
+                "reward": r.reward,
+                "reused": int(r.reused),
+                "arch_key": r.arch_key,
+            }
+            for r in history
+        ],
+    )
+    pf = front(history)
+    _write_csv(paths.pareto_csv, [{"rank": i, **_row_dict(r)} for i, r in enumerate(pf)])
+    ref_latency_ms = 2.0 * target_ms
+    hv = hypervolume(history, ref_latency_ms)
+    paths.pareto_json.write_text(
+        json.dumps(
+            {
+                "score": score_label,
+                "is_proxy": is_proxy,
+                "target_ms": target_ms,
+                "hypervolume": {
+                    "value": hv,
+                    "ref_accuracy": 0.0,
+                    "ref_latency_ms": ref_latency_ms,
+                    "unit": "accuracy x ms",
+                },
+                "front": [{**_row_dict(r), "arch": json.loads(r.arch_json)} for r in pf],
+            },
+            indent=1,
+        )
+    )
+    plot_front(history, paths.pareto_png, score_label, target_ms)
+    best = best_row(history)
+    if best is not None:
+        best_json = out / "best_arch.json"
+        best_json.write_text(json.dumps(json.loads(best.arch_json), indent=1, sort_keys=True))
+        best_onnx = (
+            export_onnx(Arch.from_json(best.arch_json), out / "best_arch.onnx") if onnx else None
+        )
+        paths = OutputPaths(
+            paths.candidates_csv,
+            paths.pareto_csv,
+            paths.pareto_json,
+            paths.pareto_png,
+            best_json,
+            best_onnx,
+            paths.summary_json,
+        )
+    values = np.array([r.accuracy is None for r in history])
+    paths.summary_json.write_text(
+        json.dumps(
+            {
+                **(summary or {}),
+                "candidates": len(history),
+                "distinct": len({r.arch_key for r in history}),
+                "failed": int(values.sum()),
+                "score": score_label,
+                "is_proxy": is_proxy,
+                "target_ms": target_ms,
+                "front_size": len(pf),
+                "hypervolume": {"value": hv, "ref_accuracy": 0.0, "ref_latency_ms": ref_latency_ms},
+                "best": None
+                if best is None
+                else {**_row_dict(best), "arch": json.loads(best.arch_json)},
+            },
+            indent=1,
+            default=str,
+        )
+    )
+    (out / "README.txt").write_text(README_TEXT.format(score=score_label))
+    return paths

@@ -1,0 +1,332 @@
+"""Where accuracy evaluations run: in this process, in local worker processes, or on Ray.
+
+Every executor has the same contract (:class:`EvalExecutor`): give it a list of
+architectures, get back one :class:`EvalOutcome` per architecture *as each finishes* (any order;
+``index`` says which). An evaluation that raises is an outcome with ``error`` set, never an
+exception out of the executor; the executor stays usable. The evaluator is shipped to each
+worker once (pickled, see :mod:`search.evaluators.base`) and keeps its loaded data there.
+
+- :class:`InProcessExecutor`: one at a time, here (``workers <= 1``; the simplest to debug).
+- :class:`LocalPoolExecutor`: ``workers`` processes started with ``spawn`` (never ``fork``:
+  the parent holds torch/XGBoost thread pools that do not survive a fork), torch at one thread
+  each, Ctrl-C left to the parent.
+- :class:`RayExecutor`: one Ray actor per worker (1 CPU each) on a local Ray instance started
+  here, the instance already running in this process, or a cluster at ``address``.
+
+:func:`make_executor` picks one and falls back from Ray to local processes, with a warning,
+when Ray is not installed (``pip install 'lutnas[ray]'``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from lutnas.errors import LutnasError
+from search.arch import Arch
+from search.evaluators.base import AccuracyEvaluator
+
+log = logging.getLogger(__name__)
+
+RAY_HINT = "install it with: pip install 'lutnas[ray]'"
+
+
+@dataclass(frozen=True)
+class EvalOutcome:
+    """The result of evaluating one architecture.
+
+    Attributes:
+        index: position of the architecture in the list given to ``map_unordered``.
+        accuracy: the evaluator's score in [0, 1]; None when the evaluation failed.
+        error: why it failed (exception type and message); None on success.
+        seconds: wall time of the evaluation itself, in the worker.
+        worker: where it ran (``pid 123``, ``ray node 10.0.0.2 pid 456``).
+    """
+
+    index: int
+    accuracy: float | None
+    error: str | None
+    seconds: float
+    worker: str
+
+
+def evaluate_safely(evaluator: AccuracyEvaluator, arch: Arch, worker: str) -> tuple:
+    """Run one evaluation; returns ``(accuracy, error, seconds, worker)``, never raises
+    (except ``KeyboardInterrupt``/``SystemExit``, which are not ``Exception``)."""
+    start = time.perf_counter()
+    try:
+        value = float(evaluator.evaluate(arch))
+        if not 0.0 <= value <= 1.0:  # also refuses NaN
+            raise LutnasError(f"{type(evaluator).__name__} returned {value!r}, outside [0, 1]")
+        return value, None, time.perf_counter() - start, worker
+    except Exception as exc:  # noqa: BLE001 - reported as a failed candidate, not a crash
+        return None, f"{type(exc).__name__}: {exc}", time.perf_counter() - start, worker
+
+
+class EvalExecutor(ABC):
+    """Runs accuracy evaluations; use as a context manager (``close`` on exit).
+
+    ``map_unordered`` may be called many times (once per search batch); workers persist between
+    calls. ``close`` stops what the executor started and is safe to call twice.
+    """
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """Where evaluations run, for the progress line (``2 local processes``)."""
+
+    @abstractmethod
+    def map_unordered(self, archs: Sequence[Arch]) -> Iterator[EvalOutcome]:
+        """Evaluate every arch; yield each outcome as soon as it is known."""
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> EvalExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class InProcessExecutor(EvalExecutor):
+    """Evaluations one after another in this process."""
+
+    def __init__(self, evaluator: AccuracyEvaluator) -> None:
+        self.evaluator = evaluator
+
+    @property
+    def description(self) -> str:
+        return "this process"
+
+    def map_unordered(self, archs: Sequence[Arch]) -> Iterator[EvalOutcome]:
+        worker = f"pid {os.getpid()}"
+        for i, arch in enumerate(archs):
+            yield EvalOutcome(i, *evaluate_safely(self.evaluator, arch, worker))
+
+
+# --- local processes ----------------------------------------------------------------------------
+
+_WORKER_EVALUATOR: AccuracyEvaluator | None = None
+
+
+def _init_worker(evaluator: AccuracyEvaluator) -> None:
+    """Pool initializer: keep the evaluator, one torch thread, Ctrl-C handled by the parent."""
+    global _WORKER_EVALUATOR
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # a user evaluator may not need torch
+        pass
+    _WORKER_EVALUATOR = evaluator
+
+
+def _evaluate_in_worker(arch: Arch) -> tuple:
+    assert _WORKER_EVALUATOR is not None, "worker started without _init_worker"
+    return evaluate_safely(_WORKER_EVALUATOR, arch, f"pid {os.getpid()}")
+
+
+class LocalPoolExecutor(EvalExecutor):
+    """``workers`` spawned processes; at most ``workers`` evaluations in flight."""
+
+    def __init__(self, evaluator: AccuracyEvaluator, workers: int) -> None:
+        if workers < 1:
+            raise LutnasError(f"workers must be at least 1, got {workers}")
+        self.evaluator, self.workers = evaluator, workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._abandoned = False
+
+    @property
+    def description(self) -> str:
+        return f"{self.workers} local processes"
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            import multiprocessing
+
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.evaluator,),
+            )
+        return self._pool
+
+    def map_unordered(self, archs: Sequence[Arch]) -> Iterator[EvalOutcome]:
+        pool = self._get_pool()
+        futures: dict[Future, int] = {
+            pool.submit(_evaluate_in_worker, a): i for i, a in enumerate(archs)
+        }
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    exc = future.exception()
+                    if exc is not None:  # the worker died (BrokenProcessPool) or pickling failed
+                        raise LutnasError(
+                            f"a local evaluation worker failed: {type(exc).__name__}: {exc}. "
+                            "If the evaluator cannot be pickled, run with --workers 1."
+                        ) from exc
+                    yield EvalOutcome(futures[future], *future.result())
+        finally:
+            for future in futures:
+                if not future.done():  # abandoned (Ctrl-C, an error upstream)
+                    future.cancel()
+                    self._abandoned = True
+
+    def close(self) -> None:
+        """Stop the workers: after a complete batch they exit; after an abandoned one (Ctrl-C)
+        they are terminated rather than left to finish evaluations nobody will read."""
+        if self._pool is None:
+            return
+        if self._abandoned:
+            processes = list(getattr(self._pool, "_processes", {}).values())  # no public API
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join(timeout=10)
+        else:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+
+
+# --- Ray ----------------------------------------------------------------------------------------
+
+
+class _EvalActor:
+    """Body of a Ray actor: holds one evaluator (and its data) for the actor's lifetime."""
+
+    def __init__(self, evaluator: AccuracyEvaluator) -> None:
+        import ray
+
+        _init_worker(evaluator)
+        self.evaluator = evaluator
+        self.worker = f"ray node {ray.util.get_node_ip_address()} pid {os.getpid()}"
+
+    def evaluate(self, arch: Arch) -> tuple:
+        return evaluate_safely(self.evaluator, arch, self.worker)
+
+
+def import_ray():
+    """The ``ray`` module, or None when it is not installed."""
+    try:
+        import ray
+    except ImportError:
+        return None
+    return ray
+
+
+class RayExecutor(EvalExecutor):
+    """One actor per worker, each asking Ray for 1 CPU.
+
+    With ``address`` the driver joins that cluster (``ray.init(address=...)``); otherwise it
+    uses the Ray instance this process already started, or starts a local one with ``workers``
+    CPUs and no dashboard. Only an instance started here is shut down by :meth:`close`.
+    On a remote cluster the evaluator's code must be importable on the nodes (lutnas installed
+    there; a ``module:function`` evaluator's module too).
+    """
+
+    def __init__(
+        self, evaluator: AccuracyEvaluator, workers: int | None = None, address: str | None = None
+    ) -> None:
+        ray = import_ray()
+        if ray is None:
+            raise LutnasError(f"Ray is not installed; {RAY_HINT}")
+        self._ray = ray
+        self._started_here = False
+        if not ray.is_initialized():
+            kwargs = {"include_dashboard": False, "log_to_driver": False}
+            try:
+                if address:
+                    ray.init(address=address, **kwargs)
+                else:
+                    ray.init(num_cpus=workers or os.cpu_count() or 1, **kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                raise LutnasError(
+                    f"could not start or join {where}: {exc}. Check the address "
+                    "(ray status), or run without --ray"
+                ) from None
+            self._started_here = True
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.workers = max(1, min(workers or cpus, cpus))
+        actor_cls = ray.remote(num_cpus=1)(_EvalActor)
+        self._actors = [actor_cls.remote(evaluator) for _ in range(self.workers)]
+        self._busy = False
+
+    @property
+    def description(self) -> str:
+        return f"{self.workers} Ray actors"
+
+    def map_unordered(self, archs: Sequence[Arch]) -> Iterator[EvalOutcome]:
+        if self._busy:
+            raise LutnasError("this Ray executor was abandoned mid-batch; make a new one")
+        ray = self._ray
+        todo = list(enumerate(archs))
+        idle = list(self._actors)
+        in_flight: dict = {}  # object ref -> (index, actor)
+        try:
+            while todo or in_flight:
+                while todo and idle:
+                    index, arch = todo.pop(0)
+                    actor = idle.pop(0)
+                    in_flight[actor.evaluate.remote(arch)] = (index, actor)
+                ready, _ = ray.wait(list(in_flight), num_returns=1)
+                for ref in ready:
+                    index, actor = in_flight.pop(ref)
+                    idle.append(actor)
+                    try:
+                        result = ray.get(ref)
+                    except ray.exceptions.RayError as exc:  # the actor or its node died
+                        raise LutnasError(f"a Ray evaluation worker failed: {exc}") from exc
+                    yield EvalOutcome(index, *result)
+        finally:
+            if in_flight:  # abandoned (an error upstream): close() kills the busy actors
+                self._busy = True
+
+    def close(self) -> None:
+        for actor in getattr(self, "_actors", []):
+            self._ray.kill(actor)
+        self._actors = []
+        if self._started_here and self._ray.is_initialized():
+            self._ray.shutdown()
+            self._started_here = False
+
+
+def make_executor(
+    evaluator: AccuracyEvaluator,
+    workers: int,
+    use_ray: bool = False,
+    ray_address: str | None = None,
+) -> EvalExecutor:
+    """The executor for these options.
+
+    Args:
+        evaluator: the accuracy evaluator every worker runs.
+        workers: evaluations at once (``<= 1`` without Ray: in this process).
+        use_ray: run on Ray (a local instance unless ``ray_address``).
+        ray_address: join this Ray cluster (implies ``use_ray``).
+
+    Without Ray installed, a Ray request falls back to local processes and logs a warning.
+    """
+    if use_ray or ray_address:
+        if import_ray() is not None:
+            return RayExecutor(evaluator, workers, ray_address)
+        log.warning(
+            "Ray is not installed, so evaluations run in %d local process(es) instead; %s",
+            max(1, workers),
+            RAY_HINT,
+        )
+    if workers <= 1:
+        return InProcessExecutor(evaluator)
+    return LocalPoolExecutor(evaluator, workers)

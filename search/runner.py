@@ -1,0 +1,466 @@
+"""The search loop: ask a batch, predict its latency, evaluate its accuracy in parallel, reward,
+tell in ask order, record.
+
+One batch, in order:
+
+1. ``batch_size`` asks (the last batch is cut to the budget); their tokens are recorded as the
+   batch in flight;
+2. one ``predict_many`` call gives every candidate's latency in ms (no device involved);
+3. accuracies already in the record are reused; the other distinct architectures are evaluated
+   by the executor (:mod:`search.parallel`), each committed to the record as it finishes;
+4. R = ACC · (LAT/T)^w (:mod:`search.reward`); a failed evaluation scores 0 and is logged;
+5. tells in ask order, whatever order the evaluations finished in, so the search does not
+   depend on the number of workers or their speed;
+6. the batch's history rows and the strategy state are committed in one transaction.
+
+The budget counts told candidates (history rows), duplicates included: every strategy gets the
+same number of samples. Resuming (same record) restores the last complete batch's strategy
+state, asks again, and evaluates only what the record does not hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from lutnas.errors import LutnasError
+from search.arch import Arch
+from search.evaluators.base import AccuracyEvaluator
+from search.parallel import EvalExecutor
+from search.record import BatchStats, Evaluation, HistoryRow, SearchRecord
+from search.reward import MnasReward
+from search.space import SearchSpace
+from search.strategies.base import Strategy
+
+log = logging.getLogger(__name__)
+
+
+class LatencyModel(Protocol):
+    """What the search needs from a predictor (``predictor.LatencyPredictor`` is one)."""
+
+    def predict_many(self, archs: Sequence[Arch]) -> np.ndarray: ...
+
+
+# --- identity and compatibility -----------------------------------------------------------------
+
+
+def predictor_identity(predictor: object) -> dict:
+    """What identifies a predictor in a search record: a digest of its model files (saved
+    predictors) or of its point model (fitted in memory), its backend config and training
+    latency range. A predictor without ``meta`` is identified by its class only."""
+    meta = getattr(predictor, "meta", None)
+    if not isinstance(meta, dict):
+        return {"class": type(predictor).__qualname__}
+    if meta.get("files"):
+        digest = hashlib.sha256(json.dumps(meta["files"], sort_keys=True).encode()).hexdigest()
+    else:
+        try:
+            raw = bytes(predictor.fitted.point.save_raw("ubj"))  # type: ignore[attr-defined]
+        except AttributeError:
+            raw = json.dumps(meta, sort_keys=True, default=str).encode()
+        digest = hashlib.sha256(raw).hexdigest()
+    training = meta.get("training", {})
+    return {
+        "digest": digest[:16],
+        "backend_config": meta.get("lut", {}).get("backend_config"),
+        "latency_range_ms": training.get("latency_range_ms"),
+    }
+
+
+def predictor_latency_range_ms(predictor: object) -> tuple[float, float] | None:
+    """The whole-model latencies the predictor was fitted on (min, max), if it says."""
+    meta = getattr(predictor, "meta", None)
+    rng = meta.get("training", {}).get("latency_range_ms") if isinstance(meta, dict) else None
+    if not rng or len(rng) != 2:
+        return None
+    return float(rng[0]), float(rng[1])
+
+
+def check_predictor(predictor: object, space: SearchSpace, target_ms: float) -> None:
+    """Refuse a predictor fitted on another space, and a T outside its latency range.
+
+    Metadata without a space list or a latency range is not refused (a warning is logged).
+
+    Raises:
+        LutnasError: the predictor's training spaces exclude ``space``, or ``target_ms`` lies
+            outside the whole-model latencies it was fitted on.
+    """
+    meta = getattr(predictor, "meta", None)
+    training = meta.get("training", {}) if isinstance(meta, dict) else {}
+    spaces = training.get("spaces")
+    if not spaces:
+        log.warning("the predictor does not record its search space; assuming %r", space.name)
+    elif space.name not in spaces:
+        raise LutnasError(
+            f"the predictor was fitted on architectures of space(s) {', '.join(spaces)}, not "
+            f"{space.name!r}; its predictions do not hold here. Fit one on {space.name} "
+            f"models: profile-device --space {space.name} --whole-models 300 --out LUT, then "
+            "lutnas fit --lut LUT --out P"
+        )
+    else:
+        missing = sorted(
+            set(space.resolutions) - set(training.get("resolutions") or space.resolutions)
+        )
+        if missing:
+            log.warning(
+                "the predictor saw no whole model at resolution(s) %s, which the "
+                "space searches; predictions there extrapolate",
+                missing,
+            )
+    rng = predictor_latency_range_ms(predictor)
+    if rng is None:
+        log.warning(
+            "the predictor does not record its training latency range; T=%.3g ms is "
+            "not checked against it",
+            target_ms,
+        )
+        return
+    low, high = rng
+    if not low <= target_ms <= high:
+        raise LutnasError(
+            f"target T={target_ms:g} ms lies outside the latencies the predictor was fitted on "
+            f"({low:.3f}-{high:.3f} ms on {_backend_label(meta)}): its predictions near T "
+            f"would be extrapolations. Choose T in that range (T is for the LUT's device and "
+            "backend), or measure whole models around T and refit (profile-device "
+            "--whole-models N, lutnas fit)"
+        )
+
+
+def _backend_label(meta: dict | None) -> str:
+    cfg = (meta or {}).get("lut", {}).get("backend_config") or {}
+    return f"{cfg.get('backend', '?')} threads={cfg.get('threads', '?')} {cfg.get('device', '')}"
+
+
+def search_config(
+    space: SearchSpace,
+    strategy: Strategy,
+    evaluator: AccuracyEvaluator,
+    predictor: object,
+    reward: MnasReward,
+    batch_size: int,
+) -> dict:
+    """The configuration identity a record is bound to (budget and workers are not part of it:
+    a search may be extended, and the worker count does not change results)."""
+    return {
+        "space": {"name": space.name, "choices": space.choice_counts()},
+        "strategy": {"name": strategy.name, "seed": strategy.seed, "options": strategy.options},
+        "batch_size": batch_size,
+        "evaluator": evaluator.identity(),
+        "predictor": predictor_identity(predictor),
+        "reward": {
+            "preset": reward.preset,
+            "target_ms": reward.target_ms,
+            "alpha": reward.alpha,
+            "beta": reward.beta,
+        },
+    }
+
+
+# --- the loop -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def single_threaded_libraries() -> Iterator[None]:
+    """Run torch and XGBoost at one thread each, then restore their settings.
+
+    The main process's own work per batch is tiny: the PPO controller's LSTM on a few
+    sequences, and XGBoost predictions for a handful of networks (the predictor calls its layer
+    estimator once per new network segment). Threads only add synchronisation there; on this
+    project's busy 2-core machine a PPO update was ~15x and a cold ``predict_many`` ~9x slower
+    at the default thread counts than at one. Libraries not yet imported are left alone.
+    """
+    with contextlib.ExitStack() as stack:
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            stack.callback(torch.set_num_threads, before)
+        xgb = sys.modules.get("xgboost")
+        if xgb is not None:
+            stack.enter_context(xgb.config_context(nthread=1))
+        yield
+
+
+@dataclass
+class RunReport:
+    """What one call of :meth:`SearchRunner.run` did (times in seconds of wall time)."""
+
+    tells: int = 0  # told candidates in the record after the run
+    tells_this_run: int = 0
+    fresh_evaluations: int = 0  # evaluations run by this call
+    failed_evaluations: int = 0
+    reused: int = 0  # candidates of this run whose accuracy was already known
+    seconds: float = 0.0
+    eval_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    best: HistoryRow | None = None
+    batches: list[BatchStats] = field(default_factory=list)
+
+    @property
+    def candidates_per_second(self) -> float:
+        return self.tells_this_run / self.seconds if self.seconds > 0 else math.nan
+
+
+class SearchRunner:
+    """Runs a strategy against a record until the budget is told (see the module docstring).
+
+    Args:
+        space: the search space (tokens are decoded with it).
+        strategy: a fresh strategy built with the record's options and seed.
+        predictor: anything with ``predict_many(archs) -> ms`` (a ``LatencyPredictor``).
+        reward: the MnasNet reward (T, α, β).
+        record: the open record; its configuration must be this one's (see
+            :func:`search_config`).
+        executor: where accuracy evaluations run.
+        batch_size: asks per batch (candidates evaluated in parallel).
+        progress: show a progress bar with ETA.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        strategy: Strategy,
+        predictor: LatencyModel,
+        reward: MnasReward,
+        record: SearchRecord,
+        executor: EvalExecutor,
+        batch_size: int = 8,
+        progress: bool = True,
+    ) -> None:
+        if batch_size < 1:
+            raise LutnasError(f"batch size must be at least 1, got {batch_size}")
+        if list(strategy.choices) != space.choice_counts():
+            raise LutnasError("the strategy was built for another space's choice counts")
+        self.space, self.strategy, self.predictor = space, strategy, predictor
+        self.reward, self.record, self.executor = reward, record, executor
+        self.batch_size, self.progress = batch_size, progress
+
+    def run(self, budget: int) -> RunReport:
+        """Tell candidates until the record holds ``budget`` of them (resuming if it has some).
+
+        Raises:
+            LutnasError: every fresh evaluation of a batch failed (the first error is quoted;
+                nothing of that batch is told, so a rerun retries it), or the predictor
+                returned a non-finite or non-positive latency.
+        """
+        if budget < 1:
+            raise LutnasError(f"the budget must be at least 1 candidate, got {budget}")
+        start = time.perf_counter()
+        point = self.record.resume_point()
+        if point.strategy_state is not None:
+            self.strategy.load_state_dict(point.strategy_state)
+        history = self.record.history()
+        seen = {r.arch_key for r in history}
+        report = RunReport(tells=point.tells)
+        report.best = max(history, key=lambda r: r.reward, default=None)
+        pending, batch = point.pending_tokens, point.batches
+        with (
+            single_threaded_libraries(),
+            tqdm(
+                total=budget,
+                initial=min(point.tells, budget),
+                desc="search",
+                unit="cand",
+                disable=not self.progress,
+                dynamic_ncols=True,
+            ) as bar,
+        ):
+            self._postfix(bar, report)
+            while report.tells < budget:
+                size = min(self.batch_size, budget - report.tells)
+                self._run_batch(batch, size, pending, seen, report, bar)
+                pending, batch = None, batch + 1
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def _run_batch(
+        self,
+        batch: int,
+        size: int,
+        pending: list[list[int]] | None,
+        seen: set[str],
+        report: RunReport,
+        bar: tqdm,
+    ) -> None:
+        t_batch = time.perf_counter()
+        tokens = [self.strategy.ask() for _ in range(size)]
+        if pending is not None and pending[:size] != tokens[: len(pending)]:
+            log.warning(
+                "batch %d: the restored strategy asked other candidates than before "
+                "the interruption; evaluations already recorded are still reused",
+                batch,
+            )
+        self.record.set_pending(batch, tokens)
+        archs = [Arch.from_tokens(self.space.name, t) for t in tokens]
+        keys = [a.key for a in archs]
+
+        t_predict = time.perf_counter()
+        latency_ms = np.asarray(self.predictor.predict_many(archs), dtype=np.float64)
+        predict_seconds = time.perf_counter() - t_predict
+        if latency_ms.shape != (size,) or not np.all(np.isfinite(latency_ms) & (latency_ms > 0)):
+            raise LutnasError(
+                f"the predictor returned unusable latencies {latency_ms!r} for "
+                f"batch {batch}; check the predictor (lutnas evaluate)"
+            )
+        lat_of = dict(zip(keys, latency_ms.tolist(), strict=True))
+
+        known = self.record.successful_evaluations(keys)
+        accuracy: dict[str, float | None] = {k: e.accuracy for k, e in known.items()}
+        bar.update(sum(k in accuracy for k in keys))
+        todo = {k: a for k, a in zip(keys, archs, strict=True) if k not in accuracy}
+        todo_keys, errors = list(todo), {}
+        t_eval = time.perf_counter()
+        if todo:
+            for outcome in self.executor.map_unordered(list(todo.values())):
+                key = todo_keys[outcome.index]
+                self.record.put_evaluation(
+                    Evaluation(
+                        key,
+                        todo[key].to_json(),
+                        outcome.accuracy,
+                        outcome.error,
+                        lat_of[key],
+                        outcome.seconds,
+                        outcome.worker,
+                        batch,
+                    )
+                )
+                accuracy[key] = outcome.accuracy
+                if outcome.error is not None:
+                    errors[key] = outcome.error
+                    log.warning("evaluating %s failed (scored 0): %s", key, outcome.error)
+                bar.update(keys.count(key))
+        eval_seconds = time.perf_counter() - t_eval
+        if todo and len(errors) == len(todo):
+            raise LutnasError(
+                f"all {len(todo)} evaluations of batch {batch} failed; the first: "
+                f"{next(iter(errors.values()))}. Fix the evaluator and run the same "
+                "command again (finished batches are kept)"
+            )
+
+        rows = []
+        for position, (tok, arch, key) in enumerate(zip(tokens, archs, keys, strict=True)):
+            acc = accuracy[key]
+            reward = 0.0 if acc is None else self.reward(acc, lat_of[key])
+            self.strategy.tell(tok, reward)
+            rows.append(
+                HistoryRow(
+                    report.tells + position,
+                    batch,
+                    position,
+                    tuple(tok),
+                    key,
+                    arch.to_json(),
+                    acc,
+                    lat_of[key],
+                    reward,
+                    key in seen,
+                )
+            )
+            seen.add(key)
+        stats = BatchStats(
+            size, len(todo), time.perf_counter() - t_batch, eval_seconds, predict_seconds
+        )
+        self.record.commit_batch(batch, rows, self.strategy.state_dict(), stats)
+
+        report.tells += size
+        report.tells_this_run += size
+        report.fresh_evaluations += len(todo)
+        report.failed_evaluations += len(errors)
+        report.reused += size - len(todo)
+        report.eval_seconds += eval_seconds
+        report.predict_seconds += predict_seconds
+        report.batches.append(stats)
+        best = max(rows, key=lambda r: r.reward)
+        if report.best is None or best.reward > report.best.reward:
+            report.best = best
+        self._postfix(bar, report)
+
+    def _postfix(self, bar: tqdm, report: RunReport) -> None:
+        if report.best is not None:
+            b = report.best
+            acc = "failed" if b.accuracy is None else f"{b.accuracy:.3f}"
+            bar.set_postfix_str(
+                f"best R={b.reward:.4f} (acc {acc}, {b.latency_ms:.2f} ms)", refresh=False
+            )
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """A finished (or already complete) search: this call's report (None when the record
+    already held the budget), the record's whole history and its configuration."""
+
+    report: RunReport | None
+    history: list[HistoryRow]
+    batches: list[BatchStats]
+    config: dict
+    record_path: str
+
+
+def run_search(
+    out_dir: str,
+    space: SearchSpace,
+    strategy: Strategy,
+    evaluator: AccuracyEvaluator,
+    predictor: LatencyModel,
+    reward: MnasReward,
+    *,
+    budget: int,
+    batch_size: int = 8,
+    workers: int = 1,
+    use_ray: bool = False,
+    ray_address: str | None = None,
+    progress: bool = True,
+    announce: bool = False,
+) -> SearchOutcome:
+    """Open (or resume) the record in ``out_dir``, run to ``budget``, close; the library form
+    of ``lutnas search`` without its outputs (see :mod:`search.outputs`).
+
+    Raises:
+        LutnasError: another configuration in the record, a record locked by another search,
+            or an error from :meth:`SearchRunner.run`.
+    """
+    from pathlib import Path
+
+    from search.parallel import make_executor
+    from search.record import RECORD_NAME
+
+    config = search_config(space, strategy, evaluator, predictor, reward, batch_size)
+    report = None
+    with SearchRecord.open(Path(out_dir) / RECORD_NAME, config) as record:
+        done = record.tell_count()
+        if announce:
+            print(
+                f"search: {strategy.name} on {space.name}, {budget} candidates (batches of "
+                f"{batch_size}), {evaluator.label} [{evaluator.name}], reward "
+                f"{reward.preset} T={reward.target_ms:g} ms"
+                + (f"; resuming at {done}" if done else "")
+                + f"; record {record.path}"
+            )
+        if done < budget:
+            with make_executor(evaluator, workers, use_ray, ray_address) as executor:
+                if announce:
+                    print(f"evaluating on {executor.description}")
+                runner = SearchRunner(
+                    space, strategy, predictor, reward, record, executor, batch_size, progress
+                )
+                report = runner.run(budget)
+        elif announce and done > budget:
+            print(
+                f"the record already holds {done} candidates (more than the budget); "
+                "all of them count"
+            )
+        return SearchOutcome(
+            report, record.history(), record.batch_stats(), config, str(record.path)
+        )

@@ -1,0 +1,97 @@
+"""Accuracy evaluators: real proxy training learns, scores are deterministic per arch and survive
+pickling to a worker, the zero-cost score is labelled a proxy, errors are clear."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from lutnas.errors import LutnasError
+from search.arch import Arch
+from search.evaluators import get_evaluator, register_evaluator
+from search.evaluators.data import load_dataset
+from search.evaluators.zero_cost import ZeroCostEvaluator
+
+SMALL = Arch.from_tokens("mnasnet", [0] * 43)  # conv k3, narrowest, fewest layers, 160 px
+OTHER = Arch.from_tokens("mnasnet", [1] * 43)
+
+
+def test_proxy_training_learns_and_is_deterministic_across_pickling():
+    evaluator = get_evaluator("proxy-train", limit=400, epochs=5)
+    accuracy = evaluator.evaluate(SMALL)
+    assert accuracy > 0.3, "10 classes: chance is 0.1; five epochs of real training beat it"
+    worker_copy = pickle.loads(pickle.dumps(evaluator))
+    assert worker_copy._data is None  # options travel, tensors do not
+    assert worker_copy.evaluate(SMALL) == accuracy
+    assert evaluator.identity() == {
+        "evaluator": "proxy-train",
+        "dataset": "digits",
+        "resolution": 32,
+        "epochs": 5,
+        "batch_size": 64,
+        "lr": 0.05,
+        "seed": 0,
+        "limit": 400,
+    }
+    assert not evaluator.is_proxy and evaluator.label == "proxy accuracy"
+
+
+def test_zero_cost_score_is_deterministic_and_labelled_a_proxy():
+    evaluator = get_evaluator("zero-cost", batch=16)
+    a, b = evaluator.evaluate(SMALL), evaluator.evaluate(OTHER)
+    assert 0.0 < a <= 1.0 and 0.0 < b <= 1.0 and a != b
+    assert pickle.loads(pickle.dumps(evaluator)).evaluate(SMALL) == a
+    assert isinstance(evaluator, ZeroCostEvaluator) and evaluator.is_proxy
+    assert "not an accuracy" in evaluator.label
+
+
+def _half(arch: Arch) -> float:
+    return 0.5
+
+
+def _percent(arch: Arch) -> float:
+    return 87.0
+
+
+def test_callable_evaluator_by_object_and_by_text():
+    by_object = get_evaluator("callable", fn=_half)
+    by_text = get_evaluator("callable", fn="test_search_evaluators:_half")
+    assert by_object.evaluate(SMALL) == by_text.evaluate(SMALL) == 0.5
+    assert (
+        by_object.identity()
+        == by_text.identity()
+        == {"evaluator": "callable", "target": "test_search_evaluators:_half"}
+    )
+    with pytest.raises(LutnasError, match=r"returned 87.0 .* must lie in \[0, 1\]"):
+        get_evaluator("callable", fn=_percent).evaluate(SMALL)
+
+
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("nope", {}, "unknown evaluator 'nope'; choose one of callable, proxy-train, zero-cost"),
+        ("zero-cost", {"epochs": 3}, "bad option for evaluator 'zero-cost'"),
+        ("proxy-train", {"epochs": 0}, "at least one epoch"),
+        ("proxy-train", {"resolution": 30}, "multiple of 8"),
+        ("callable", {"fn": "nomodule"}, "give the evaluator as module:function"),
+        ("callable", {"fn": "no_such_module:f"}, "cannot load evaluator"),
+    ],
+)
+def test_evaluator_errors_are_clear(name, options, message):
+    with pytest.raises(LutnasError, match=message):
+        get_evaluator(name, **options)
+
+
+def test_a_taken_evaluator_name_is_refused():
+    with pytest.raises(LutnasError, match="already registered"):
+        register_evaluator("zero-cost", ZeroCostEvaluator)
+
+
+def test_datasets_are_never_downloaded(tmp_path):
+    with pytest.raises(LutnasError, match="does not exist.*nothing is downloaded"):
+        load_dataset(f"cifar10:{tmp_path / 'absent'}", 32)
+    with pytest.raises(LutnasError, match="unknown dataset 'imagenet'"):
+        load_dataset("imagenet", 32)
+    split = load_dataset("digits", 32, limit=100)
+    assert split.x_train.shape[1:] == (3, 32, 32) and len(split.y_val) == 30
