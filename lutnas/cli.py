@@ -13,6 +13,10 @@ from lutnas.cli_util import user_errors
 SUBCOMMANDS = {
     "profile-device": ("profiler.cli", "time a search space's layers into a LUT"),
     "lut": ("lut.cli", "inspect, export and merge LUT files"),
+    "fit": ("predictor.cli.fit", "fit a latency predictor on a LUT and whole-model measurements"),
+    "predict": ("predictor.cli.predict", "predict the latency of an architecture or torch model"),
+    "evaluate": ("predictor.cli.evaluate", "the predictor's accuracy report"),
+    "search": ("search.cli", "architecture search on predicted latency (no device needed)"),
 }
 
 

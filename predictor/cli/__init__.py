@@ -1,0 +1,1 @@
+"""The predictor's ``lutnas`` subcommands: ``fit``, ``predict``, ``evaluate`` (one module each)."""

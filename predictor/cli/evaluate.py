@@ -1,0 +1,72 @@
+"""``lutnas evaluate``: the accuracy report (four predictors, held-out and torchvision networks).
+
+    lutnas evaluate --lut host.lut --png report.png
+    lutnas evaluate --lut host.lut --measure-torchvision --repeat 40   # measure what it needs
+
+Fits on a deterministic split of the LUT's whole-model rows and reports on the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from lutnas.errors import LutnasError
+from predictor.evaluate import CURVE_SIZES, evaluate, measure_repeats, measure_torchvision
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lut", required=True, help="LUT file with whole-model rows")
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.25,
+        help="share of the whole models held out (by a hash of their key)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--png", help="write the predicted-vs-measured plot here")
+    p.add_argument("--json", metavar="FILE", help="write the figures as JSON here")
+    p.add_argument("--no-curve", action="store_true", help="skip the learning curve")
+    p.add_argument(
+        "--measure-torchvision",
+        action="store_true",
+        help="first measure the torchvision networks (and their rows) on this "
+        "machine with the LUT's backend; recorded in the LUT",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first re-measure N held-out models, for the ground truth's noise",
+    )
+    p.add_argument(
+        "--repeat-times",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with --repeat: measure each of the N models K more times (passes minutes apart)",
+    )
+    p.add_argument(
+        "--truth",
+        choices=("median", "first"),
+        default="median",
+        help="a held-out model's latency: the median of all its measurements, or the first",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.repeat_times < 1 or args.repeat < 0:
+        raise LutnasError("--repeat must be at least 0 and --repeat-times at least 1")
+    if args.measure_torchvision:
+        measure_torchvision(args.lut, times=1 + args.repeat_times)
+    if args.repeat:
+        measure_repeats(args.lut, args.repeat, args.test_fraction, args.repeat_times)
+    curve = None if args.no_curve else CURVE_SIZES
+    report = evaluate(args.lut, args.test_fraction, args.seed, curve, args.png, truth=args.truth)
+    print(report.text())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(asdict(report), f, indent=1, default=float)
+    return 0

@@ -1,0 +1,96 @@
+"""``lutnas predict``: the latency of one network, with its interval and caveats.
+
+lutnas predict --predictor host.predictor --arch mnasnet-a1
+lutnas predict --predictor host.predictor --arch-json arch.json
+lutnas predict --predictor host.predictor --torchvision mobilenet_v2 --measure-missing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from lutnas.errors import LutnasError
+from predictor.api import LatencyPredictor
+from search.io import load_archs
+from search.named import get_named_arch, list_named_archs
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--predictor", required=True, help="directory written by lutnas fit")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--arch", help=f"named architecture: {', '.join(list_named_archs())}")
+    what.add_argument("--arch-json", metavar="FILE", help="architecture JSON (one or a list)")
+    what.add_argument(
+        "--torchvision",
+        metavar="NAME",
+        help="a torchvision classification model, e.g. mobilenet_v2 (random "
+        "weights, nothing is downloaded)",
+    )
+    p.add_argument("--resolution", type=int, default=224, help="input size for --torchvision")
+    p.add_argument(
+        "--lut",
+        help="use (and, with --measure-missing, extend) this LUT's rows; it "
+        "must have the predictor's backend configuration",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse layers missing from the LUT instead of estimating them",
+    )
+    p.add_argument(
+        "--measure-missing",
+        action="store_true",
+        help="measure missing rows on this machine with the LUT's backend",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _torchvision(name: str):
+    import torchvision.models as tvm
+
+    try:
+        builder = tvm.get_model_builder(name)
+    except ValueError:
+        raise LutnasError(
+            f"torchvision has no model {name!r}; e.g. mobilenet_v2, "
+            "mobilenet_v3_large, mnasnet1_0, efficientnet_b0"
+        ) from None
+    return builder(weights=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    predictor = LatencyPredictor.load(args.predictor, lut=args.lut)
+    if args.torchvision:
+        backend = None
+        if args.measure_missing:
+            from profiler.base import get_backend
+
+            cfg = predictor.backend_config
+            backend = get_backend(cfg["backend"], threads=int(cfg.get("threads", 1)))
+        r = args.resolution
+        results = [
+            (
+                args.torchvision,
+                predictor.predict_module(
+                    _torchvision(args.torchvision),
+                    (1, 3, r, r),
+                    backend=backend,
+                    strict=args.strict,
+                ),
+            )
+        ]
+    else:
+        archs = [get_named_arch(args.arch)] if args.arch else load_archs(args.arch_json)
+        results = [(a.key, predictor.predict_detail(a, strict=args.strict)) for a in archs]
+    for name, pred in results:
+        if args.json:
+            print(
+                json.dumps(
+                    {"network": name, **{k: v for k, v in pred.__dict__.items() if k != "layers"}},
+                    default=list,
+                )
+            )
+        else:
+            print(f"{name}\n  {pred.summary()}")
+    return 0

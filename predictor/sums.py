@@ -1,0 +1,129 @@
+"""A network's LUT sums (:data:`~predictor.features.LAYER_COLUMNS`), fast for architectures.
+
+Expanding an :class:`~search.arch.Arch` into validated LayerSpecs costs ~0.2 ms, more than the
+whole prediction, and a search visits the same blocks again and again. So the sums are cached
+per *segment* — the stem, each stage's block (keyed by resolution, stage, input width and the
+block's choice) and the head — and an architecture's row is the sum of its segments' rows,
+one numpy gather for a whole batch. Rows missing from the LUT are estimated when an estimator
+is given (and remembered as missing, for ``strict`` callers), otherwise left out of the sum
+(callers refuse such sums).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lut.spec import LayerSpec
+from predictor import features as F
+from predictor.layer_estimator import LayerEstimator
+from search.arch import Arch
+from search.space import get_space
+
+
+class NetworkSums:
+    """LUT rows (key → median ms), an optional estimator, and the per-segment cache."""
+
+    def __init__(self, rows: dict[str, float], estimator: LayerEstimator | None) -> None:
+        self.rows = dict(rows)
+        self.estimator = estimator
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the cache (after rows were added)."""
+        self._segments: dict[tuple, int] = {}  # segment key -> row of _vectors
+        self._vectors: list[np.ndarray] = [np.zeros(len(F.LAYER_COLUMNS))]  # row 0: padding
+        self._missing: list[tuple[str, ...]] = [()]
+        self._missing_ids: set[int] = set()  # segments with rows missing from the LUT
+        self._matrix: np.ndarray | None = None
+        self._rows: dict[tuple[str, int], np.ndarray] = {}  # (key, resolution) -> layer row
+
+    def add_rows(self, rows: dict[str, float]) -> None:
+        self.rows.update(rows)
+        self.clear()
+
+    def of_specs(
+        self, specs: Sequence[LayerSpec], resolution: int
+    ) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Sum of the layers' rows (estimates included) and the keys missing from the LUT."""
+        vec = np.zeros(len(F.LAYER_COLUMNS))
+        keys = [s.key for s in specs]
+        missing = [(k, s) for k, s in zip(keys, specs, strict=True) if k not in self.rows]
+        estimates = {}
+        if missing and self.estimator is not None:
+            unique = dict(missing)
+            estimates = dict(
+                zip(unique, self.estimator.estimate_ms(list(unique.values())), strict=True)
+            )
+        for k, s in zip(keys, specs, strict=True):
+            row = self._rows.get((k, resolution))
+            if row is None:
+                if k in self.rows:
+                    row = F.layer_row(s, self.rows[k], False, resolution)
+                elif k in estimates:
+                    row = F.layer_row(s, float(estimates[k]), True, resolution)
+                else:  # no estimator: the sum is incomplete; callers refuse it
+                    vec[F.LAYER_COLUMNS.index("n_estimated")] += 1
+                    continue
+                self._rows[(k, resolution)] = row
+            vec += row
+        return vec, tuple(k for k, _ in missing)
+
+    def _segment_ids(self, arch: Arch) -> list[int]:
+        space = get_space(arch.space)
+        keys = [("stem", arch.space, arch.resolution)]
+        cin = space.stem_channels
+        for i, b in enumerate(arch.blocks):
+            keys.append(("block", arch.space, arch.resolution, i, cin, b))
+            cin = b.channels
+        keys.append(("head", arch.space, arch.resolution, cin))
+        ids = [self._segments.get(k, -1) for k in keys]
+        if -1 in ids:  # expand once, split into segments (Arch.layers stays the one source)
+            specs = arch.layers()
+            parts, start = [specs[:1]], 1
+            for b in arch.blocks:
+                parts.append(specs[start : start + b.layers])
+                start += b.layers
+            parts.append(specs[start:])
+            for k, part in zip(keys, parts, strict=True):
+                if k not in self._segments:
+                    vec, missing = self.of_specs(part, arch.resolution)
+                    self._segments[k] = len(self._vectors)
+                    self._vectors.append(vec)
+                    if missing:
+                        self._missing_ids.add(len(self._missing))
+                    self._missing.append(missing)
+                    self._matrix = None
+            ids = [self._segments[k] for k in keys]
+        return ids
+
+    def of_arch(self, arch: Arch) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Sum of one architecture's rows and its keys missing from the LUT."""
+        ids = self._segment_ids(arch)
+        return (
+            np.sum([self._vectors[i] for i in ids], axis=0),
+            tuple(k for i in ids for k in self._missing[i]),
+        )
+
+    def of_archs(self, archs: Sequence[Arch]) -> tuple[np.ndarray, list[str], int]:
+        """Sums of many architectures (one row each), the keys missing from the LUT, and how
+        many architectures have a missing row."""
+        id_lists = [self._segment_ids(a) for a in archs]
+        width = max((len(ids) for ids in id_lists), default=0)
+        ids = np.zeros((len(archs), width), dtype=np.int64)
+        for row, lst in enumerate(id_lists):
+            ids[row, : len(lst)] = lst
+        if self._matrix is None or len(self._matrix) != len(self._vectors):
+            self._matrix = np.array(self._vectors)
+        keys: list[str] = []
+        n_bad = 0
+        if self._missing_ids:
+            bad = np.isin(ids, list(self._missing_ids)).any(axis=1)
+            n_bad = int(bad.sum())
+            keys = list(
+                dict.fromkeys(
+                    k for row in np.flatnonzero(bad) for i in ids[row] for k in self._missing[i]
+                )
+            )
+        return self._matrix[ids].sum(axis=1), keys, n_bad

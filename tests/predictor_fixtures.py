@@ -1,0 +1,56 @@
+"""A tiny real LUT for the predictor tests: variants of one small network, measured for real.
+
+MobileNetV2 at 32×32 with one stage changed per variant, so the variants share most layers and
+the whole LUT (about 40 rows and 6 whole models) is measured with onnxruntime in seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from lut.store import LutStore
+from profiler.base import get_backend
+from profiler.loop import ProfileSettings, profile_layers, profile_models
+from search.arch import Arch
+from search.named import get_named_arch
+
+RESOLUTION = 32
+SETTINGS = ProfileSettings(warmup=2, runs=7, max_attempts=1, reference_every=0)
+
+
+def variants(n: int = 6) -> list[Arch]:
+    """``n`` distinct small architectures: MobileNetV2 with one stage's choice changed."""
+    base = dataclasses.replace(get_named_arch("mobilenetv2-1.0"), resolution=RESOLUTION)
+    changes = [
+        dict(kernel=5),
+        dict(op="conv", expansion=1),
+        dict(op="dconv", expansion=1),
+        dict(expansion=3),
+        dict(se_ratio=0.25),
+        dict(skip="poolskip"),
+    ]
+    out = [base]
+    for stage in (1, 3, 5, 2, 4, 6):
+        for change in changes:
+            blocks = list(base.blocks)
+            blocks[stage] = dataclasses.replace(blocks[stage], **change)
+            arch = Arch(base.space, RESOLUTION, tuple(blocks))
+            if arch.key not in {a.key for a in out}:
+                out.append(arch)
+            if len(out) == n:
+                return out
+    return out
+
+
+def build_lut(path: Path, archs: list[Arch], extra_layers_of: list[Arch] = ()) -> Path:
+    """Measure the layers and whole models of ``archs`` (and the layers only of
+    ``extra_layers_of``) with onnxruntime at 1 thread."""
+    with get_backend("onnxruntime", threads=1) as backend:
+        with LutStore.create(
+            path, backend.config(), backend.device_info(), SETTINGS.identity()
+        ) as store:
+            specs = [s for a in [*archs, *extra_layers_of] for s in a.layers()]
+            profile_layers(backend, store, specs, SETTINGS, progress=False)
+            profile_models(backend, store, archs, SETTINGS, progress=False)
+    return path

@@ -1,0 +1,57 @@
+"""Latency-stratified choice of whole models to measure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lutnas.errors import LutnasError
+from predictor.training_data import latency_stratified_archs, stratified_pick
+from search.space import get_space
+
+
+def test_picks_cover_the_range_evenly_not_the_middle():
+    scores = np.random.default_rng(0).normal(20.0, 3.0, 5000)  # uniform sampling's bell curve
+    picked = scores[stratified_pick(scores, 200, bins=10)]
+    edges = np.linspace(scores.min(), scores.max(), 11)
+    edges[-1] += 1e-9
+    counts, pool = np.histogram(picked, bins=edges)[0], np.histogram(scores, bins=edges)[0]
+    assert counts.sum() == 200
+    for b in range(10):  # sparse bins give all they have, the others at least their share
+        assert counts[b] == pool[b] if pool[b] < 20 else counts[b] >= 20, (b, counts, pool)
+    assert counts.max() <= 40  # the middle does not dominate ...
+    assert np.histogram(scores[:200], bins=edges)[0].max() > 40  # ... as it would uniformly
+
+
+def test_nan_scores_are_never_picked_and_counts_are_exact():
+    scores = np.array([1.0, np.nan, 2.0, 3.0, np.nan, 10.0, 11.0])
+    assert stratified_pick(scores, 3, bins=3, seed=1) and len(stratified_pick(scores, 3)) == 3
+    assert sorted(stratified_pick(scores, 50)) == [0, 2, 3, 5, 6]
+
+
+def test_a_lut_without_the_pool_rows_is_an_error():
+    with pytest.raises(LutnasError, match="uniform"):
+        latency_stratified_archs(get_space("mnasnet"), 5, lambda keys: {}, pool_factor=2)
+
+
+def test_profile_device_option_refuses_a_lut_without_the_pool(tmp_path, capsys):
+    from profiler.cli import main
+
+    out = tmp_path / "small.lut"
+    argv = [
+        "--arch",
+        "mobilenetv2-1.0",
+        "--resolution",
+        "32",
+        "--out",
+        str(out),
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--reference-every",
+        "0",
+        "--no-progress",
+    ]
+    assert main(argv + ["--whole-models", "2", "--whole-models-sampling", "latency"]) == 2
+    assert "--whole-models-sampling uniform" in capsys.readouterr().err
