@@ -25,7 +25,7 @@ def user_errors(fn: Callable[..., int]) -> Callable[..., int]:
             return 2
         except KeyboardInterrupt:
             print(
-                "\ninterrupted: every finished measurement is saved; run the same command "
+                "\ninterrupted: everything finished is saved; run the same command "
                 "again to resume.",
                 file=sys.stderr,
             )
