@@ -14,17 +14,17 @@ Tables:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lut.spec import LayerSpec
 from lutnas import __version__
 from lutnas.errors import LutnasError
+from lutnas.sqlite import connect, transaction
 from profiler.base import Measurement
 
 if TYPE_CHECKING:
@@ -108,14 +108,6 @@ class LutStore:
 
     # --- opening ---------------------------------------------------------------------------
     @classmethod
-    def _connect(cls, path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            str(path), isolation_level=None, timeout=30, check_same_thread=False
-        )  # autocommit: each write is durable
-        conn.row_factory = sqlite3.Row
-        return conn
-
-    @classmethod
     def open(cls, path: str | Path) -> LutStore:
         """Open an existing LUT.
 
@@ -127,7 +119,7 @@ class LutStore:
             raise LutnasError(
                 f"no LUT file at {path}; create one with: profile-device --out {path}"
             )
-        conn = cls._connect(path)
+        conn = connect(path)
         try:
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
@@ -161,11 +153,11 @@ class LutStore:
         if path.exists():
             raise LutnasError(f"{path} already exists; resume into it or choose another --out")
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = cls._connect(path)
+        conn = connect(path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
         store = cls(path, conn)
-        with store._transaction():
+        with transaction(store._conn):
             for key, value in {
                 "format": FORMAT,
                 "schema_version": SCHEMA_VERSION,
@@ -230,16 +222,6 @@ class LutStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     # --- metadata --------------------------------------------------------------------------
     def _set_meta(self, key: str, value: object) -> None:

@@ -29,17 +29,17 @@ Tables:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lutnas import __version__
 from lutnas.errors import LutnasError
+from lutnas.sqlite import connect, transaction
 
 FORMAT = "lutnas-search"
 SCHEMA_VERSION = 1
@@ -183,12 +183,6 @@ class SearchRecord:
         self._lock = lock
 
     # --- opening --------------------------------------------------------------------------------
-    @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)  # autocommit
-        conn.row_factory = sqlite3.Row
-        return conn
-
     @classmethod
     def open(cls, path: str | Path, config: dict) -> SearchRecord:
         """Create the record at ``path``, or resume it when it holds the same configuration.
@@ -204,7 +198,7 @@ class SearchRecord:
         conn: sqlite3.Connection | None = None
         try:
             existed = path.exists() and path.stat().st_size > 0
-            conn = cls._connect(path)
+            conn = connect(path)
             record = cls(path, conn, lock)
             if existed:
                 record._check_format()
@@ -246,7 +240,7 @@ class SearchRecord:
             raise LutnasError(
                 f"no search record at {path}; run lutnas search --out {path.parent} first"
             )
-        record = cls(path, cls._connect(path), None)
+        record = cls(path, connect(path), None)
         record._check_format()
         return record
 
@@ -344,23 +338,13 @@ class SearchRecord:
         return self._evaluations("ORDER BY rowid")
 
     # --- batches --------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
     def commit_batch(
         self, batch: int, rows: Sequence[HistoryRow], strategy_state: dict, stats: BatchStats
     ) -> None:
         """Write a complete batch's history rows, its stats and the strategy state after it,
         atomically, and clear the pending batch."""
         state_text = json.dumps(strategy_state)
-        with self._transaction():
+        with transaction(self._conn):
             self._conn.executemany(
                 "INSERT INTO history (seq, batch, position, tokens, arch_key, arch_json, "
                 "accuracy, latency_ms, reward, reused) VALUES (?,?,?,?,?,?,?,?,?,?)",
