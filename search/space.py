@@ -7,6 +7,7 @@ decisions in token order (one token per decision, for the RL controller).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -161,12 +162,12 @@ class SearchSpace:
         hw: int,
     ) -> LayerSpec:
         """One layer of a block. An identity skip across a shape change becomes ``noskip``
-        (the residual is dropped where shapes differ, as in MobileNetV2)."""
+        (the residual is dropped where shapes differ, as in MobileNetV2). Cached: a space has a
+        few thousand distinct layers, and expanding architectures is on the predictor's hot
+        path; the returned spec is immutable."""
         if skip == "idskip" and (cin != cout or stride != 1):
             skip = "noskip"
-        return LayerSpec(
-            op.op, kernel, op.expansion, se_ratio, skip, self.act, cin, cout, stride, hw, hw
-        )
+        return _layer(op.op, kernel, op.expansion, se_ratio, skip, self.act, cin, cout, stride, hw)
 
     # --- enumeration -------------------------------------------------------------------
     def unique_layers(self, resolution: int) -> list[LayerSpec]:
@@ -196,6 +197,12 @@ class SearchSpace:
             for spec in self.head_specs(cin, self.final_hw(resolution)):
                 add(spec)
         return list(seen.values())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _layer(*fields: object) -> LayerSpec:
+    """A square-input LayerSpec, validated once per distinct field tuple."""
+    return LayerSpec(*fields, fields[-1])
 
 
 _SPACES: dict[str, SearchSpace] = {}
