@@ -11,20 +11,10 @@ from lut.modules import build_layer
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
 from predictor.decompose import decompose_module, mapped_modules
+from predictor.evaluate import TORCHVISION
 from search.named import get_named_arch
 from search.sampling import sample_archs
 from search.space import get_space
-
-TORCHVISION = [
-    "mnasnet0_5",
-    "mnasnet0_75",
-    "mnasnet1_0",
-    "mnasnet1_3",
-    "mobilenet_v2",
-    "mobilenet_v3_small",
-    "mobilenet_v3_large",
-    "efficientnet_b0",
-]
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
