@@ -52,11 +52,13 @@ def export_parquet(store: LutStore, out: str | Path) -> list[Path]:
     return written
 
 
-def _row_measurement(row: pd.Series) -> Measurement:
-    def opt(v):
-        return None if pd.isna(v) else float(v)
+def _row_measurement(row: pd.Series, scale: float = 1.0) -> Measurement:
+    """A stored row as a Measurement, times ``scale`` (see :func:`_scales`)."""
 
-    return Measurement(
+    def opt(v):
+        return None if v is None or pd.isna(v) else float(v)
+
+    m = Measurement(
         float(row.median_ms),
         float(row.mean_ms),
         opt(row.std_ms),
@@ -64,13 +66,31 @@ def _row_measurement(row: pd.Series) -> Measurement:
         opt(row.p90_ms),
         int(row.n),
         int(row.warmup),
+        opt(row.get("reference_ms")),
+        opt(row.get("drift_factor")) or 1.0,
     )
+    return m if scale == 1.0 else m.scaled(scale)
+
+
+def _scales(dst: LutStore, src: LutStore) -> dict[str, float]:
+    """Per kind ("layers", "models"), the factor bringing ``src``'s drift-corrected rows to
+    ``dst``'s calibration; ``dst`` adopts a calibration it does not have yet."""
+    ours = dict(dst.meta.get("drift_references") or {})
+    scales = {}
+    for kind, ref in (src.meta.get("drift_references") or {}).items():
+        if kind in ours and ours[kind]["key"] == ref["key"]:
+            scales[kind] = ours[kind]["nominal_ms"] / ref["nominal_ms"]
+        elif kind not in ours:
+            ours[kind] = ref
+    dst.set_meta("drift_references", ours)
+    return scales
 
 
 def merge(out: str | Path, inputs: list[str | Path]) -> dict:
     """Merge LUT files measured with one backend configuration and settings into ``out``
     (created, or extended when it exists with the same configuration). Where a key is in
-    several files, the steadiest row (lowest robust CV) wins.
+    several files, the steadiest row (lowest robust CV) wins. Drift-corrected rows are
+    brought to the calibration of ``out`` (or of the first input) first.
 
     Returns counts: rows added, conflicts resolved, models added.
 
@@ -93,29 +113,35 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
             out, first.backend_config, first.device, first.settings
         ) as dst:
             existing = dst.layers_frame().set_index("key")
-            best: dict[str, pd.Series] = {k: r for k, r in existing.iterrows()}
+            best: dict[str, tuple[pd.Series, float]] = {k: (r, 1.0) for k, r in existing.iterrows()}
             changed: set[str] = set()
+            scales = {s.path: _scales(dst, s) for s in sources}
             for s in sources:
+                scale = scales[s.path].get("layers", 1.0)
                 for key, row in s.layers_frame().set_index("key").iterrows():
                     if key in best:
                         counts["conflicts"] += 1
-                        if _row_measurement(row).robust_cv >= _row_measurement(best[key]).robust_cv:
+                        steadier = _row_measurement(best[key][0]).robust_cv
+                        if _row_measurement(row).robust_cv >= steadier:
                             continue
-                    best[key] = row
+                    best[key] = (row, scale)
                     changed.add(key)
             for key in sorted(changed):
-                row = best[key]
-                dst.put_layer(LayerSpec.from_key(key), _row_measurement(row), int(row.attempts))
+                row, scale = best[key]
+                dst.put_layer(
+                    LayerSpec.from_key(key), _row_measurement(row, scale), int(row.attempts)
+                )
             counts["layers"] = len(changed)
             from search.arch import Arch
 
             have = dst.model_keys()
             for s in sources:
+                scale = scales[s.path].get("models", 1.0)
                 for _, row in s.models_frame().iterrows():
                     if row.arch_key not in have:
                         dst.put_model(
                             Arch.from_json(row.arch_json),
-                            _row_measurement(row),
+                            _row_measurement(row, scale),
                             int(row.attempts),
                             row["name"],
                         )

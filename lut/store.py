@@ -9,6 +9,8 @@ Tables:
                             backend_config, device, settings (warmup, runs, ...), notes
     layers(key, ...)        one row per LayerSpec key: spec fields + statistics in ms
     models(arch_key, ...)   whole-model measurements (the predictor's training data)
+                            Both carry reference_ms and drift_factor when drift-corrected
+                            (profiler.reference): the raw median is median_ms / drift_factor.
     reference(id, ...)      periodic re-timings of a fixed reference layer (drift)
 """
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FORMAT = "lutnas-lut"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: reference_ms and drift_factor columns
 STAT_COLUMNS = ("median_ms", "mean_ms", "std_ms", "p10_ms", "p90_ms", "n", "warmup")
 SPEC_COLUMNS = (
     "op",
@@ -56,24 +58,49 @@ CREATE TABLE IF NOT EXISTS layers (
     stride INTEGER NOT NULL, input_h INTEGER NOT NULL, input_w INTEGER NOT NULL,
     median_ms REAL NOT NULL, mean_ms REAL NOT NULL, std_ms REAL, p10_ms REAL, p90_ms REAL,
     n INTEGER NOT NULL, warmup INTEGER NOT NULL, cv REAL, attempts INTEGER NOT NULL,
-    measured_at TEXT NOT NULL);
+    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL);
 CREATE TABLE IF NOT EXISTS models (
     arch_key TEXT PRIMARY KEY, arch_json TEXT NOT NULL, space TEXT NOT NULL,
     resolution INTEGER NOT NULL, name TEXT,
     median_ms REAL NOT NULL, mean_ms REAL NOT NULL, std_ms REAL, p10_ms REAL, p90_ms REAL,
     n INTEGER NOT NULL, warmup INTEGER NOT NULL, cv REAL, attempts INTEGER NOT NULL,
-    measured_at TEXT NOT NULL);
+    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL);
 CREATE TABLE IF NOT EXISTS reference (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, median_ms REAL NOT NULL,
     ratio REAL NOT NULL, rows_done INTEGER NOT NULL, measured_at TEXT NOT NULL);
 """
 
 
-_LAYER_COLUMNS = ("key", *SPEC_COLUMNS, *STAT_COLUMNS, "cv", "attempts", "measured_at")
-_INSERT_LAYER = (
-    f"INSERT OR REPLACE INTO layers ({', '.join(_LAYER_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_LAYER_COLUMNS))})"
+_DRIFT_COLUMNS = ("reference_ms", "drift_factor")  # added in schema 2
+_LAYER_COLUMNS = (
+    "key",
+    *SPEC_COLUMNS,
+    *STAT_COLUMNS,
+    "cv",
+    "attempts",
+    "measured_at",
+    *_DRIFT_COLUMNS,
 )
+_MODEL_COLUMNS = (
+    "arch_key", "arch_json", "space", "resolution", "name",
+    *STAT_COLUMNS, "cv", "attempts", "measured_at", *_DRIFT_COLUMNS,
+)  # fmt: skip
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    return (
+        f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+
+
+def _add_drift_columns(conn: sqlite3.Connection) -> None:
+    """Bring a schema-1 file up to date (the columns are NULL for its old rows)."""
+    for table in ("layers", "models"):
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        for column in _DRIFT_COLUMNS:
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} REAL")
 
 
 def _read_sql(query: str, conn: sqlite3.Connection) -> pd.DataFrame:
@@ -88,6 +115,15 @@ def _now() -> str:
 
 def _stats(m: Measurement) -> tuple:
     return (m.median_ms, m.mean_ms, m.std_ms, m.p10_ms, m.p90_ms, m.n, m.warmup, m.cv)
+
+
+def _drift(m: Measurement) -> tuple:
+    return (m.reference_ms, m.drift_factor if m.reference_ms is not None else None)
+
+
+def _with_defaults(settings: dict) -> dict:
+    """Settings as compared on resume; files from before drift correction had it off."""
+    return {"drift_correction": False, **settings}
 
 
 def _describe_diff(stored: dict, wanted: dict) -> str:
@@ -142,6 +178,16 @@ class LutStore:
                 f"{meta['schema_version']}); upgrade lutnas to read it"
             )
         conn.execute("PRAGMA journal_mode=WAL")
+        if meta.get("schema_version", 0) < SCHEMA_VERSION:
+            try:
+                with transaction(conn):
+                    _add_drift_columns(conn)
+                    conn.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                        (json.dumps(SCHEMA_VERSION),),
+                    )
+            except sqlite3.OperationalError:  # read-only file: readable as it is
+                pass
         return cls(path, conn)
 
     @classmethod
@@ -197,7 +243,8 @@ class LutStore:
                 "drop --no-resume to continue it, or choose another --out"
             )
         store = cls.open(path)
-        stored_cfg, stored_settings = store.backend_config, store.settings
+        stored_cfg = store.backend_config
+        stored_settings, settings = _with_defaults(store.settings), _with_defaults(settings)
         if stored_cfg != backend_config:
             store.close()
             raise LutnasError(
@@ -210,7 +257,8 @@ class LutStore:
             raise LutnasError(
                 f"{path} was measured with other settings "
                 f"({_describe_diff(stored_settings, settings)}); "
-                "rerun with the same --warmup/--runs, or choose another --out."
+                "rerun with the same --warmup/--runs/--no-drift-correction, "
+                "or choose another --out."
             )
         return store
 
@@ -253,8 +301,15 @@ class LutStore:
     def put_layer(self, spec: LayerSpec, m: Measurement, attempts: int = 1) -> None:
         """Store (or replace) the row of ``spec``; committed when this returns."""
         self._conn.execute(
-            _INSERT_LAYER,
-            (spec.key, *(getattr(spec, c) for c in SPEC_COLUMNS), *_stats(m), attempts, _now()),
+            _insert("layers", _LAYER_COLUMNS),
+            (
+                spec.key,
+                *(getattr(spec, c) for c in SPEC_COLUMNS),
+                *_stats(m),
+                attempts,
+                _now(),
+                *_drift(m),
+            ),
         )
 
     def layer_keys(self) -> set[str]:
@@ -283,7 +338,7 @@ class LutStore:
     def put_model(self, arch, m: Measurement, attempts: int = 1, name: str | None = None) -> None:
         """Store the whole-model measurement of ``arch`` (a :class:`search.arch.Arch`)."""
         self._conn.execute(
-            "INSERT OR REPLACE INTO models VALUES (" + ", ".join("?" * 15) + ")",
+            _insert("models", _MODEL_COLUMNS),
             (
                 arch.key,
                 arch.to_json(),
@@ -293,6 +348,7 @@ class LutStore:
                 *_stats(m),
                 attempts,
                 _now(),
+                *_drift(m),
             ),
         )
 

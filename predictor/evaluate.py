@@ -507,11 +507,11 @@ def measure_torchvision(
 
     from predictor.decompose import decompose_module
     from profiler.base import Workload
-    from profiler.loop import ProfileSettings, measure_steady, profile_layers
+    from profiler.loop import ProfileSettings, measure_steady, profile_layers, reference_for
 
     with LutStore.open(lut) as store:
         backend = _backend_for(store)
-        settings = ProfileSettings(warmup=store.settings["warmup"], runs=store.settings["runs"])
+        settings = ProfileSettings.from_identity(store.settings)
         done = dict(store.meta.get("torchvision_models") or {})
         with backend:
             if backend.config() != store.backend_config:
@@ -519,6 +519,7 @@ def measure_torchvision(
                     "this machine's backend configuration differs from the LUT's; "
                     "measure on the machine and versions the LUT was made with"
                 )
+            reference = reference_for(backend, store, settings, "models")
             for name in names:
                 specs = decompose_module(
                     getattr(tvm, name)(weights=None), (1, 3, resolution, resolution)
@@ -534,7 +535,7 @@ def measure_torchvision(
                         lambda name=name: getattr(tvm, name)(weights=None).eval(),
                         (1, 3, resolution, resolution),
                     )
-                    m, attempts = measure_steady(backend, w, settings)
+                    m, attempts = measure_steady(backend, w, settings, reference)
                     if name in done:
                         done[name]["repeats_ms"] = [*done[name].get("repeats_ms", []), m.median_ms]
                     else:
@@ -548,22 +549,22 @@ def measure_repeats(
 ) -> dict[str, list[float]]:
     """Measure ``n`` held-out whole models ``times`` more times each, one pass over them per
     time (so a model's measurements are minutes apart); ``meta.repeat_measurements``."""
-    from profiler.base import Workload
-    from profiler.loop import ProfileSettings, measure_steady
+    from profiler.loop import ProfileSettings, measure_steady, reference_for
+    from profiler.workloads import arch_workload
 
     with LutStore.open(lut) as store:
         _, test = split(store.models_frame(), test_fraction)
         backend = _backend_for(store)
-        settings = ProfileSettings(warmup=store.settings["warmup"], runs=store.settings["runs"])
+        settings = ProfileSettings.from_identity(store.settings)
         done = _repeats(store.meta)
         with backend:
+            reference = reference_for(backend, store, settings, "models")
             for time_ in range(times):
                 for j in test["arch_json"].iloc[:n]:
                     arch = Arch.from_json(j)
                     if len(done.get(arch.key, [])) > time_:
                         continue
-                    w = Workload(arch.key, lambda a=arch: a.build().eval(), arch.input_shape)
-                    m = measure_steady(backend, w, settings)[0]
+                    m = measure_steady(backend, arch_workload(arch), settings, reference)[0]
                     done[arch.key] = [*done.get(arch.key, []), m.median_ms]
                     store.set_meta("repeat_measurements", done)
     return done

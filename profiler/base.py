@@ -10,7 +10,7 @@ import importlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -47,6 +47,9 @@ class Measurement:
 
     ``std_ms``, ``p10_ms`` and ``p90_ms`` are None when a runner does not report them
     (e.g. a phone benchmark binary that prints only an average and percentiles).
+    A drift-corrected measurement (:mod:`profiler.reference`) also carries the median of the
+    reference timed alongside it and the factor its statistics were scaled by; the raw median
+    is ``median_ms / drift_factor``.
     """
 
     median_ms: float
@@ -56,6 +59,8 @@ class Measurement:
     p90_ms: float | None
     n: int  # timed runs
     warmup: int  # untimed runs before them
+    reference_ms: float | None = None  # raw median of the interleaved reference
+    drift_factor: float = 1.0  # the statistics above were multiplied by this
 
     @classmethod
     def from_samples(cls, samples_ms: Sequence[float], warmup: int) -> Measurement:
@@ -70,6 +75,26 @@ class Measurement:
             p90_ms=float(np.percentile(a, 90)),
             n=int(a.size),
             warmup=int(warmup),
+        )
+
+    def scaled(self, factor: float, reference_ms: float | None = None) -> Measurement:
+        """These statistics times ``factor``: a drift correction against ``reference_ms``, the
+        reference timed alongside (None: keep the one recorded), or a change of scale."""
+        if not (math.isfinite(factor) and factor > 0):
+            raise ValueError(f"a drift factor must be finite and positive, got {factor}")
+
+        def mul(v: float | None) -> float | None:
+            return None if v is None else v * factor
+
+        return replace(
+            self,
+            median_ms=self.median_ms * factor,
+            mean_ms=self.mean_ms * factor,
+            std_ms=mul(self.std_ms),
+            p10_ms=mul(self.p10_ms),
+            p90_ms=mul(self.p90_ms),
+            reference_ms=self.reference_ms if reference_ms is None else reference_ms,
+            drift_factor=self.drift_factor * factor,
         )
 
     @property
@@ -110,6 +135,8 @@ class Backend(ABC):
     """
 
     name: ClassVar[str]
+    # True when measure_against() can interleave runs with a reference (profiler.reference)
+    interleaves_reference: ClassVar[bool] = False
 
     def __enter__(self) -> Backend:
         return self
@@ -130,6 +157,13 @@ class Backend(ABC):
     @abstractmethod
     def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
         """Time ``workload`` and return its statistics (see the class docstring)."""
+
+    def measure_against(
+        self, workload: Workload, reference: Workload, warmup: int, runs: int
+    ) -> tuple[Measurement, Measurement]:
+        """Time ``workload`` and ``reference`` in alternation, one run of each in turn, and
+        return both statistics (raw). Only where :attr:`interleaves_reference` is True."""
+        raise NotImplementedError(f"the {self.name} backend cannot interleave a reference")
 
 
 _BUILTIN: dict[str, str] = {

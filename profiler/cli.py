@@ -18,7 +18,7 @@ from lut.store import LutStore
 from lutnas.cli_util import user_errors
 from lutnas.errors import LutnasError
 from profiler.adb.cli import adb_backend_options, add_adb_arguments, run_phones, several_phones
-from profiler.base import get_backend, list_backends
+from profiler.base import backend_class, get_backend, list_backends
 from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
 from search.io import load_archs
 from search.named import get_named_arch, list_named_archs
@@ -53,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="re-measure rows whose robust CV is above this")
     p.add_argument("--reference-every", type=int, default=ProfileSettings.reference_every,
                    help="re-time the reference layer every N rows to detect drift (0: never)")
+    p.add_argument("--no-drift-correction", action="store_true",
+                   help="host backends: do not time each row alongside a reference and rescale "
+                        "it to the calibrated speed (see profiler.reference)")
     p.add_argument("--seed", type=int, default=0, help="seed of the order and of random archs")
     p.add_argument("--dry-run", action="store_true",
                    help="print how many unique layers there are per resolution, time nothing")
@@ -111,8 +114,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"total: {sum(len(v) for v in wanted.values())} unique layers"
               + (f", {len(specs)} after --limit" if args.limit is not None else ""))
         return 0
+    correct = not args.no_drift_correction and backend_class(args.backend).interleaves_reference
     settings = ProfileSettings(warmup=args.warmup, runs=args.runs, cv_threshold=args.cv_threshold,
-                               reference_every=args.reference_every, seed=args.seed)
+                               reference_every=args.reference_every, seed=args.seed,
+                               drift_correction=correct)
     out = args.out or f"{args.backend}.lut"
     progress = not args.no_progress and not several_phones(args)  # one bar per process
 

@@ -1,5 +1,8 @@
 """The loop that fills a LUT: skip what is done, shuffle, time, re-time noisy rows, watch drift.
 
+On host backends each workload is timed interleaved with a reference and rescaled to the speed
+of the machine at calibration (:mod:`profiler.reference`), unless ``drift_correction`` is off.
+
 Every finished measurement is committed before the next starts (see :mod:`lut.store`), so a
 killed run loses at most the workload in flight and the same call resumes where it stopped.
 """
@@ -16,13 +19,24 @@ from tqdm import tqdm
 
 from lut.spec import LayerSpec
 from lut.store import LutStore
+from lutnas.errors import LutnasError
 from profiler.base import Backend, BackendError, DeviceLostError, Measurement, Workload
+from profiler.reference import REFERENCE_SPEC, Reference, calibrated_reference
+from profiler.workloads import arch_workload, layer_workload
 
 log = logging.getLogger(__name__)
 
-# Re-timed now and then to detect drift (thermal, frequency, background load). A mid-sized
-# MBConv at 14×14: long enough to time well, short enough to cost little.
-REFERENCE_SPEC = LayerSpec("mbconv", 3, 6, 0.0, "idskip", "relu", 64, 64, 1, 14, 14)
+__all__ = [  # layer_workload and REFERENCE_SPEC are re-exported for callers of the loop
+    "REFERENCE_SPEC",
+    "ProfileReport",
+    "ProfileSettings",
+    "layer_workload",
+    "measure_steady",
+    "profile_layers",
+    "profile_models",
+    "reference_for",
+    "run_workloads",
+]
 
 
 @dataclass(frozen=True)
@@ -37,10 +51,20 @@ class ProfileSettings:
     drift_threshold: float = 0.10  # report drift when the reference moves more than this
     seed: int = 0  # shuffles the order, spreading drift across op kinds
     max_consecutive_failures: int = 5  # stop when this many rows in a row fail
+    drift_correction: bool = True  # interleave a reference and rescale (host backends only)
 
     def identity(self) -> dict:
         """The settings that change the numbers; a resumed LUT must have the same."""
-        return {"warmup": self.warmup, "runs": self.runs}
+        return {"warmup": self.warmup, "runs": self.runs, "drift_correction": self.drift_correction}
+
+    @classmethod
+    def from_identity(cls, identity: dict) -> ProfileSettings:
+        """The settings a LUT was measured with (files from before drift correction: off)."""
+        return cls(
+            warmup=int(identity.get("warmup", cls.warmup)),
+            runs=int(identity.get("runs", cls.runs)),
+            drift_correction=bool(identity.get("drift_correction", False)),
+        )
 
 
 @dataclass
@@ -53,24 +77,46 @@ class ProfileReport:
     seconds: float = 0.0
 
 
-def _build(spec: LayerSpec):
-    from lut.modules import build_layer  # torch loads only when something is measured
+def reference_for(
+    backend: Backend, store: LutStore, settings: ProfileSettings, kind: str
+) -> Reference | None:
+    """The drift reference for workloads of ``kind`` ("layers"/"models"), or None when drift
+    correction is off.
 
-    return build_layer(spec)
+    Raises:
+        LutnasError: correction is on but the backend cannot interleave (phones).
+    """
+    if not settings.drift_correction:
+        return None
+    if not backend.interleaves_reference:
+        raise LutnasError(
+            f"the {backend.name} backend cannot time a reference alongside each workload; "
+            "profile with drift correction off (--no-drift-correction, or "
+            "ProfileSettings(drift_correction=False))"
+        )
+    return calibrated_reference(backend, store, kind, settings.warmup, settings.runs)
 
 
-def layer_workload(spec: LayerSpec) -> Workload:
-    return Workload(spec.key, lambda: _build(spec), spec.input_shape)
+def _measure_once(
+    backend: Backend, workload: Workload, settings: ProfileSettings, reference: Reference | None
+) -> Measurement:
+    if reference is None:
+        return backend.measure(workload, settings.warmup, settings.runs)
+    m, ref = backend.measure_against(workload, reference.workload, settings.warmup, settings.runs)
+    return reference.correct(m, ref)
 
 
 def measure_steady(
-    backend: Backend, workload: Workload, settings: ProfileSettings
+    backend: Backend,
+    workload: Workload,
+    settings: ProfileSettings,
+    reference: Reference | None = None,
 ) -> tuple[Measurement, int]:
-    """Measure until the robust CV is under the threshold or attempts run out; returns the
-    steadiest measurement and the number of attempts."""
+    """Measure (drift-corrected against ``reference`` when given) until the robust CV is under
+    the threshold or attempts run out; returns the steadiest measurement and the attempts."""
     best: Measurement | None = None
     for attempt in range(1, settings.max_attempts + 1):
-        m = backend.measure(workload, settings.warmup, settings.runs)
+        m = _measure_once(backend, workload, settings, reference)
         if best is None or m.robust_cv < best.robust_cv:
             best = m
         if not best.robust_cv > settings.cv_threshold:  # NaN (unknown spread) counts as steady
@@ -115,6 +161,7 @@ def run_workloads(
     settings: ProfileSettings,
     desc: str,
     progress: bool = True,
+    reference: Reference | None = None,
 ) -> ProfileReport:
     """Measure each ``(workload, put)`` pair and hand the result to ``put(measurement, attempts)``.
 
@@ -132,7 +179,7 @@ def run_workloads(
         watch.check(0, force=True)
         for workload, put in items:
             try:
-                m, attempts = measure_steady(backend, workload, settings)
+                m, attempts = measure_steady(backend, workload, settings, reference)
             except DeviceLostError:
                 raise
             except BackendError as exc:
@@ -169,7 +216,8 @@ def profile_layers(
     todo = list({s.key: s for s in specs if s.key not in done}.values())
     random.Random(settings.seed).shuffle(todo)
     items = [(layer_workload(s), lambda m, a, s=s: store.put_layer(s, m, a)) for s in todo]
-    report = run_workloads(backend, store, items, settings, "layers", progress)
+    reference = reference_for(backend, store, settings, "layers") if todo else None
+    report = run_workloads(backend, store, items, settings, "layers", progress, reference)
     report.skipped = len({s.key for s in specs}) - len(todo)
     return report
 
@@ -185,13 +233,8 @@ def profile_models(
     done = store.model_keys()
     todo = list({a.key: a for a in archs if a.key not in done}.values())
     random.Random(settings.seed).shuffle(todo)
-    items = [
-        (
-            Workload(a.key, lambda a=a: a.build().eval(), a.input_shape),
-            lambda m, n, a=a: store.put_model(a, m, n),
-        )
-        for a in todo
-    ]
-    report = run_workloads(backend, store, items, settings, "whole models", progress)
+    items = [(arch_workload(a), lambda m, n, a=a: store.put_model(a, m, n)) for a in todo]
+    reference = reference_for(backend, store, settings, "models") if todo else None
+    report = run_workloads(backend, store, items, settings, "whole models", progress, reference)
     report.skipped = len({a.key for a in archs}) - len(todo)
     return report

@@ -78,6 +78,7 @@ def verify_top(
     backend_config: dict,
     lut_settings: dict,
     out_dir: str | Path | None = None,
+    drift_references: dict | None = None,
 ) -> list[VerifyRow]:
     """Measure the first ``k`` of ``candidates`` (best first) on ``backend_config``.
 
@@ -87,13 +88,17 @@ def verify_top(
         backend_config: the LUT's backend config (``LatencyPredictor.backend_config``).
         lut_settings: the LUT's settings (``warmup``, ``runs``).
         out_dir: where ``verify_archs.json`` is written when the backend is not a host one.
+        drift_references: the LUT's calibrated references (``meta.drift_references``); when
+            its settings have drift correction on, the archs are timed against the same
+            reference and rescaled like the LUT's rows, so they compare with predictions.
 
     Raises:
         LutnasError: the backend cannot be re-created here (phone LUT): the message names the
             JSON file of the top K and the command that measures them; a measurement failed.
     """
-    from profiler.base import Workload
     from profiler.loop import ProfileSettings, measure_steady
+    from profiler.reference import stored_reference
+    from profiler.workloads import arch_workload
 
     top = list(candidates)[:k]
     archs = [Arch.from_json(r.arch_json) for r in top]
@@ -107,9 +112,10 @@ def verify_top(
             "profiler.loop.profile_models(get_backend(...), LutStore.create_or_resume(...), "
             f"search.io.load_archs({str(path)!r}), settings)"
         )
-    settings = ProfileSettings(
-        warmup=int(lut_settings.get("warmup", 10)), runs=int(lut_settings.get("runs", 50))
-    )
+    settings = ProfileSettings.from_identity(lut_settings)
+    reference = stored_reference(drift_references, "models") if settings.drift_correction else None
+    if settings.drift_correction and reference is None:
+        log.warning("the LUT has no calibrated whole-model reference; timing without correction")
     rows = []
     with host_backend(backend_config) as backend:
         diffs = config_mismatch(backend_config, backend.config())
@@ -120,8 +126,7 @@ def verify_top(
                 "; ".join(diffs),
             )
         for rank, (row, arch) in enumerate(zip(top, archs, strict=True)):
-            workload = Workload(arch.key, lambda a=arch: a.build().eval(), arch.input_shape)
-            m, _ = measure_steady(backend, workload, settings)
+            m, _ = measure_steady(backend, arch_workload(arch), settings, reference)
             rows.append(
                 VerifyRow(
                     rank, row.arch_key, row.reward, row.latency_ms, m.median_ms, m.p10_ms, m.p90_ms

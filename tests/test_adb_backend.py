@@ -33,7 +33,9 @@ SPECS = [
     LayerSpec("mbconv", 3, 6, 0.0, "noskip", "hswish", 24, 32, 1, 7, 7),
     LayerSpec("dconv", 5, 1, 0.25, "idskip", "relu6", 24, 24, 1, 7, 7),
 ]
-SETTINGS = ProfileSettings(warmup=1, runs=5, reference_every=0, max_attempts=1)
+SETTINGS = ProfileSettings(  # phones time a workload in one go: no interleaved reference
+    warmup=1, runs=5, reference_every=0, max_attempts=1, drift_correction=False
+)
 
 
 @pytest.fixture

@@ -1,14 +1,26 @@
-"""What the two host backends share: pinning, device facts, config fields."""
+"""What the two host backends share: pinning, device facts, config fields, and timing.
+
+A host backend only says how to turn a workload into a callable that runs it once
+(:meth:`HostBackend._runner`); timing, interleaving with a reference and error reporting are
+done here, once.
+"""
 
 from __future__ import annotations
 
-from profiler.base import Backend
+import contextlib
+from abc import abstractmethod
+from collections.abc import Callable
+
+from profiler.base import Backend, BackendError, Measurement, Workload
 from profiler.host import host_info, pin_to_cores, restore_affinity
+from profiler.timing import time_callable, time_interleaved
 
 
 class HostBackend(Backend):
     """A backend timing on this machine's CPU with ``threads`` threads, pinned to as many
     cores while entered (where the OS allows); the affinity is restored on exit."""
+
+    interleaves_reference = True
 
     def __init__(self, threads: int = 1, pin: bool = True) -> None:
         if threads < 1:
@@ -16,6 +28,7 @@ class HostBackend(Backend):
         self.threads = threads
         self.pin = pin
         self._affinity_before: set[int] | None = None
+        self._references: dict[str, Callable[[], object]] = {}  # key -> ready runner
 
     def __enter__(self) -> HostBackend:
         if self.pin:
@@ -25,6 +38,7 @@ class HostBackend(Backend):
     def __exit__(self, *exc_info: object) -> None:
         restore_affinity(self._affinity_before)
         self._affinity_before = None
+        self._references.clear()
 
     def device_info(self) -> dict:
         return host_info()
@@ -37,3 +51,37 @@ class HostBackend(Backend):
             "device": f"host:{info['cpu_model']}",
             "machine": info["machine"],
         }
+
+    @abstractmethod
+    def _runner(self, workload: Workload) -> Callable[[], object]:
+        """Prepare ``workload`` (build, export, load) and return a call that runs it once."""
+
+    def _timing_context(self) -> contextlib.AbstractContextManager:
+        """Entered around the timed calls (e.g. torch's inference mode)."""
+        return contextlib.nullcontext()
+
+    def _prepared(self, workload: Workload) -> Callable[[], object]:
+        try:
+            return self._runner(workload)
+        except Exception as exc:
+            raise BackendError(f"{self.name} could not prepare {workload.key}: {exc}") from exc
+
+    def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
+        run = self._prepared(workload)
+        try:
+            with self._timing_context():
+                return time_callable(run, warmup, runs)
+        except Exception as exc:
+            raise BackendError(f"{self.name} could not run {workload.key}: {exc}") from exc
+
+    def measure_against(
+        self, workload: Workload, reference: Workload, warmup: int, runs: int
+    ) -> tuple[Measurement, Measurement]:
+        if reference.key not in self._references:  # prepared once per session
+            self._references[reference.key] = self._prepared(reference)
+        run = self._prepared(workload)
+        try:
+            with self._timing_context():
+                return time_interleaved(run, self._references[reference.key], warmup, runs)
+        except Exception as exc:
+            raise BackendError(f"{self.name} could not run {workload.key}: {exc}") from exc

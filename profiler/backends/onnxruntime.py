@@ -8,15 +8,15 @@ Units: ms per ``run`` call, wall clock, host side.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from profiler.backends.host_base import HostBackend
-from profiler.base import BackendError, Measurement, Workload
+from profiler.base import Workload
 from profiler.export import export_settings, onnx_path
-from profiler.timing import time_callable
 
 
 class OnnxRuntimeBackend(HostBackend):
@@ -61,15 +61,11 @@ class OnnxRuntimeBackend(HostBackend):
         options.log_severity_level = 3
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
-        path = onnx_path(workload, self.cache_dir)
-        try:
-            session = self._session(path)
-            feed = {
-                session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(
-                    workload.input_shape, np.float32
-                )
-            }
-            return time_callable(lambda: session.run(None, feed), warmup, runs)
-        except Exception as exc:
-            raise BackendError(f"onnxruntime could not run {workload.key} ({path}): {exc}") from exc
+    def _runner(self, workload: Workload) -> Callable[[], object]:
+        session = self._session(onnx_path(workload, self.cache_dir))
+        feed = {
+            session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(
+                workload.input_shape, np.float32
+            )
+        }
+        return lambda: session.run(None, feed)

@@ -6,11 +6,13 @@ on exit). Units: ms per forward call, wall clock.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+
 import torch
 
 from profiler.backends.host_base import HostBackend
-from profiler.base import BackendError, Measurement, Workload
-from profiler.timing import time_callable
+from profiler.base import Workload
 
 
 class TorchBackend(HostBackend):
@@ -39,12 +41,11 @@ class TorchBackend(HostBackend):
             "dtype": "float32",
         }
 
-    def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
-        try:
-            module = workload.build()
-            module.eval()
-            x = torch.randn(workload.input_shape)
-            with torch.inference_mode():
-                return time_callable(lambda: module(x), warmup, runs)
-        except Exception as exc:
-            raise BackendError(f"torch could not run {workload.key}: {exc}") from exc
+    def _runner(self, workload: Workload) -> Callable[[], object]:
+        module = workload.build()
+        module.eval()
+        x = torch.randn(workload.input_shape)
+        return lambda: module(x)
+
+    def _timing_context(self) -> contextlib.AbstractContextManager:
+        return torch.inference_mode()

@@ -1,0 +1,175 @@
+"""Drift correction (profiler.reference): each row is timed alongside a reference and rescaled
+to the speed the machine had at calibration, so a machine that slows down mid-run still gives
+the same numbers. Real timing throughout: the "machine" slows down by really sleeping longer."""
+
+import time
+
+import pytest
+import torch
+
+from lut.export import merge
+from lut.spec import LayerSpec
+from lut.store import SCHEMA_VERSION, LutStore
+from lutnas.errors import LutnasError
+from profiler.backends.torch_eager import TorchBackend
+from profiler.base import Measurement, Workload
+from profiler.loop import ProfileSettings, profile_layers, reference_for
+from profiler.reference import REFERENCE_SPEC
+from profiler.timing import time_interleaved
+
+SPECS = [LayerSpec("dconv", 3, 1, 0.0, "noskip", "relu", 16, c, 1, 14, 14) for c in (8, 16, 24)]
+SETTINGS = ProfileSettings(warmup=2, runs=20, reference_every=0, max_attempts=1)
+
+
+class Sleeper(torch.nn.Module):
+    """Sleeps ``ms`` × the backend's current slowdown on each call."""
+
+    def __init__(self, backend, ms: float) -> None:
+        super().__init__()
+        self.backend, self.ms = backend, ms
+
+    def forward(self, x):
+        time.sleep(self.ms * self.backend.slowdown / 1000)
+        return x
+
+
+class SlowingMachine(TorchBackend):
+    """A torch backend on a "machine" whose speed is ``slowdown``: the reference layer sleeps
+    2 ms and every other layer 4 ms, both times ``slowdown``."""
+
+    name = "torch"
+
+    def __init__(self) -> None:
+        super().__init__(pin=False)
+        self.slowdown = 1.0
+
+    def _runner(self, workload):
+        ms = 2.0 if workload.key == REFERENCE_SPEC.key else 4.0
+        module = Sleeper(self, ms)
+        return lambda: module(None)
+
+
+def new_store(path, backend, settings=SETTINGS):
+    return LutStore.create(path, backend.config(), backend.device_info(), settings.identity())
+
+
+def test_interleaved_timing_alternates_the_two_callables():
+    calls = []
+    m, ref = time_interleaved(lambda: calls.append("w"), lambda: calls.append("r"), 2, 3)
+    assert calls == ["w", "r"] * 5
+    assert (m.n, ref.n, m.warmup) == (3, 3, 2)
+
+
+def test_scaling_a_measurement_keeps_the_raw_median_recoverable():
+    m = Measurement.from_samples([1.0, 2.0, 3.0], 5).scaled(0.5, reference_ms=4.0)
+    assert (m.median_ms, m.p10_ms, m.reference_ms, m.drift_factor) == (1.0, 0.6, 4.0, 0.5)
+    assert m.median_ms / m.drift_factor == 2.0
+    with pytest.raises(ValueError, match="finite and positive"):
+        m.scaled(0.0)
+
+
+def test_a_machine_slowing_down_mid_run_gives_the_same_numbers(tmp_path):
+    with SlowingMachine() as backend:
+        store = new_store(tmp_path / "d.lut", backend)
+        reference = reference_for(backend, store, SETTINGS, "layers")
+        assert reference.nominal_ms == pytest.approx(2.0, rel=0.25)
+        profile_layers(backend, store, SPECS[:1], SETTINGS, progress=False)
+        backend.slowdown = 2.0  # the machine now runs at half speed
+        profile_layers(backend, store, SPECS[1:], SETTINGS, progress=False)
+    rows = store.layers_frame().set_index("key")
+    raw = rows.median_ms / rows.drift_factor
+    assert raw[SPECS[2].key] == pytest.approx(8.0, rel=0.25)  # really twice as slow ...
+    assert raw[SPECS[2].key] > 1.6 * raw[SPECS[0].key]
+    for spec in SPECS:  # ... yet every row reads 4 ms at the calibrated speed
+        assert rows.median_ms[spec.key] == pytest.approx(4.0, rel=0.15)
+        assert rows.reference_ms[spec.key] > 0
+    assert store.meta["drift_references"]["layers"]["key"] == REFERENCE_SPEC.key
+
+
+def test_resuming_reuses_the_calibration(tmp_path):
+    path = tmp_path / "r.lut"
+    with SlowingMachine() as backend:
+        with new_store(path, backend) as store:
+            profile_layers(backend, store, SPECS[:1], SETTINGS, progress=False)
+            nominal = store.meta["drift_references"]["layers"]["nominal_ms"]
+        backend.slowdown = 2.0  # another day, a slower machine: not calibrated again
+        with LutStore.create_or_resume(
+            path, backend.config(), backend.device_info(), SETTINGS.identity()
+        ) as store:
+            profile_layers(backend, store, SPECS[1:], SETTINGS, progress=False)
+            assert store.meta["drift_references"]["layers"]["nominal_ms"] == nominal
+            assert store.layers_frame().median_ms.between(3.4, 4.6).all()
+
+
+def test_a_lut_without_correction_cannot_be_resumed_with_it(tmp_path):
+    path = tmp_path / "n.lut"
+    off = ProfileSettings(warmup=2, runs=20, drift_correction=False)
+    with SlowingMachine() as backend:
+        new_store(path, backend, off).close()
+        with pytest.raises(LutnasError, match="drift_correction"):
+            LutStore.create_or_resume(
+                path, backend.config(), backend.device_info(), SETTINGS.identity()
+            )
+
+
+def test_a_backend_that_cannot_interleave_is_a_clear_error(tmp_path):
+    class Phone(TorchBackend):
+        name = "torch"
+        interleaves_reference = False
+
+    with Phone(pin=False) as backend:
+        store = new_store(tmp_path / "p.lut", backend)
+        with pytest.raises(LutnasError, match="--no-drift-correction"):
+            profile_layers(backend, store, SPECS, SETTINGS, progress=False)
+
+
+def test_merging_brings_rows_to_one_calibration(tmp_path):
+    paths = [tmp_path / "a.lut", tmp_path / "b.lut"]
+    with SlowingMachine() as backend:
+        for path, spec, slowdown in zip(paths, SPECS, (1.0, 1.5), strict=False):
+            backend.slowdown = slowdown  # b was calibrated on a slower day
+            with new_store(path, backend) as store:
+                profile_layers(backend, store, [spec], SETTINGS, progress=False)
+    with LutStore.open(paths[1]) as b:
+        row_b = b.layers_frame().median_ms.iloc[0]
+        nominal_b = b.meta["drift_references"]["layers"]["nominal_ms"]
+    merge(tmp_path / "m.lut", paths)
+    with LutStore.open(tmp_path / "m.lut") as out:
+        nominal = out.meta["drift_references"]["layers"]["nominal_ms"]
+        rows = out.layers_frame().set_index("key").median_ms
+    assert rows[SPECS[1].key] == pytest.approx(row_b * nominal / nominal_b)
+    assert rows[SPECS[0].key] == pytest.approx(rows[SPECS[1].key], rel=0.15)
+
+
+def test_an_old_schema_file_gains_the_columns_and_resumes(tmp_path):
+    path = tmp_path / "old.lut"
+    old = {"warmup": 2, "runs": 20}  # settings as written before drift correction
+    off = ProfileSettings(warmup=2, runs=20, drift_correction=False)
+    with SlowingMachine() as backend:
+        with LutStore.create(path, backend.config(), backend.device_info(), old) as store:
+            profile_layers(backend, store, SPECS[:1], off, progress=False)
+            conn = store._conn
+            for table in ("layers", "models"):
+                for column in ("reference_ms", "drift_factor"):
+                    conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+            conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        with LutStore.create_or_resume(
+            path, backend.config(), backend.device_info(), off.identity()
+        ) as store:
+            assert store.meta["schema_version"] == SCHEMA_VERSION
+            profile_layers(backend, store, SPECS[1:2], off, progress=False)
+            assert len(store.layers_frame()) == 2
+            assert store.layers_frame().reference_ms.isna().all()
+
+
+def test_workload_errors_name_the_workload():
+    class Broken(TorchBackend):
+        name = "torch"
+
+        def _runner(self, workload):
+            raise RuntimeError("no such kernel")
+
+    with Broken(pin=False) as backend:
+        w = Workload("layer-x", lambda: None, (1, 1))
+        with pytest.raises(LutnasError, match="layer-x.*no such kernel"):
+            backend.measure_against(w, w, 1, 1)
