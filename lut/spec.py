@@ -40,6 +40,7 @@ and ``_gate`` override these.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 
@@ -214,9 +215,12 @@ class LayerSpec:
             key += f"_gate{self.se_gate}"
         return key
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        """The canonical key: ``LayerSpec.from_key(spec.key) == spec`` always holds."""
+        """The canonical key: ``LayerSpec.from_key(spec.key) == spec`` always holds.
+
+        Made once per spec (the spec is immutable; expanding architectures asks for the keys
+        of the same cached block layers again and again)."""
         return self._raw_key()
 
     @classmethod

@@ -7,6 +7,12 @@ block's choice) and the head — and an architecture's row is the sum of its seg
 one numpy gather for a whole batch. Rows missing from the LUT are estimated when an estimator
 is given (and remembered as missing, for ``strict`` callers), otherwise left out of the sum
 (callers refuse such sums).
+
+An architecture never seen before usually brings one or two new segments among its nine, so
+only those are expanded (:meth:`~search.arch.BlockChoice.layer_specs`, the same pieces
+:meth:`~search.arch.Arch.layers` is made of; a block's layer specs are cached objects, each
+making its key once). Segment keys are tuples of plain values: hashing and comparing a
+``BlockChoice`` runs generated Python code, which was the cache lookup's main cost.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from lut.spec import LayerSpec
 from predictor import features as F
 from predictor.layer_estimator import LayerEstimator
 from search.arch import Arch
-from search.space import get_space
+from search.space import SearchSpace, get_space
 
 
 class NetworkSums:
@@ -71,32 +77,34 @@ class NetworkSums:
         return vec, tuple(k for k, _ in missing)
 
     def _segment_ids(self, arch: Arch) -> list[int]:
-        space = get_space(arch.space)
-        keys = [("stem", arch.space, arch.resolution)]
+        """Rows of ``_vectors`` for the architecture's segments: stem, one per block, head."""
+        space_name, resolution = arch.space, arch.resolution
+        space = get_space(space_name)
+        keys: list[tuple] = [("stem", space_name, resolution)]
         cin = space.stem_channels
         for i, b in enumerate(arch.blocks):
-            keys.append(("block", arch.space, arch.resolution, i, cin, b))
+            choice = (b.op, b.expansion, b.kernel, b.se_ratio, b.skip, b.channels, b.layers)
+            keys.append((space_name, resolution, i, cin, choice))
             cin = b.channels
-        keys.append(("head", arch.space, arch.resolution, cin))
-        ids = [self._segments.get(k, -1) for k in keys]
-        if -1 in ids:  # expand once, split into segments (Arch.layers stays the one source)
-            specs = arch.layers()
-            parts, start = [specs[:1]], 1
-            for b in arch.blocks:
-                parts.append(specs[start : start + b.layers])
-                start += b.layers
-            parts.append(specs[start:])
-            for k, part in zip(keys, parts, strict=True):
-                if k not in self._segments:
-                    vec, missing = self.of_specs(part, arch.resolution)
-                    self._segments[k] = len(self._vectors)
-                    self._vectors.append(vec)
-                    if missing:
-                        self._missing_ids.add(len(self._missing))
-                    self._missing.append(missing)
-                    self._matrix = None
-            ids = [self._segments[k] for k in keys]
+        keys.append(("head", space_name, resolution, cin))
+        get = self._segments.get
+        ids = [get(k, -1) for k in keys]
+        if -1 in ids:
+            for j, k in enumerate(keys):
+                if ids[j] == -1:
+                    ids[j] = self._add_segment(k, _segment_specs(arch, space, j), resolution)
         return ids
+
+    def _add_segment(self, key: tuple, specs: list[LayerSpec], resolution: int) -> int:
+        """Sum a new segment's layers into a new row of ``_vectors``; its row index."""
+        vec, missing = self.of_specs(specs, resolution)
+        index = self._segments[key] = len(self._vectors)
+        self._vectors.append(vec)
+        if missing:
+            self._missing_ids.add(index)
+        self._missing.append(missing)
+        self._matrix = None
+        return index
 
     def of_arch(self, arch: Arch) -> tuple[np.ndarray, tuple[str, ...]]:
         """Sum of one architecture's rows and its keys missing from the LUT."""
@@ -127,3 +135,18 @@ class NetworkSums:
                 )
             )
         return self._matrix[ids].sum(axis=1), keys, n_bad
+
+
+def _segment_specs(arch: Arch, space: SearchSpace, segment: int) -> list[LayerSpec]:
+    """The layers of one segment of ``arch``: 0 the stem, 1..n the blocks, n + 1 the head.
+
+    Concatenated over the segments, these are ``arch.layers()``."""
+    resolution, blocks = arch.resolution, arch.blocks
+    if segment == 0:
+        return [space.stem_spec(resolution)]
+    if segment > len(blocks):
+        return space.head_specs(blocks[-1].channels, space.final_hw(resolution))
+    stage = segment - 1
+    cin = blocks[stage - 1].channels if stage else space.stem_channels
+    hw = space.stage_inputs(resolution)[stage]
+    return blocks[stage].layer_specs(space, stage, cin, hw)

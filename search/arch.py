@@ -42,6 +42,35 @@ class BlockChoice:
             f"{self.conv_op.label}_k{self.kernel}{se}_{self.skip}_c{self.channels}_n{self.layers}"
         )
 
+    def layer_specs(self, space: SearchSpace, stage: int, cin: int, hw: int) -> list[LayerSpec]:
+        """This block's layers as stage ``stage`` of ``space``, taking ``cin`` channels at
+        ``hw``×``hw``: the first layer has the stage's stride, the repeats (stride 1, ``channels``
+        in and out) are one and the same spec."""
+        op = self.conv_op
+        first = space.block_layer(
+            op,
+            self.kernel,
+            self.se_ratio,
+            self.skip,
+            cin,
+            self.channels,
+            space.stages[stage].stride,
+            hw,
+        )
+        if self.layers == 1:
+            return [first]
+        repeat = space.block_layer(
+            op,
+            self.kernel,
+            self.se_ratio,
+            self.skip,
+            self.channels,
+            self.channels,
+            1,
+            first.output_hw[0],
+        )
+        return [first] + [repeat] * (self.layers - 1)
+
 
 @dataclass(frozen=True)
 class Arch:
@@ -170,16 +199,11 @@ class Arch:
         space = get_space(self.space)
         specs = [space.stem_spec(self.resolution)]
         cin = space.stem_channels
-        for b, stage, hw in zip(
-            self.blocks, space.stages, space.stage_inputs(self.resolution), strict=True
+        for i, (b, hw) in enumerate(
+            zip(self.blocks, space.stage_inputs(self.resolution), strict=True)
         ):
-            for j in range(b.layers):
-                stride = stage.stride if j == 0 else 1
-                spec = space.block_layer(
-                    b.conv_op, b.kernel, b.se_ratio, b.skip, cin, b.channels, stride, hw
-                )
-                specs.append(spec)
-                cin, hw = b.channels, spec.output_hw[0]
+            specs += b.layer_specs(space, i, cin, hw)
+            cin = b.channels
         specs += space.head_specs(cin, space.final_hw(self.resolution), num_classes)
         return specs
 
