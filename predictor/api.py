@@ -128,6 +128,33 @@ def _measurements(store: LutStore, measurements: object) -> list[tuple[Arch, flo
     return out
 
 
+def _refit(meta: dict, path: str | Path) -> str:
+    return f"refit it: lutnas fit --lut {meta['lut']['path']} --out {path}"
+
+
+def _check_features(meta: dict, path: str | Path) -> None:
+    """Refuse a predictor whose model inputs are not this version's.
+
+    Predictors written before the trees saw only :data:`~predictor.features.MODEL_FEATURES`
+    (lutnas versions without ``predictor.fast_trees``) have no ``model_features`` record; their
+    trees index columns this version no longer gives them.
+
+    Raises:
+        LutnasError: naming the refit command.
+    """
+    if "model_features" not in meta:
+        raise LutnasError(
+            f"{path} was written by an older lutnas ({meta['tool_version']}, created "
+            f"{meta['created_at']}) whose model takes other inputs; it must be refit with this "
+            f"version: lutnas fit --lut {meta['lut']['path']} --out {path}"
+        )
+    if meta["features"] != list(F.FEATURES) or meta["model_features"] != list(F.MODEL_FEATURES):
+        raise LutnasError(
+            f"{path} was fitted with other features (lutnas {meta['tool_version']}); "
+            + _refit(meta, path)
+        )
+
+
 class LatencyPredictor:
     """Predicts whole-network latency on the device and backend of one LUT.
 
@@ -191,6 +218,7 @@ class LatencyPredictor:
                 "settings": store.settings,
                 "device": store.device,
                 "rows": len(rows),
+                "drift_references": store.meta.get("drift_references") or {},
             }
             data = _measurements(store, measurements)
         finally:
@@ -282,16 +310,16 @@ class LatencyPredictor:
             LutnasError: not a predictor, damaged files, or a LUT from another device/backend.
         """
         meta, files = read_dir(path)
-        if meta["features"] != list(F.FEATURES):
-            raise LutnasError(
-                f"{path} was fitted with other features (lutnas "
-                f"{meta['tool_version']}); refit it: lutnas fit --lut "
-                f"{meta['lut']['path']} --out {path}"
-            )
+        _check_features(meta, path)
 
         def booster(name: str) -> xgb.Booster:
             b = xgb.Booster()
             b.load_model(bytearray(files[name]))
+            if b.num_features() != len(F.MODEL_FEATURES):  # a hand-edited or mixed-up directory
+                raise LutnasError(
+                    f"{path}/{name} takes {b.num_features()} features, this lutnas gives "
+                    f"{len(F.MODEL_FEATURES)}; {_refit(meta, path)}"
+                )
             return b
 
         fitted = Fitted(
@@ -516,6 +544,7 @@ class LatencyPredictor:
 
     def _measure(self, todo: list[LayerSpec], backend, measured: dict[str, float]) -> None:
         from profiler.loop import ProfileSettings, layer_workload, measure_steady
+        from profiler.reference import stored_reference
 
         with backend:
             if backend.config() != self.backend_config:
@@ -525,7 +554,16 @@ class LatencyPredictor:
                     "get_backend(name, threads=...) matching the LUT"
                 )
             lut_settings = self.meta["lut"]["settings"]
-            settings = ProfileSettings(warmup=lut_settings["warmup"], runs=lut_settings["runs"])
+            settings = ProfileSettings.from_identity(lut_settings)
+            reference = None
+            if settings.drift_correction:  # rescaled like the LUT's rows
+                refs = self.meta["lut"].get("drift_references")
+                reference = stored_reference(refs, "layers")
+                if reference is None:
+                    raise LutnasError(
+                        "the predictor's LUT has no calibrated layer reference to measure "
+                        f"against; profile the missing rows with: {self.profile_command()}"
+                    )
             store = None
             if self._store_path and Path(self._store_path).is_file():
                 store = LutStore.create_or_resume(
@@ -533,7 +571,7 @@ class LatencyPredictor:
                 )
             try:
                 for spec in todo:
-                    m, attempts = measure_steady(backend, layer_workload(spec), settings)
+                    m, attempts = measure_steady(backend, layer_workload(spec), settings, reference)
                     measured[spec.key] = m.median_ms
                     if store is not None:
                         store.put_layer(spec, m, attempts)

@@ -50,6 +50,8 @@ class TreeTable:
             trees = model["trees"]
             if any(t["categories_nodes"] for t in trees) or not trees:
                 return None
+            if int(learner["learner_model_param"]["num_feature"]) != n_features:
+                return None  # trees of another feature set (an older predictor)
             base = float(learner["learner_model_param"]["base_score"].strip("[]"))
             width = max(len(t["left_children"]) for t in trees)
             shape = (len(trees), width)

@@ -4,10 +4,13 @@ fit, save/load round trip, the metadata schema, refusing another LUT, missing la
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
+import xgboost as xgb
 from predictor_fixtures import build_lut, variants
 
 from lut.store import LutStore
@@ -91,6 +94,35 @@ def test_a_damaged_file_is_refused(fitted, tmp_path):
     (path / "point.ubj").write_bytes(b"garbage")
     with pytest.raises(LutnasError, match="hash"):
         LatencyPredictor.load(path)
+
+
+def _old_copy(saved, tmp_path):
+    """A copy of the saved predictor and its metadata, to edit into an older one."""
+    old = shutil.copytree(saved, tmp_path / "old.predictor")
+    return old, json.loads((old / "meta.json").read_text())
+
+
+def test_a_predictor_from_an_older_lutnas_asks_for_a_refit(saved, tmp_path):
+    # written before the trees saw MODEL_FEATURES (and predictor.fast_trees existed): no
+    # model_features record; such files used to fail with an IndexError inside fast_trees
+    old, meta = _old_copy(saved, tmp_path)
+    del meta["model_features"]
+    (old / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(LutnasError, match="written by an older lutnas") as info:
+        LatencyPredictor.load(old)
+    assert f"lutnas fit --lut {meta['lut']['path']} --out {old}" in str(info.value)
+
+
+def test_trees_taking_another_feature_count_are_refused(saved, tmp_path):
+    old, meta = _old_copy(saved, tmp_path)
+    n = len(meta["features"])  # the trees of older versions took every feature
+    x = np.random.default_rng(0).normal(size=(50, n)).astype(np.float32)
+    data = bytes(xgb.train({"nthread": 1}, xgb.DMatrix(x, x[:, 0]), 3).save_raw("ubj"))
+    (old / "point.ubj").write_bytes(data)
+    meta["files"]["point.ubj"] = hashlib.sha256(data).hexdigest()
+    (old / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(LutnasError, match=f"takes {n} features.*lutnas fit --lut"):
+        LatencyPredictor.load(old)
 
 
 def test_a_lut_from_another_backend_configuration_is_refused(saved, lut, tmp_path):

@@ -87,3 +87,11 @@ def test_numpy_trees_refuse_what_they_cannot_reproduce():
         {"objective": "reg:absoluteerror", "nthread": 1}, xgb.DMatrix(x, x[:, 0]), 10
     )
     assert TreeTable.from_booster(booster, 3) is None
+
+
+def test_numpy_trees_refuse_trees_of_another_feature_count():
+    # an older predictor's trees split on columns the current feature rows do not have
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, 9)).astype(np.float32)
+    booster = xgb.train({"max_depth": 3, "nthread": 1}, xgb.DMatrix(x, x[:, 8]), 10)
+    assert TreeTable.from_booster(booster, 7) is None
