@@ -315,6 +315,36 @@ def test_ppo_leaves_global_torch_rng_alone():
     assert torch.equal(before, torch.random.get_rng_state())
 
 
+def test_ppo_runs_torch_at_one_thread_and_restores_the_callers_count(monkeypatch):
+    callers = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        strategy = get_strategy("rl", CHOICES, seed=0, batch_size=2, hidden_size=8)
+        assert torch.get_num_threads() == 2
+        seen = []
+
+        def spy(method):
+            def wrapper(*args, **kwargs):
+                seen.append((method.__name__, torch.get_num_threads()))
+                return method(*args, **kwargs)
+
+            return wrapper
+
+        monkeypatch.setattr(strategy._policy, "sample", spy(strategy._policy.sample))
+        monkeypatch.setattr(strategy, "_update", spy(strategy._update))
+        for _ in range(4):
+            tokens = strategy.ask()
+            assert torch.get_num_threads() == 2
+            strategy.tell(tokens, toy_reward(tokens))
+            assert torch.get_num_threads() == 2
+        strategy.tell([0] * len(CHOICES), 0.5)  # not asked: scored by the current policy
+        assert torch.get_num_threads() == 2
+        assert strategy.num_updates == 2
+        assert seen == [("sample", 1), ("sample", 1), ("_update", 1)] * 2
+    finally:
+        torch.set_num_threads(callers)
+
+
 @pytest.mark.parametrize(
     "options", [{"batch_size": 0}, {"lr": 0.0}, {"baseline_decay": 1.0}, {"clip_eps": -0.1}]
 )

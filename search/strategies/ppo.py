@@ -20,11 +20,18 @@ Training loop on ask/tell (Tan et al. 2019 use PPO with a moving-average baselin
 
 Candidates told without a matching ask (or whose ask was forgotten, see ``MAX_PENDING``) are
 treated as samples of the policy at tell time.
+
+The policy's tensors are tiny (a few sequences of 64 wide), so intra-op threads only add
+synchronisation: an update was up to ~15x slower at 2 torch threads than at 1 on this
+project's 2-core machine when it was busy. The controller's torch work (construction, ask,
+tell, loading a state) runs at one thread, and the caller's thread count is restored after
+each call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,6 +51,20 @@ from search.strategies.base import Strategy, register_strategy
 # Asked-but-not-told candidates remembered for their sampling log-probability; older ones are
 # dropped (an evaluation that never reports back must not grow the state without bound).
 MAX_PENDING = 1024
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the block with one torch intra-op thread, then restore the caller's count."""
+    before = torch.get_num_threads()
+    if before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class LSTMPolicy(nn.Module):
@@ -146,7 +167,8 @@ class PPOController(Strategy):
         _check_options(options)
         super().__init__(choices, seed, options)
         self._opt = options
-        with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
+        # seeded init without touching the global RNG
+        with one_torch_thread(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self._policy = LSTMPolicy(self.choices, options["hidden_size"])
         self._optimizer = torch.optim.Adam(self._policy.parameters(), lr=options["lr"])
@@ -175,7 +197,8 @@ class PPOController(Strategy):
         return [dict(s) for s in self._update_stats]
 
     def ask(self) -> list[int]:
-        tokens, log_prob = self._policy.sample(self._rng)
+        with one_torch_thread():
+            tokens, log_prob = self._policy.sample(self._rng)
         self._pending.append((list(tokens), log_prob))
         del self._pending[:-MAX_PENDING]
         return tokens
@@ -183,10 +206,11 @@ class PPOController(Strategy):
     def tell(self, tokens: Sequence[int], reward: float) -> None:
         valid = self.check_tokens(tokens)
         value = self.check_reward(reward)
-        self._batch.append((valid, value, self._sampling_log_prob(valid)))
-        if len(self._batch) >= self._opt["batch_size"]:
-            self._update()
-            self._batch = []
+        with one_torch_thread():
+            self._batch.append((valid, value, self._sampling_log_prob(valid)))
+            if len(self._batch) >= self._opt["batch_size"]:
+                self._update()
+                self._batch = []
 
     def _sampling_log_prob(self, tokens: list[int]) -> float:
         """Log-probability under the policy that sampled ``tokens`` (oldest matching pending
@@ -254,8 +278,9 @@ class PPOController(Strategy):
         baseline = None if state["baseline"] is None else float(state["baseline"])
         stats = [{k: float(v) for k, v in s.items()} for s in state["update_stats"]]
         try:
-            load_module(self._policy, state["policy"])
-            load_optimizer_state(self._optimizer, state["optimizer"])
+            with one_torch_thread():
+                load_module(self._policy, state["policy"])
+                load_optimizer_state(self._optimizer, state["optimizer"])
         except RuntimeError as err:  # shape or name mismatch from torch
             raise LutnasError(f"saved controller weights do not fit: {err}") from err
         set_rng_state(self._rng, state["rng"])
