@@ -53,7 +53,7 @@ def export_parquet(store: LutStore, out: str | Path) -> list[Path]:
 
 
 def _row_measurement(row: pd.Series, scale: float = 1.0) -> Measurement:
-    """A stored row as a Measurement, times ``scale`` (see :func:`_scales`)."""
+    """A stored row as a Measurement, times ``scale`` (see :func:`_scale`)."""
 
     def opt(v):
         return None if v is None or pd.isna(v) else float(v)
@@ -72,25 +72,27 @@ def _row_measurement(row: pd.Series, scale: float = 1.0) -> Measurement:
     return m if scale == 1.0 else m.scaled(scale)
 
 
-def _scales(dst: LutStore, src: LutStore) -> dict[str, float]:
-    """Per kind ("layers", "models"), the factor bringing ``src``'s drift-corrected rows to
-    ``dst``'s calibration; ``dst`` adopts a calibration it does not have yet."""
-    ours = dict(dst.meta.get("drift_references") or {})
-    scales = {}
-    for kind, ref in (src.meta.get("drift_references") or {}).items():
-        if kind in ours and ours[kind]["key"] == ref["key"]:
-            scales[kind] = ours[kind]["nominal_ms"] / ref["nominal_ms"]
-        elif kind not in ours:
-            ours[kind] = ref
-    dst.set_meta("drift_references", ours)
-    return scales
-
+def _scale(dst: LutStore, src: LutStore) -> float:
+    """The factor bringing ``src``'s drift-corrected whole models to ``dst``'s calibration;
+    ``dst`` adopts ``src``'s calibration when it has none yet."""
+    ours, theirs = dst.meta.get("drift_reference"), src.meta.get("drift_reference")
+    if not theirs:
+        return 1.0
+    if not ours:
+        dst.set_meta("drift_reference", theirs)
+        return 1.0
+    if ours["key"] != theirs["key"]:
+        raise LutnasError(
+            f"{src.path} was drift-corrected against another reference model ({theirs['key']}) "
+            f"than {dst.path} ({ours['key']}); their whole models cannot be put on one scale"
+        )
+    return ours["nominal_ms"] / theirs["nominal_ms"]
 
 def merge(out: str | Path, inputs: list[str | Path]) -> dict:
     """Merge LUT files measured with one backend configuration and settings into ``out``
     (created, or extended when it exists with the same configuration). Where a key is in
-    several files, the steadiest row (lowest robust CV) wins. Drift-corrected rows are
-    brought to the calibration of ``out`` (or of the first input) first.
+    several files, the steadiest row (lowest robust CV) wins. Drift-corrected whole models are
+    brought to the calibration of ``out`` (or of the first input that has one).
 
     Returns counts: rows added, conflicts resolved, models added.
 
@@ -113,30 +115,26 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
             out, first.backend_config, first.device, first.settings
         ) as dst:
             existing = dst.layers_frame().set_index("key")
-            best: dict[str, tuple[pd.Series, float]] = {k: (r, 1.0) for k, r in existing.iterrows()}
+            best: dict[str, pd.Series] = {k: r for k, r in existing.iterrows()}
             changed: set[str] = set()
-            scales = {s.path: _scales(dst, s) for s in sources}
             for s in sources:
-                scale = scales[s.path].get("layers", 1.0)
                 for key, row in s.layers_frame().set_index("key").iterrows():
                     if key in best:
                         counts["conflicts"] += 1
-                        steadier = _row_measurement(best[key][0]).robust_cv
+                        steadier = _row_measurement(best[key]).robust_cv
                         if _row_measurement(row).robust_cv >= steadier:
                             continue
-                    best[key] = (row, scale)
+                    best[key] = row
                     changed.add(key)
             for key in sorted(changed):
-                row, scale = best[key]
-                dst.put_layer(
-                    LayerSpec.from_key(key), _row_measurement(row, scale), int(row.attempts)
-                )
+                row = best[key]
+                dst.put_layer(LayerSpec.from_key(key), _row_measurement(row), int(row.attempts))
             counts["layers"] = len(changed)
             from search.arch import Arch
 
             have = dst.model_keys()
             for s in sources:
-                scale = scales[s.path].get("models", 1.0)
+                scale = _scale(dst, s)
                 for _, row in s.models_frame().iterrows():
                     if row.arch_key not in have:
                         dst.put_model(

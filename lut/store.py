@@ -9,8 +9,8 @@ Tables:
                             backend_config, device, settings (warmup, runs, ...), notes
     layers(key, ...)        one row per LayerSpec key: spec fields + statistics in ms
     models(arch_key, ...)   whole-model measurements (the predictor's training data)
-                            Both carry reference_ms and drift_factor when drift-corrected
-                            (profiler.reference): the raw median is median_ms / drift_factor.
+                            reference_ms and drift_factor when drift-corrected (whole models,
+                            profiler.reference): the raw median is median_ms / drift_factor
     reference(id, ...)      periodic re-timings of a fixed reference layer (drift)
 """
 

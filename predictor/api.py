@@ -218,7 +218,7 @@ class LatencyPredictor:
                 "settings": store.settings,
                 "device": store.device,
                 "rows": len(rows),
-                "drift_references": store.meta.get("drift_references") or {},
+                "drift_reference": store.meta.get("drift_reference"),
             }
             data = _measurements(store, measurements)
         finally:
@@ -544,7 +544,6 @@ class LatencyPredictor:
 
     def _measure(self, todo: list[LayerSpec], backend, measured: dict[str, float]) -> None:
         from profiler.loop import ProfileSettings, layer_workload, measure_steady
-        from profiler.reference import stored_reference
 
         with backend:
             if backend.config() != self.backend_config:
@@ -555,15 +554,6 @@ class LatencyPredictor:
                 )
             lut_settings = self.meta["lut"]["settings"]
             settings = ProfileSettings.from_identity(lut_settings)
-            reference = None
-            if settings.drift_correction:  # rescaled like the LUT's rows
-                refs = self.meta["lut"].get("drift_references")
-                reference = stored_reference(refs, "layers")
-                if reference is None:
-                    raise LutnasError(
-                        "the predictor's LUT has no calibrated layer reference to measure "
-                        f"against; profile the missing rows with: {self.profile_command()}"
-                    )
             store = None
             if self._store_path and Path(self._store_path).is_file():
                 store = LutStore.create_or_resume(
@@ -571,7 +561,7 @@ class LatencyPredictor:
                 )
             try:
                 for spec in todo:
-                    m, attempts = measure_steady(backend, layer_workload(spec), settings, reference)
+                    m, attempts = measure_steady(backend, layer_workload(spec), settings)
                     measured[spec.key] = m.median_ms
                     if store is not None:
                         store.put_layer(spec, m, attempts)

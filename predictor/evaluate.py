@@ -519,7 +519,7 @@ def measure_torchvision(
                     "this machine's backend configuration differs from the LUT's; "
                     "measure on the machine and versions the LUT was made with"
                 )
-            reference = reference_for(backend, store, settings, "models")
+            reference = reference_for(backend, store, settings)
             for name in names:
                 specs = decompose_module(
                     getattr(tvm, name)(weights=None), (1, 3, resolution, resolution)
@@ -558,7 +558,7 @@ def measure_repeats(
         settings = ProfileSettings.from_identity(store.settings)
         done = _repeats(store.meta)
         with backend:
-            reference = reference_for(backend, store, settings, "models")
+            reference = reference_for(backend, store, settings)
             for time_ in range(times):
                 for j in test["arch_json"].iloc[:n]:
                     arch = Arch.from_json(j)

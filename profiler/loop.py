@@ -1,7 +1,8 @@
 """The loop that fills a LUT: skip what is done, shuffle, time, re-time noisy rows, watch drift.
 
-On host backends each workload is timed interleaved with a reference and rescaled to the speed
-of the machine at calibration (:mod:`profiler.reference`), unless ``drift_correction`` is off.
+On host backends each whole model is timed in turns with a reference model and rescaled to the
+speed of the machine at calibration (:mod:`profiler.reference`), unless ``drift_correction`` is
+off. Layers are timed back to back.
 
 Every finished measurement is committed before the next starts (see :mod:`lut.store`), so a
 killed run loses at most the workload in flight and the same call resumes where it stopped.
@@ -51,7 +52,7 @@ class ProfileSettings:
     drift_threshold: float = 0.10  # report drift when the reference moves more than this
     seed: int = 0  # shuffles the order, spreading drift across op kinds
     max_consecutive_failures: int = 5  # stop when this many rows in a row fail
-    drift_correction: bool = True  # interleave a reference and rescale (host backends only)
+    drift_correction: bool = True  # whole models: take turns with a reference, rescale (host)
 
     def identity(self) -> dict:
         """The settings that change the numbers; a resumed LUT must have the same."""
@@ -78,10 +79,9 @@ class ProfileReport:
 
 
 def reference_for(
-    backend: Backend, store: LutStore, settings: ProfileSettings, kind: str
+    backend: Backend, store: LutStore, settings: ProfileSettings
 ) -> Reference | None:
-    """The drift reference for workloads of ``kind`` ("layers"/"models"), or None when drift
-    correction is off.
+    """The drift reference for whole models, or None when drift correction is off.
 
     Raises:
         LutnasError: correction is on but the backend cannot interleave (phones).
@@ -92,9 +92,9 @@ def reference_for(
         raise LutnasError(
             f"the {backend.name} backend cannot time a reference alongside each workload; "
             "profile with drift correction off (--no-drift-correction, or "
-            "ProfileSettings(drift_correction=False))"
+            "ProfileSettings(drift_correction=False)) for its whole models"
         )
-    return calibrated_reference(backend, store, kind, settings.warmup, settings.runs)
+    return calibrated_reference(backend, store, settings.warmup, settings.runs)
 
 
 def _measure_once(
@@ -216,8 +216,7 @@ def profile_layers(
     todo = list({s.key: s for s in specs if s.key not in done}.values())
     random.Random(settings.seed).shuffle(todo)
     items = [(layer_workload(s), lambda m, a, s=s: store.put_layer(s, m, a)) for s in todo]
-    reference = reference_for(backend, store, settings, "layers") if todo else None
-    report = run_workloads(backend, store, items, settings, "layers", progress, reference)
+    report = run_workloads(backend, store, items, settings, "layers", progress)
     report.skipped = len({s.key for s in specs}) - len(todo)
     return report
 
@@ -234,7 +233,7 @@ def profile_models(
     todo = list({a.key: a for a in archs if a.key not in done}.values())
     random.Random(settings.seed).shuffle(todo)
     items = [(arch_workload(a), lambda m, n, a=a: store.put_model(a, m, n)) for a in todo]
-    reference = reference_for(backend, store, settings, "models") if todo else None
+    reference = reference_for(backend, store, settings) if todo else None
     report = run_workloads(backend, store, items, settings, "whole models", progress, reference)
     report.skipped = len({a.key for a in archs}) - len(todo)
     return report

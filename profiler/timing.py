@@ -27,22 +27,41 @@ def time_callable(fn: Callable[[], object], warmup: int, runs: int) -> Measureme
     return Measurement.from_samples([_timed_ms(fn) for _ in range(runs)], warmup)
 
 
-def time_interleaved(
-    fn: Callable[[], object], reference: Callable[[], object], warmup: int, runs: int
-) -> tuple[Measurement, Measurement]:
-    """Alternate ``fn`` and ``reference``: ``warmup`` untimed pairs, then ``runs`` timed pairs.
+BLOCK = 5  # runs per turn when interleaving: 1 to re-warm the caches, then 4 timed
 
-    Both see the same machine state, so the ratio of their medians cancels the slow wander of
-    a shared CPU (see :mod:`profiler.reference`). Returns the raw statistics of both.
+
+def time_interleaved(
+    fn: Callable[[], object],
+    reference: Callable[[], object],
+    warmup: int,
+    runs: int,
+    block: int = BLOCK,
+) -> tuple[Measurement, Measurement]:
+    """Take turns between ``fn`` and ``reference`` until each has ``runs`` timed runs.
+
+    After ``warmup`` untimed runs of each, every turn runs one callable ``block`` times: the
+    first run untimed (it brings the callable's weights and buffers back into the caches the
+    other one used), the rest timed. So each timed run follows a run of itself, as in
+    back-to-back timing, while the two share the machine's state within a fraction of a second;
+    the ratio of their medians cancels the slow wander of a shared CPU (see
+    :mod:`profiler.reference`). Alternating single runs instead would time each one with the
+    other's data in the caches, a bias that grows with the workload's size. Returns the raw
+    statistics of both.
     """
     _check(warmup, runs)
+    if block < 2:
+        raise ValueError(f"block must be at least 2 (one re-warm run + timed runs), got {block}")
     for _ in range(warmup):
         fn()
+    for _ in range(warmup):
         reference()
-    samples_ms, reference_ms = [], []
-    for _ in range(runs):
-        samples_ms.append(_timed_ms(fn))
-        reference_ms.append(_timed_ms(reference))
+    samples_ms: list[float] = []
+    reference_ms: list[float] = []
+    while len(samples_ms) < runs:
+        timed = min(block - 1, runs - len(samples_ms))
+        for f, out in ((fn, samples_ms), (reference, reference_ms)):
+            f()
+            out.extend(_timed_ms(f) for _ in range(timed))
     return (
         Measurement.from_samples(samples_ms, warmup),
         Measurement.from_samples(reference_ms, warmup),

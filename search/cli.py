@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
             predictor.backend_config,
             predictor.meta["lut"].get("settings", {}),
             args.out,
-            predictor.meta["lut"].get("drift_references"),
+            predictor.meta["lut"].get("drift_reference"),
         )
         print(format_table(rows, reward.target_ms))
     return 0

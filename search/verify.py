@@ -78,7 +78,7 @@ def verify_top(
     backend_config: dict,
     lut_settings: dict,
     out_dir: str | Path | None = None,
-    drift_references: dict | None = None,
+    drift_reference: dict | None = None,
 ) -> list[VerifyRow]:
     """Measure the first ``k`` of ``candidates`` (best first) on ``backend_config``.
 
@@ -88,9 +88,9 @@ def verify_top(
         backend_config: the LUT's backend config (``LatencyPredictor.backend_config``).
         lut_settings: the LUT's settings (``warmup``, ``runs``).
         out_dir: where ``verify_archs.json`` is written when the backend is not a host one.
-        drift_references: the LUT's calibrated references (``meta.drift_references``); when
-            its settings have drift correction on, the archs are timed against the same
-            reference and rescaled like the LUT's rows, so they compare with predictions.
+        drift_reference: the LUT's calibrated reference (``meta.drift_reference``); when its
+            settings have drift correction on, the archs are timed in turns with the same
+            reference and rescaled like the LUT's whole models, so they compare with predictions.
 
     Raises:
         LutnasError: the backend cannot be re-created here (phone LUT): the message names the
@@ -113,7 +113,7 @@ def verify_top(
             f"search.io.load_archs({str(path)!r}), settings)"
         )
     settings = ProfileSettings.from_identity(lut_settings)
-    reference = stored_reference(drift_references, "models") if settings.drift_correction else None
+    reference = stored_reference(drift_reference) if settings.drift_correction else None
     if settings.drift_correction and reference is None:
         log.warning("the LUT has no calibrated whole-model reference; timing without correction")
     rows = []

@@ -1,6 +1,7 @@
-"""Drift correction (profiler.reference): each row is timed alongside a reference and rescaled
-to the speed the machine had at calibration, so a machine that slows down mid-run still gives
-the same numbers. Real timing throughout: the "machine" slows down by really sleeping longer."""
+"""Drift correction (profiler.reference): each whole model is timed in turns with a reference
+model and rescaled to the speed the machine had at calibration, so a machine that slows down
+mid-run still gives the same numbers. Real timing throughout: the "machine" slows down by really
+sleeping longer."""
 
 import time
 
@@ -13,11 +14,14 @@ from lut.store import SCHEMA_VERSION, LutStore
 from lutnas.errors import LutnasError
 from profiler.backends.torch_eager import TorchBackend
 from profiler.base import Measurement, Workload
-from profiler.loop import ProfileSettings, profile_layers, reference_for
-from profiler.reference import REFERENCE_SPEC
+from profiler.loop import ProfileSettings, profile_layers, profile_models, reference_for
+from profiler.reference import reference_workload
 from profiler.timing import time_interleaved
+from search.sampling import sample_archs
+from search.space import get_space
 
-SPECS = [LayerSpec("dconv", 3, 1, 0.0, "noskip", "relu", 16, c, 1, 14, 14) for c in (8, 16, 24)]
+ARCHS = sample_archs(get_space("mnasnet"), 3, seed=0, resolutions=(224,))
+SPECS = [LayerSpec("dconv", 3, 1, 0.0, "noskip", "relu", 16, c, 1, 14, 14) for c in (8, 16)]
 SETTINGS = ProfileSettings(warmup=2, runs=20, reference_every=0, max_attempts=1)
 
 
@@ -34,8 +38,8 @@ class Sleeper(torch.nn.Module):
 
 
 class SlowingMachine(TorchBackend):
-    """A torch backend on a "machine" whose speed is ``slowdown``: the reference layer sleeps
-    2 ms and every other layer 4 ms, both times ``slowdown``."""
+    """A torch backend on a "machine" whose speed is ``slowdown``: the reference model sleeps
+    2 ms and every other workload 4 ms, both times ``slowdown``."""
 
     name = "torch"
 
@@ -44,7 +48,7 @@ class SlowingMachine(TorchBackend):
         self.slowdown = 1.0
 
     def _runner(self, workload):
-        ms = 2.0 if workload.key == REFERENCE_SPEC.key else 4.0
+        ms = 2.0 if workload.key == reference_workload().key else 4.0
         module = Sleeper(self, ms)
         return lambda: module(None)
 
@@ -53,11 +57,14 @@ def new_store(path, backend, settings=SETTINGS):
     return LutStore.create(path, backend.config(), backend.device_info(), settings.identity())
 
 
-def test_interleaved_timing_alternates_the_two_callables():
+def test_interleaved_timing_takes_turns_with_a_rewarm_run_each():
     calls = []
-    m, ref = time_interleaved(lambda: calls.append("w"), lambda: calls.append("r"), 2, 3)
-    assert calls == ["w", "r"] * 5
-    assert (m.n, ref.n, m.warmup) == (3, 3, 2)
+    m, ref = time_interleaved(lambda: calls.append("w"), lambda: calls.append("r"), 2, 5, block=3)
+    # warm-up, then turns of one untimed + two timed runs, until 5 timed runs each
+    assert "".join(calls) == "wwrr" + "www" + "rrr" + "www" + "rrr" + "ww" + "rr"
+    assert (m.n, ref.n, m.warmup) == (5, 5, 2)
+    with pytest.raises(ValueError, match="block"):
+        time_interleaved(lambda: None, lambda: None, 0, 1, block=1)
 
 
 def test_scaling_a_measurement_keeps_the_raw_median_recoverable():
@@ -71,34 +78,37 @@ def test_scaling_a_measurement_keeps_the_raw_median_recoverable():
 def test_a_machine_slowing_down_mid_run_gives_the_same_numbers(tmp_path):
     with SlowingMachine() as backend:
         store = new_store(tmp_path / "d.lut", backend)
-        reference = reference_for(backend, store, SETTINGS, "layers")
+        reference = reference_for(backend, store, SETTINGS)
         assert reference.nominal_ms == pytest.approx(2.0, rel=0.25)
-        profile_layers(backend, store, SPECS[:1], SETTINGS, progress=False)
+        profile_models(backend, store, ARCHS[:1], SETTINGS, progress=False)
         backend.slowdown = 2.0  # the machine now runs at half speed
-        profile_layers(backend, store, SPECS[1:], SETTINGS, progress=False)
-    rows = store.layers_frame().set_index("key")
+        profile_models(backend, store, ARCHS[1:], SETTINGS, progress=False)
+        profile_layers(backend, store, SPECS, SETTINGS, progress=False)
+    rows = store.models_frame().set_index("arch_key")
     raw = rows.median_ms / rows.drift_factor
-    assert raw[SPECS[2].key] == pytest.approx(8.0, rel=0.25)  # really twice as slow ...
-    assert raw[SPECS[2].key] > 1.6 * raw[SPECS[0].key]
-    for spec in SPECS:  # ... yet every row reads 4 ms at the calibrated speed
-        assert rows.median_ms[spec.key] == pytest.approx(4.0, rel=0.15)
-        assert rows.reference_ms[spec.key] > 0
-    assert store.meta["drift_references"]["layers"]["key"] == REFERENCE_SPEC.key
+    assert raw[ARCHS[2].key] == pytest.approx(8.0, rel=0.25)  # really twice as slow ...
+    assert raw[ARCHS[2].key] > 1.6 * raw[ARCHS[0].key]
+    for arch in ARCHS:  # ... yet every model reads 4 ms at the calibrated speed
+        assert rows.median_ms[arch.key] == pytest.approx(4.0, rel=0.15)
+        assert rows.reference_ms[arch.key] > 0
+    assert store.meta["drift_reference"]["key"] == reference_workload().key
+    layers = store.layers_frame()  # layers are timed back to back, never rescaled
+    assert layers.drift_factor.isna().all() and (layers.median_ms > 6.0).all()
 
 
 def test_resuming_reuses_the_calibration(tmp_path):
     path = tmp_path / "r.lut"
     with SlowingMachine() as backend:
         with new_store(path, backend) as store:
-            profile_layers(backend, store, SPECS[:1], SETTINGS, progress=False)
-            nominal = store.meta["drift_references"]["layers"]["nominal_ms"]
+            profile_models(backend, store, ARCHS[:1], SETTINGS, progress=False)
+            nominal = store.meta["drift_reference"]["nominal_ms"]
         backend.slowdown = 2.0  # another day, a slower machine: not calibrated again
         with LutStore.create_or_resume(
             path, backend.config(), backend.device_info(), SETTINGS.identity()
         ) as store:
-            profile_layers(backend, store, SPECS[1:], SETTINGS, progress=False)
-            assert store.meta["drift_references"]["layers"]["nominal_ms"] == nominal
-            assert store.layers_frame().median_ms.between(3.4, 4.6).all()
+            profile_models(backend, store, ARCHS[1:], SETTINGS, progress=False)
+            assert store.meta["drift_reference"]["nominal_ms"] == nominal
+            assert store.models_frame().median_ms.between(3.4, 4.6).all()
 
 
 def test_a_lut_without_correction_cannot_be_resumed_with_it(tmp_path):
@@ -119,26 +129,27 @@ def test_a_backend_that_cannot_interleave_is_a_clear_error(tmp_path):
 
     with Phone(pin=False) as backend:
         store = new_store(tmp_path / "p.lut", backend)
+        profile_layers(backend, store, SPECS, SETTINGS, progress=False)  # layers: no reference
         with pytest.raises(LutnasError, match="--no-drift-correction"):
-            profile_layers(backend, store, SPECS, SETTINGS, progress=False)
+            profile_models(backend, store, ARCHS, SETTINGS, progress=False)
 
 
-def test_merging_brings_rows_to_one_calibration(tmp_path):
+def test_merging_brings_whole_models_to_one_calibration(tmp_path):
     paths = [tmp_path / "a.lut", tmp_path / "b.lut"]
     with SlowingMachine() as backend:
-        for path, spec, slowdown in zip(paths, SPECS, (1.0, 1.5), strict=False):
+        for path, arch, slowdown in zip(paths, ARCHS, (1.0, 1.5), strict=False):
             backend.slowdown = slowdown  # b was calibrated on a slower day
             with new_store(path, backend) as store:
-                profile_layers(backend, store, [spec], SETTINGS, progress=False)
+                profile_models(backend, store, [arch], SETTINGS, progress=False)
     with LutStore.open(paths[1]) as b:
-        row_b = b.layers_frame().median_ms.iloc[0]
-        nominal_b = b.meta["drift_references"]["layers"]["nominal_ms"]
+        model_b = b.models_frame().median_ms.iloc[0]
+        nominal_b = b.meta["drift_reference"]["nominal_ms"]
     merge(tmp_path / "m.lut", paths)
     with LutStore.open(tmp_path / "m.lut") as out:
-        nominal = out.meta["drift_references"]["layers"]["nominal_ms"]
-        rows = out.layers_frame().set_index("key").median_ms
-    assert rows[SPECS[1].key] == pytest.approx(row_b * nominal / nominal_b)
-    assert rows[SPECS[0].key] == pytest.approx(rows[SPECS[1].key], rel=0.15)
+        nominal = out.meta["drift_reference"]["nominal_ms"]
+        rows = out.models_frame().set_index("arch_key").median_ms
+    assert rows[ARCHS[1].key] == pytest.approx(model_b * nominal / nominal_b)
+    assert rows[ARCHS[0].key] == pytest.approx(rows[ARCHS[1].key], rel=0.15)
 
 
 def test_an_old_schema_file_gains_the_columns_and_resumes(tmp_path):
