@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from predictor import LatencyPredictor
-from profiler.base import Workload
 from profiler.loop import ProfileSettings, measure_steady
+from profiler.workloads import arch_workload
 from search.arch import Arch
 from search.cli import parse_options
 from search.evaluators import get_evaluator
@@ -37,12 +37,8 @@ from search.verify import host_backend
 REPEATS = 3  # interleaved measurements of the chosen arch and of MobileNetV2
 
 
-def _workload(arch: Arch) -> Workload:
-    return Workload(arch.key, lambda: arch.build().eval(), arch.input_shape)
-
-
 def _measure(backend, arch: Arch, settings: ProfileSettings) -> float:
-    return measure_steady(backend, _workload(arch), settings)[0].median_ms
+    return measure_steady(backend, arch_workload(arch), settings)[0].median_ms
 
 
 def main() -> None:

@@ -182,11 +182,10 @@ def export_onnx(arch: Arch, path: Path) -> Path:
     Raises:
         LutnasError: the export failed.
     """
-    from profiler.base import Workload
     from profiler.export import onnx_path
+    from profiler.workloads import arch_workload
 
-    workload = Workload(arch.key, lambda: arch.build().eval(), arch.input_shape)
-    shutil.copyfile(onnx_path(workload), path)
+    shutil.copyfile(onnx_path(arch_workload(arch)), path)
     return path
 
 
