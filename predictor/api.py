@@ -133,7 +133,7 @@ def _refit(meta: dict, path: str | Path) -> str:
 
 
 def _check_features(meta: dict, path: str | Path) -> None:
-    """Refuse a predictor whose model inputs are not this version's.
+    """Refuse a predictor whose model inputs or linear base terms are not this version's.
 
     Predictors written before the trees saw only :data:`~predictor.features.MODEL_FEATURES`
     (lutnas versions without ``predictor.fast_trees``) have no ``model_features`` record; their
@@ -152,6 +152,11 @@ def _check_features(meta: dict, path: str | Path) -> None:
         raise LutnasError(
             f"{path} was fitted with other features (lutnas {meta['tool_version']}); "
             + _refit(meta, path)
+        )
+    if meta["base"]["terms"] != list(BASE_TERMS):
+        raise LutnasError(
+            f"{path} has a linear base on {', '.join(meta['base']['terms'])}; this lutnas's "
+            f"base is on {', '.join(BASE_TERMS)}; " + _refit(meta, path)
         )
 
 

@@ -2,10 +2,12 @@
 
 Four parts, each fitted on the training networks:
 
-- the base: measured ≈ Σ_op k_op · (LUT ms of op kind) + c · layers + d, by ridge least
-  squares on relative error (:data:`BASE_TERMS`); it captures what is additive — per-op-kind
-  scaling of the LUT rows (caches, fusion) and the per-layer call overhead a LUT sum counts once
-  per layer. With fewer than :data:`MIN_LINEAR` networks it is the LUT sum times one factor;
+- the base: measured ≈ Σ_op k_op · (LUT ms of op kind) + c · layers + m · MACs + d, by ridge
+  least squares on relative error (:data:`BASE_TERMS`); it captures what is additive — per-op-kind
+  scaling of the LUT rows (caches, fusion), the per-layer call overhead a LUT sum counts once
+  per layer, and a share of the arithmetic for when the LUT rows are noisier than the whole
+  models (oversubscribed threads, eager torch). With fewer than :data:`MIN_LINEAR` networks it
+  is the LUT sum times one factor;
 - the point model, ``reg:squarederror``, its depth, child weight and number of rounds chosen by
   k-fold cross-validation (:data:`GRID`; early stopping picks the rounds);
 - the interval, a two-quantile XGBoost model (``reg:quantileerror``, 5% and 95%) widened by
@@ -47,7 +49,7 @@ MAX_ROUNDS = 1500
 MIN_TRAIN = 5
 MIN_LINEAR = 30  # networks needed for the per-op linear base (else one factor)
 OPS_BASE = ("conv", "dconv", "mbconv")  # op kinds with their own factor; the rest share one
-BASE_TERMS = (*(f"ms_{op}" for op in OPS_BASE), "ms_other", "n_layers", "one")
+BASE_TERMS = (*(f"ms_{op}" for op in OPS_BASE), "ms_other", "n_layers", "macs_m", "one")
 RIDGE = 1.0  # pull of the base towards the one-factor fit, in units of relative error
 BASE_FLOOR = 0.25  # the base never goes below this share of the LUT sum
 
@@ -58,7 +60,8 @@ def base_terms(x: np.ndarray) -> np.ndarray:
     lut = x[:, FEATURES.index("lut_ms")]
     cols = [x[:, FEATURES.index(f"share_{op}")] * lut for op in OPS_BASE]
     other = lut - np.sum(cols, axis=0)
-    return np.column_stack([*cols, other, x[:, FEATURES.index("n_layers")], np.ones(len(x))])
+    counts = [x[:, FEATURES.index(name)] for name in ("n_layers", "macs_m")]
+    return np.column_stack([*cols, other, *counts, np.ones(len(x))])
 
 
 def fit_base(x: np.ndarray, measured_ms: np.ndarray) -> np.ndarray:
@@ -68,7 +71,7 @@ def fit_base(x: np.ndarray, measured_ms: np.ndarray) -> np.ndarray:
     a = base_terms(x)
     lut = x[:, FEATURES.index("lut_ms")].astype(float)
     k = float(np.exp(np.mean(np.log(measured_ms / lut))))
-    prior = np.array([k] * (len(OPS_BASE) + 1) + [0.0, 0.0])
+    prior = np.array([k] * (len(OPS_BASE) + 1) + [0.0, 0.0, 0.0])
     if len(measured_ms) < MIN_LINEAR:
         return prior
     w = a / measured_ms[:, None]  # relative error rows

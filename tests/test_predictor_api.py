@@ -133,6 +133,17 @@ def test_trees_taking_another_feature_count_are_refused(saved, tmp_path):
         LatencyPredictor.load(old)
 
 
+def test_a_predictor_with_another_linear_base_asks_for_a_refit(saved, tmp_path):
+    # written before the base had a MACs term: six coefficients where this version reads seven
+    old, meta = _old_copy(saved, tmp_path)
+    terms = [t for t in meta["base"]["terms"] if t != "macs_m"]
+    meta["base"] = {"terms": terms, "coef": meta["base"]["coef"][: len(terms)]}
+    (old / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(LutnasError, match="linear base on .*lutnas fit --lut") as info:
+        LatencyPredictor.load(old)
+    assert "macs_m" in str(info.value)
+
+
 def test_a_lut_from_another_backend_configuration_is_refused(saved, lut, tmp_path):
     with LutStore.open(lut) as store:
         other_cfg = {**store.backend_config, "threads": 4}
