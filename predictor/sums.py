@@ -6,7 +6,9 @@ per *segment* — the stem, each stage's block (keyed by resolution, stage, inpu
 block's choice) and the head — and an architecture's row is the sum of its segments' rows,
 one numpy gather for a whole batch. Rows missing from the LUT are estimated when an estimator
 is given (and remembered as missing, for ``strict`` callers), otherwise left out of the sum
-(callers refuse such sums).
+(callers refuse such sums). A batch's missing rows are estimated in one call per layer kind
+before its new segments are summed (one call per segment cost ~1 ms each, so a batch at a
+resolution the LUT lacks ran at ~200 architectures/s), and estimates are kept.
 
 An architecture never seen before usually brings one or two new segments among its nine, so
 only those are expanded (:meth:`~search.arch.BlockChoice.layer_specs`, the same pieces
@@ -44,6 +46,7 @@ class NetworkSums:
         self._missing_ids: set[int] = set()  # segments with rows missing from the LUT
         self._matrix: np.ndarray | None = None
         self._rows: dict[tuple[str, int], np.ndarray] = {}  # (key, resolution) -> layer row
+        self._estimates: dict[str, float] = {}  # key -> estimated ms, for rows the LUT lacks
 
     def add_rows(self, rows: dict[str, float]) -> None:
         self.rows.update(rows)
@@ -56,12 +59,8 @@ class NetworkSums:
         vec = np.zeros(len(F.LAYER_COLUMNS))
         keys = [s.key for s in specs]
         missing = [(k, s) for k, s in zip(keys, specs, strict=True) if k not in self.rows]
-        estimates = {}
-        if missing and self.estimator is not None:
-            unique = dict(missing)
-            estimates = dict(
-                zip(unique, self.estimator.estimate_ms(list(unique.values())), strict=True)
-            )
+        self._estimate([s for _, s in missing])
+        estimates = self._estimates
         for k, s in zip(keys, specs, strict=True):
             row = self._rows.get((k, resolution))
             if row is None:
@@ -76,23 +75,38 @@ class NetworkSums:
             vec += row
         return vec, tuple(k for k, _ in missing)
 
+    def _estimate(self, specs: Sequence[LayerSpec]) -> None:
+        """Estimate, in one call, the rows of ``specs`` neither in the LUT nor estimated yet."""
+        if self.estimator is None:
+            return
+        new = {s.key: s for s in specs if s.key not in self.rows and s.key not in self._estimates}
+        if new:
+            self._estimates.update(
+                zip(new, self.estimator.estimate_ms(list(new.values())).tolist(), strict=True)
+            )
+
+    def _estimate_new_segments(self, archs: Sequence[Arch]) -> None:
+        """Estimate the missing rows of all of a batch's segments not summed yet, at once."""
+        specs: list[LayerSpec] = []
+        seen: set[tuple] = set()
+        for arch in archs:
+            space = get_space(arch.space)
+            for j, k in enumerate(_segment_keys(arch, space)):
+                if k not in self._segments and k not in seen:
+                    seen.add(k)
+                    specs.extend(_segment_specs(arch, space, j))
+        self._estimate(specs)
+
     def _segment_ids(self, arch: Arch) -> list[int]:
         """Rows of ``_vectors`` for the architecture's segments: stem, one per block, head."""
-        space_name, resolution = arch.space, arch.resolution
-        space = get_space(space_name)
-        keys: list[tuple] = [("stem", space_name, resolution)]
-        cin = space.stem_channels
-        for i, b in enumerate(arch.blocks):
-            choice = (b.op, b.expansion, b.kernel, b.se_ratio, b.skip, b.channels, b.layers)
-            keys.append((space_name, resolution, i, cin, choice))
-            cin = b.channels
-        keys.append(("head", space_name, resolution, cin))
+        space = get_space(arch.space)
+        keys = _segment_keys(arch, space)
         get = self._segments.get
         ids = [get(k, -1) for k in keys]
         if -1 in ids:
             for j, k in enumerate(keys):
                 if ids[j] == -1:
-                    ids[j] = self._add_segment(k, _segment_specs(arch, space, j), resolution)
+                    ids[j] = self._add_segment(k, _segment_specs(arch, space, j), arch.resolution)
         return ids
 
     def _add_segment(self, key: tuple, specs: list[LayerSpec], resolution: int) -> int:
@@ -117,6 +131,8 @@ class NetworkSums:
     def of_archs(self, archs: Sequence[Arch]) -> tuple[np.ndarray, list[str], int]:
         """Sums of many architectures (one row each), the keys missing from the LUT, and how
         many architectures have a missing row."""
+        if self.estimator is not None:
+            self._estimate_new_segments(archs)
         id_lists = [self._segment_ids(a) for a in archs]
         width = max((len(ids) for ids in id_lists), default=0)
         ids = np.zeros((len(archs), width), dtype=np.int64)
@@ -135,6 +151,19 @@ class NetworkSums:
                 )
             )
         return self._matrix[ids].sum(axis=1), keys, n_bad
+
+
+def _segment_keys(arch: Arch, space: SearchSpace) -> list[tuple]:
+    """Cache keys of the architecture's segments: stem, one per block, head."""
+    resolution = arch.resolution
+    keys: list[tuple] = [("stem", space.name, resolution)]
+    cin = space.stem_channels
+    for i, b in enumerate(arch.blocks):
+        choice = (b.op, b.expansion, b.kernel, b.se_ratio, b.skip, b.channels, b.layers)
+        keys.append((space.name, resolution, i, cin, choice))
+        cin = b.channels
+    keys.append(("head", space.name, resolution, cin))
+    return keys
 
 
 def _segment_specs(arch: Arch, space: SearchSpace, segment: int) -> list[LayerSpec]:

@@ -7,6 +7,7 @@ import zlib
 import numpy as np
 
 from predictor import features as F
+from predictor.layer_estimator import LayerEstimator
 from predictor.sums import NetworkSums, _segment_specs
 from search.sampling import sample_archs
 from search.space import get_space
@@ -49,3 +50,31 @@ def test_missing_rows_are_reported_per_arch_and_counted():
     n_estimated = F.column(batch, "n_estimated")
     np.testing.assert_array_equal(n_estimated, [len(keys) for keys in expected])
     assert sums.of_arch(ARCHS[0])[1] == tuple(expected[0])
+
+
+class _CountingEstimator(LayerEstimator):
+    """A real fitted estimator that counts its calls."""
+
+    calls = 0
+
+    def estimate_ms(self, specs):
+        type(self).calls += 1
+        return super().estimate_ms(specs)
+
+
+def test_a_batch_estimates_its_missing_rows_in_one_call_and_sums_as_one_arch_at_a_time():
+    rows = _rows(keep_every=3)
+    by_key = {s.key: s for a in ARCHS for s in a.layers()}
+    fitted = LayerEstimator.fit([by_key[k] for k in rows], list(rows.values()))
+    estimator = _CountingEstimator(fitted.boosters, fitted.rows_per_kind)
+    sums = NetworkSums(rows, estimator)
+    batch, missing, n_bad = sums.of_archs(ARCHS)
+    assert _CountingEstimator.calls == 1  # not one call per new segment
+    assert n_bad == sum(any(s.key not in rows for s in a.layers()) for a in ARCHS)
+    one_by_one = np.array(
+        [NetworkSums(rows, fitted).of_specs(a.layers(), a.resolution)[0] for a in ARCHS]
+    )
+    np.testing.assert_allclose(batch, one_by_one, rtol=1e-9)
+    assert F.column(batch, "n_estimated").sum() > 0
+    sums.of_archs(ARCHS)  # warm: nothing new to estimate
+    assert _CountingEstimator.calls == 1
