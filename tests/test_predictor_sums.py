@@ -55,10 +55,12 @@ def test_missing_rows_are_reported_per_arch_and_counted():
 class _CountingEstimator(LayerEstimator):
     """A real fitted estimator that counts its calls."""
 
-    calls = 0
+    def __init__(self, fitted: LayerEstimator) -> None:
+        super().__init__(fitted.boosters, fitted.rows_per_kind)
+        self.calls = 0
 
     def estimate_ms(self, specs):
-        type(self).calls += 1
+        self.calls += 1
         return super().estimate_ms(specs)
 
 
@@ -66,10 +68,10 @@ def test_a_batch_estimates_its_missing_rows_in_one_call_and_sums_as_one_arch_at_
     rows = _rows(keep_every=3)
     by_key = {s.key: s for a in ARCHS for s in a.layers()}
     fitted = LayerEstimator.fit([by_key[k] for k in rows], list(rows.values()))
-    estimator = _CountingEstimator(fitted.boosters, fitted.rows_per_kind)
+    estimator = _CountingEstimator(fitted)
     sums = NetworkSums(rows, estimator)
     batch, missing, n_bad = sums.of_archs(ARCHS)
-    assert _CountingEstimator.calls == 1  # not one call per new segment
+    assert estimator.calls == 1  # not one call per new segment
     assert n_bad == sum(any(s.key not in rows for s in a.layers()) for a in ARCHS)
     one_by_one = np.array(
         [NetworkSums(rows, fitted).of_specs(a.layers(), a.resolution)[0] for a in ARCHS]
@@ -77,4 +79,4 @@ def test_a_batch_estimates_its_missing_rows_in_one_call_and_sums_as_one_arch_at_
     np.testing.assert_allclose(batch, one_by_one, rtol=1e-9)
     assert F.column(batch, "n_estimated").sum() > 0
     sums.of_archs(ARCHS)  # warm: nothing new to estimate
-    assert _CountingEstimator.calls == 1
+    assert estimator.calls == 1
