@@ -85,32 +85,31 @@ class NetworkSums:
                 zip(new, self.estimator.estimate_ms(list(new.values())).tolist(), strict=True)
             )
 
-    def _estimate_new_segments(self, archs: Sequence[Arch]) -> None:
-        """Estimate the missing rows of all of a batch's segments not summed yet, at once."""
-        specs: list[LayerSpec] = []
-        seen: set[tuple] = set()
+    def _segment_ids(self, archs: Sequence[Arch]) -> list[list[int]]:
+        """Rows of ``_vectors`` for each architecture's segments (stem, one per block, head).
+        Segments not seen before are expanded once, their missing rows estimated together."""
+        get = self._segments.get
+        id_lists, pending, new = [], [], {}  # pending: (position, keys) with a new segment
         for arch in archs:
             space = get_space(arch.space)
-            for j, k in enumerate(_segment_keys(arch, space)):
-                if k not in self._segments and k not in seen:
-                    seen.add(k)
-                    specs.extend(_segment_specs(arch, space, j))
-        self._estimate(specs)
+            keys = _segment_keys(arch, space)
+            ids = [get(k, -1) for k in keys]
+            if -1 in ids:
+                for j, k in enumerate(keys):
+                    if ids[j] == -1 and k not in new:
+                        new[k] = (_segment_specs(arch, space, j), arch.resolution)
+                pending.append((len(id_lists), keys))
+            id_lists.append(ids)
+        if new:
+            self._estimate([s for specs, _ in new.values() for s in specs])
+            for k, (specs, resolution) in new.items():
+                self._add_segment(k, specs, resolution)
+            for i, keys in pending:
+                id_lists[i] = [self._segments[k] for k in keys]
+        return id_lists
 
-    def _segment_ids(self, arch: Arch) -> list[int]:
-        """Rows of ``_vectors`` for the architecture's segments: stem, one per block, head."""
-        space = get_space(arch.space)
-        keys = _segment_keys(arch, space)
-        get = self._segments.get
-        ids = [get(k, -1) for k in keys]
-        if -1 in ids:
-            for j, k in enumerate(keys):
-                if ids[j] == -1:
-                    ids[j] = self._add_segment(k, _segment_specs(arch, space, j), arch.resolution)
-        return ids
-
-    def _add_segment(self, key: tuple, specs: list[LayerSpec], resolution: int) -> int:
-        """Sum a new segment's layers into a new row of ``_vectors``; its row index."""
+    def _add_segment(self, key: tuple, specs: list[LayerSpec], resolution: int) -> None:
+        """Sum a new segment's layers into a new row of ``_vectors``."""
         vec, missing = self.of_specs(specs, resolution)
         index = self._segments[key] = len(self._vectors)
         self._vectors.append(vec)
@@ -118,11 +117,10 @@ class NetworkSums:
             self._missing_ids.add(index)
         self._missing.append(missing)
         self._matrix = None
-        return index
 
     def of_arch(self, arch: Arch) -> tuple[np.ndarray, tuple[str, ...]]:
         """Sum of one architecture's rows and its keys missing from the LUT."""
-        ids = self._segment_ids(arch)
+        (ids,) = self._segment_ids([arch])
         return (
             np.sum([self._vectors[i] for i in ids], axis=0),
             tuple(k for i in ids for k in self._missing[i]),
@@ -131,9 +129,7 @@ class NetworkSums:
     def of_archs(self, archs: Sequence[Arch]) -> tuple[np.ndarray, list[str], int]:
         """Sums of many architectures (one row each), the keys missing from the LUT, and how
         many architectures have a missing row."""
-        if self.estimator is not None:
-            self._estimate_new_segments(archs)
-        id_lists = [self._segment_ids(a) for a in archs]
+        id_lists = self._segment_ids(archs)
         width = max((len(ids) for ids in id_lists), default=0)
         ids = np.zeros((len(archs), width), dtype=np.int64)
         for row, lst in enumerate(id_lists):
