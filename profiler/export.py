@@ -1,9 +1,14 @@
-"""ONNX export, in one place, cached by workload key.
+"""Model files for the runtimes, in one place, cached by workload key: ONNX and ``.tflite``.
 
-The exporter is the TorchScript one (``dynamo=False``): on this project's reference machine it
+ONNX: the TorchScript exporter (``dynamo=False``): on this project's reference machine it
 exports an MBConv layer in 0.04–0.15 s against 0.6–0.8 s for the dynamo exporter, which is
-hours over a full LUT. Files are cached by a hash of the workload key and the export settings,
-so a resumed or repeated run never exports a layer twice.
+hours over a full LUT. TFLite: lutnas's own writer (:mod:`profiler.tflite`; fp32, NHWC, BN
+folded, only ops XNNPACK delegates), a few ms per layer.
+
+Both go through :func:`cached_export`: a file is named by a hash of the workload key, its input
+shape and the export settings, so a resumed or repeated run never exports a layer twice, and a
+changed exporter never reuses a stale file. Files are written to a temporary name and renamed,
+so a crash never leaves a half-written file under a cached name.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import hashlib
 import os
 import threading
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -20,54 +26,113 @@ from profiler.base import BackendError, Workload
 
 OPSET = 17
 EXPORTER = "torchscript"  # recorded in backend configs; changing it changes the numbers
-# torch.onnx.export keeps global state, so threads (several phones at once) export one at a time
-_EXPORT_LOCK = threading.Lock()
+TFLITE_EXPORTER = "lutnas-tflite"
+TFLITE_WRITER_VERSION = 1  # bump whenever the .tflite files written change
+# One lock per format: the cache's check-then-write, and torch.onnx keeps global state, so
+# threads (several phones at once) export one at a time.
+_LOCKS = {"onnx": threading.Lock(), "tflite": threading.Lock()}
+_EXPORT_LOCK = _LOCKS["onnx"]
+
+# writes a module (eval mode) for a batch-1 input of the given torch shape to a path
+Writer = Callable[[torch.nn.Module, tuple[int, ...], Path], None]
 
 
-def default_cache_dir() -> Path:
+def default_cache_dir(fmt: str = "onnx") -> Path:
+    """``$LUTNAS_CACHE_DIR/<fmt>``, else ``$XDG_CACHE_HOME/lutnas/<fmt>`` or
+    ``~/.cache/lutnas/<fmt>`` (``fmt``: onnx | tflite)."""
     root = os.environ.get("LUTNAS_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lutnas"
     )
-    return Path(root) / "onnx"
+    return Path(root) / fmt
 
 
 def export_settings() -> dict:
+    """What makes the ONNX files (recorded in backend configs)."""
     return {"exporter": EXPORTER, "opset": OPSET, "torch": torch.__version__.split("+")[0]}
 
 
+def tflite_export_settings() -> dict:
+    """What makes the ``.tflite`` files (recorded in backend configs)."""
+    return {
+        "exporter": TFLITE_EXPORTER,
+        "tflite_writer_version": TFLITE_WRITER_VERSION,
+        "torch": torch.__version__.split("+")[0],
+    }
+
+
 def onnx_path(workload: Workload, cache_dir: Path | None = None) -> Path:
-    """The ONNX file of ``workload`` (batch 1, fp32), exported on first use.
+    """The ONNX file of ``workload`` (batch 1, fp32, opset :data:`OPSET`), exported on first
+    use into ``cache_dir`` (default :func:`default_cache_dir`).
 
     Raises:
         BackendError: the export failed; the message names the workload.
     """
-    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    tag = f"{workload.key}|{workload.input_shape}|{sorted(export_settings().items())}"
-    path = cache_dir / f"{hashlib.sha1(tag.encode()).hexdigest()[:20]}.onnx"
-    with _EXPORT_LOCK:
+    return cached_export(workload, cache_dir, "onnx", export_settings(), _write_onnx)
+
+
+def tflite_path(workload: Workload, cache_dir: Path | None = None) -> Path:
+    """The ``.tflite`` file of ``workload`` (batch 1, fp32, NHWC input; see
+    :mod:`profiler.tflite`), written on first use into ``cache_dir`` (default
+    ``default_cache_dir("tflite")``).
+
+    Raises:
+        BackendError: the export failed (e.g. a module type the writer does not know); the
+            message names the workload.
+    """
+    return cached_export(workload, cache_dir, "tflite", tflite_export_settings(), _write_tflite)
+
+
+def cached_export(
+    workload: Workload, cache_dir: Path | None, fmt: str, settings: dict, write: Writer
+) -> Path:
+    """The cached ``.<fmt>`` file of ``workload``, made by ``write`` if it is not there yet.
+
+    The name hashes the workload key, input shape and ``settings``. ``write`` gets the module
+    (``workload.build()``, eval mode), the input shape and a temporary path, which is renamed
+    onto the cached name only once ``write`` has returned; on any failure it is removed.
+
+    Raises:
+        BackendError: building or writing failed; the message names the workload.
+    """
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(fmt)
+    tag = f"{workload.key}|{workload.input_shape}|{sorted(settings.items())}"
+    path = cache_dir / f"{hashlib.sha1(tag.encode()).hexdigest()[:20]}.{fmt}"
+    with _LOCKS[fmt]:
         if not path.exists():
-            _export(workload, path)
+            _export(workload, path, fmt, write)
     return path
 
 
-def _export(workload: Workload, path: Path) -> None:
+def _export(workload: Workload, path: Path, fmt: str, write: Writer) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    module = workload.build()
-    module.eval()
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-            torch.onnx.export(
-                module,
-                (torch.randn(workload.input_shape),),
-                str(tmp),
-                input_names=["input"],
-                output_names=["output"],
-                opset_version=OPSET,
-                dynamo=False,
-            )
+        module = workload.build()
+        module.eval()
+        write(module, tuple(workload.input_shape), tmp)
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written cached file
     except Exception as exc:
+        label = {"onnx": "ONNX", "tflite": "TFLite"}.get(fmt, fmt)
+        raise BackendError(f"exporting {workload.key} to {label} failed: {exc}") from exc
+    finally:
         tmp.unlink(missing_ok=True)
-        raise BackendError(f"exporting {workload.key} to ONNX failed: {exc}") from exc
+
+
+def _write_onnx(module: torch.nn.Module, input_shape: Sequence[int], path: Path) -> None:
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(
+            module,
+            (torch.randn(tuple(input_shape)),),
+            str(path),
+            input_names=["input"],
+            output_names=["output"],
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
+def _write_tflite(module: torch.nn.Module, input_shape: Sequence[int], path: Path) -> None:
+    from profiler.tflite import module_to_tflite  # ai_edge_litert loads only when needed
+
+    path.write_bytes(module_to_tflite(module, input_shape))

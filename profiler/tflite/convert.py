@@ -1,0 +1,311 @@
+"""Torch modules → a TFLite graph: fp32, batch 1, NHWC, BN folded, only ops XNNPACK delegates.
+
+The module tree is walked by module type (the types :func:`lut.modules.build_layer` and
+:meth:`search.arch.Arch.build` use, plus Identity/Dropout); any other type raises
+:class:`ConversionError` naming it and where it sits. Eval-mode semantics: BatchNorm uses its
+running statistics (folded into the preceding conv's weights and bias), dropout is the identity.
+
+Layout: a ``(1, C, H, W)`` torch tensor is a ``[1, H, W, C]`` TFLite tensor, a ``(1, C)`` one
+stays ``[1, C]``. CONV_2D weights are OHWI, DEPTHWISE_CONV_2D weights ``[1, kh, kw, C·m]``.
+
+Padding (rules in :mod:`profiler.tflite.rules`): SAME only where TFLite's windows equal torch's
+(not at stride 2 on even inputs), VALID without padding, else an explicit PAD (zeros) + VALID.
+An average pool with ``count_include_pad=False`` that needs the explicit PAD is followed by a MUL
+by a constant per-position map (window size / valid count) so it divides as torch does; with
+SAME, TFLite itself leaves the padding out of the count.
+
+Activations: relu / relu6 fuse into the producing conv, FC, ADD or MUL when nothing else reads
+its output (else RELU / RELU6); hswish → HARD_SWISH; silu → LOGISTIC + MUL; sigmoid →
+LOGISTIC; hard-sigmoid relu6(x + 3) / 6 → +3 folded into the producing conv's bias with a fused
+RELU6 (else ADD + fused RELU6), then MUL by 1/6.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from ai_edge_litert import schema_py_generated as schema
+from torch import nn
+
+from lut.modules import Residual, SqueezeExcite
+from profiler.tflite.graph import Graph
+from profiler.tflite.rules import (
+    ConversionError,
+    Pads,
+    conv_padding,
+    fold_bn,
+    pair,
+    plan_padding,
+    valid_counts,
+)
+
+_NONE = schema.ActivationFunctionType.NONE
+_RELU6 = schema.ActivationFunctionType.RELU6
+_BIASED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")  # bias is input 2
+
+
+def module_to_tflite(module: nn.Module, input_shape: Sequence[int]) -> bytes:
+    """The ``.tflite`` bytes of ``module`` for a batch-1 fp32 input of torch shape
+    ``input_shape`` (``(1, C, H, W)`` or ``(1, C)``); the graph's input is NHWC ``[1, H, W, C]``
+    (or ``[1, C]``) and its output NHWC (``[1, C]`` after a global pool, flatten or linear).
+
+    Raises:
+        ConversionError: a module type or setting has no delegated TFLite form (named).
+    """
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) not in (2, 4) or shape[0] != 1:
+        raise ConversionError(f"input shape {shape} must be (1, C, H, W) or (1, C)")
+    graph = Graph()
+    x = graph.add_input(shape if len(shape) == 2 else (1, shape[2], shape[3], shape[1]))
+    with torch.no_grad():
+        y = _Converter(graph).convert(module, x, "")
+    return graph.to_bytes([y], description="lutnas-tflite")
+
+
+class _Converter:
+    """Writes modules into ``graph``; ``convert`` returns the tensor holding a module's output."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.g = graph
+        self._handlers: dict[type, Callable[[nn.Module, int, str], int]] = {
+            nn.Sequential: self._sequential,
+            nn.Conv2d: lambda m, x, p: self._conv(m, None, x, p),
+            nn.BatchNorm2d: self._batchnorm,
+            nn.ReLU: lambda m, x, p: self._activation("relu", x),
+            nn.ReLU6: lambda m, x, p: self._activation("relu6", x),
+            nn.Hardswish: lambda m, x, p: self._activation("hswish", x),
+            nn.SiLU: lambda m, x, p: self._activation("silu", x),
+            nn.Sigmoid: lambda m, x, p: self._activation("sigmoid", x),
+            nn.Hardsigmoid: lambda m, x, p: self._activation("hsigmoid", x),
+            SqueezeExcite: self._squeeze_excite,
+            Residual: self._residual,
+            nn.AvgPool2d: self._avgpool,
+            nn.AdaptiveAvgPool2d: lambda m, x, p: self._global_pool(m, x, p, keepdims=True),
+            nn.Flatten: self._flatten,
+            nn.Linear: self._linear,
+            nn.Identity: lambda m, x, p: x,
+            nn.Dropout: lambda m, x, p: x,
+        }
+
+    def convert(self, module: nn.Module, x: int, path: str) -> int:
+        handler = self._handlers.get(type(module))
+        if handler is None:
+            names = sorted(t.__name__ for t in self._handlers)
+            raise ConversionError(
+                f"cannot write module {path or '<root>'} of type {type(module).__name__} to "
+                f"TFLite; supported module types: {', '.join(names)}"
+            )
+        return handler(module, x, path)
+
+    # --- containers ------------------------------------------------------------------------
+    def _sequential(self, seq: nn.Sequential, x: int, path: str) -> int:
+        children = list(seq.named_children())
+        i = 0
+        while i < len(children):
+            name, m = children[i]
+            nxt = children[i + 1][1] if i + 1 < len(children) else None
+            sub = f"{path}.{name}" if path else name
+            if type(m) is nn.Conv2d and type(nxt) is nn.BatchNorm2d:
+                x, i = self._conv(m, nxt, x, sub), i + 2
+            elif type(m) is nn.AdaptiveAvgPool2d and type(nxt) is nn.Flatten and _flattens(nxt):
+                x, i = self._global_pool(m, x, sub, keepdims=False), i + 2
+            else:
+                x, i = self.convert(m, x, sub), i + 1
+        return x
+
+    def _residual(self, res: Residual, x: int, path: str) -> int:
+        self.g.pin(x)  # both branches read x
+        main = self.convert(res.main, x, f"{path}.main")
+        short = x if res.shortcut is None else self.convert(res.shortcut, x, f"{path}.shortcut")
+        if self.g.shape(main) != self.g.shape(short):
+            raise ConversionError(
+                f"{path}: residual branches differ in shape "
+                f"({self.g.shape(main)} vs {self.g.shape(short)})"
+            )
+        return self._binary("ADD", main, short)
+
+    def _squeeze_excite(self, se: SqueezeExcite, x: int, path: str) -> int:
+        self.g.pin(x)  # pooled, then gated
+        s = self._mean(x, keepdims=True)
+        for name in ("reduce", "act", "expand", "gate"):
+            s = self.convert(getattr(se, name), s, f"{path}.{name}")
+        return self._binary("MUL", x, s)
+
+    # --- convolutions ----------------------------------------------------------------------
+    def _conv(self, conv: nn.Conv2d, bn: nn.BatchNorm2d | None, x: int, path: str) -> int:
+        n, h, w, c = self._nhwc(x, path)
+        groups, cout = conv.groups, conv.out_channels
+        if conv.in_channels != c or conv.padding_mode != "zeros":
+            raise ConversionError(
+                f"{path}: Conv2d expects {conv.in_channels} channels with zero padding, "
+                f"got {c} channels, padding_mode {conv.padding_mode!r}"
+            )
+        if groups != 1 and (groups != c or cout % c):
+            raise ConversionError(f"{path}: grouped conv (groups={groups}) is not depthwise")
+        if bn is not None and bn.num_features != cout:
+            raise ConversionError(f"{path}: BatchNorm2d width {bn.num_features} != {cout}")
+        kernel, stride = pair(conv.kernel_size), pair(conv.stride)
+        dilation = pair(conv.dilation)
+        same_ok, pads, (oh, ow) = plan_padding(
+            (h, w), kernel, stride, conv_padding(conv, kernel, dilation, path), dilation
+        )
+        weight = conv.weight.detach().double().numpy()
+        bias = conv.bias.detach().double().numpy() if conv.bias is not None else np.zeros(cout)
+        if bn is not None:
+            weight, bias = fold_bn(weight, bias, bn)
+        kind, x = self._padding(x, pads, same_ok)
+        common = dict(
+            padding=kind,
+            strideH=stride[0],
+            strideW=stride[1],
+            dilationHFactor=dilation[0],
+            dilationWFactor=dilation[1],
+            fusedActivationFunction=_NONE,
+        )
+        if groups == 1:
+            op, options = "CONV_2D", schema.Conv2DOptionsT(**common)
+            weight = weight.transpose(0, 2, 3, 1)  # OIHW → OHWI
+        else:
+            op = "DEPTHWISE_CONV_2D"
+            options = schema.DepthwiseConv2DOptionsT(depthMultiplier=cout // c, **common)
+            weight = weight.reshape(cout, *kernel).transpose(1, 2, 0)[None]  # → [1, kh, kw, O]
+        wt = self.g.const(weight, f"{path}.weight")
+        bt = self.g.const(bias, f"{path}.bias")
+        return self.g.add_op(op, [x, wt, bt], (n, oh, ow, cout), options, out_name=path)
+
+    def _padding(self, x: int, pads: Pads, same_ok: bool) -> tuple[int, int]:
+        """``(Padding enum, input tensor)``: VALID without padding, SAME where it equals torch,
+        else VALID on an explicitly PADded copy of ``x``."""
+        if not any(pads[0] + pads[1]):
+            return schema.Padding.VALID, x
+        if same_ok:
+            return schema.Padding.SAME, x
+        n, h, w, c = self.g.shape(x)
+        (t, b), (left, r) = pads
+        paddings = self.g.const([[0, 0], [t, b], [left, r], [0, 0]], "paddings", np.int32)
+        y = self.g.add_op("PAD", [x, paddings], (n, h + t + b, w + left + r, c), None)
+        return schema.Padding.VALID, y
+
+    def _batchnorm(self, bn: nn.BatchNorm2d, x: int, path: str) -> int:
+        """A BatchNorm2d not after a conv: MUL by scale, ADD shift (per channel)."""
+        c = self._nhwc(x, path)[3]
+        if bn.num_features != c:
+            raise ConversionError(f"{path}: BatchNorm2d width {bn.num_features} != {c}")
+        scale, shift = fold_bn(np.ones(c), np.zeros(c), bn)
+        y = self._binary("MUL", x, self.g.const(scale, f"{path}.scale"))
+        return self._binary("ADD", y, self.g.const(shift, f"{path}.shift"))
+
+    # --- pooling, reshaping, linear ---------------------------------------------------------
+    def _avgpool(self, pool: nn.AvgPool2d, x: int, path: str) -> int:
+        n, h, w, c = self._nhwc(x, path)
+        if pool.ceil_mode or pool.divisor_override:
+            raise ConversionError(f"{path}: AvgPool2d with ceil_mode/divisor_override")
+        kernel = pair(pool.kernel_size)
+        stride = pair(pool.stride or pool.kernel_size)
+        pad = pair(pool.padding)
+        same_ok, pads, (oh, ow) = plan_padding((h, w), kernel, stride, pad)
+        # SAME leaves padding out of the count: right only for count_include_pad=False
+        kind, y = self._padding(x, pads, same_ok and not pool.count_include_pad)
+        options = schema.Pool2DOptionsT(
+            padding=kind,
+            strideH=stride[0],
+            strideW=stride[1],
+            filterHeight=kernel[0],
+            filterWidth=kernel[1],
+            fusedActivationFunction=_NONE,
+        )
+        padded = y != x
+        y = self.g.add_op("AVERAGE_POOL_2D", [y], (n, oh, ow, c), options, out_name=path)
+        if padded and not pool.count_include_pad:  # PAD's zeros were counted: rescale
+            counts = np.outer(
+                valid_counts(h, oh, kernel[0], stride[0], pad[0]),
+                valid_counts(w, ow, kernel[1], stride[1], pad[1]),
+            )
+            factor = (kernel[0] * kernel[1]) / counts
+            if not np.all(factor == 1):
+                mul = self.g.const(factor.reshape(1, oh, ow, 1), f"{path}.count_fix")
+                y = self._binary("MUL", y, mul)
+        return y
+
+    def _global_pool(self, pool: nn.AdaptiveAvgPool2d, x: int, path: str, keepdims: bool) -> int:
+        if pair(pool.output_size) != (1, 1):
+            raise ConversionError(f"{path}: AdaptiveAvgPool2d to {pool.output_size}, not 1")
+        self._nhwc(x, path)
+        return self._mean(x, keepdims)
+
+    def _mean(self, x: int, keepdims: bool) -> int:
+        n, _, _, c = self.g.shape(x)
+        axes = self.g.const([1, 2], "mean_axes", np.int32)
+        shape = (n, 1, 1, c) if keepdims else (n, c)
+        return self.g.add_op("MEAN", [x, axes], shape, schema.ReducerOptionsT(keepDims=keepdims))
+
+    def _flatten(self, flat: nn.Flatten, x: int, path: str) -> int:
+        shape = self.g.shape(x)
+        if not _flattens(flat) or (len(shape) == 4 and shape[1:3] != (1, 1)):
+            raise ConversionError(
+                f"{path}: Flatten(start_dim={flat.start_dim}, end_dim={flat.end_dim}) of "
+                f"NHWC {shape}: only a 1×1 map flattens to the same order as torch"
+            )
+        if len(shape) == 2:
+            return x
+        new = (shape[0], shape[3])
+        target = self.g.const(new, "shape", np.int32)
+        options = schema.ReshapeOptionsT(newShape=list(new))
+        return self.g.add_op("RESHAPE", [x, target], new, options, out_name=path)
+
+    def _linear(self, fc: nn.Linear, x: int, path: str) -> int:
+        shape = self.g.shape(x)
+        if int(np.prod(shape)) != fc.in_features or shape[-1] != fc.in_features:
+            raise ConversionError(f"{path}: Linear takes {fc.in_features} features, got {shape}")
+        bias = fc.bias.detach().numpy() if fc.bias is not None else np.zeros(fc.out_features)
+        wt = self.g.const(fc.weight.detach().numpy(), f"{path}.weight")  # [out, in]
+        bt = self.g.const(bias, f"{path}.bias")
+        options = schema.FullyConnectedOptionsT(fusedActivationFunction=_NONE, keepNumDims=False)
+        return self.g.add_op(
+            "FULLY_CONNECTED", [x, wt, bt], (1, fc.out_features), options, out_name=path
+        )
+
+    # --- element-wise ----------------------------------------------------------------------
+    def _activation(self, kind: str, x: int) -> int:
+        g, shape = self.g, self.g.shape(x)
+        if kind in ("relu", "relu6"):
+            return x if g.fuse_activation(x, kind) else g.add_op(kind.upper(), [x], shape)
+        if kind == "hswish":
+            return g.add_op("HARD_SWISH", [x], shape)
+        if kind == "sigmoid":
+            return g.add_op("LOGISTIC", [x], shape)
+        if kind == "silu":
+            return self._binary("MUL", x, g.add_op("LOGISTIC", [x], shape))
+        # hsigmoid: relu6(x + 3) / 6
+        producer = g.producer(x)
+        bias = None
+        if producer is not None and producer.name in _BIASED:
+            if producer.options.fusedActivationFunction == _NONE:
+                bias = g.const_value(producer.inputs[2])
+        if bias is not None:
+            bias += 3.0
+            producer.options.fusedActivationFunction = _RELU6
+            y = x
+        else:
+            y = self._binary("ADD", x, g.const([3.0], "three"), _RELU6)
+        return self._binary("MUL", y, g.const([1.0 / 6.0], "one_sixth"))
+
+    def _binary(self, op: str, a: int, b: int, act: int = _NONE) -> int:
+        sa, sb = self.g.shape(a), self.g.shape(b)
+        shape = np.broadcast_shapes(sa, sb)
+        options = (schema.AddOptionsT if op == "ADD" else schema.MulOptionsT)(
+            fusedActivationFunction=act
+        )
+        return self.g.add_op(op, [a, b], tuple(shape), options)
+
+    def _nhwc(self, x: int, path: str) -> tuple[int, int, int, int]:
+        shape = self.g.shape(x)
+        if len(shape) != 4:
+            raise ConversionError(f"{path}: needs a (1, C, H, W) input, got NHWC shape {shape}")
+        return shape  # type: ignore[return-value]
+
+
+def _flattens(flat: nn.Flatten) -> bool:
+    return flat.start_dim == 1 and flat.end_dim == -1
