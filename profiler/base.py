@@ -169,9 +169,12 @@ class Backend(ABC):
 _BUILTIN: dict[str, str] = {
     "onnxruntime": "profiler.backends.onnxruntime:OnnxRuntimeBackend",
     "torch": "profiler.backends.torch_eager:TorchBackend",
+    "litert": "profiler.backends.litert:LiteRtBackend",
     "adb": "profiler.backends.adb:AdbBackend",
 }
 _REGISTERED: dict[str, type[Backend]] = {}
+# import name -> the distribution pip installs it from, where they differ
+_PIP_NAMES = {"ai_edge_litert": "ai-edge-litert"}
 
 
 def register_backend(name: str, cls: type[Backend]) -> type[Backend]:
@@ -195,9 +198,10 @@ def backend_class(name: str) -> type[Backend]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        package = _PIP_NAMES.get(exc.name or "", exc.name)
         raise LutnasError(
             f"backend {name!r} needs a package that is not installed ({exc.name}); "
-            f"install it with: pip install {exc.name}"
+            f"install it with: pip install {package}"
         ) from exc
     return getattr(module, cls_name)
 

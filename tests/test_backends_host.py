@@ -25,8 +25,22 @@ class TestTorchContract(BackendContract):
             yield b
 
 
+class TestLiteRtContract(BackendContract):
+    @pytest.fixture
+    def backend(self, tmp_path):
+        with get_backend("litert", threads=1, cache_dir=tmp_path) as b:
+            yield b
+
+
+def test_litert_config_names_runtime_and_delegate(tmp_path):
+    config = get_backend("litert", threads=2, cache_dir=tmp_path).config()
+    assert config["backend"] == "litert" and config["threads"] == 2
+    assert config["delegate"] == "xnnpack" and config["litert"][0].isdigit()
+    assert config["exporter"] != "torchscript"  # the .tflite writer, not the ONNX exporter
+
+
 def test_registry():
-    assert {"onnxruntime", "torch", "adb"} <= set(list_backends())
+    assert {"onnxruntime", "torch", "litert", "adb"} <= set(list_backends())
     with pytest.raises(LutnasError, match="unknown backend 'tflite'"):
         get_backend("tflite")
     with pytest.raises(LutnasError, match="already registered"):
