@@ -2,11 +2,13 @@
 
 A :class:`RunnerKind` pairs a command-line builder with the pure parser of its output. The kind
 follows the model format (``.onnx`` → ``onnxruntime_perf_test``, ``.tflite`` →
-``benchmark_model``) unless the user names it.
+``benchmark_model``) unless the user names it; :func:`runner_kind` guesses it from the binary's
+file name and :func:`runner_kind_from_help` from its help text.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,10 +52,11 @@ def _perf_test_command(req: RunRequest) -> list[str]:
 
 def _benchmark_model_command(req: RunRequest) -> list[str]:
     # --min_secs=0 / --warmup_min_secs=0: exactly the number of runs asked for, not "at least
-    # one second" (the tool's default).
+    # one second" (the tool's default). --use_xnnpack=true: the XNNPACK delegate explicitly, as
+    # on the host, rather than whatever the build applies by default.
     return [req.runner, f"--graph={req.model}", f"--num_threads={req.threads}",
             f"--num_runs={req.runs}", f"--warmup_runs={req.warmup}", "--min_secs=0",
-            "--warmup_min_secs=0"]
+            "--warmup_min_secs=0", "--use_xnnpack=true"]
 
 
 RUNNERS: dict[str, RunnerKind] = {
@@ -82,6 +85,41 @@ def runner_kind(name: str | None, runner_path: str | None = None) -> RunnerKind:
     raise LutnasError(
         f"cannot tell which runner {runner_path!r} is; name it with --runner-kind "
         f"({' or '.join(RUNNERS)})")
+
+
+# What each runner prints when asked for help (``--help``, no arguments, a bad flag), in every
+# release (tests/data/transcripts/SOURCES.md): alternatives, each a set of patterns all found.
+_HELP_SIGNS: dict[str, list[list[re.Pattern[str]]]] = {
+    "onnxruntime_perf_test": [
+        # the usage line of getopt releases ("perf_test [options...] model_path [result_file]",
+        # 2018 without the brackets) and of Abseil releases ("onnxruntime_perf_test [options...]
+        # model_path [result_file]")
+        [re.compile(r"perf_test \[options\.\.\.\] model_path")],
+        # Abseil releases given no model path (or -h)
+        [re.compile(r"See 'onnxruntime_perf_test --help'")],
+    ],
+    "benchmark_model": [
+        # Flags::Usage's table: "--graph=<tab>string<tab>optional<tab>graph file name" and
+        # "--num_runs=50<tab>int32<tab>optional<tab>..."
+        [re.compile(r"--graph=\S*\s+string\b"), re.compile(r"--num_runs=\S*\s+int32\b")],
+        # the complaint about a missing --graph
+        [re.compile(r"the name of your TF ?Lite input file with --graph")],
+    ],
+}
+
+
+def runner_kind_from_help(text: str) -> RunnerKind | None:
+    """The runner whose help or usage text ``text`` is (stdout and stderr together), or None.
+
+    Recognises ``onnxruntime_perf_test`` (getopt and Abseil releases) and TFLite/LiteRT's
+    ``benchmark_model``; None for anything else, or for text that fits both.
+    """
+    kinds = [
+        name
+        for name, alternatives in _HELP_SIGNS.items()
+        if any(all(sign.search(text) for sign in signs) for signs in alternatives)
+    ]
+    return RUNNERS[kinds[0]] if len(kinds) == 1 else None
 
 
 def command_line(argv: list[str]) -> str:
