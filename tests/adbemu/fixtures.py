@@ -3,8 +3,9 @@
 ``adb_server`` (session) starts Debian's ``adb`` on a free port (never 5037 nor the emulator
 range 5555–5585) with HOME in a temp dir, and kills it at the end; a developer's own server is
 untouched. ``phone`` attaches one emulated phone and points ``ANDROID_ADB_SERVER_PORT`` at the
-private server for the test; ``phone_factory`` makes more. ``perf_test_runner`` is the stand-in
-``onnxruntime_perf_test`` ready to push.
+private server for the test; ``phone_factory`` makes more. ``perf_test_runner`` and
+``benchmark_model_runner`` are the stand-in ``onnxruntime_perf_test`` and ``benchmark_model``
+ready to push.
 """
 
 from __future__ import annotations
@@ -133,11 +134,23 @@ def phone(phone_factory: Callable[..., EmulatedDevice]) -> EmulatedDevice:
     return phone_factory()
 
 
+def _stand_in(tmp_path_factory: pytest.TempPathFactory, source: str, name: str) -> Path:
+    """``source`` (a stand-in script beside this file) as an executable ``name`` for this
+    Python: its ``#!/usr/bin/env python3`` line becomes ``#!<sys.executable>``."""
+    text = Path(__file__).with_name(source).read_text()
+    path = tmp_path_factory.mktemp("runner") / name
+    path.write_text(f"#!{sys.executable}\n" + text.split("\n", 1)[1])
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture(scope="session")
 def perf_test_runner(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The stand-in onnxruntime_perf_test as an executable for this Python."""
-    source = Path(__file__).with_name("fake_perf_test.py").read_text()
-    path = tmp_path_factory.mktemp("runner") / "onnxruntime_perf_test"
-    path.write_text(f"#!{sys.executable}\n" + source.split("\n", 1)[1])
-    path.chmod(0o755)
-    return path
+    return _stand_in(tmp_path_factory, "fake_perf_test.py", "onnxruntime_perf_test")
+
+
+@pytest.fixture(scope="session")
+def benchmark_model_runner(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stand-in TFLite/LiteRT benchmark_model as an executable for this Python."""
+    return _stand_in(tmp_path_factory, "fake_benchmark_model.py", "benchmark_model")
