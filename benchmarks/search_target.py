@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from predictor import LatencyPredictor
+from profiler.base import host_backend
 from profiler.loop import ProfileSettings, measure_steady
 from profiler.workloads import arch_workload
 from search.arch import Arch
@@ -32,7 +33,6 @@ from search.reward import make_reward
 from search.runner import check_predictor, run_search
 from search.space import get_space
 from search.strategies import get_strategy
-from search.verify import host_backend
 
 REPEATS = 3  # interleaved measurements of the chosen arch and of MobileNetV2
 

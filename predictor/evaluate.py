@@ -482,14 +482,9 @@ def evaluate(
 
 # --- measuring what the report needs ----------------------------------------------------------
 def _backend_for(store: LutStore):
-    from profiler.base import get_backend
+    from profiler.base import host_backend
 
-    cfg = store.backend_config
-    if cfg.get("backend") not in ("onnxruntime", "torch"):
-        raise LutnasError(
-            f"measuring for the report runs host backends only; this LUT is {cfg.get('backend')!r}"
-        )
-    return get_backend(cfg["backend"], threads=int(cfg.get("threads", 1)))
+    return host_backend(store.backend_config, "measuring for the report")
 
 
 def measure_torchvision(

@@ -144,6 +144,13 @@ class Backend(ABC):
     def __exit__(self, *exc_info: object) -> None:
         return None
 
+    @classmethod
+    def from_config(cls, config: dict) -> Backend:
+        """A backend (not entered) set up like the one that wrote ``config`` (see
+        :meth:`config`), for re-timing on the same configuration. Host backends can; the default
+        takes the threads only."""
+        return cls(threads=int(config.get("threads", 1)))
+
     @abstractmethod
     def config(self) -> dict:
         """Everything that changes the numbers: backend name and version, threads, device
@@ -209,3 +216,22 @@ def backend_class(name: str) -> type[Backend]:
 def get_backend(name: str, **options: object) -> Backend:
     """``get_backend("onnxruntime", threads=1)``: a configured, not yet entered, backend."""
     return backend_class(name)(**options)
+
+
+HOST_BACKENDS = ("onnxruntime", "torch", "litert")
+
+
+def host_backend(config: dict, purpose: str = "re-timing") -> Backend:
+    """A host backend configured like ``config`` (a LUT's backend config), not entered.
+
+    Raises:
+        LutnasError: ``config`` is not a host backend's (a phone's, say); the message starts
+            with ``purpose``.
+    """
+    name = config.get("backend")
+    if name not in HOST_BACKENDS:
+        raise LutnasError(
+            f"{purpose} runs on host backends ({', '.join(HOST_BACKENDS)}); the LUT was "
+            f"measured with {name!r}"
+        )
+    return backend_class(name).from_config(config)

@@ -69,3 +69,16 @@ def test_threads_are_part_of_the_config(tmp_path):
     one = get_backend("onnxruntime", threads=1, cache_dir=tmp_path).config()
     four = get_backend("onnxruntime", threads=4, cache_dir=tmp_path).config()
     assert one != four and four["threads"] == 4
+
+
+def test_host_backend_is_recreated_from_a_lut_config(tmp_path):
+    from profiler.base import host_backend
+
+    for name in ("onnxruntime", "torch", "litert"):
+        config = get_backend(name, threads=2).config()
+        again = host_backend(config)
+        assert again.name == name and again.config() == config
+    ort = host_backend({"backend": "onnxruntime", "threads": 1, "graph_optimization": "none"})
+    assert ort.config()["graph_optimization"] == "none"
+    with pytest.raises(LutnasError, match="--verify runs on host backends.*'adb'"):
+        host_backend({"backend": "adb", "threads": 1}, "--verify")

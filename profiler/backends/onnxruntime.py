@@ -42,6 +42,13 @@ class OnnxRuntimeBackend(HostBackend):
         self.optimization = optimization
         self._level = levels[optimization]
 
+    @classmethod
+    def from_config(cls, config: dict) -> OnnxRuntimeBackend:
+        return cls(
+            threads=int(config.get("threads", 1)),
+            optimization=config.get("graph_optimization", "all"),
+        )
+
     def config(self) -> dict:
         return {
             **self._host_config(),
