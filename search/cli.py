@@ -109,6 +109,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="K",
         help="measure the top K on the LUT's backend, print predicted vs measured",
     )
+    phone = p.add_argument_group("--verify on a phone LUT (backend adb)")
+    phone.add_argument(
+        "--runner",
+        metavar="PATH",
+        help="the benchmark binary the LUT was measured with (benchmark_model or "
+        "onnxruntime_perf_test); with it the top K are timed on the phone",
+    )
+    phone.add_argument(
+        "--serial", help="adb serial of the LUT's phone (where several are attached)"
+    )
+    phone.add_argument(
+        "--cpu-mask", help="taskset hex mask (default: the one the LUT was measured with)"
+    )
     p.add_argument("--no-onnx", action="store_true", help="do not export best_arch.onnx")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -233,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
             predictor.meta["lut"].get("settings", {}),
             args.out,
             predictor.meta["lut"].get("drift_reference"),
+            phone={"runner": args.runner, "serial": args.serial, "cpu_mask": args.cpu_mask},
         )
         print(format_table(rows, reward.target_ms))
     return 0

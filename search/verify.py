@@ -3,9 +3,11 @@ compare with the predicted latency.
 
 The measurement is the one ``profile-device --whole-models`` makes (the whole network built
 from its ``Arch``, batch 1, the LUT's warm-up and runs, re-measured while noisy), so the
-comparison is the predictor's error on these networks. Only host backends (``onnxruntime``,
-``torch``) can be re-created from a LUT's config; for a phone LUT the top K are written to a
-JSON file and the message gives the ``profile-device`` command that measures them.
+comparison is the predictor's error on these networks. Host backends (``onnxruntime``,
+``torch``, ``litert``) are re-created from the LUT's config. A phone LUT (``adb``) is verified on
+the phone given by ``phone`` options (the runner binary, and the serial where several phones are
+attached), with the LUT's runner kind, threads and core mask; a different phone is refused.
+Without a runner the top K are written to a JSON file and the message says how to time them.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lutnas.errors import LutnasError
+from profiler.base import HOST_BACKENDS, get_backend, host_backend
 from search.arch import Arch
 from search.io import save_archs
 from search.record import HistoryRow
 
 log = logging.getLogger(__name__)
 
-HOST_BACKENDS = ("onnxruntime", "torch")
+# a phone's config values that must match the LUT's: another phone or runner is another device
+_PHONE_IDENTITY = ("device", "device_serial", "runner", "threads")
 
 
 @dataclass(frozen=True)
@@ -43,24 +47,31 @@ class VerifyRow:
         return 100.0 * (self.predicted_ms / self.measured_ms - 1.0)
 
 
-def host_backend(backend_config: dict):
-    """A host backend configured like ``backend_config`` (not entered).
+def phone_backend(backend_config: dict, phone: dict):
+    """An adb backend configured like the phone LUT's ``backend_config`` (not entered).
 
-    Raises:
-        LutnasError: the config is not a host backend's.
+    Args:
+        phone: ``runner`` (local path of the benchmark binary, required), optionally ``serial``
+            and ``cpu_mask`` (default: the LUT's mask).
     """
-    from profiler.base import get_backend
+    return get_backend(
+        "adb",
+        serial=phone.get("serial"),
+        runner=phone["runner"],
+        runner_kind=backend_config.get("runner"),
+        cpu_mask=phone.get("cpu_mask") or backend_config.get("cpu_mask") or None,
+        threads=int(backend_config.get("threads", 1)),
+    )
 
-    name = backend_config.get("backend")
-    if name not in HOST_BACKENDS:
+
+def _check_same_phone(expected: dict, actual: dict) -> None:
+    diffs = [d for d in config_mismatch(expected, actual) if d.split(":")[0] in _PHONE_IDENTITY]
+    if diffs:
         raise LutnasError(
-            f"--verify measures on host backends ({', '.join(HOST_BACKENDS)}); "
-            f"the predictor's LUT was measured with {name!r}"
+            "this is not the phone and runner the LUT was measured with ("
+            + "; ".join(diffs)
+            + "); attach that phone and pass its adb serial with --serial"
         )
-    options: dict = {"threads": int(backend_config.get("threads", 1))}
-    if name == "onnxruntime" and "graph_optimization" in backend_config:
-        options["optimization"] = backend_config["graph_optimization"]
-    return get_backend(name, **options)
 
 
 def config_mismatch(expected: dict, actual: dict) -> list[str]:
@@ -79,6 +90,7 @@ def verify_top(
     lut_settings: dict,
     out_dir: str | Path | None = None,
     drift_reference: dict | None = None,
+    phone: dict | None = None,
 ) -> list[VerifyRow]:
     """Measure the first ``k`` of ``candidates`` (best first) on ``backend_config``.
 
@@ -87,14 +99,17 @@ def verify_top(
         k: how many to measure.
         backend_config: the LUT's backend config (``LatencyPredictor.backend_config``).
         lut_settings: the LUT's settings (``warmup``, ``runs``).
-        out_dir: where ``verify_archs.json`` is written when the backend is not a host one.
+        out_dir: where ``verify_archs.json`` is written when the LUT's device cannot be
+            reached (a phone LUT without ``phone`` options).
         drift_reference: the LUT's calibrated reference (``meta.drift_reference``); when its
             settings have drift correction on, the archs are timed in turns with the same
             reference and rescaled like the LUT's whole models, so they compare with predictions.
+        phone: for a phone LUT, the options of :func:`phone_backend` (``runner``, ``serial``).
 
     Raises:
-        LutnasError: the backend cannot be re-created here (phone LUT): the message names the
-            JSON file of the top K and the command that measures them; a measurement failed.
+        LutnasError: the backend cannot be re-created here (a phone LUT without ``phone``
+            options): the message names the JSON file of the top K and the option that measures
+            them; another phone or runner than the LUT's; a measurement failed.
     """
     from profiler.loop import ProfileSettings, measure_steady
     from profiler.reference import stored_reference
@@ -102,23 +117,35 @@ def verify_top(
 
     top = list(candidates)[:k]
     archs = [Arch.from_json(r.arch_json) for r in top]
-    if backend_config.get("backend") not in HOST_BACKENDS:
+    on_phone = backend_config.get("backend") == "adb" and bool(phone and phone.get("runner"))
+    if backend_config.get("backend") not in HOST_BACKENDS and not on_phone:  # a phone, no runner
         path = Path(out_dir or ".") / "verify_archs.json"
         save_archs(path, archs)
+        how = (
+            "To time them on the phone, attach it and pass --runner PATH (the benchmark binary "
+            "the LUT was measured with; --serial SERIAL where several phones are attached)."
+            if backend_config.get("backend") == "adb"
+            else "Time them on that device as whole models."
+        )
         raise LutnasError(
             f"the predictor's LUT was measured with {backend_config.get('backend')!r}, which "
             f"--verify cannot re-create here; the top {len(archs)} architectures are in {path}. "
-            "Time them on that device as whole models, e.g. in Python: "
-            "profiler.loop.profile_models(get_backend(...), LutStore.create_or_resume(...), "
-            f"search.io.load_archs({str(path)!r}), settings)"
+            + how
         )
     settings = ProfileSettings.from_identity(lut_settings)
     reference = stored_reference(drift_reference) if settings.drift_correction else None
     if settings.drift_correction and reference is None:
         log.warning("the LUT has no calibrated whole-model reference; timing without correction")
     rows = []
-    with host_backend(backend_config) as backend:
+    backend = (
+        phone_backend(backend_config, phone)
+        if on_phone
+        else host_backend(backend_config, "--verify")
+    )
+    with backend:
         diffs = config_mismatch(backend_config, backend.config())
+        if on_phone:
+            _check_same_phone(backend_config, backend.config())
         if diffs:
             log.warning(
                 "this host differs from the LUT's backend configuration (%s); the "

@@ -1,7 +1,7 @@
 """The adb part of ``profile-device``: its options, and profiling several phones at once.
 
-    profile-device --backend adb --runner ./onnxruntime_perf_test               # the one phone
-    profile-device --backend adb --runner ./onnxruntime_perf_test --serial R58M1 --serial 8A3X
+    profile-device --backend adb --runner ./benchmark_model                     # the one phone
+    profile-device --backend adb --runner ./benchmark_model --serial R58M1 --serial 8A3X
     profile-device --backend adb --runner ./onnxruntime_perf_test --all-devices --out '{serial}.lut'
 """
 
@@ -23,10 +23,12 @@ def add_adb_arguments(p: argparse.ArgumentParser) -> None:
                    help="adb serial of the phone (repeat to profile several in parallel)")
     g.add_argument("--all-devices", action="store_true",
                    help="profile every attached phone in parallel, one LUT each")
-    g.add_argument("--runner", help="the benchmark binary built for the phone: "
-                   "onnxruntime_perf_test (or TFLite benchmark_model); pushed once")
-    g.add_argument("--runner-kind", choices=["onnxruntime_perf_test", "benchmark_model"],
-                   help="which runner --runner is (default: guessed from its file name)")
+    g.add_argument("--runner", help="the benchmark binary built for the phone: TFLite/LiteRT's "
+                   "benchmark_model (recommended; published prebuilt for android_arm64) or "
+                   "onnxruntime_perf_test; pushed once")
+    g.add_argument("--runner-kind", choices=["benchmark_model", "onnxruntime_perf_test"],
+                   help="which runner --runner is (default: guessed from its file name, else "
+                   "from its --help text on the phone)")
     g.add_argument("--cpu-mask", help="taskset hex mask of the cores to pin to (default: the "
                    "fastest core by cpuinfo_max_freq, e.g. 80 for cpu7)")
 
@@ -34,8 +36,8 @@ def add_adb_arguments(p: argparse.ArgumentParser) -> None:
 def adb_backend_options(args: argparse.Namespace) -> dict:
     """Options of ``AdbBackend`` from the command line (the serial is set per phone)."""
     if not args.runner:
-        raise LutnasError("--backend adb needs --runner PATH: onnxruntime_perf_test built for "
-                          "the phone (see the README's 'profile your phone')")
+        raise LutnasError("--backend adb needs --runner PATH: TFLite's benchmark_model (or "
+                          "onnxruntime_perf_test) built for the phone (see docs/phone.md)")
     serial = args.serial[0] if len(args.serial) == 1 else None
     return {"serial": serial, "runner": args.runner, "runner_kind": args.runner_kind,
             "cpu_mask": args.cpu_mask}

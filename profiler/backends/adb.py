@@ -15,7 +15,11 @@ repetitions and drop the first ``warmup`` of its per-run times (its result file)
 measurement has ``runs`` timed runs after ``warmup`` untimed ones, plus the one untimed run the
 tool always does first (``config()["runner_own_warmup_runs"]``). A runner too old to write the
 result file gives only its summary (``n`` then counts all its runs, ``warmup`` is 1).
-``benchmark_model`` takes ``--warmup_runs`` directly.
+``benchmark_model`` (TFLite/LiteRT's tool, published prebuilt for android_arm64) takes
+``--warmup_runs`` directly; each workload is written to a ``.tflite`` file for it (cached, see
+:mod:`profiler.tflite`) and run with the XNNPACK delegate, ``--use_xnnpack=true``.
+The runner kind comes from ``runner_kind``, else the binary's file name, else its own help text
+on the phone (read once, on ``__enter__``).
 Watching: before the first layer and after every ``check_every`` layers the cores' clocks and
 the thermal zones are logged, and timing pauses while the phone is throttled
 (see :mod:`profiler.adb.thermal`).
@@ -39,7 +43,7 @@ from profiler.adb.parsers import ParseError, parse_perf_test_result_file
 from profiler.adb.runners import RunnerKind, RunRequest, command_line
 from profiler.adb.thermal import CoolingPolicy, throttle_reasons, wait_until_cool
 from profiler.base import Backend, BackendError, DeviceLostError, Measurement, Workload
-from profiler.export import export_settings, onnx_path
+from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
 
 log = logging.getLogger(__name__)
 DEFAULT_WORK_DIR = "/data/local/tmp/lutnas"
@@ -54,6 +58,16 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _kind_from_name(name: str | None, runner_path: Path) -> RunnerKind | None:
+    """The runner kind named, or guessed from the file name; None: ask the binary later."""
+    if name:
+        return runners.runner_kind(name)
+    try:
+        return runners.runner_kind(None, str(runner_path))
+    except LutnasError:
+        return None
+
+
 def _exit_text(code: int) -> str:
     signals = {134: "SIGABRT", 135: "SIGBUS", 137: "SIGKILL", 139: "SIGSEGV"}
     return f"exit {code}" + (f", {signals[code]}" if code in signals else "")
@@ -65,12 +79,12 @@ class AdbBackend(Backend):
     Args:
         serial: the phone's adb serial; None picks the only attached phone.
         runner: local path of the benchmark binary built for the phone (pushed once).
-        runner_kind: 'onnxruntime_perf_test' or 'benchmark_model'; None guesses from the name.
+        runner_kind: 'onnxruntime_perf_test' or 'benchmark_model'; None guesses from the file
+            name, then from the binary's help text on the phone.
         cpu_mask: taskset hex mask (e.g. '80'); None picks the fastest ``threads`` cores.
         threads: threads the runner may use (1: the usual single big core).
         work_dir: phone directory for the runner and models; deleted on exit.
-        cache_dir: local ONNX export cache (default: see :mod:`profiler.export`).
-        tflite_dir: with ``benchmark_model``, where ``<layer key>.tflite`` files are.
+        cache_dir: local model-file cache (default: see :mod:`profiler.export`).
         check_every: log clocks and temperatures, and cool down if needed, every N layers.
         cooling: throttling thresholds and pause lengths.
         sleep: how to pause (tests inject a fake clock).
@@ -82,20 +96,20 @@ class AdbBackend(Backend):
     def __init__(self, serial: str | None = None, runner: str | Path | None = None,
                  runner_kind: str | None = None, cpu_mask: str | None = None, threads: int = 1,
                  work_dir: str = DEFAULT_WORK_DIR, cache_dir: str | Path | None = None,
-                 tflite_dir: str | Path | None = None, check_every: int = 10,
+                 check_every: int = 10,
                  cooling: CoolingPolicy | None = None,
                  sleep: Callable[[float], None] = time.sleep, run_timeout_s: float = 600.0) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         if runner is None:
-            raise LutnasError("the adb backend needs --runner PATH: an onnxruntime_perf_test "
-                              "(or TFLite benchmark_model) binary built for the phone's ABI")
+            raise LutnasError("the adb backend needs --runner PATH: TFLite's benchmark_model "
+                              "(or onnxruntime_perf_test) built for the phone's ABI")
         self.runner_path = Path(runner)
         if not self.runner_path.is_file():
-            raise LutnasError(f"runner {self.runner_path} does not exist; build "
-                              "onnxruntime_perf_test for Android (see the README) and pass "
-                              "its path with --runner")
-        self.kind: RunnerKind = runners.runner_kind(runner_kind, str(self.runner_path))
+            raise LutnasError(f"runner {self.runner_path} does not exist; download TFLite's "
+                              "prebuilt benchmark_model for android_arm64 (see docs/phone.md) "
+                              "and pass its path with --runner")
+        self.kind: RunnerKind | None = _kind_from_name(runner_kind, self.runner_path)
         if not work_dir.startswith("/data/local/tmp/") or ".." in work_dir:
             raise LutnasError(f"work_dir {work_dir!r} must be a directory under /data/local/tmp/")
         self.serial = serial
@@ -103,7 +117,6 @@ class AdbBackend(Backend):
         self.threads = threads
         self.work_dir = work_dir.rstrip("/")
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.tflite_dir = Path(tflite_dir) if tflite_dir else None
         self.check_every = max(1, check_every)
         self.cooling = cooling or CoolingPolicy()
         self.sleep = sleep
@@ -138,6 +151,12 @@ class AdbBackend(Backend):
             raise LutnasError(f"phone {self.serial}: cannot create {self.work_dir} or find "
                               f"`taskset` ({(setup.stderr or setup.stdout).strip()})")
         self.device.push(self.runner_path, self._remote_runner, mode=0o755)
+        if self.kind is None:
+            try:
+                self.kind = self._kind_from_help()
+            except LutnasError:
+                self.__exit__()  # `with` does not exit what failed to enter: clean up here
+                raise
         log.info("phone %s (%s): runner %s pushed, pinned to cpu %s (mask %s)", self.serial,
                  self.props.get("ro.product.model"), self.kind.name, self.cores, self.mask)
         self._since_check = self.check_every  # check before the first layer
@@ -153,6 +172,21 @@ class AdbBackend(Backend):
         except (DeviceLostError, BackendError) as exc:
             log.warning("could not clean %s on %s: %s", self.work_dir, self.serial, exc)
         self.device = None
+
+    def _kind_from_help(self) -> RunnerKind:
+        """Ask the pushed binary for its help text and tell the runner from it."""
+        out = self._require_device().shell(f"{shlex.quote(self._remote_runner)} --help 2>&1",
+                                          timeout_s=60)
+        kind = runners.runner_kind_from_help(out.stdout)
+        if kind is None:
+            first = (out.stdout.strip().splitlines() or ["(no output)"])[0][:200]
+            raise LutnasError(
+                f"cannot tell which runner {self.runner_path.name} is from its name or its "
+                f"--help output on the phone ({first!r}); name it with --runner-kind "
+                f"({' or '.join(runners.RUNNERS)})")
+        log.info("runner %s recognised from its help text as %s", self.runner_path.name,
+                 kind.name)
+        return kind
 
     @property
     def _remote_runner(self) -> str:
@@ -174,8 +208,14 @@ class AdbBackend(Backend):
             "runner_own_warmup_runs": self.kind.own_warmup_runs,
             "threads": self.threads,
             "cpu_mask": self.mask,
-            **export_settings(),
+            **self._kind_settings(),
         }
+
+    def _kind_settings(self) -> dict:
+        """How models are made for this runner (part of the config: it changes the numbers)."""
+        if self.kind.model_suffix == ".tflite":
+            return {**tflite_export_settings(), "delegate": "xnnpack"}
+        return export_settings()
 
     def device_info(self) -> dict:
         self._require_device()
@@ -216,13 +256,9 @@ class AdbBackend(Backend):
 
     # timing ------------------------------------------------------------------------------
     def _model_file(self, workload: Workload) -> Path:
-        if self.kind.model_suffix == ".onnx":
-            return onnx_path(workload, self.cache_dir)
-        path = (self.tflite_dir or Path(".")) / f"{workload.key}{self.kind.model_suffix}"
-        if not path.is_file():
-            raise BackendError(f"no {self.kind.model_suffix} file for {workload.key} at {path}; "
-                               f"{self.kind.name} needs one per layer (pass tflite_dir)")
-        return path
+        if self.kind.model_suffix == ".tflite":
+            return tflite_path(workload, self.cache_dir)
+        return onnx_path(workload, self.cache_dir)
 
     def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
         if runs < 1 or warmup < 0:
