@@ -31,7 +31,7 @@ from adbemu.fixtures import ADB, AdbServer, free_port  # noqa: E402
 from profiler.backends.adb import AdbBackend  # noqa: E402
 from profiler.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from profiler.loop import layer_workload  # noqa: E402
-from search.space import get_space  # noqa: E402
+from spaces.space import get_space  # noqa: E402
 
 
 def main() -> int:

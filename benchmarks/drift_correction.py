@@ -28,8 +28,8 @@ from profiler.base import get_backend
 from profiler.loop import ProfileSettings, measure_steady
 from profiler.reference import calibrated_reference
 from profiler.workloads import arch_workload
-from search.sampling import sample_archs
-from search.space import get_space
+from spaces.sampling import sample_archs
+from spaces.space import get_space
 
 
 def spread(values: np.ndarray) -> dict[str, float]:

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from predictor import LatencyPredictor  # noqa: E402
-from search.sampling import sample_archs  # noqa: E402
-from search.space import get_space  # noqa: E402
+from spaces.sampling import sample_archs  # noqa: E402
+from spaces.space import get_space  # noqa: E402
 
 
 def main() -> int:

@@ -22,7 +22,7 @@ from lut.store import LutStore
 from profiler.base import get_backend
 from profiler.export import onnx_path
 from profiler.loop import ProfileSettings, layer_workload, profile_layers
-from search.space import get_space
+from spaces.space import get_space
 
 
 def main() -> None:

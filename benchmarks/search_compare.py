@@ -23,18 +23,18 @@ from pathlib import Path
 
 from predictor import LatencyPredictor
 from search.evaluators import get_evaluator
-from search.named import get_named_arch
 from search.outputs import best_row, distinct_successful, hypervolume
 from search.reward import make_reward
 from search.runner import check_predictor, run_search
-from search.space import get_space
 from search.strategies import get_strategy
+from spaces.named import get_named_arch
+from spaces.space import get_space
 
 STRATEGIES = ("random", "evolution", "rl")
 
 
 def _options(text: list[str]) -> dict:
-    from search.cli import parse_options
+    from cli.search import parse_options
 
     return parse_options(text, "strategy")
 
@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--out", default="out/search_compare")
     args = ap.parse_args()
 
-    from search.cli import parse_options
+    from cli.search import parse_options
 
     space = get_space("mnasnet")
     predictor = LatencyPredictor.load(args.predictor)

@@ -20,19 +20,19 @@ import statistics
 import time
 from pathlib import Path
 
+from cli.search import parse_options
 from predictor import LatencyPredictor
 from profiler.base import host_backend
 from profiler.loop import ProfileSettings, measure_steady
 from profiler.workloads import arch_workload
-from search.arch import Arch
-from search.cli import parse_options
 from search.evaluators import get_evaluator
-from search.named import get_named_arch
 from search.outputs import best_row, write_outputs
 from search.reward import make_reward
 from search.runner import check_predictor, run_search
-from search.space import get_space
 from search.strategies import get_strategy
+from spaces.arch import Arch
+from spaces.named import get_named_arch
+from spaces.space import get_space
 
 REPEATS = 3  # interleaved measurements of the chosen arch and of MobileNetV2
 

@@ -22,9 +22,9 @@ from predictor import LatencyPredictor
 from search.evaluators import get_evaluator
 from search.reward import make_reward
 from search.runner import predictor_latency_range_ms, run_search, single_threaded_libraries
-from search.sampling import sample_archs
-from search.space import get_space
 from search.strategies import get_strategy
+from spaces.sampling import sample_archs
+from spaces.space import get_space
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from _results import write_result  # noqa: E402
 
 from profiler.export import tflite_export_settings, tflite_path  # noqa: E402
 from profiler.workloads import layer_workload  # noqa: E402
-from search.space import get_space  # noqa: E402
+from spaces.space import get_space  # noqa: E402
 
 
 def main() -> None:

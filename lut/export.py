@@ -4,14 +4,15 @@ metadata for Parquet), and merge LUTs of the same backend configuration."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from lut.measurement import Measurement
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
-from profiler.base import Measurement
 
 
 def export_csv(store: LutStore, out: str | Path) -> list[Path]:
@@ -50,6 +51,20 @@ def export_parquet(store: LutStore, out: str | Path) -> list[Path]:
         )
         written.append(path)
     return written
+
+
+@dataclass(frozen=True)
+class StoredArch:
+    """An architecture as a ``models`` row holds it: enough for :meth:`LutStore.put_model` to copy
+    the row (its key, JSON, space and resolution) without decoding it."""
+
+    key: str
+    arch_json: str
+    space: str
+    resolution: int
+
+    def to_json(self) -> str:
+        return self.arch_json
 
 
 def _row_measurement(row: pd.Series, scale: float = 1.0) -> Measurement:
@@ -130,15 +145,13 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
                 row = best[key]
                 dst.put_layer(LayerSpec.from_key(key), _row_measurement(row), int(row.attempts))
             counts["layers"] = len(changed)
-            from search.arch import Arch
-
             have = dst.model_keys()
             for s in sources:
                 scale = _scale(dst, s)
                 for _, row in s.models_frame().iterrows():
                     if row.arch_key not in have:
                         dst.put_model(
-                            Arch.from_json(row.arch_json),
+                            StoredArch(row.arch_key, row.arch_json, row.space, int(row.resolution)),
                             _row_measurement(row, scale),
                             int(row.attempts),
                             row["name"],

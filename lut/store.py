@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lut.measurement import Measurement
 from lut.spec import LayerSpec
 from lutnas import __version__
 from lutnas.errors import LutnasError
 from lutnas.sqlite import connect, transaction
-from profiler.base import Measurement
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -336,7 +336,8 @@ class LutStore:
 
     # --- whole models ----------------------------------------------------------------------
     def put_model(self, arch, m: Measurement, attempts: int = 1, name: str | None = None) -> None:
-        """Store the whole-model measurement of ``arch`` (a :class:`search.arch.Arch`)."""
+        """Store the whole-model measurement of ``arch``: an :class:`spaces.arch.Arch`, or
+        anything with its ``key``, ``to_json()``, ``space`` and ``resolution``."""
         self._conn.execute(
             _insert("models", _MODEL_COLUMNS),
             (

@@ -37,7 +37,7 @@ from predictor.layer_estimator import MIN_ROWS, LayerEstimator
 from predictor.model import ALPHAS, BASE_TERMS, OOD_MARGIN, Fitted, fit_correction
 from predictor.persistence import read_dir, write_dir
 from predictor.sums import NetworkSums
-from search.arch import Arch
+from spaces.arch import Arch
 
 log = logging.getLogger(__name__)
 _SHOW_KEYS = 20  # missing keys listed in an error message
@@ -401,7 +401,7 @@ class LatencyPredictor:
             raise self._missing_error(
                 missing,
                 f"{n_bad} architecture(s)",
-                "Save the architectures (search.io.save_archs) and measure them with: "
+                "Save the architectures (spaces.io.save_archs) and measure them with: "
                 f"{self.profile_command()}; then reload: LatencyPredictor.load(P, lut=LUT).",
             )
         return sums

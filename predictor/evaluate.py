@@ -35,7 +35,7 @@ from predictor import features as F
 from predictor.api import LatencyPredictor
 from predictor.layer_estimator import LayerEstimator
 from predictor.model import accuracy
-from search.arch import Arch
+from spaces.arch import Arch
 
 log = logging.getLogger(__name__)
 

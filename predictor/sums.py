@@ -1,6 +1,6 @@
 """A network's LUT sums (:data:`~predictor.features.LAYER_COLUMNS`), fast for architectures.
 
-Expanding an :class:`~search.arch.Arch` into validated LayerSpecs costs ~0.2 ms, more than the
+Expanding an :class:`~spaces.arch.Arch` into validated LayerSpecs costs ~0.2 ms, more than the
 whole prediction, and a search visits the same blocks again and again. So the sums are cached
 per *segment* — the stem, each stage's block (keyed by resolution, stage, input width and the
 block's choice) and the head — and an architecture's row is the sum of its segments' rows,
@@ -11,8 +11,8 @@ before its new segments are summed (one call per segment cost ~1 ms each, so a b
 resolution the LUT lacks ran at ~200 architectures/s), and estimates are kept.
 
 An architecture never seen before usually brings one or two new segments among its nine, so
-only those are expanded (:meth:`~search.arch.BlockChoice.layer_specs`, the same pieces
-:meth:`~search.arch.Arch.layers` is made of; a block's layer specs are cached objects, each
+only those are expanded (:meth:`~spaces.arch.BlockChoice.layer_specs`, the same pieces
+:meth:`~spaces.arch.Arch.layers` is made of; a block's layer specs are cached objects, each
 making its key once). Segment keys are tuples of plain values: hashing and comparing a
 ``BlockChoice`` runs generated Python code, which was the cache lookup's main cost.
 """
@@ -26,8 +26,8 @@ import numpy as np
 from lut.spec import LayerSpec
 from predictor import features as F
 from predictor.layer_estimator import LayerEstimator
-from search.arch import Arch
-from search.space import SearchSpace, get_space
+from spaces.arch import Arch
+from spaces.space import SearchSpace, get_space
 
 
 class NetworkSums:

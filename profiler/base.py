@@ -7,14 +7,12 @@ its batch-1 input shape — on one target (the host CPU, a phone over adb, ...).
 from __future__ import annotations
 
 import importlib
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-
+from lut.measurement import Measurement
 from lutnas.errors import LutnasError
 
 
@@ -39,83 +37,6 @@ class Workload:
     key: str
     build: Callable[[], object]
     input_shape: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """Timing statistics of one workload, all in milliseconds.
-
-    ``std_ms``, ``p10_ms`` and ``p90_ms`` are None when a runner does not report them
-    (e.g. a phone benchmark binary that prints only an average and percentiles).
-    A drift-corrected measurement (:mod:`profiler.reference`) also carries the median of the
-    reference timed alongside it and the factor its statistics were scaled by; the raw median
-    is ``median_ms / drift_factor``.
-    """
-
-    median_ms: float
-    mean_ms: float
-    std_ms: float | None
-    p10_ms: float | None
-    p90_ms: float | None
-    n: int  # timed runs
-    warmup: int  # untimed runs before them
-    reference_ms: float | None = None  # raw median of the interleaved reference
-    drift_factor: float = 1.0  # the statistics above were multiplied by this
-
-    @classmethod
-    def from_samples(cls, samples_ms: Sequence[float], warmup: int) -> Measurement:
-        a = np.asarray(samples_ms, dtype=float)
-        if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a < 0):
-            raise ValueError(f"need finite non-negative samples, got {a!r}")
-        return cls(
-            median_ms=float(np.median(a)),
-            mean_ms=float(a.mean()),
-            std_ms=float(a.std(ddof=1)) if a.size > 1 else 0.0,
-            p10_ms=float(np.percentile(a, 10)),
-            p90_ms=float(np.percentile(a, 90)),
-            n=int(a.size),
-            warmup=int(warmup),
-        )
-
-    def scaled(self, factor: float, reference_ms: float | None = None) -> Measurement:
-        """These statistics times ``factor``: a drift correction against ``reference_ms``, the
-        reference timed alongside (None: keep the one recorded), or a change of scale."""
-        if not (math.isfinite(factor) and factor > 0):
-            raise ValueError(f"a drift factor must be finite and positive, got {factor}")
-
-        def mul(v: float | None) -> float | None:
-            return None if v is None else v * factor
-
-        return replace(
-            self,
-            median_ms=self.median_ms * factor,
-            mean_ms=self.mean_ms * factor,
-            std_ms=mul(self.std_ms),
-            p10_ms=mul(self.p10_ms),
-            p90_ms=mul(self.p90_ms),
-            reference_ms=self.reference_ms if reference_ms is None else reference_ms,
-            drift_factor=self.drift_factor * factor,
-        )
-
-    @property
-    def cv(self) -> float:
-        """Coefficient of variation (std / mean); a spread estimate when std is unknown."""
-        if self.std_ms is not None and self.mean_ms > 0:
-            return self.std_ms / self.mean_ms
-        if self.p10_ms is not None and self.p90_ms is not None and self.median_ms > 0:
-            return (self.p90_ms - self.p10_ms) / (2 * 1.2816 * self.median_ms)  # normal p10..p90
-        return math.nan
-
-    @property
-    def robust_cv(self) -> float:
-        """Spread from the p10..p90 range (normal-equivalent CV), insensitive to a few
-        outliers; falls back to :attr:`cv` when percentiles are unknown."""
-        if self.p10_ms is not None and self.p90_ms is not None and self.median_ms > 0:
-            return (self.p90_ms - self.p10_ms) / (2 * 1.2816 * self.median_ms)
-        return self.cv
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Backend(ABC):

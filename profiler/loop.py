@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from lut.measurement import Measurement
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
-from profiler.base import Backend, BackendError, DeviceLostError, Measurement, Workload
+from profiler.base import Backend, BackendError, DeviceLostError, Workload
 from profiler.reference import REFERENCE_SPEC, Reference, calibrated_reference
 from profiler.workloads import arch_workload, layer_workload
 
@@ -228,7 +229,7 @@ def profile_models(
     settings: ProfileSettings,
     progress: bool = True,
 ) -> ProfileReport:
-    """Time every whole architecture (``search.arch.Arch``) not yet in ``store``."""
+    """Time every whole architecture (``spaces.arch.Arch``) not yet in ``store``."""
     done = store.model_keys()
     todo = list({a.key: a for a in archs if a.key not in done}.values())
     random.Random(settings.seed).shuffle(todo)

@@ -30,8 +30,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lut.measurement import Measurement
 from lut.spec import LayerSpec
-from profiler.base import Backend, Measurement, Workload
+from profiler.base import Backend, Workload
 from profiler.workloads import arch_workload
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ CALIBRATION_FACTOR = 10  # calibration takes this many times the LUT's runs per 
 
 def reference_workload() -> Workload:
     """The reference model timed in turns with every whole model."""
-    from search.named import get_named_arch
+    from spaces.named import get_named_arch
 
     return arch_workload(get_named_arch(REFERENCE_ARCH))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from profiler.base import Measurement
+from lut.measurement import Measurement
 
 
 def _check(warmup: int, runs: int) -> None:

@@ -35,13 +35,13 @@ import numpy as np
 from tqdm import tqdm
 
 from lutnas.errors import LutnasError
-from search.arch import Arch
 from search.evaluators.base import AccuracyEvaluator
 from search.parallel import EvalExecutor
 from search.record import BatchStats, Evaluation, HistoryRow, SearchRecord
 from search.reward import MnasReward
-from search.space import SearchSpace
 from search.strategies.base import Strategy
+from spaces.arch import Arch
+from spaces.space import SearchSpace
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from lutnas.errors import LutnasError
 from profiler.base import HOST_BACKENDS, get_backend, host_backend
-from search.arch import Arch
-from search.io import save_archs
 from search.record import HistoryRow
+from spaces.arch import Arch
+from spaces.io import save_archs
 
 log = logging.getLogger(__name__)
 

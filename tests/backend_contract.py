@@ -8,9 +8,10 @@ import json
 import pytest
 import torch
 
+from lut.measurement import Measurement
 from lut.modules import build_layer
 from lut.spec import LayerSpec
-from profiler.base import Backend, BackendError, Measurement, Workload
+from profiler.base import Backend, BackendError, Workload
 from profiler.loop import layer_workload
 
 SMALL = LayerSpec("dconv", 3, 1, 0.0, "noskip", "relu", 16, 16, 1, 14, 14)

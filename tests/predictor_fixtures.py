@@ -12,8 +12,8 @@ from pathlib import Path
 from lut.store import LutStore
 from profiler.base import get_backend
 from profiler.loop import ProfileSettings, profile_layers, profile_models
-from search.arch import Arch
-from search.named import get_named_arch
+from spaces.arch import Arch
+from spaces.named import get_named_arch
 
 RESOLUTION = 32
 SETTINGS = ProfileSettings(warmup=2, runs=7, max_attempts=1, reference_every=0)

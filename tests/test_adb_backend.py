@@ -231,7 +231,7 @@ def cli_args(runner, out, *extra: str) -> list[str]:
 def test_profile_device_command_fills_and_resumes_a_phone_lut(phone, adb_server,
                                                                perf_test_runner, tmp_path,
                                                                monkeypatch, capsys):
-    from profiler.cli import main
+    from cli.profile import main
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "pixel.lut"
@@ -249,7 +249,7 @@ def test_profile_device_command_fills_and_resumes_a_phone_lut(phone, adb_server,
 
 def test_profile_device_command_with_two_serials(phone_factory, perf_test_runner, tmp_path,
                                                  monkeypatch, capsys):
-    from profiler.cli import main
+    from cli.profile import main
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
     a, b = phone_factory(), phone_factory()

@@ -107,7 +107,7 @@ def test_both_perf_test_releases_give_the_same_kind_of_row(phone, perf_test_runn
 
 def test_profile_device_times_whole_models_on_the_phone(phone, runner, tmp_path, monkeypatch,
                                                         capsys):
-    from profiler.cli import main
+    from cli.profile import main
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "phone.lut"
@@ -139,7 +139,7 @@ def _phone_lut(path, backend, archs, extra_layers_of):
 def test_fit_and_search_verify_on_a_phone_lut(phone_factory, options, tmp_path, capsys):
     import dataclasses
 
-    from lutnas.cli import main
+    from cli.main import main
 
     phone = phone_factory()
     archs = [dataclasses.replace(a, resolution=160) for a in variants(12)]

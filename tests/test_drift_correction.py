@@ -9,16 +9,17 @@ import pytest
 import torch
 
 from lut.export import merge
+from lut.measurement import Measurement
 from lut.spec import LayerSpec
 from lut.store import SCHEMA_VERSION, LutStore
 from lutnas.errors import LutnasError
 from profiler.backends.torch_eager import TorchBackend
-from profiler.base import Measurement, Workload
+from profiler.base import Workload
 from profiler.loop import ProfileSettings, profile_layers, profile_models, reference_for
 from profiler.reference import reference_workload
 from profiler.timing import time_interleaved
-from search.sampling import sample_archs
-from search.space import get_space
+from spaces.sampling import sample_archs
+from spaces.space import get_space
 
 ARCHS = sample_archs(get_space("mnasnet"), 3, seed=0, resolutions=(224,))
 SPECS = [LayerSpec("dconv", 3, 1, 0.0, "noskip", "relu", 16, c, 1, 14, 14) for c in (8, 16)]

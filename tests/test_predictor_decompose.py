@@ -12,9 +12,9 @@ from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
 from predictor.decompose import decompose_module, mapped_modules
 from predictor.evaluate import TORCHVISION
-from search.named import get_named_arch
-from search.sampling import sample_archs
-from search.space import get_space
+from spaces.named import get_named_arch
+from spaces.sampling import sample_archs
+from spaces.space import get_space
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -69,10 +69,10 @@ def test_every_skip_and_se_variant_round_trips():
                 specs = [
                     space.stem_spec(64),
                     space.block_layer(
-                        __import__("search.space").space.ConvOp(op, e), 3, se, skip, 32, 32, 1, 32
+                        __import__("spaces.space").space.ConvOp(op, e), 3, se, skip, 32, 32, 1, 32
                     ),
                     space.block_layer(
-                        __import__("search.space").space.ConvOp(op, e), 5, se, skip, 32, 48, 2, 32
+                        __import__("spaces.space").space.ConvOp(op, e), 5, se, skip, 32, 48, 2, 32
                     ),
                 ]
                 model = nn.Sequential(*(build_layer(s) for s in specs))

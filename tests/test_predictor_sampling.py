@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lutnas.errors import LutnasError
-from predictor.training_data import latency_stratified_archs, stratified_pick
-from search.space import get_space
+from profiler.training_data import latency_stratified_archs, stratified_pick
+from spaces.space import get_space
 
 
 def test_picks_cover_the_range_evenly_not_the_middle():
@@ -35,7 +35,7 @@ def test_a_lut_without_the_pool_rows_is_an_error():
 
 
 def test_profile_device_option_refuses_a_lut_without_the_pool(tmp_path, capsys):
-    from profiler.cli import main
+    from cli.profile import main
 
     out = tmp_path / "small.lut"
     argv = [

@@ -9,8 +9,8 @@ import numpy as np
 from predictor import features as F
 from predictor.layer_estimator import LayerEstimator
 from predictor.sums import NetworkSums, _segment_specs
-from search.sampling import sample_archs
-from search.space import get_space
+from spaces.sampling import sample_archs
+from spaces.space import get_space
 
 SPACE = get_space("mnasnet")
 ARCHS = sample_archs(SPACE, 300, seed=11)

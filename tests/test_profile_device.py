@@ -9,10 +9,10 @@ import time
 
 import pytest
 
+from cli.profile import main as profile_main
 from lut.store import LutStore
-from profiler.cli import main as profile_main
-from search.named import get_named_arch
-from search.space import get_space
+from spaces.named import get_named_arch
+from spaces.space import get_space
 
 FAST = ["--runs", "5", "--warmup", "1", "--reference-every", "0", "--no-progress"]
 
@@ -25,7 +25,7 @@ def private_cache(tmp_path, monkeypatch):
 def cli(*args, timeout=300):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "lutnas.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -103,7 +103,7 @@ def test_limit_takes_a_seeded_subset_and_resume_skips_done(tmp_path, capsys):
 
 def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
     out = tmp_path / "kill.lut"
-    args = [sys.executable, "-m", "profiler.cli", "--limit", "40", "--out", str(out), *FAST]
+    args = [sys.executable, "-m", "cli.profile", "--limit", "40", "--out", str(out), *FAST]
     proc = subprocess.Popen(
         args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
     )
@@ -139,7 +139,7 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     out = tmp_path / "int.lut"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "profiler.cli", "--limit", "200", "--out", str(out), *FAST],
+        [sys.executable, "-m", "cli.profile", "--limit", "200", "--out", str(out), *FAST],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -14,12 +14,12 @@ import pytest
 import torch
 from test_search_fixtures import middle_target_ms, small_predictor
 
-from lutnas.cli import main
+from cli.main import main
 from lutnas.errors import LutnasError
-from search.arch import Arch
 from search.pareto import pareto_front
 from search.record import HistoryRow
 from search.verify import verify_top
+from spaces.arch import Arch
 
 
 @pytest.fixture(scope="session")

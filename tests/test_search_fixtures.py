@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from search.arch import Arch
+from spaces.arch import Arch
 
 RESOLUTION = 160  # the search space's smallest resolution: predictions stay near the data
 
@@ -102,8 +102,8 @@ def build_search(
     from search.record import RECORD_NAME, SearchRecord
     from search.reward import make_reward
     from search.runner import SearchRunner, search_config
-    from search.space import get_space
     from search.strategies import get_strategy
+    from spaces.space import get_space
 
     defaults = {
         "evolution": {"population_size": 4, "sample_size": 2},

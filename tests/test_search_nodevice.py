@@ -88,7 +88,7 @@ def test_whole_search_without_device_or_network(predictor_path, tmp_path):
         [
             sys.executable,
             "-m",
-            "lutnas.cli",
+            "cli.main",
             "search",
             "--predictor",
             str(predictor_path),

@@ -29,7 +29,7 @@ def _command(predictor: Path, out: Path, workers: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "lutnas.cli",
+        "cli.main",
         "search",
         "--predictor",
         str(predictor),

@@ -19,11 +19,11 @@ from test_search_fixtures import (
 
 from lutnas.errors import LutnasError
 from predictor import LatencyPredictor
-from search.arch import Arch
 from search.evaluators import get_evaluator
 from search.parallel import InProcessExecutor, LocalPoolExecutor
 from search.record import RECORD_NAME, SearchRecord
 from search.strategies.base import Strategy
+from spaces.arch import Arch
 
 
 @pytest.fixture(scope="session")

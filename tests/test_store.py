@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from lut.export import export_csv, export_parquet, merge
+from lut.measurement import Measurement
 from lut.spec import LayerSpec
 from lut.store import FORMAT, SCHEMA_VERSION, LutStore
 from lutnas import __version__
 from lutnas.errors import LutnasError
-from profiler.base import Measurement
-from search.named import get_named_arch
+from spaces.named import get_named_arch
 
 CONFIG = {"backend": "onnxruntime", "threads": 1, "device": "host:test", "onnxruntime": "1.0"}
 DEVICE = {"kind": "host", "cpu_model": "test"}

@@ -44,8 +44,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from lut.measurement import Measurement
 from lutnas.errors import LutnasError
-from profiler.base import Measurement
 
 _NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-nan)"
 _SECONDS = {"s": 1000.0, "sec": 1000.0, "ms": 1.0, "us": 1e-3}

@@ -36,13 +36,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lut.measurement import Measurement
 from lutnas.errors import LutnasError
 from profiler.adb import probe, runners
 from profiler.adb.client import AdbClient, AdbDevice
 from profiler.adb.parsers import ParseError, parse_perf_test_result_file
 from profiler.adb.runners import RunnerKind, RunRequest, command_line
 from profiler.adb.thermal import CoolingPolicy, throttle_reasons, wait_until_cool
-from profiler.base import Backend, BackendError, DeviceLostError, Measurement, Workload
+from profiler.base import Backend, BackendError, DeviceLostError, Workload
 from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,8 @@ import contextlib
 from abc import abstractmethod
 from collections.abc import Callable
 
-from profiler.base import Backend, BackendError, Measurement, Workload
+from lut.measurement import Measurement
+from profiler.base import Backend, BackendError, Workload
 from profiler.host import host_info, pin_to_cores, restore_affinity
 from profiler.timing import time_callable, time_interleaved
 

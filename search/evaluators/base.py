@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from lutnas.errors import LutnasError
-from search.arch import Arch
+from spaces.arch import Arch
 
 
 class AccuracyEvaluator(ABC):

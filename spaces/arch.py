@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
-from search.space import ConvOp, SearchSpace, get_space
+from spaces.space import ConvOp, SearchSpace, get_space
 
 if TYPE_CHECKING:
     from torch import nn

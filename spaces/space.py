@@ -1,7 +1,7 @@
 """Search spaces as data, a registry of them, and the enumeration of their candidate layers.
 
 A space is a base network (stem, stage table, head) plus the per-block choices. An architecture
-(:class:`search.arch.Arch`) picks one value per decision; :meth:`SearchSpace.decisions` lists the
+(:class:`spaces.arch.Arch`) picks one value per decision; :meth:`SearchSpace.decisions` lists the
 decisions in token order (one token per decision, for the RL controller).
 """
 

@@ -13,17 +13,17 @@ import dataclasses
 import random
 import sys
 
+from cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.cli_util import user_errors
 from lutnas.errors import LutnasError
-from profiler.adb.cli import adb_backend_options, add_adb_arguments, run_phones, several_phones
 from profiler.base import backend_class, get_backend, list_backends
 from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
-from search.io import load_archs
-from search.named import get_named_arch, list_named_archs
-from search.sampling import sample_archs
-from search.space import get_space, list_spaces
+from spaces.io import load_archs
+from spaces.named import get_named_arch, list_named_archs
+from spaces.sampling import sample_archs
+from spaces.space import get_space, list_spaces
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also time N random whole architectures (the predictor's training data)")
     p.add_argument("--whole-models-sampling", choices=("uniform", "latency"), default="uniform",
                    help="uniform: random archs; latency: spread evenly over the LUT-sum range "
-                        "(needs the space's layers in the LUT; see predictor.training_data)")
+                        "(needs the space's layers in the LUT; see profiler.training_data)")
     p.add_argument("--warmup", type=int, default=ProfileSettings.warmup)
     p.add_argument("--runs", type=int, default=ProfileSettings.runs)
     p.add_argument("--threads", type=int, default=1, help="threads the backend may use")
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         failed = bool(report.failed)
         if args.whole_models:
             if args.whole_models_sampling == "latency":
-                from predictor.training_data import latency_stratified_archs
+                from profiler.training_data import latency_stratified_archs
 
                 archs = latency_stratified_archs(space, args.whole_models, store.latency_ms,
                                                  args.seed, tuple(resolutions))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lutnas.errors import LutnasError
-from search.arch import Arch, BlockChoice
+from spaces.arch import Arch, BlockChoice
 
 
 def _b(op: str, e: int, k: int, se: float, skip: str, c: int, n: int) -> BlockChoice:

@@ -12,8 +12,8 @@ import json
 
 from lutnas.errors import LutnasError
 from predictor.api import LatencyPredictor
-from search.io import load_archs
-from search.named import get_named_arch, list_named_archs
+from spaces.io import load_archs
+from spaces.named import get_named_arch, list_named_archs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from lut.store import LutStore
-from search.space import SearchSpace
+from spaces.space import SearchSpace
 
 
 def coverage(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from search.arch import Arch
-from search.space import SearchSpace
+from spaces.arch import Arch
+from spaces.space import SearchSpace
 
 
 def sample_arch(

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from lutnas.errors import LutnasError
-from search.arch import Arch
-from search.sampling import sample_archs
-from search.space import SearchSpace
+from spaces.arch import Arch
+from spaces.sampling import sample_archs
+from spaces.space import SearchSpace
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from lutnas.cli_util import user_errors
 
 # subcommand -> (module with add_arguments/run, help)
 SUBCOMMANDS = {
-    "profile-device": ("profiler.cli", "time a search space's layers into a LUT"),
-    "lut": ("lut.cli", "inspect, export and merge LUT files"),
-    "fit": ("predictor.cli.fit", "fit a latency predictor on a LUT and whole-model measurements"),
-    "predict": ("predictor.cli.predict", "predict the latency of an architecture or torch model"),
-    "evaluate": ("predictor.cli.evaluate", "the predictor's accuracy report"),
-    "search": ("search.cli", "architecture search on predicted latency (no device needed)"),
+    "profile-device": ("cli.profile", "time a search space's layers into a LUT"),
+    "lut": ("cli.lut", "inspect, export and merge LUT files"),
+    "fit": ("cli.fit", "fit a latency predictor on a LUT and whole-model measurements"),
+    "predict": ("cli.predict", "predict the latency of an architecture or torch model"),
+    "evaluate": ("cli.evaluate", "the predictor's accuracy report"),
+    "search": ("cli.search", "architecture search on predicted latency (no device needed)"),
 }
 
 

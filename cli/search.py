@@ -23,8 +23,8 @@ import time
 from lutnas.errors import LutnasError
 from search.evaluators import AccuracyEvaluator, get_evaluator, list_evaluators
 from search.reward import PRESETS, make_reward
-from search.space import get_space, list_spaces
 from search.strategies import get_strategy
+from spaces.space import get_space, list_spaces
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -294,7 +294,7 @@ def _print_results(
     )
     print(
         f"  rebuild it in torch: Arch.from_json(Path({str(paths.best_json)!r}).read_text())"
-        ".build()  (from search.arch import Arch)"
+        ".build()  (from spaces.arch import Arch)"
     )
     if evaluator.is_proxy:
         print("  note: the zero-cost score ranks networks; it is not an accuracy")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from lut.export import export_csv, export_parquet, merge
-from lut.report import describe
 from lut.store import LutStore
 from lutnas.errors import LutnasError
-from search.space import get_space
+from profiler.report import describe
+from spaces.space import get_space
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

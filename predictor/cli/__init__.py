@@ -1,1 +1,0 @@
-"""The predictor's ``lutnas`` subcommands: ``fit``, ``predict``, ``evaluate`` (one module each)."""
