@@ -28,12 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.lut_command == "show":
-        with LutStore.open(args.lut) as store:
+        with LutStore.open(args.lut, writable=False) as store:
             print(describe(store, get_space(args.space), args.noisiest))
     elif args.lut_command == "export":
         if not (args.csv or args.parquet):
             raise LutnasError("say where to export: --csv OUT.csv and/or --parquet OUT.parquet")
-        with LutStore.open(args.lut) as store:
+        with LutStore.open(args.lut, writable=False) as store:
             written = []
             if args.csv:
                 written += export_csv(store, args.csv)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from lut.measurement import Measurement
 from lut.spec import LayerSpec
-from lut.store import LutStore
+from lut.store import LutStore, describe_diff
 from lutnas.errors import LutnasError
 
 
@@ -103,6 +103,7 @@ def _scale(dst: LutStore, src: LutStore) -> float:
         )
     return ours["nominal_ms"] / theirs["nominal_ms"]
 
+
 def merge(out: str | Path, inputs: list[str | Path]) -> dict:
     """Merge LUT files measured with one backend configuration and settings into ``out``
     (created, or extended when it exists with the same configuration). Where a key is in
@@ -116,14 +117,20 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
     """
     if not inputs:
         raise LutnasError("give at least one LUT file to merge")
-    sources = [LutStore.open(p) for p in inputs]
+    sources = [LutStore.open(p, writable=False) for p in inputs]
     try:
         first = sources[0]
         for s in sources[1:]:
-            if s.backend_config != first.backend_config or s.settings != first.settings:
+            diff = describe_diff(
+                {**first.backend_config, **first.settings},
+                {**s.backend_config, **s.settings},
+                f"{first.path.name} has",
+                s.path.name,
+            )
+            if diff:
                 raise LutnasError(
                     f"{s.path} and {first.path} were measured with different backend "
-                    "configurations or settings; merging them would mix numbers"
+                    f"configurations or settings ({diff}); merging them would mix numbers"
                 )
         counts = {"layers": 0, "conflicts": 0, "models": 0}
         with LutStore.create_or_resume(

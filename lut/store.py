@@ -3,104 +3,43 @@
 One file holds measurements of ONE backend configuration (``meta.backend_config``); opening it
 to add rows with another configuration is an error, never a silent mix. Every ``put_*`` call is
 committed before it returns, so an interrupted run loses at most the measurement in flight.
-
-Tables:
-    meta(key, value)        JSON values: format, schema_version, tool_version, created_at,
-                            backend_config, device, settings (warmup, runs, ...), notes
-    layers(key, ...)        one row per LayerSpec key: spec fields + statistics in ms
-    models(arch_key, ...)   whole-model measurements (the predictor's training data)
-                            reference_ms and drift_factor when drift-corrected (whole models,
-                            profiler.reference): the raw median is median_ms / drift_factor
-    reference(id, ...)      periodic re-timings of a fixed reference layer (drift)
+One process writes a file at a time (:class:`lutnas.filelock.WriterLock` on ``<file>.lock``,
+taken by :meth:`LutStore.create_or_resume`); a new file appears complete or not at all; readers
+(:meth:`LutStore.open` with ``writable=False``) need no write access, so a LUT on read-only
+storage can be read. The tables and columns: :mod:`lut.schema`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lut.measurement import Measurement
+from lut.schema import (  # FORMAT, SCHEMA_VERSION: importable from here too
+    FORMAT,
+    LAYER_COLUMNS,
+    MODEL_COLUMNS,
+    SCHEMA_SQL,
+    SCHEMA_VERSION,
+    SPEC_COLUMNS,
+    add_drift_columns,
+    drift_values,
+    insert_sql,
+    stat_values,
+)
 from lut.spec import LayerSpec
 from lutnas import __version__
 from lutnas.errors import LutnasError
-from lutnas.sqlite import connect, transaction
+from lutnas.filelock import WriterLock
+from lutnas.sqlite import connect, connect_readonly, transaction
 
 if TYPE_CHECKING:
     import pandas as pd
-
-FORMAT = "lutnas-lut"
-SCHEMA_VERSION = 2  # 2: reference_ms and drift_factor columns
-STAT_COLUMNS = ("median_ms", "mean_ms", "std_ms", "p10_ms", "p90_ms", "n", "warmup")
-SPEC_COLUMNS = (
-    "op",
-    "kernel",
-    "expansion",
-    "se_ratio",
-    "skip",
-    "act",
-    "cin",
-    "cout",
-    "stride",
-    "input_h",
-    "input_w",
-)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS layers (
-    key TEXT PRIMARY KEY,
-    op TEXT NOT NULL, kernel INTEGER NOT NULL, expansion INTEGER NOT NULL, se_ratio REAL NOT NULL,
-    skip TEXT NOT NULL, act TEXT NOT NULL, cin INTEGER NOT NULL, cout INTEGER NOT NULL,
-    stride INTEGER NOT NULL, input_h INTEGER NOT NULL, input_w INTEGER NOT NULL,
-    median_ms REAL NOT NULL, mean_ms REAL NOT NULL, std_ms REAL, p10_ms REAL, p90_ms REAL,
-    n INTEGER NOT NULL, warmup INTEGER NOT NULL, cv REAL, attempts INTEGER NOT NULL,
-    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL);
-CREATE TABLE IF NOT EXISTS models (
-    arch_key TEXT PRIMARY KEY, arch_json TEXT NOT NULL, space TEXT NOT NULL,
-    resolution INTEGER NOT NULL, name TEXT,
-    median_ms REAL NOT NULL, mean_ms REAL NOT NULL, std_ms REAL, p10_ms REAL, p90_ms REAL,
-    n INTEGER NOT NULL, warmup INTEGER NOT NULL, cv REAL, attempts INTEGER NOT NULL,
-    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL);
-CREATE TABLE IF NOT EXISTS reference (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, median_ms REAL NOT NULL,
-    ratio REAL NOT NULL, rows_done INTEGER NOT NULL, measured_at TEXT NOT NULL);
-"""
-
-
-_DRIFT_COLUMNS = ("reference_ms", "drift_factor")  # added in schema 2
-_LAYER_COLUMNS = (
-    "key",
-    *SPEC_COLUMNS,
-    *STAT_COLUMNS,
-    "cv",
-    "attempts",
-    "measured_at",
-    *_DRIFT_COLUMNS,
-)
-_MODEL_COLUMNS = (
-    "arch_key", "arch_json", "space", "resolution", "name",
-    *STAT_COLUMNS, "cv", "attempts", "measured_at", *_DRIFT_COLUMNS,
-)  # fmt: skip
-
-
-def _insert(table: str, columns: tuple[str, ...]) -> str:
-    return (
-        f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' * len(columns))})"
-    )
-
-
-def _add_drift_columns(conn: sqlite3.Connection) -> None:
-    """Bring a schema-1 file up to date (the columns are NULL for its old rows)."""
-    for table in ("layers", "models"):
-        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-        for column in _DRIFT_COLUMNS:
-            if column not in have:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} REAL")
 
 
 def _read_sql(query: str, conn: sqlite3.Connection) -> pd.DataFrame:
@@ -113,23 +52,29 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _stats(m: Measurement) -> tuple:
-    return (m.median_ms, m.mean_ms, m.std_ms, m.p10_ms, m.p90_ms, m.n, m.warmup, m.cv)
-
-
-def _drift(m: Measurement) -> tuple:
-    return (m.reference_ms, m.drift_factor if m.reference_ms is not None else None)
-
-
 def _with_defaults(settings: dict) -> dict:
     """Settings as compared on resume; files from before drift correction had it off."""
     return {"drift_correction": False, **settings}
 
 
-def _describe_diff(stored: dict, wanted: dict) -> str:
+def _may_write(path: Path) -> bool:
+    """Whether this process may write ``path`` and create its journal files beside it."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _put_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
+    )
+
+
+def describe_diff(
+    stored: dict, wanted: dict, stored_label: str = "file has", wanted_label: str = "this run"
+) -> str:
+    """``key: file has X, this run Y`` for every value that differs (empty: none)."""
     keys = sorted(set(stored) | set(wanted))
     return ", ".join(
-        f"{k}: file has {stored.get(k)!r}, this run {wanted.get(k)!r}"
+        f"{k}: {stored_label} {stored.get(k)!r}, {wanted_label} {wanted.get(k)!r}"
         for k in keys
         if stored.get(k) != wanted.get(k)
     )
@@ -138,14 +83,20 @@ def _describe_diff(stored: dict, wanted: dict) -> str:
 class LutStore:
     """An open LUT file. Use :meth:`open` to read, :meth:`create_or_resume` to profile into."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, lock: WriterLock | None = None
+    ) -> None:
         self.path = path
         self._conn = conn
+        self._lock = lock  # held while this process writes the file
 
     # --- opening ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path) -> LutStore:
-        """Open an existing LUT.
+    def open(cls, path: str | Path, writable: bool = True) -> LutStore:
+        """Open an existing LUT; ``writable=False`` to only read it (no write access needed).
+
+        A writable open of a file this process may not write (read-only storage, permissions)
+        falls back to reading it, and a later write fails with an error saying so.
 
         Raises:
             LutnasError: no such file, or the file is not a lutnas LUT (corrupt, another format).
@@ -155,11 +106,15 @@ class LutStore:
             raise LutnasError(
                 f"no LUT file at {path}; create one with: profile-device --out {path}"
             )
-        conn = connect(path)
+        writable = writable and _may_write(path)
         try:
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+            conn = connect(path) if writable else connect_readonly(path)
+        except sqlite3.DatabaseError as exc:
+            raise LutnasError(f"cannot read {path} ({exc}); check its permissions") from None
+        try:
+            check = [r[0] for r in conn.execute("PRAGMA integrity_check(20)").fetchall()]
+            if check != ["ok"]:
+                raise sqlite3.DatabaseError("integrity check failed: " + "; ".join(check))
             rows = conn.execute("SELECT key, value FROM meta").fetchall()
             meta = {r["key"]: json.loads(r["value"]) for r in rows}
         except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
@@ -177,11 +132,13 @@ class LutStore:
                 f"{path} was written by a newer lutnas (schema "
                 f"{meta['schema_version']}); upgrade lutnas to read it"
             )
+        if not writable:
+            return cls(path, conn)
         conn.execute("PRAGMA journal_mode=WAL")
         if meta.get("schema_version", 0) < SCHEMA_VERSION:
             try:
                 with transaction(conn):
-                    _add_drift_columns(conn)
+                    add_drift_columns(conn)
                     conn.execute(
                         "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                         (json.dumps(SCHEMA_VERSION),),
@@ -194,27 +151,43 @@ class LutStore:
     def create(
         cls, path: str | Path, backend_config: dict, device: dict, settings: dict
     ) -> LutStore:
-        """Create a new LUT file. Refuses to touch an existing file."""
+        """Create a new LUT file. Refuses to touch an existing file.
+
+        The file is made under a temporary name, complete with its schema and metadata, and
+        then linked to ``path``: a reader never sees a half-made LUT, and of two processes
+        creating the same file one gets it and the other an error.
+        """
         path = Path(path)
         if path.exists():
             raise LutnasError(f"{path} already exists; resume into it or choose another --out")
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+        try:
+            conn = connect(tmp)
+            conn.executescript(SCHEMA_SQL)
+            with transaction(conn):
+                for key, value in {
+                    "format": FORMAT,
+                    "schema_version": SCHEMA_VERSION,
+                    "tool_version": __version__,
+                    "created_at": _now(),
+                    "backend_config": backend_config,
+                    "device": device,
+                    "settings": settings,
+                }.items():
+                    _put_meta(conn, key, value)
+            conn.close()
+            os.link(tmp, path)  # fails if path appeared meanwhile: never overwrites
+        except FileExistsError:
+            raise LutnasError(
+                f"{path} was created by another process just now; resume into it or choose "
+                "another --out"
+            ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
         conn = connect(path)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
-        store = cls(path, conn)
-        with transaction(store._conn):
-            for key, value in {
-                "format": FORMAT,
-                "schema_version": SCHEMA_VERSION,
-                "tool_version": __version__,
-                "created_at": _now(),
-                "backend_config": backend_config,
-                "device": device,
-                "settings": settings,
-            }.items():
-                store._set_meta(key, value)
-        return store
+        return cls(path, conn)
 
     @classmethod
     def create_or_resume(
@@ -235,6 +208,24 @@ class LutStore:
                 was measured with another backend configuration or settings.
         """
         path = Path(path)
+        if path.exists() and not _may_write(path):
+            raise LutnasError(
+                f"{path} is read-only here (file or directory not writable); profile into "
+                "another --out, or make it writable"
+            )
+        lock = WriterLock(path, "wait for it to finish, or choose another --out").acquire()
+        try:
+            store = cls._create_or_open(path, backend_config, device, settings, resume)
+        except BaseException:
+            lock.release()
+            raise
+        store._lock = lock
+        return store
+
+    @classmethod
+    def _create_or_open(
+        cls, path: Path, backend_config: dict, device: dict, settings: dict, resume: bool
+    ) -> LutStore:
         if not path.exists():
             return cls.create(path, backend_config, device, settings)
         if not resume:
@@ -249,14 +240,14 @@ class LutStore:
             store.close()
             raise LutnasError(
                 f"{path} was measured with another backend configuration "
-                f"({_describe_diff(stored_cfg, backend_config)}); resuming would mix numbers. "
+                f"({describe_diff(stored_cfg, backend_config)}); resuming would mix numbers. "
                 "Use the same options, or choose another --out."
             )
         if stored_settings != settings:
             store.close()
             raise LutnasError(
                 f"{path} was measured with other settings "
-                f"({_describe_diff(stored_settings, settings)}); "
+                f"({describe_diff(stored_settings, settings)}); "
                 "rerun with the same --warmup/--runs/--no-drift-correction, "
                 "or choose another --out."
             )
@@ -264,6 +255,9 @@ class LutStore:
 
     def close(self) -> None:
         self._conn.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> LutStore:
         return self
@@ -273,9 +267,7 @@ class LutStore:
 
     # --- metadata --------------------------------------------------------------------------
     def _set_meta(self, key: str, value: object) -> None:
-        self._conn.execute(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
-        )
+        _put_meta(self._conn, key, value)
 
     def set_meta(self, key: str, value: object) -> None:
         self._set_meta(key, value)
@@ -301,14 +293,14 @@ class LutStore:
     def put_layer(self, spec: LayerSpec, m: Measurement, attempts: int = 1) -> None:
         """Store (or replace) the row of ``spec``; committed when this returns."""
         self._conn.execute(
-            _insert("layers", _LAYER_COLUMNS),
+            insert_sql("layers", LAYER_COLUMNS),
             (
                 spec.key,
                 *(getattr(spec, c) for c in SPEC_COLUMNS),
-                *_stats(m),
+                *stat_values(m),
                 attempts,
                 _now(),
-                *_drift(m),
+                *drift_values(m),
             ),
         )
 
@@ -339,17 +331,17 @@ class LutStore:
         """Store the whole-model measurement of ``arch``: an :class:`spaces.arch.Arch`, or
         anything with its ``key``, ``to_json()``, ``space`` and ``resolution``."""
         self._conn.execute(
-            _insert("models", _MODEL_COLUMNS),
+            insert_sql("models", MODEL_COLUMNS),
             (
                 arch.key,
                 arch.to_json(),
                 arch.space,
                 arch.resolution,
                 name,
-                *_stats(m),
+                *stat_values(m),
                 attempts,
                 _now(),
-                *_drift(m),
+                *drift_values(m),
             ),
         )
 
