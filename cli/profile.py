@@ -16,7 +16,7 @@ import sys
 from cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
 from lut.spec import LayerSpec
 from lut.store import LutStore
-from lutnas.cli_util import user_errors
+from lutnas.cli_util import bounded, user_errors
 from lutnas.errors import LutnasError
 from profiler.base import backend_class, get_backend, list_backends
 from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="onnxruntime",
                    help=f"where to time: {', '.join(list_backends())} (default: onnxruntime)")
     p.add_argument("--space", default="mnasnet", help=f"search space: {', '.join(list_spaces())}")
-    p.add_argument("--resolution", type=int, action="append",
+    p.add_argument("--resolution", type=bounded(int, 32, 2048), action="append",
                    help="input resolution (repeatable; default 224)")
     p.add_argument("--out", help="LUT file (default: <backend>.lut); resumed when it exists")
     p.add_argument("--no-resume", action="store_true",
@@ -40,23 +40,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", action="append", default=[],
                    help="named architecture to profile the layers of: "
                    + ", ".join(list_named_archs()))
-    p.add_argument("--limit", type=int, help="profile at most N layers (a seeded random subset)")
-    p.add_argument("--whole-models", type=int, default=0, metavar="N",
+    p.add_argument("--limit", type=bounded(int, 1),
+                   help="profile at most N layers (a seeded random subset)")
+    p.add_argument("--whole-models", type=bounded(int, 0), default=0, metavar="N",
                    help="also time N random whole architectures (the predictor's training data)")
     p.add_argument("--whole-models-sampling", choices=("uniform", "latency"), default="uniform",
                    help="uniform: random archs; latency: spread evenly over the LUT-sum range "
                         "(needs the space's layers in the LUT; see profiler.training_data)")
-    p.add_argument("--warmup", type=int, default=ProfileSettings.warmup)
-    p.add_argument("--runs", type=int, default=ProfileSettings.runs)
-    p.add_argument("--threads", type=int, default=1, help="threads the backend may use")
-    p.add_argument("--cv-threshold", type=float, default=ProfileSettings.cv_threshold,
+    p.add_argument("--warmup", type=bounded(int, 0, 10_000), default=ProfileSettings.warmup,
+                   help="untimed runs before each measurement (default: %(default)s)")
+    p.add_argument("--runs", type=bounded(int, 1, 100_000), default=ProfileSettings.runs,
+                   help="timed runs per measurement; the median is kept (default: %(default)s)")
+    p.add_argument("--threads", type=bounded(int, 1, 256), default=1,
+                   help="threads the backend may use (default: %(default)s)")
+    p.add_argument("--cv-threshold", type=bounded(float, 0, 10, above=True),
+                   default=ProfileSettings.cv_threshold,
                    help="re-measure rows whose robust CV is above this")
-    p.add_argument("--reference-every", type=int, default=ProfileSettings.reference_every,
+    p.add_argument("--reference-every", type=bounded(int, 0),
+                   default=ProfileSettings.reference_every,
                    help="re-time the reference layer every N rows to detect drift (0: never)")
     p.add_argument("--no-drift-correction", action="store_true",
                    help="host backends: do not time each row alongside a reference and rescale "
                         "it to the calibrated speed (see profiler.reference)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the order and of random archs")
+    p.add_argument("--seed", type=bounded(int, 0), default=0,
+                   help="seed of the order and of random archs (default: %(default)s)")
     p.add_argument("--dry-run", action="store_true",
                    help="print how many unique layers there are per resolution, time nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -94,15 +101,13 @@ def _print_report(what: str, r: ProfileReport) -> None:
     for key, msg in list(r.failed.items())[:10]:
         print(f"  failed {key}: {msg}", file=sys.stderr)
     for event in r.drift:
-        print(f"  drift: reference at {event['ratio']:.2f}x after {event['rows_done']} rows",
-              file=sys.stderr)
+        print(f"  drift: reference at {event['ratio']:.2f}x its timing at this run's start, "
+              f"{event['rows_done']} rows in the file", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
     space = get_space(args.space)
     resolutions = [space.check_resolution(r) for r in (args.resolution or [224])]
-    if args.runs < 1 or args.warmup < 0:
-        raise LutnasError("--runs must be at least 1 and --warmup at least 0")
     wanted = _layers_wanted(args, space, resolutions)
     specs = [s for r in wanted for s in wanted[r]]
     if args.limit is not None:

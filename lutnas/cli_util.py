@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import errno
 import functools
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +26,14 @@ def user_errors(fn: Callable[..., int]) -> Callable[..., int]:
         except LutnasError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except sqlite3.DatabaseError as exc:  # disk full, unwritable, locked, ...
+            print(f"error: {_storage_advice(str(exc), None)}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            if exc.errno not in _STORAGE_ERRNOS:
+                raise  # not the environment's doing: a bug, shown in full
+            print(f"error: {_storage_advice(exc.strerror, exc.filename)}", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             print(
                 "\ninterrupted: everything finished is saved; run the same command "
@@ -32,6 +43,49 @@ def user_errors(fn: Callable[..., int]) -> Callable[..., int]:
             return 130
 
     return wrapper
+
+
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _storage_advice(problem: str, path: str | None) -> str:
+    """One line: what the storage said, where, and what to do."""
+    where = f" ({path})" if path else ""
+    if "full" in problem.lower() or "quota" in problem.lower():
+        todo = "free space on that disk, then run the same command again: finished work is saved"
+    else:
+        todo = "check the path and its permissions, or write to another location (e.g. --out)"
+    return f"cannot write{where}: {problem}; {todo}"
+
+
+def bounded(kind: type, low: float | None = None, high: float | None = None,
+            above: bool = False) -> Callable[[str], float]:
+    """An argparse ``type=`` that parses ``kind`` (int or float) and checks its range, so a bad
+    value ends in argparse's ``error:`` line naming the option and the accepted range.
+
+    ``above``: ``low`` itself is excluded (e.g. a threshold that must be positive).
+    """
+    if low is None:
+        accepted = f"at most {high}"
+    elif high is None:
+        accepted = f"above {low}" if above else f"at least {low}"
+    else:
+        accepted = f"from {low} to {high}" if not above else f"above {low} and at most {high}"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
+            ) from None
+        too_low = low is not None and (value <= low if above else value < low)
+        if too_low or (high is not None and value > high) or value != value:  # NaN
+            raise argparse.ArgumentTypeError(f"must be {accepted}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
 
 
 def read_json(path: str | Path, what: str) -> object:

@@ -126,13 +126,18 @@ def measure_steady(
 
 
 class _DriftWatch:
+    """Re-times the reference layer every ``reference_every`` rows and reports drift against
+    its first timing in this run (not the file's first: a resumed run on another day, or the
+    whole-model phase, starts its own baseline). Counts are rows in the file at that moment."""
+
     def __init__(
         self, backend: Backend, store: LutStore, settings: ProfileSettings, report: ProfileReport
     ) -> None:
         self.backend, self.store, self.settings, self.report = backend, store, settings, report
         self.since = 0
+        self.baseline_ms: float | None = None
 
-    def check(self, rows_done: int, force: bool = False) -> None:
+    def check(self, force: bool = False) -> None:
         every = self.settings.reference_every
         if not every or (not force and self.since < every):
             return
@@ -140,18 +145,26 @@ class _DriftWatch:
         m = self.backend.measure(
             layer_workload(REFERENCE_SPEC), self.settings.warmup, self.settings.runs
         )
-        ratio = self.store.add_reference(REFERENCE_SPEC.key, m.median_ms, rows_done)
+        rows = self.store.layer_count() + len(self.store.model_keys())
+        self.store.add_reference(REFERENCE_SPEC.key, m.median_ms, rows)
+        if self.baseline_ms is None:
+            self.baseline_ms = m.median_ms
+            return
+        ratio = m.median_ms / self.baseline_ms
         if abs(ratio - 1) > self.settings.drift_threshold:
             event = {
-                "rows_done": rows_done,
+                "rows_done": rows,
                 "ratio": round(ratio, 4),
                 "reference_ms": round(m.median_ms, 4),
+                "baseline_ms": round(self.baseline_ms, 4),
             }
             self.report.drift.append(event)
             events = self.store.meta.get("drift_events", []) + [event]
             self.store.set_meta("drift_events", events)
             log.warning(
-                "reference layer drifted to %.2fx its first timing after %d rows", ratio, rows_done
+                "reference layer at %.2fx its timing at the start of this run, %d rows in the file",
+                ratio,
+                rows,
             )
 
 
@@ -177,7 +190,7 @@ def run_workloads(
     with tqdm(
         total=len(items), desc=desc, unit="row", disable=not progress, dynamic_ncols=True
     ) as bar:
-        watch.check(0, force=True)
+        watch.check(force=True)
         for workload, put in items:
             try:
                 m, attempts = measure_steady(backend, workload, settings, reference)
@@ -200,7 +213,7 @@ def run_workloads(
             watch.since += 1
             bar.set_postfix_str(f"{m.median_ms:.3f} ms", refresh=False)
             bar.update(1)
-            watch.check(report.measured)
+            watch.check()
     report.seconds = time.monotonic() - start
     return report
 

@@ -120,3 +120,23 @@ def test_systematic_failure_stops_the_run(tmp_path):
         )
         with pytest.raises(BackendError, match="2 workloads failed in a row"):
             profile_layers(backend, store, SPECS, settings, progress=False)
+
+
+def test_a_resumed_run_measures_drift_from_its_own_start(tmp_path):
+    # yesterday's run timed the reference at normal speed; today the machine is uniformly twice
+    # as slow. That is no drift *within* today's run, so no event; rows are counted in the file.
+    settings = ProfileSettings(
+        warmup=3, runs=30, reference_every=1, max_attempts=1, drift_correction=False
+    )
+    with SlowingReference(after=10**6) as backend:  # never slower: yesterday
+        with LutStore.create(
+            tmp_path / "r.lut", backend.config(), backend.device_info(), settings.identity()
+        ) as store:
+            profile_layers(backend, store, SPECS[:1], settings, progress=False)
+    with SlowingReference(after=0) as backend:  # always twice the work: today
+        with LutStore.open(tmp_path / "r.lut") as store:
+            report = profile_layers(backend, store, SPECS, settings, progress=False)
+            ref = store.reference_frame()
+    assert ref.ratio.iloc[-1] > 1.5  # the file's history does show the change of speed
+    assert [e for e in report.drift if e["ratio"] > 1.5 or e["ratio"] < 0.67] == []
+    assert list(ref.rows_done) == [0, 1, 1, 2, 3]  # rows in the file, not restarting at 0

@@ -1,0 +1,71 @@
+"""Bad input and a hostile environment end in one ``error:`` line and exit code 2, never a
+traceback: numeric options out of range, a full disk, read-only storage."""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+
+import pytest
+
+from cli.profile import main as profile_main
+from lutnas.cli_util import user_errors
+
+
+@pytest.mark.parametrize(
+    "option, value, accepted",
+    [
+        ("--threads", "0", "from 1 to 256"),
+        ("--limit", "0", "at least 1"),
+        ("--limit", "-5", "at least 1"),
+        ("--whole-models", "-3", "at least 0"),
+        ("--reference-every", "-1", "at least 0"),
+        ("--cv-threshold", "-1", "above 0 and at most 10"),
+        ("--cv-threshold", "nan", "above 0 and at most 10"),
+        ("--runs", "0", "from 1 to 100000"),
+        ("--resolution", "224.7", "not a whole number"),
+        ("--resolution", "100000", "from 32 to 2048"),
+    ],
+)
+def test_numeric_options_are_checked_with_the_accepted_range(option, value, accepted, capsys):
+    with pytest.raises(SystemExit) as stop:
+        profile_main([option, value, "--dry-run"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("profile-device: error: argument " + option) and accepted in err
+
+
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (sqlite3.OperationalError("database or disk is full"), "free space on that disk"),
+        (sqlite3.OperationalError("unable to open database file"), "another location"),
+        (OSError(errno.ENOSPC, "No space left on device", "/d/x.ubj"), "(/d/x.ubj)"),
+        (OSError(errno.EROFS, "Read-only file system", "/ro/out.lut"), "(/ro/out.lut)"),
+    ],
+)
+def test_storage_failures_become_one_error_line(exc, expected, capsys):
+    @user_errors
+    def command() -> int:
+        raise exc
+
+    assert command() == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot write") and expected in lines[0]
+
+
+def test_other_os_errors_are_not_dressed_up_as_storage_problems():
+    @user_errors
+    def command() -> int:
+        raise FileNotFoundError(errno.ENOENT, "No such file", "/nowhere")
+
+    with pytest.raises(FileNotFoundError):
+        command()
+
+
+def test_an_unwritable_out_is_refused_before_any_measuring(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    code = profile_main(["--limit", "1", "--out", str(blocker / "x.lut"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: cannot write") and "x.lut" in err
