@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -116,9 +117,23 @@ class InProcessExecutor(EvalExecutor):
 _WORKER_EVALUATOR: AccuracyEvaluator | None = None
 
 
-def _init_worker(evaluator: AccuracyEvaluator) -> None:
-    """Pool initializer: keep the evaluator, one torch thread, Ctrl-C handled by the parent."""
+def _exit_with_parent(parent_pid: int, every_s: float = 0.5) -> None:
+    """End this worker when its parent is gone (killed with -9, say), so no orphan keeps ~1 GB
+    of torch and a CPU busy: a daemon thread watches the parent pid."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(every_s)
+        os._exit(1)  # the parent cannot collect a result any more
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _init_worker(evaluator: AccuracyEvaluator, parent_pid: int) -> None:
+    """Pool initializer: keep the evaluator, one torch thread, Ctrl-C handled by the parent,
+    exit with the parent."""
     global _WORKER_EVALUATOR
+    _exit_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import torch
@@ -156,7 +171,7 @@ class LocalPoolExecutor(EvalExecutor):
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.evaluator,),
+                initargs=(self.evaluator, os.getpid()),
             )
         return self._pool
 
