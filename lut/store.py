@@ -57,6 +57,13 @@ def _with_defaults(settings: dict) -> dict:
     return {"drift_correction": False, **settings}
 
 
+def _refuse_directory(path: Path) -> None:
+    if path.is_dir():
+        raise LutnasError(
+            f"{path} is a directory; a LUT is one file: give a file name, e.g. {path / 'host.lut'}"
+        )
+
+
 def _may_write(path: Path) -> bool:
     """Whether this process may write ``path`` and create its journal files beside it."""
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
@@ -102,6 +109,7 @@ class LutStore:
             LutnasError: no such file, or the file is not a lutnas LUT (corrupt, another format).
         """
         path = Path(path)
+        _refuse_directory(path)
         if not path.is_file():
             raise LutnasError(
                 f"no LUT file at {path}; create one with: profile-device --out {path}"
@@ -208,6 +216,7 @@ class LutStore:
                 was measured with another backend configuration or settings.
         """
         path = Path(path)
+        _refuse_directory(path)
         if path.exists() and not _may_write(path):
             raise LutnasError(
                 f"{path} is read-only here (file or directory not writable); profile into "

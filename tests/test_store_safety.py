@@ -148,3 +148,12 @@ def test_merge_names_the_settings_that_differ(tmp_path):
     LutStore.create(b, CONFIG, DEVICE, {**SETTINGS, "runs": 100}).close()
     with pytest.raises(LutnasError, match="runs: a.lut has 50, b.lut 100"):
         merge(tmp_path / "out.lut", [a, b])
+
+
+def test_a_directory_as_the_lut_gets_a_file_name_suggested(tmp_path):
+    for call in (
+        lambda: LutStore.open(tmp_path),
+        lambda: LutStore.create_or_resume(tmp_path, CONFIG, DEVICE, SETTINGS),
+    ):
+        with pytest.raises(LutnasError, match="is a directory; a LUT is one file.*host.lut"):
+            call()
