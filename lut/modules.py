@@ -9,13 +9,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lut.activations import ACT_FORMS, GATE_FORMS
 from lut.spec import LayerSpec
-
-_ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish, "silu": nn.SiLU}
 
 
 def activation(name: str) -> nn.Module:
-    return _ACTIVATIONS[name](inplace=True)
+    """The module for activation ``name`` (one of ``lut.spec.ACTS``), in place."""
+    return ACT_FORMS[name].module(inplace=True)
 
 
 def conv_bn(
@@ -51,7 +51,7 @@ class SqueezeExcite(nn.Module):
         self.reduce = nn.Conv2d(channels, squeeze, 1)
         self.act = activation(inner_act)
         self.expand = nn.Conv2d(squeeze, channels, 1)
-        self.gate = nn.Hardsigmoid() if hard_gate else nn.Sigmoid()
+        self.gate = GATE_FORMS["hsigmoid" if hard_gate else "sigmoid"].module()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean((2, 3), keepdim=True)

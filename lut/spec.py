@@ -48,6 +48,8 @@ from lutnas.errors import LutnasError
 
 OPS = ("stem", "conv", "dconv", "mbconv", "head", "fc", "fcact")
 SKIPS = ("noskip", "idskip", "poolskip")
+# Activation and SE-gate names; :mod:`lut.activations` maps each to its torch forms (a test keeps
+# the two in step). The order of ACTS fixes the predictor's one-hot feature columns.
 ACTS = ("relu", "relu6", "hswish", "silu")
 GATES = ("sigmoid", "hsigmoid")
 

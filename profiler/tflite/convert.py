@@ -29,6 +29,7 @@ import torch
 from ai_edge_litert import schema_py_generated as schema
 from torch import nn
 
+from lut.activations import NAME_OF_MODULE
 from lut.modules import Residual, SqueezeExcite
 from profiler.tflite.graph import Graph
 from profiler.tflite.rules import (
@@ -73,12 +74,7 @@ class _Converter:
             nn.Sequential: self._sequential,
             nn.Conv2d: lambda m, x, p: self._conv(m, None, x, p),
             nn.BatchNorm2d: self._batchnorm,
-            nn.ReLU: lambda m, x, p: self._activation("relu", x),
-            nn.ReLU6: lambda m, x, p: self._activation("relu6", x),
-            nn.Hardswish: lambda m, x, p: self._activation("hswish", x),
-            nn.SiLU: lambda m, x, p: self._activation("silu", x),
-            nn.Sigmoid: lambda m, x, p: self._activation("sigmoid", x),
-            nn.Hardsigmoid: lambda m, x, p: self._activation("hsigmoid", x),
+            **{cls: self._activation_handler(name) for cls, name in NAME_OF_MODULE.items()},
             SqueezeExcite: self._squeeze_excite,
             Residual: self._residual,
             nn.AvgPool2d: self._avgpool,
@@ -268,7 +264,12 @@ class _Converter:
         )
 
     # --- element-wise ----------------------------------------------------------------------
+    def _activation_handler(self, kind: str) -> Callable[[nn.Module, int, str], int]:
+        """The handler of the module class of activation or gate ``kind``."""
+        return lambda m, x, p: self._activation(kind, x)
+
     def _activation(self, kind: str, x: int) -> int:
+        """Write activation or gate ``kind`` (a name of :mod:`lut.activations`) applied to x."""
         g, shape = self.g, self.g.shape(x)
         if kind in ("relu", "relu6"):
             return x if g.fuse_activation(x, kind) else g.add_op(kind.upper(), [x], shape)
@@ -278,6 +279,8 @@ class _Converter:
             return g.add_op("LOGISTIC", [x], shape)
         if kind == "silu":
             return self._binary("MUL", x, g.add_op("LOGISTIC", [x], shape))
+        if kind != "hsigmoid":
+            raise ConversionError(f"activation {kind!r} has no TFLite form here")
         # hsigmoid: relu6(x + 3) / 6
         producer = g.producer(x)
         bias = None
