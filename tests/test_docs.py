@@ -1,0 +1,232 @@
+"""The README's and docs/' code runs: every ```python block, and every command of every ```bash
+block, on tiny inputs, so a snippet that breaks fails CI.
+
+The workspace holds what the docs' commands write before their readers need it, made small: a
+real LUT of a few MobileNetV2 variants at 160 px with twelve whole models (``host.lut``, also as
+``onnxruntime.lut`` and the other names the docs use), its fitted predictor (``host.predictor``)
+and architecture files.
+Commands are run as written, with these rewrites to keep them small (a rewrite never adds an
+option a command lacks, only shrinks what it has or adds profile-device's size limits):
+
+- ``profile-device``: ``--limit 3 --runs 3 --warmup 1 --reference-every 0``, ``--whole-models N``
+  → 1, uniformly sampled (latency sampling needs the whole space profiled) and without drift
+  correction, and a fresh ``--out`` (the workspace's LUT has other settings);
+- ``lutnas search``: ``--budget 4``, ``--verify 1``, ``--target-ms`` inside the tiny
+  predictor's range, population and sample sizes that fit the budget;
+- ``lutnas evaluate``: ``--repeat 1``.
+
+What cannot run here is parsed instead, by the real argument parser of its command (so a
+misspelt option still fails): commands for a phone (``--backend adb``), torchvision
+measurements (minutes), installs, the test suite itself and benchmark scripts (checked with
+``--help``: the script exists and takes every option shown).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_search_fixtures import middle_target_ms
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^ *```", re.S | re.M)  # also indented (in lists)
+TOOLS = ("profile-device", "lutnas", "python", "python3")  # what the docs' commands start with
+
+pytestmark = pytest.mark.slow
+
+
+def blocks(lang: str) -> list[tuple[str, str]]:
+    """``(where, code)`` of every fenced block in ``lang``."""
+    out = []
+    for doc in DOCS:
+        text = doc.read_text()
+        for m in FENCE.finditer(text):
+            if m.group(2) == lang:
+                line = text[: m.start()].count("\n") + 1
+                out.append((f"{doc.relative_to(ROOT)}:{line}", textwrap.dedent(m.group(3))))
+    return out
+
+
+def commands(code: str) -> list[list[str]]:
+    """The commands of a shell block: continuations joined, comments dropped, ``&&`` split."""
+    out = []
+    for line in re.sub(r"\\\n\s*", " ", code).splitlines():
+        argv: list[str] = []
+        for word in shlex.split(line, comments=True):
+            if word == "&&":
+                out.append(argv)
+                argv = []
+            else:
+                argv.append(word)
+        out.append(argv)
+    return [argv for argv in out if argv]
+
+
+def _set(argv: list[str], option: str, value: str) -> list[str]:
+    if option in argv:
+        argv = list(argv)
+        argv[argv.index(option) + 1] = value
+    return argv
+
+
+def _drop(argv: list[str], option: str) -> list[str]:
+    """``argv`` without ``option`` and its value."""
+    if option not in argv:
+        return argv
+    i = argv.index(option)
+    return argv[:i] + argv[i + 2 :]
+
+
+def _parse_only(argv: list[str]) -> str | None:
+    """Why ``argv`` is only parsed, not run (None: run it)."""
+    if argv[0].startswith("python"):
+        return "a benchmark script"
+    if "--runner" in argv or ("--backend" in argv and argv[argv.index("--backend") + 1] == "adb"):
+        return "needs a phone"
+    if "--measure-torchvision" in argv or "--measure-missing" in argv:
+        return "measures torchvision networks (minutes)"
+    if argv[:2] == ["lutnas", "search"] and "proxy-train" in argv:
+        return "trains networks (minutes)"
+    return None
+
+
+def tiny(argv: list[str], predictor: Path, n: int) -> list[str]:
+    """``argv`` rewritten to run in seconds (see the module docstring)."""
+    if argv[0] == "profile-device" or argv[:2] == ["lutnas", "profile-device"]:
+        argv = [*_drop(_drop(argv, "--out"), "--limit"), "--out", f"fresh{n}.lut"]
+        if "--whole-models" in argv:
+            argv = _set(argv, "--whole-models", "1") + ["--no-drift-correction"]
+            argv = _set(argv, "--whole-models-sampling", "uniform")  # latency: needs the space
+        argv = _set(_set(argv, "--runs", "3"), "--warmup", "1")
+        extra = ["--limit", "3", "--reference-every", "0", "--no-progress"]
+        extra += [] if "--runs" in argv else ["--runs", "3", "--warmup", "1"]
+        return argv + extra
+    if argv[:2] == ["lutnas", "search"]:
+        argv = _set(_set(argv, "--budget", "4"), "--verify", "1")
+        argv = _set(argv, "--target-ms", str(middle_target_ms(predictor)))
+        argv = [
+            {"population_size=20": "population_size=4", "sample_size=5": "sample_size=2"}.get(a, a)
+            for a in argv
+        ]
+        return [*argv, "--no-progress", "--workers", "1"]
+    if argv[:2] == ["lutnas", "evaluate"]:
+        return _set(argv, "--repeat", "1")
+    return argv
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """Files the docs' commands expect: a LUT with 12 whole models (an evaluation holds some out), its
+    predictor, architecture files."""
+    import dataclasses
+
+    from predictor_fixtures import build_lut, variants
+    from test_search_fixtures import RESOLUTION
+
+    from predictor import LatencyPredictor
+
+    ws = tmp_path_factory.mktemp("docs")
+    archs = [dataclasses.replace(a, resolution=RESOLUTION) for a in variants(16)]
+    build_lut(ws / "host.lut", archs[:12], extra_layers_of=archs[12:])
+    LatencyPredictor.fit(ws / "host.lut").save(ws / "host.predictor")
+    for name in ("onnxruntime.lut", "pixel.lut", "a.lut", "b.lut"):
+        shutil.copy(ws / "host.lut", ws / name)
+    arch = '{"archs": [' + _arch_json() + "]}"
+    (ws / "my_archs.json").write_text(arch)
+    (ws / "arch.json").write_text(_arch_json())
+    return ws
+
+
+def _arch_json() -> str:
+    from spaces.named import get_named_arch
+
+    return get_named_arch("mobilenetv2-1.0").to_json()
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+
+
+def _parse(argv: list[str]) -> None:
+    """Check ``argv`` against its command's real argument parser, without running it."""
+    if argv[0].startswith("python"):
+        script = ROOT / argv[1]
+        assert script.is_file(), f"{argv[1]} does not exist"
+        r = subprocess.run(
+            [sys.executable, str(script), "--help"],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stderr
+        for option in (a.split("=")[0] for a in argv[2:] if a.startswith("--")):
+            assert option in r.stdout, f"{argv[1]} has no option {option}"
+        return
+    if argv[0] == "profile-device":
+        import argparse
+
+        from cli.profile import add_arguments
+
+        parser = argparse.ArgumentParser(prog="profile-device", exit_on_error=False)
+        add_arguments(parser)
+        parser.parse_args(argv[1:])
+        return
+    from cli.main import build_parser
+
+    build_parser().parse_args(argv[1:])
+
+
+SHELL = [
+    (where, argv)
+    for where, code in blocks("bash")
+    for argv in commands(code)
+    if argv[0] in TOOLS and not (argv[0].startswith("python") and "pytest" in argv)
+]
+
+
+@pytest.mark.parametrize("where, argv", SHELL, ids=[f"{w} {' '.join(a)[:60]}" for w, a in SHELL])
+def test_shell_command_runs(where, argv, workspace):
+    n = SHELL.index((where, argv))
+    reason = _parse_only(argv)
+    if reason is not None:
+        _parse(argv)
+        return
+    run = tiny(argv, workspace / "host.predictor", n)
+    r = subprocess.run(run, cwd=workspace, capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, f"{where}: {' '.join(run)}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
+
+
+PYTHON = blocks("python")
+
+
+@pytest.mark.parametrize("where, code", PYTHON, ids=[w for w, _ in PYTHON])
+def test_python_block_runs(where, code, workspace):
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+    )
+    assert r.returncode == 0, f"{where}:\n{r.stderr[-3000:]}"
+
+
+def test_every_doc_has_its_blocks_found():
+    # the fence pattern itself: a doc known to hold both kinds yields both
+    assert any(w.startswith("README.md") for w, _ in PYTHON)
+    assert any(w.startswith("README.md") for w, _ in SHELL)
+    assert commands("a --x 1 \\\n  --y 2  # note\nb && c") == [
+        ["a", "--x", "1", "--y", "2"],
+        ["b"],
+        ["c"],
+    ]
