@@ -27,9 +27,10 @@ from predictor.evaluate import (  # noqa: E402
     CURVE_SIZES,
     PREDICTORS,
     evaluate,
-    measure_repeats,
-    measure_torchvision,
+    held_out_archs,
+    torchvision_layers,
 )
+from profiler.networks import measure_repeats, measure_torchvision  # noqa: E402
 
 
 def verdict(report) -> list[str]:
@@ -123,9 +124,10 @@ def main() -> int:
     args = ap.parse_args()
     start = time.monotonic()
     if args.measure:
-        measure_torchvision(args.lut, times=1 + args.repeat_times)
+        measure_torchvision(args.lut, times=1 + args.repeat_times, layers_of=torchvision_layers)
     if args.repeat:
-        measure_repeats(args.lut, args.repeat, args.test_fraction, args.repeat_times)
+        held_out = held_out_archs(args.lut, args.repeat, args.test_fraction)
+        measure_repeats(args.lut, held_out, args.repeat_times)
     png = args.png or str(Path(args.lut).with_suffix(".accuracy.png"))
     curve = None if args.no_curve else CURVE_SIZES
     report = evaluate(args.lut, args.test_fraction, 0, curve, png, truth=args.truth)

@@ -32,7 +32,7 @@ def main() -> int:
     ap.add_argument("--singles", type=int, default=500)
     ap.add_argument("--seed", type=int, default=123)
     args = ap.parse_args()
-    meta_res = LatencyPredictor.load(args.predictor).meta["training"]["resolutions"]
+    meta_res = LatencyPredictor.load(args.predictor).training_resolutions
     t = time.perf_counter()
     archs = sample_archs(
         get_space("mnasnet"), args.archs + args.singles, args.seed, tuple(meta_res)

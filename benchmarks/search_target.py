@@ -65,7 +65,7 @@ def main() -> None:
 
     space = get_space("mnasnet")
     predictor = LatencyPredictor.load(args.predictor)
-    lut_settings = predictor.meta["lut"]["settings"]
+    lut_settings = predictor.lut_settings
     settings = ProfileSettings(
         warmup=int(lut_settings.get("warmup", 10)), runs=int(lut_settings.get("runs", 50))
     )

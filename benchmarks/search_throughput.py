@@ -21,7 +21,7 @@ import time
 from predictor import LatencyPredictor
 from search.evaluators import get_evaluator
 from search.reward import make_reward
-from search.runner import predictor_latency_range_ms, run_search, single_threaded_libraries
+from search.runner import run_search, single_threaded_libraries
 from search.strategies import get_strategy
 from spaces.sampling import sample_archs
 from spaces.space import get_space
@@ -40,7 +40,7 @@ def main() -> None:
 
     space = get_space("mnasnet")
     evaluator = get_evaluator("zero-cost")
-    low, high = predictor_latency_range_ms(LatencyPredictor.load(args.predictor))
+    low, high = LatencyPredictor.load(args.predictor).latency_range_ms
     reward = make_reward((low + high) / 2, "soft")
     opts = {"population_size": 16, "sample_size": 4} if args.strategy == "evolution" else {}
     print(

@@ -13,7 +13,8 @@ import json
 from dataclasses import asdict
 
 from lutnas.errors import LutnasError
-from predictor.evaluate import CURVE_SIZES, evaluate, measure_repeats, measure_torchvision
+from predictor.evaluate import CURVE_SIZES, evaluate, held_out_archs, torchvision_layers
+from profiler.networks import measure_repeats, measure_torchvision
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
     if args.repeat_times < 1 or args.repeat < 0:
         raise LutnasError("--repeat must be at least 0 and --repeat-times at least 1")
     if args.measure_torchvision:
-        measure_torchvision(args.lut, times=1 + args.repeat_times)
+        measure_torchvision(args.lut, times=1 + args.repeat_times, layers_of=torchvision_layers)
     if args.repeat:
-        measure_repeats(args.lut, args.repeat, args.test_fraction, args.repeat_times)
+        held_out = held_out_archs(args.lut, args.repeat, args.test_fraction)
+        measure_repeats(args.lut, held_out, args.repeat_times)
     curve = None if args.no_curve else CURVE_SIZES
     report = evaluate(args.lut, args.test_fraction, args.seed, curve, args.png, truth=args.truth)
     print(report.text())

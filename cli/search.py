@@ -174,7 +174,7 @@ def _check_counts(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from predictor import LatencyPredictor
     from search.outputs import ranked, write_outputs
-    from search.runner import check_predictor, predictor_latency_range_ms, run_search
+    from search.runner import check_predictor, run_search
 
     workers = _check_counts(args)
     space = get_space(args.space)
@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
         result.report,
         evaluator,
         reward.target_ms,
-        predictor_latency_range_ms(predictor),
+        predictor.latency_range_ms,
     )
     if args.verify:
         from search.verify import format_table, verify_top
@@ -243,9 +243,9 @@ def run(args: argparse.Namespace) -> int:
             ranked(history),
             args.verify,
             predictor.backend_config,
-            predictor.meta["lut"].get("settings", {}),
+            predictor.lut_settings,
             args.out,
-            predictor.meta["lut"].get("drift_reference"),
+            predictor.drift_reference,
             phone={"runner": args.runner, "serial": args.serial, "cpu_mask": args.cpu_mask},
         )
         print(format_table(rows, reward.target_ms))

@@ -21,8 +21,6 @@ state, asks again, and evaluates only what the record does not hold.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import math
 import sys
@@ -47,58 +45,76 @@ log = logging.getLogger(__name__)
 
 
 class LatencyModel(Protocol):
-    """What the search needs from a predictor (``predictor.LatencyPredictor`` is one)."""
+    """What the search needs from a predictor (``predictor.LatencyPredictor`` is one): latency
+    predictions, and read-only facts that identify it in a record and check a search against
+    what it was fitted on."""
 
-    def predict_many(self, archs: Sequence[Arch]) -> np.ndarray: ...
+    @property
+    def fingerprint(self) -> str:
+        """A stable identity of the model (a search record refuses another one on resume)."""
+        ...
+
+    @property
+    def backend_config(self) -> dict:
+        """The backend configuration of the LUT its latencies are for."""
+        ...
+
+    @property
+    def lut_settings(self) -> dict:
+        """The LUT's measurement settings (warm-up, runs), for verifying on the device."""
+        ...
+
+    @property
+    def drift_reference(self) -> dict | None:
+        """The LUT's drift reference calibration, for verifying on the host, if any."""
+        ...
+
+    @property
+    def training_spaces(self) -> tuple[str, ...]:
+        """Search spaces it was fitted on (empty: not recorded)."""
+        ...
+
+    @property
+    def training_resolutions(self) -> tuple[int, ...]:
+        """Input resolutions it was fitted on (empty: not recorded)."""
+        ...
+
+    @property
+    def latency_range_ms(self) -> tuple[float, float] | None:
+        """(min, max) latency of the whole models it was fitted on (None: not recorded)."""
+        ...
+
+    def predict_many(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Predicted latency in ms of each architecture, in order."""
+        ...
 
 
 # --- identity and compatibility -----------------------------------------------------------------
 
 
-def predictor_identity(predictor: object) -> dict:
-    """What identifies a predictor in a search record: a digest of its model files (saved
-    predictors) or of its point model (fitted in memory), its backend config and training
-    latency range. A predictor without ``meta`` is identified by its class only."""
-    meta = getattr(predictor, "meta", None)
-    if not isinstance(meta, dict):
-        return {"class": type(predictor).__qualname__}
-    if meta.get("files"):
-        digest = hashlib.sha256(json.dumps(meta["files"], sort_keys=True).encode()).hexdigest()
-    else:
-        try:
-            raw = bytes(predictor.fitted.point.save_raw("ubj"))  # type: ignore[attr-defined]
-        except AttributeError:
-            raw = json.dumps(meta, sort_keys=True, default=str).encode()
-        digest = hashlib.sha256(raw).hexdigest()
-    training = meta.get("training", {})
+def predictor_identity(predictor: LatencyModel) -> dict:
+    """What identifies a predictor in a search record: its fingerprint (a digest of its model
+    files, or of its point model when fitted in memory), its backend config and training
+    latency range."""
+    rng = predictor.latency_range_ms
     return {
-        "digest": digest[:16],
-        "backend_config": meta.get("lut", {}).get("backend_config"),
-        "latency_range_ms": training.get("latency_range_ms"),
+        "digest": predictor.fingerprint,
+        "backend_config": predictor.backend_config,
+        "latency_range_ms": list(rng) if rng is not None else None,
     }
 
 
-def predictor_latency_range_ms(predictor: object) -> tuple[float, float] | None:
-    """The whole-model latencies the predictor was fitted on (min, max), if it says."""
-    meta = getattr(predictor, "meta", None)
-    rng = meta.get("training", {}).get("latency_range_ms") if isinstance(meta, dict) else None
-    if not rng or len(rng) != 2:
-        return None
-    return float(rng[0]), float(rng[1])
-
-
-def check_predictor(predictor: object, space: SearchSpace, target_ms: float) -> None:
+def check_predictor(predictor: LatencyModel, space: SearchSpace, target_ms: float) -> None:
     """Refuse a predictor fitted on another space, and a T outside its latency range.
 
-    Metadata without a space list or a latency range is not refused (a warning is logged).
+    A predictor that does not record its spaces or its latency range is not refused (a warning
+    is logged).
 
     Raises:
         LutnasError: the predictor's training spaces exclude ``space``, or ``target_ms`` lies
             outside the whole-model latencies it was fitted on.
     """
-    meta = getattr(predictor, "meta", None)
-    training = meta.get("training", {}) if isinstance(meta, dict) else {}
-    spaces = training.get("spaces")
+    spaces = predictor.training_spaces
     if not spaces:
         log.warning("the predictor does not record its search space; assuming %r", space.name)
     elif space.name not in spaces:
@@ -109,16 +125,15 @@ def check_predictor(predictor: object, space: SearchSpace, target_ms: float) -> 
             "lutnas fit --lut LUT --out P"
         )
     else:
-        missing = sorted(
-            set(space.resolutions) - set(training.get("resolutions") or space.resolutions)
-        )
+        seen = predictor.training_resolutions or space.resolutions
+        missing = sorted(set(space.resolutions) - set(seen))
         if missing:
             log.warning(
                 "the predictor saw no whole model at resolution(s) %s, which the "
                 "space searches; predictions there extrapolate",
                 missing,
             )
-    rng = predictor_latency_range_ms(predictor)
+    rng = predictor.latency_range_ms
     if rng is None:
         log.warning(
             "the predictor does not record its training latency range; T=%.3g ms is "
@@ -130,15 +145,14 @@ def check_predictor(predictor: object, space: SearchSpace, target_ms: float) -> 
     if not low <= target_ms <= high:
         raise LutnasError(
             f"target T={target_ms:g} ms lies outside the latencies the predictor was fitted on "
-            f"({low:.3f}-{high:.3f} ms on {_backend_label(meta)}): its predictions near T "
-            f"would be extrapolations. Choose T in that range (T is for the LUT's device and "
-            "backend), or measure whole models around T and refit (profile-device "
-            "--whole-models N, lutnas fit)"
+            f"({low:.3f}-{high:.3f} ms on {_backend_label(predictor.backend_config)}): its "
+            "predictions near T would be extrapolations. Choose T in that range (T is for the "
+            "LUT's device and backend), or measure whole models around T and refit "
+            "(profile-device --whole-models N, lutnas fit)"
         )
 
 
-def _backend_label(meta: dict | None) -> str:
-    cfg = (meta or {}).get("lut", {}).get("backend_config") or {}
+def _backend_label(cfg: dict) -> str:
     return f"{cfg.get('backend', '?')} threads={cfg.get('threads', '?')} {cfg.get('device', '')}"
 
 
@@ -146,7 +160,7 @@ def search_config(
     space: SearchSpace,
     strategy: Strategy,
     evaluator: AccuracyEvaluator,
-    predictor: object,
+    predictor: LatencyModel,
     reward: MnasReward,
     batch_size: int,
 ) -> dict:
@@ -218,7 +232,8 @@ class SearchRunner:
     Args:
         space: the search space (tokens are decoded with it).
         strategy: a fresh strategy built with the record's options and seed.
-        predictor: anything with ``predict_many(archs) -> ms`` (a ``LatencyPredictor``).
+        predictor: a :class:`LatencyModel` (a ``LatencyPredictor``); the loop calls only
+            ``predict_many(archs) -> ms``.
         reward: the MnasNet reward (T, α, β).
         record: the open record; its configuration must be this one's (see
             :func:`search_config`).
@@ -326,14 +341,14 @@ class SearchRunner:
                 key = todo_keys[outcome.index]
                 self.record.put_evaluation(
                     Evaluation(
-                        key,
-                        todo[key].to_json(),
-                        outcome.accuracy,
-                        outcome.error,
-                        lat_of[key],
-                        outcome.seconds,
-                        outcome.worker,
-                        batch,
+                        arch_key=key,
+                        arch_json=todo[key].to_json(),
+                        accuracy=outcome.accuracy,
+                        error=outcome.error,
+                        latency_ms=lat_of[key],
+                        seconds=outcome.seconds,
+                        worker=outcome.worker,
+                        batch=batch,
                     )
                 )
                 accuracy[key] = outcome.accuracy
@@ -356,21 +371,25 @@ class SearchRunner:
             self.strategy.tell(tok, reward)
             rows.append(
                 HistoryRow(
-                    report.tells + position,
-                    batch,
-                    position,
-                    tuple(tok),
-                    key,
-                    arch.to_json(),
-                    acc,
-                    lat_of[key],
-                    reward,
-                    key in seen,
+                    seq=report.tells + position,
+                    batch=batch,
+                    position=position,
+                    tokens=tuple(tok),
+                    arch_key=key,
+                    arch_json=arch.to_json(),
+                    accuracy=acc,
+                    latency_ms=lat_of[key],
+                    reward=reward,
+                    reused=key in seen,
                 )
             )
             seen.add(key)
         stats = BatchStats(
-            size, len(todo), time.perf_counter() - t_batch, eval_seconds, predict_seconds
+            size=size,
+            fresh=len(todo),
+            seconds=time.perf_counter() - t_batch,
+            eval_seconds=eval_seconds,
+            predict_seconds=predict_seconds,
         )
         self.record.commit_batch(batch, rows, self.strategy.state_dict(), stats)
 
@@ -453,7 +472,14 @@ def run_search(
                 if announce:
                     print(f"evaluating on {executor.description}")
                 runner = SearchRunner(
-                    space, strategy, predictor, reward, record, executor, batch_size, progress
+                    space,
+                    strategy,
+                    predictor,
+                    reward,
+                    record,
+                    executor,
+                    batch_size=batch_size,
+                    progress=progress,
                 )
                 report = runner.run(budget)
         elif announce and done > budget:
@@ -462,5 +488,9 @@ def run_search(
                 "all of them count"
             )
         return SearchOutcome(
-            report, record.history(), record.batch_stats(), config, str(record.path)
+            report=report,
+            history=record.history(),
+            batches=record.batch_stats(),
+            config=config,
+            record_path=str(record.path),
         )

@@ -1,0 +1,158 @@
+"""Predicting from LUT sums: the :class:`Prediction` record, the vectorised latency of
+architectures, and the detailed prediction of one network (interval, OOD flag, estimated share).
+
+A prediction is ``lut_sum × exp(correction)``; the correction is the fitted model's
+(:class:`~predictor.model.Fitted`), the sums are :class:`~predictor.sums.NetworkSums`'. Rows
+missing from the LUT are estimated when the sums have an estimator and ``strict`` is off;
+otherwise they are refused with an error listing them and advice on measuring them (``how``,
+built only when the error is raised).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lut.spec import LayerSpec
+from lutnas.errors import LutnasError
+from predictor import features as F
+from predictor.model import Fitted
+from predictor.sums import NetworkSums
+from spaces.arch import Arch
+
+_SHOW_KEYS = 20  # missing keys listed in an error message
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One network's predicted latency and how far to trust it (all times in ms).
+
+    Attributes:
+        latency_ms: the prediction.
+        low_ms, high_ms: the nominal 90% interval (conformalised 5%/95% quantiles).
+        lut_sum_ms: the plain sum of the network's LUT rows (estimated ones included).
+        estimated_share: share of the LUT sum resting on estimated (unmeasured) rows.
+        estimated_keys: the rows that were estimated.
+        measured_keys: rows measured on demand for this prediction.
+        out_of_distribution: True when the network lies outside the training networks.
+        ood_reasons: which features lie outside, and their training ranges.
+        layers: the network's layer keys, in order.
+    """
+
+    latency_ms: float
+    low_ms: float
+    high_ms: float
+    lut_sum_ms: float
+    estimated_share: float
+    estimated_keys: tuple[str, ...]
+    measured_keys: tuple[str, ...]
+    out_of_distribution: bool
+    ood_reasons: tuple[str, ...]
+    layers: tuple[str, ...]
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.latency_ms:.3f} ms (90% interval {self.low_ms:.3f}-{self.high_ms:.3f}; "
+            f"LUT sum {self.lut_sum_ms:.3f} ms over {len(self.layers)} layers)"
+        ]
+        if self.estimated_keys:
+            lines.append(
+                f"  {len(self.estimated_keys)} rows estimated, "
+                f"{100 * self.estimated_share:.1f}% of the LUT sum"
+            )
+        if self.measured_keys:
+            lines.append(f"  {len(self.measured_keys)} rows measured on demand")
+        if self.out_of_distribution:
+            lines.append(
+                "  OUT OF DISTRIBUTION (the prediction extrapolates): "
+                + "; ".join(self.ood_reasons[:6])
+            )
+        return "\n".join(lines)
+
+
+def missing_error(keys: Sequence[str], what: str, how: str) -> LutnasError:
+    """The error refusing rows missing from the LUT: the keys (the first 20), ``how`` to
+    measure them, and the non-strict alternative."""
+    shown = ", ".join(keys[:_SHOW_KEYS]) + (
+        f", ... ({len(keys)} in all)" if len(keys) > _SHOW_KEYS else ""
+    )
+    return LutnasError(
+        f"{len(keys)} layer(s) of {what} are not in the LUT and strict=True refuses to "
+        f"estimate them: {shown}. {how} Or pass strict=False to estimate them (the "
+        "prediction then reports its estimated share)."
+    )
+
+
+def predict_archs(
+    fitted: Fitted,
+    sums: NetworkSums,
+    archs: Sequence[Arch],
+    *,
+    strict: bool,
+    how: Callable[[], str],
+) -> np.ndarray:
+    """Predicted latency (ms) of each architecture, in one vectorised model call.
+
+    Raises:
+        LutnasError: with ``strict`` (or without an estimator), when a layer is missing from
+            the LUT; ``how()`` says how to measure the missing rows.
+    """
+    if not len(archs):
+        return np.zeros(0)
+    vecs, missing, n_bad = sums.of_archs(archs)
+    if missing and (strict or sums.estimator is None):
+        raise missing_error(missing, f"{n_bad} architecture(s)", how())
+    x = F.network_features(vecs, np.fromiter((a.resolution for a in archs), float, len(archs)))
+    return F.column(vecs, "lut_ms") * np.exp(fitted.predict_point(x))
+
+
+def predict_specs(
+    fitted: Fitted,
+    sums: NetworkSums,
+    specs: Sequence[LayerSpec],
+    resolution: int,
+    *,
+    strict: bool,
+    what: str,
+    how: Callable[[], str],
+    measured: tuple[str, ...] = (),
+) -> Prediction:
+    """The detailed prediction of a network given as its layers.
+
+    Args:
+        fitted, sums: the predictor's model and sums.
+        specs: the network's layers, in order.
+        resolution: its input height.
+        strict: refuse missing rows instead of estimating them.
+        what: names the network in an error (``"the network"``, ``"module X"``).
+        how: advice on measuring missing rows, for the error.
+        measured: rows measured on demand for this prediction (reported).
+
+    Raises:
+        LutnasError: a refused missing row (see :func:`predict_archs`).
+    """
+    vec, missing = sums.of_specs(specs, resolution)
+    missing = tuple(dict.fromkeys(missing))
+    if missing and (strict or sums.estimator is None):
+        raise missing_error(list(missing), what, how())
+    row = vec[None, :]
+    x = F.network_features(row, np.array([resolution]))
+    log_point, log_low, log_high = fitted.predict_log_ratio(x)
+    lut_ms = F.column(row, "lut_ms")
+    reasons = fitted.out_of_distribution(x)[0]
+    lut = float(lut_ms[0])
+    est = float(F.column(row, "est_ms")[0])
+    return Prediction(
+        latency_ms=float((lut_ms * np.exp(log_point))[0]),
+        low_ms=float((lut_ms * np.exp(log_low))[0]),
+        high_ms=float((lut_ms * np.exp(log_high))[0]),
+        lut_sum_ms=lut,
+        estimated_share=est / lut if lut else 0.0,
+        estimated_keys=missing,
+        measured_keys=measured,
+        out_of_distribution=bool(reasons),
+        ood_reasons=tuple(reasons),
+        layers=tuple(s.key for s in specs),
+    )

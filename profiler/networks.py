@@ -1,0 +1,153 @@
+"""Whole networks timed for the accuracy report, recorded in the LUT they are compared with.
+
+:func:`measure_torchvision` times torchvision networks (random weights) and the LUT rows they
+need; :func:`measure_repeats` times whole models of the LUT again, for the ground truth's
+noise. Both run on a host backend configured like the LUT (:func:`profiler.base.host_backend`)
+with its warm-up, runs and drift reference, and record into the LUT's metadata, so a report can
+be re-run without re-measuring:
+
+- ``torchvision_models``: {name: the first measurement's statistics, ``resolution``,
+  ``attempts``, and later measurements' medians in ``repeats_ms``};
+- ``repeat_measurements``: {arch key: [median ms, ...]}, the measurements after the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from lut.spec import LayerSpec
+from lut.store import LutStore
+from lutnas.errors import LutnasError
+from profiler.base import Backend, Workload, host_backend
+from profiler.loop import ProfileSettings, measure_steady, profile_layers, reference_for
+from profiler.workloads import arch_workload
+from spaces.arch import Arch
+
+TORCHVISION = (
+    "mnasnet0_5",
+    "mnasnet0_75",
+    "mnasnet1_0",
+    "mnasnet1_3",
+    "mobilenet_v2",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+)
+TORCHVISION_KEY = "torchvision_models"  # LUT metadata keys written here
+REPEATS_KEY = "repeat_measurements"
+
+
+def torchvision_measurements(meta: dict) -> dict[str, dict]:
+    """The torchvision measurements recorded in a LUT's metadata (name → record)."""
+    return dict(meta.get(TORCHVISION_KEY) or {})
+
+
+def repeat_measurements(meta: dict) -> dict[str, list[float]]:
+    """The repeat measurements recorded in a LUT's metadata (arch key → latencies in ms)."""
+    raw = meta.get(REPEATS_KEY) or {}
+    return {k: (list(v) if isinstance(v, list) else [float(v)]) for k, v in raw.items()}
+
+
+def _backend_for(store: LutStore) -> Backend:
+    return host_backend(store.backend_config, "measuring for the report")
+
+
+def _torchvision_model(name: str):
+    import torchvision.models as tvm
+
+    return getattr(tvm, name)(weights=None).eval()
+
+
+def measure_torchvision(
+    lut: str | Path,
+    names: Sequence[str] = TORCHVISION,
+    resolution: int = 224,
+    progress: bool = False,
+    times: int = 1,
+    *,
+    layers_of: Callable[[str, int], Sequence[LayerSpec]],
+) -> dict[str, dict]:
+    """Measure torchvision networks ``times`` times each (passes apart) and the LUT rows they
+    need, on the LUT's backend configuration; recorded in the LUT (see the module docstring).
+
+    Args:
+        lut: the LUT file.
+        names: torchvision model builders.
+        resolution: input height and width.
+        progress: show progress bars for the rows.
+        times: measurements of each network in all (earlier ones recorded count).
+        layers_of: ``(name, resolution) -> LayerSpecs`` of a network, the rows it needs
+            (``predictor.evaluate.torchvision_layers``).
+
+    Returns:
+        The LUT's ``torchvision_models`` record after the measurements.
+
+    Raises:
+        LutnasError: the LUT is not a host backend's, or this machine's backend configuration
+            differs from the LUT's.
+    """
+    with LutStore.open(lut) as store:
+        backend = _backend_for(store)
+        settings = ProfileSettings.from_identity(store.settings)
+        done = torchvision_measurements(store.meta)
+        with backend:
+            if backend.config() != store.backend_config:
+                raise LutnasError(
+                    "this machine's backend configuration differs from the LUT's; "
+                    "measure on the machine and versions the LUT was made with"
+                )
+            reference = reference_for(backend, store, settings)
+            for name in names:
+                profile_layers(backend, store, layers_of(name, resolution), settings, progress)
+            for time_ in range(times):
+                for name in names:
+                    have = 1 + len(done[name].get("repeats_ms", [])) if name in done else 0
+                    if have > time_:
+                        continue
+                    w = Workload(
+                        f"torchvision:{name}@{resolution}",
+                        lambda name=name: _torchvision_model(name),
+                        (1, 3, resolution, resolution),
+                    )
+                    m, attempts = measure_steady(backend, w, settings, reference)
+                    if name in done:
+                        done[name]["repeats_ms"] = [*done[name].get("repeats_ms", []), m.median_ms]
+                    else:
+                        done[name] = {**m.to_dict(), "resolution": resolution, "attempts": attempts}
+                    store.set_meta(TORCHVISION_KEY, done)
+    return done
+
+
+def measure_repeats(
+    lut: str | Path, archs: Sequence[Arch], times: int = 1
+) -> dict[str, list[float]]:
+    """Measure whole models of the LUT ``times`` more times each, one pass over them per time
+    (so a model's measurements are minutes apart); recorded in ``repeat_measurements``.
+
+    Args:
+        lut: the LUT file.
+        archs: the architectures to re-measure (the report's held-out ones:
+            ``predictor.evaluate.held_out_archs``).
+        times: repeat measurements of each in all (earlier ones recorded count).
+
+    Returns:
+        The LUT's ``repeat_measurements`` record after the measurements.
+
+    Raises:
+        LutnasError: the LUT is not a host backend's.
+    """
+    with LutStore.open(lut) as store:
+        backend = _backend_for(store)
+        settings = ProfileSettings.from_identity(store.settings)
+        done = repeat_measurements(store.meta)
+        with backend:
+            reference = reference_for(backend, store, settings)
+            for time_ in range(times):
+                for arch in archs:
+                    if len(done.get(arch.key, [])) > time_:
+                        continue
+                    m = measure_steady(backend, arch_workload(arch), settings, reference)[0]
+                    done[arch.key] = [*done.get(arch.key, []), m.median_ms]
+                    store.set_meta(REPEATS_KEY, done)
+    return done
