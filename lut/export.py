@@ -74,15 +74,15 @@ def _row_measurement(row: pd.Series, scale: float = 1.0) -> Measurement:
         return None if v is None or pd.isna(v) else float(v)
 
     m = Measurement(
-        float(row.median_ms),
-        float(row.mean_ms),
-        opt(row.std_ms),
-        opt(row.p10_ms),
-        opt(row.p90_ms),
-        int(row.n),
-        int(row.warmup),
-        opt(row.get("reference_ms")),
-        opt(row.get("drift_factor")) or 1.0,
+        median_ms=float(row.median_ms),
+        mean_ms=float(row.mean_ms),
+        std_ms=opt(row.std_ms),
+        p10_ms=opt(row.p10_ms),
+        p90_ms=opt(row.p90_ms),
+        n=int(row.n),
+        warmup=int(row.warmup),
+        reference_ms=opt(row.get("reference_ms")),
+        drift_factor=opt(row.get("drift_factor")) or 1.0,
     )
     return m if scale == 1.0 else m.scaled(scale)
 

@@ -6,7 +6,6 @@ its batch-1 input shape — on one target (the host CPU, a phone over adb, ...).
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import ClassVar
 
 from lut.measurement import Measurement
 from lutnas.errors import LutnasError
+from lutnas.registry import Registry
 
 
 class BackendError(LutnasError):
@@ -94,49 +94,45 @@ class Backend(ABC):
         raise NotImplementedError(f"the {self.name} backend cannot interleave a reference")
 
 
-_BUILTIN: dict[str, str] = {
-    "onnxruntime": "profiler.backends.onnxruntime:OnnxRuntimeBackend",
-    "torch": "profiler.backends.torch_eager:TorchBackend",
-    "litert": "profiler.backends.litert:LiteRtBackend",
-    "adb": "profiler.backends.adb:AdbBackend",
-}
-_REGISTERED: dict[str, type[Backend]] = {}
-# import name -> the distribution pip installs it from, where they differ
-_PIP_NAMES = {"ai_edge_litert": "ai-edge-litert"}
+# Built-ins are imported on first use, so a missing ai-edge-litert only stops `litert`.
+_BACKENDS: Registry[type[Backend]] = Registry(
+    "backend",
+    builtins={
+        "onnxruntime": "profiler.backends.onnxruntime:OnnxRuntimeBackend",
+        "torch": "profiler.backends.torch_eager:TorchBackend",
+        "litert": "profiler.backends.litert:LiteRtBackend",
+        "adb": "profiler.backends.adb:AdbBackend",
+    },
+    pip_names={"ai_edge_litert": "ai-edge-litert"},
+)
 
 
 def register_backend(name: str, cls: type[Backend]) -> type[Backend]:
     """Register a backend class under ``name``; a taken name is an error."""
-    if name in _REGISTERED or name in _BUILTIN:
-        raise LutnasError(f"a profiler backend named {name!r} is already registered")
-    _REGISTERED[name] = cls
-    return cls
+    return _BACKENDS.register(name, cls)
 
 
 def list_backends() -> list[str]:
-    return sorted({*_BUILTIN, *_REGISTERED})
+    return _BACKENDS.list()
 
 
 def backend_class(name: str) -> type[Backend]:
-    if name in _REGISTERED:
-        return _REGISTERED[name]
-    if name not in _BUILTIN:
-        raise LutnasError(f"unknown backend {name!r}; choose one of {', '.join(list_backends())}")
-    module_name, _, cls_name = _BUILTIN[name].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        package = _PIP_NAMES.get(exc.name or "", exc.name)
-        raise LutnasError(
-            f"backend {name!r} needs a package that is not installed ({exc.name}); "
-            f"install it with: pip install {package}"
-        ) from exc
-    return getattr(module, cls_name)
+    """The class registered as ``name``, imported on first use.
+
+    Raises:
+        LutnasError: unknown name, or its optional dependency is not installed.
+    """
+    return _BACKENDS.lookup(name)
 
 
 def get_backend(name: str, **options: object) -> Backend:
-    """``get_backend("onnxruntime", threads=1)``: a configured, not yet entered, backend."""
-    return backend_class(name)(**options)
+    """``get_backend("onnxruntime", threads=1)``: a configured, not yet entered, backend.
+
+    Raises:
+        LutnasError: unknown name, missing optional dependency, or an option the backend does
+            not take.
+    """
+    return _BACKENDS.get(name, **options)
 
 
 HOST_BACKENDS = ("onnxruntime", "torch", "litert")

@@ -41,7 +41,7 @@ __all__ = [  # layer_workload and REFERENCE_SPEC are re-exported for callers of 
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProfileSettings:
     """How carefully to measure. ``warmup`` and ``runs`` are part of a LUT's identity."""
 
@@ -69,7 +69,7 @@ class ProfileSettings:
         )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ProfileReport:
     measured: int = 0
     skipped: int = 0

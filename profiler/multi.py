@@ -22,7 +22,7 @@ from profiler.base import Backend, DeviceLostError
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PhoneOutcome:
     """What happened on one phone: its LUT file, the job's result, or the error that ended it."""
 
@@ -83,7 +83,7 @@ def profile_phones(serials: Sequence[str], make_backend: Callable[[str], Backend
     Returns:
         One :class:`PhoneOutcome` per serial, in order.
     """
-    outcomes = [PhoneOutcome(serial) for serial in serials]
+    outcomes = [PhoneOutcome(serial=serial) for serial in serials]
     several = len(outcomes) > 1
 
     def work(outcome: PhoneOutcome) -> None:

@@ -42,7 +42,19 @@ log = logging.getLogger(__name__)
 
 # The layer the drift watch re-times now and then (profiler.loop): a mid-sized MBConv at 14×14,
 # long enough to time well, short enough to cost little.
-REFERENCE_SPEC = LayerSpec("mbconv", 3, 6, 0.0, "idskip", "relu", 64, 64, 1, 14, 14)
+REFERENCE_SPEC = LayerSpec(
+    op="mbconv",
+    kernel=3,
+    expansion=6,
+    se_ratio=0.0,
+    skip="idskip",
+    act="relu",
+    cin=64,
+    cout=64,
+    stride=1,
+    input_h=14,
+    input_w=14,
+)
 REFERENCE_ARCH = "mnasnet-a1"  # the whole-model reference, at 224×224
 CALIBRATION_FACTOR = 10  # calibration takes this many times the LUT's runs per measurement
 

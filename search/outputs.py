@@ -29,7 +29,7 @@ import csv
 import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,7 @@ search.sqlite   the record: run the same command again to resume or extend the s
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OutputPaths:
     candidates_csv: Path
     pareto_csv: Path
@@ -211,13 +211,13 @@ def write_outputs(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = OutputPaths(
-        out / "candidates.csv",
-        out / "pareto.csv",
-        out / "pareto.json",
-        out / "pareto.png",
-        None,
-        None,
-        out / "summary.json",
+        candidates_csv=out / "candidates.csv",
+        pareto_csv=out / "pareto.csv",
+        pareto_json=out / "pareto.json",
+        pareto_png=out / "pareto.png",
+        best_json=None,
+        best_onnx=None,
+        summary_json=out / "summary.json",
     )
     _write_csv(
         paths.candidates_csv,
@@ -263,15 +263,7 @@ def write_outputs(
         best_onnx = (
             export_onnx(Arch.from_json(best.arch_json), out / "best_arch.onnx") if onnx else None
         )
-        paths = OutputPaths(
-            paths.candidates_csv,
-            paths.pareto_csv,
-            paths.pareto_json,
-            paths.pareto_png,
-            best_json,
-            best_onnx,
-            paths.summary_json,
-        )
+        paths = replace(paths, best_json=best_json, best_onnx=best_onnx)
     values = np.array([r.accuracy is None for r in history])
     paths.summary_json.write_text(
         json.dumps(

@@ -93,7 +93,7 @@ def config_differences(stored: dict, wanted: dict) -> list[str]:
     ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Evaluation:
     """One distinct architecture's evaluation (accuracy None when it failed)."""
 
@@ -107,7 +107,7 @@ class Evaluation:
     batch: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HistoryRow:
     """One told candidate. ``reused``: its accuracy came from an earlier row's evaluation."""
 
@@ -123,7 +123,7 @@ class HistoryRow:
     reused: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BatchStats:
     """Timing of one complete batch, in seconds of wall time."""
 

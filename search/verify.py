@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 _PHONE_IDENTITY = ("device", "device_serial", "runner", "threads")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VerifyRow:
     """One verified architecture; times in ms, ``error_pct`` = (predicted/measured − 1)·100."""
 
@@ -156,7 +156,13 @@ def verify_top(
             m, _ = measure_steady(backend, arch_workload(arch), settings, reference)
             rows.append(
                 VerifyRow(
-                    rank, row.arch_key, row.reward, row.latency_ms, m.median_ms, m.p10_ms, m.p90_ms
+                    rank=rank,
+                    arch_key=row.arch_key,
+                    reward=row.reward,
+                    predicted_ms=row.latency_ms,
+                    measured_ms=m.median_ms,
+                    p10_ms=m.p10_ms,
+                    p90_ms=m.p90_ms,
                 )
             )
     return rows

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -20,9 +21,22 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-@dataclass(frozen=True)
+_LABEL_RE = re.compile(
+    r"^(?P<op>conv|dconv|mbconv)(?P<expansion>\d*)_k(?P<kernel>\d+)(?:_se(?P<se_ratio>[0-9.]+))?"
+    r"_(?P<skip>[a-z]+)_c(?P<channels>\d+)_n(?P<layers>\d+)$"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
 class BlockChoice:
-    """The layer chosen for one stage, repeated ``layers`` times."""
+    """The layer chosen for one stage, repeated ``layers`` times.
+
+    Its label (one part of an :attr:`Arch.key`), decoded by :meth:`from_label`::
+
+        {op}{expansion if mbconv}_k{kernel}[_se{se_ratio}]_{skip}_c{channels}_n{layers}
+
+        e.g. mbconv6_k5_se0.25_idskip_c40_n3, dconv_k3_noskip_c16_n1
+    """
 
     op: str  # conv | dconv | mbconv
     expansion: int  # 1 for conv and dconv
@@ -42,6 +56,29 @@ class BlockChoice:
             f"{self.conv_op.label}_k{self.kernel}{se}_{self.skip}_c{self.channels}_n{self.layers}"
         )
 
+    @classmethod
+    def from_label(cls, label: str) -> BlockChoice:
+        """The block whose :meth:`label` is ``label`` (grammar in the class docstring).
+
+        Raises:
+            LutnasError: ``label`` does not follow the grammar.
+        """
+        m = _LABEL_RE.match(label)
+        if m is None or (m["op"] == "mbconv") != bool(m["expansion"]):
+            raise LutnasError(
+                f"{label!r} is not a block label like mbconv6_k5_se0.25_idskip_c40_n3 "
+                "(the expansion is given for mbconv only)"
+            )
+        return cls(
+            op=m["op"],
+            expansion=int(m["expansion"] or 1),
+            kernel=int(m["kernel"]),
+            se_ratio=float(m["se_ratio"] or 0.0),
+            skip=m["skip"],
+            channels=int(m["channels"]),
+            layers=int(m["layers"]),
+        )
+
     def layer_specs(self, space: SearchSpace, stage: int, cin: int, hw: int) -> list[LayerSpec]:
         """This block's layers as stage ``stage`` of ``space``, taking ``cin`` channels at
         ``hw``×``hw``: the first layer has the stage's stride, the repeats (stride 1, ``channels``
@@ -49,25 +86,25 @@ class BlockChoice:
         op = self.conv_op
         first = space.block_layer(
             op,
-            self.kernel,
-            self.se_ratio,
-            self.skip,
-            cin,
-            self.channels,
-            space.stages[stage].stride,
-            hw,
+            kernel=self.kernel,
+            se_ratio=self.se_ratio,
+            skip=self.skip,
+            cin=cin,
+            cout=self.channels,
+            stride=space.stages[stage].stride,
+            hw=hw,
         )
         if self.layers == 1:
             return [first]
         repeat = space.block_layer(
             op,
-            self.kernel,
-            self.se_ratio,
-            self.skip,
-            self.channels,
-            self.channels,
-            1,
-            first.output_hw[0],
+            kernel=self.kernel,
+            se_ratio=self.se_ratio,
+            skip=self.skip,
+            cin=self.channels,
+            cout=self.channels,
+            stride=1,
+            hw=first.output_hw[0],
         )
         return [first] + [repeat] * (self.layers - 1)
 
@@ -186,7 +223,17 @@ class Arch:
         blocks = []
         for i in range(len(space.stages)):
             op, k, se, skip, ch, n = values[1 + 6 * i : 7 + 6 * i]
-            blocks.append(BlockChoice(op.op, op.expansion, k, se, skip, ch, n))
+            blocks.append(
+                BlockChoice(
+                    op=op.op,
+                    expansion=op.expansion,
+                    kernel=k,
+                    se_ratio=se,
+                    skip=skip,
+                    channels=ch,
+                    layers=n,
+                )
+            )
         return cls(space_name, values[0], tuple(blocks))
 
     # --- layers and module ---------------------------------------------------------------

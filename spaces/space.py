@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
+from lutnas.registry import Registry
 
 
 def round_channels(x: float, divisor: int = 8) -> int:
@@ -50,7 +51,7 @@ class Decision:
     choices: tuple
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SearchSpace:
     """A factorized hierarchical search space (MnasNet, arXiv 1807.11626)."""
 
@@ -129,25 +130,42 @@ class SearchSpace:
 
     def stem_spec(self, resolution: int) -> LayerSpec:
         return LayerSpec(
-            "stem",
-            self.stem_kernel,
-            1,
-            0.0,
-            "noskip",
-            self.act,
-            3,
-            self.stem_channels,
-            self.stem_stride,
-            resolution,
-            resolution,
+            op="stem",
+            kernel=self.stem_kernel,
+            expansion=1,
+            se_ratio=0.0,
+            skip="noskip",
+            act=self.act,
+            cin=3,
+            cout=self.stem_channels,
+            stride=self.stem_stride,
+            input_h=resolution,
+            input_w=resolution,
         )
 
     def head_specs(self, cin: int, hw: int, num_classes: int | None = None) -> list[LayerSpec]:
         """The head (1×1 conv, pool) at spatial size ``hw`` and the classifier."""
         classes = self.num_classes if num_classes is None else num_classes
+        common = {"kernel": 1, "expansion": 1, "se_ratio": 0.0, "skip": "noskip", "act": self.act}
         return [
-            LayerSpec("head", 1, 1, 0.0, "noskip", self.act, cin, self.head_channels, 1, hw, hw),
-            LayerSpec("fc", 1, 1, 0.0, "noskip", self.act, self.head_channels, classes, 1, 1, 1),
+            LayerSpec(
+                op="head",
+                cin=cin,
+                cout=self.head_channels,
+                stride=1,
+                input_h=hw,
+                input_w=hw,
+                **common,
+            ),
+            LayerSpec(
+                op="fc",
+                cin=self.head_channels,
+                cout=classes,
+                stride=1,
+                input_h=1,
+                input_w=1,
+                **common,
+            ),
         ]
 
     def block_layer(
@@ -167,7 +185,18 @@ class SearchSpace:
         path; the returned spec is immutable."""
         if skip == "idskip" and (cin != cout or stride != 1):
             skip = "noskip"
-        return _layer(op.op, kernel, op.expansion, se_ratio, skip, self.act, cin, cout, stride, hw)
+        return _layer(
+            op=op.op,
+            kernel=kernel,
+            expansion=op.expansion,
+            se_ratio=se_ratio,
+            skip=skip,
+            act=self.act,
+            cin=cin,
+            cout=cout,
+            stride=stride,
+            hw=hw,
+        )
 
     # --- enumeration -------------------------------------------------------------------
     def unique_layers(self, resolution: int) -> list[LayerSpec]:
@@ -188,10 +217,32 @@ class SearchSpace:
             out_hw = (hw - 1) // stage.stride + 1
             widths = self.width_choices(i)
             for (op, k, se, skip), cin, cout in itertools.product(combos, prev_widths, widths):
-                add(self.block_layer(op, k, se, skip, cin, cout, stage.stride, hw))
+                add(
+                    self.block_layer(
+                        op,
+                        kernel=k,
+                        se_ratio=se,
+                        skip=skip,
+                        cin=cin,
+                        cout=cout,
+                        stride=stage.stride,
+                        hw=hw,
+                    )
+                )
             if max(self.layer_choices(i)) > 1:
                 for (op, k, se, skip), c in itertools.product(combos, widths):
-                    add(self.block_layer(op, k, se, skip, c, c, 1, out_hw))
+                    add(
+                        self.block_layer(
+                            op,
+                            kernel=k,
+                            se_ratio=se,
+                            skip=skip,
+                            cin=c,
+                            cout=c,
+                            stride=1,
+                            hw=out_hw,
+                        )
+                    )
             prev_widths = widths
         for cin in prev_widths:
             for spec in self.head_specs(cin, self.final_hw(resolution)):
@@ -200,33 +251,30 @@ class SearchSpace:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _layer(*fields: object) -> LayerSpec:
-    """A square-input LayerSpec, validated once per distinct field tuple."""
-    return LayerSpec(*fields, fields[-1])
+def _layer(*, hw: int, **fields: object) -> LayerSpec:
+    """A square-input (``hw`` × ``hw``) LayerSpec, validated once per distinct set of fields."""
+    return LayerSpec(input_h=hw, input_w=hw, **fields)
 
 
-_SPACES: dict[str, SearchSpace] = {}
+_SPACES: Registry[SearchSpace] = Registry("search space")
 
 
 def register_space(space: SearchSpace) -> SearchSpace:
-    """Add a space to the registry; a taken name is an error."""
-    if space.name in _SPACES:
-        raise LutnasError(f"a search space named {space.name!r} is already registered")
-    _SPACES[space.name] = space
-    return space
+    """Add a space to the registry under its name; a taken name is an error."""
+    return _SPACES.register(space.name, space)
 
 
 def list_spaces() -> list[str]:
-    return sorted(_SPACES)
+    return _SPACES.list()
 
 
 def get_space(name: str) -> SearchSpace:
-    try:
-        return _SPACES[name]
-    except KeyError:
-        raise LutnasError(
-            f"unknown search space {name!r}; choose one of {', '.join(list_spaces())}"
-        ) from None
+    """The space registered as ``name``.
+
+    Raises:
+        LutnasError: unknown name (the message lists the spaces).
+    """
+    return _SPACES.lookup(name)
 
 
 # MnasNet's factorized hierarchical space on a MobileNetV2 base (arXiv 1807.11626, §4.1).

@@ -1,7 +1,22 @@
+"""Shared fixtures and the test tiers.
+
+Tiers (markers declared in pyproject.toml): ``slow`` tests take more than ~10 s and run by
+default (``-m "not slow"`` leaves them out); ``adb`` tests drive the real adb server and an
+emulated phone; ``device`` tests need a real phone and are skipped unless one is configured:
+``LUTNAS_TEST_RUNNER`` names the phone's onnxruntime_perf_test and a running adb server sees an
+attached device.
+"""
+
+from __future__ import annotations
+
 import os
+import shutil
+import socket
 import sys
 
-# tests import helpers that live beside them (backend_contract, adbemu)
+import pytest
+
+# tests import helpers that live beside them (contracts, adbemu, test_search_fixtures)
 sys.path.insert(0, os.path.dirname(__file__))
 
 from adbemu.fixtures import (  # noqa: E402,F401
@@ -11,3 +26,43 @@ from adbemu.fixtures import (  # noqa: E402,F401
     phone,
     phone_factory,
 )
+from test_search_fixtures import small_predictor  # noqa: E402
+
+from lutnas.errors import LutnasError  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def predictor_path(tmp_path_factory):
+    """A small real predictor (see :func:`test_search_fixtures.small_predictor`), fitted once
+    per session."""
+    return small_predictor(tmp_path_factory.getbasetemp() / "search_predictor")
+
+
+def _no_real_phone() -> str | None:
+    """Why ``device`` tests cannot run here, or None when a real phone is ready."""
+    if not os.environ.get("LUTNAS_TEST_RUNNER"):
+        return "needs a real phone: set LUTNAS_TEST_RUNNER=/path/to/onnxruntime_perf_test"
+    if shutil.which("adb") is None:
+        return "needs a real phone: adb is not on PATH"
+    from profiler.adb.client import AdbClient, server_address
+
+    try:
+        with socket.socket() as s:  # never start a server here: only use one that runs
+            if s.connect_ex(server_address()) != 0:
+                return "needs a real phone: no adb server running (start it: adb start-server)"
+        states = AdbClient().devices().values()
+    except (OSError, LutnasError) as exc:
+        return f"needs a real phone: the adb server did not list devices ({exc})"
+    if "device" not in states:
+        return "needs a real phone: adb sees no attached device"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    device_tests = [item for item in items if item.get_closest_marker("device")]
+    if not device_tests:
+        return
+    reason = _no_real_phone()
+    if reason:
+        for item in device_tests:
+            item.add_marker(pytest.mark.skip(reason=reason))

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 from adbemu.profile import DeviceProfile
-from backend_contract import BackendContract
+from contracts import BackendContract
 
 from lut.spec import LayerSpec
 from lut.store import LutStore
@@ -26,12 +26,18 @@ pytestmark = pytest.mark.adb
 
 # small layers: cheap to export and to time on the host standing in for the phone
 SPECS = [
-    LayerSpec("mbconv", 3, 3, 0.0, "idskip", "relu", 16, 16, 1, 14, 14),
-    LayerSpec("mbconv", 5, 6, 0.25, "noskip", "relu", 16, 24, 2, 14, 14),
-    LayerSpec("dconv", 3, 1, 0.0, "noskip", "relu", 16, 16, 1, 14, 14),
-    LayerSpec("conv", 3, 1, 0.0, "poolskip", "relu", 8, 16, 2, 16, 16),
-    LayerSpec("mbconv", 3, 6, 0.0, "noskip", "hswish", 24, 32, 1, 7, 7),
-    LayerSpec("dconv", 5, 1, 0.25, "idskip", "relu6", 24, 24, 1, 7, 7),
+    LayerSpec(op="mbconv", kernel=3, expansion=3, se_ratio=0.0, skip="idskip", act="relu",
+              cin=16, cout=16, stride=1, input_h=14, input_w=14),
+    LayerSpec(op="mbconv", kernel=5, expansion=6, se_ratio=0.25, skip="noskip", act="relu",
+              cin=16, cout=24, stride=2, input_h=14, input_w=14),
+    LayerSpec(op="dconv", kernel=3, expansion=1, se_ratio=0.0, skip="noskip", act="relu",
+              cin=16, cout=16, stride=1, input_h=14, input_w=14),
+    LayerSpec(op="conv", kernel=3, expansion=1, se_ratio=0.0, skip="poolskip", act="relu",
+              cin=8, cout=16, stride=2, input_h=16, input_w=16),
+    LayerSpec(op="mbconv", kernel=3, expansion=6, se_ratio=0.0, skip="noskip", act="hswish",
+              cin=24, cout=32, stride=1, input_h=7, input_w=7),
+    LayerSpec(op="dconv", kernel=5, expansion=1, se_ratio=0.25, skip="idskip", act="relu6",
+              cin=24, cout=24, stride=1, input_h=7, input_w=7),
 ]
 SETTINGS = ProfileSettings(  # phones time a workload in one go: no interleaved reference
     warmup=1, runs=5, reference_every=0, max_attempts=1, drift_correction=False

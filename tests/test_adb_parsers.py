@@ -352,8 +352,8 @@ def test_getprop_listing():
 
 def test_runner_command_lines():
     req = RunRequest(
-        "/data/local/tmp/lutnas/onnxruntime_perf_test",
-        "/d/m.onnx",
+        runner="/data/local/tmp/lutnas/onnxruntime_perf_test",
+        model="/d/m.onnx",
         warmup=10,
         runs=50,
         threads=1,
@@ -367,7 +367,7 @@ def test_runner_command_lines():
         and argv[-2:] == ["/d/m.onnx", "/d/r.csv"]
     )
     tfl = runner_kind(None, "android_aarch64_benchmark_model").command(
-        RunRequest("/x/benchmark_model", "/d/m.tflite", 5, 40, 1)
+        RunRequest(runner="/x/benchmark_model", model="/d/m.tflite", warmup=5, runs=40, threads=1)
     )
     assert tfl == [
         "/x/benchmark_model",

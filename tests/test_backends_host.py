@@ -3,7 +3,8 @@
 import os
 
 import pytest
-from backend_contract import SMALL, BackendContract
+from contracts import BackendContract
+from contracts.backend import SMALL
 
 from lutnas.errors import LutnasError
 from profiler.backends.onnxruntime import OnnxRuntimeBackend

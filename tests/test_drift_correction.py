@@ -22,7 +22,22 @@ from spaces.sampling import sample_archs
 from spaces.space import get_space
 
 ARCHS = sample_archs(get_space("mnasnet"), 3, seed=0, resolutions=(224,))
-SPECS = [LayerSpec("dconv", 3, 1, 0.0, "noskip", "relu", 16, c, 1, 14, 14) for c in (8, 16)]
+SPECS = [
+    LayerSpec(
+        op="dconv",
+        kernel=3,
+        expansion=1,
+        se_ratio=0.0,
+        skip="noskip",
+        act="relu",
+        cin=16,
+        cout=c,
+        stride=1,
+        input_h=14,
+        input_w=14,
+    )
+    for c in (8, 16)
+]
 SETTINGS = ProfileSettings(warmup=2, runs=20, reference_every=0, max_attempts=1)
 
 

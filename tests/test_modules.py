@@ -24,7 +24,19 @@ def test_every_combination_runs_forward(op, expansion, kernel):
     ):
         if skip == "idskip" and (cin != cout or stride != 1):
             continue
-        spec = LayerSpec(op, kernel, expansion, se, skip, "relu", cin, cout, stride, 28, 28)
+        spec = LayerSpec(
+            op=op,
+            kernel=kernel,
+            expansion=expansion,
+            se_ratio=se,
+            skip=skip,
+            act="relu",
+            cin=cin,
+            cout=cout,
+            stride=stride,
+            input_h=28,
+            input_w=28,
+        )
         with torch.no_grad():
             y = build_layer(spec)(torch.randn(spec.input_shape))
         assert tuple(y.shape) == (1, cout, *spec.output_hw), spec.key
@@ -36,7 +48,19 @@ def test_identity_and_pool_skips_change_the_function():
     outs = {}
     for skip in ["noskip", "idskip", "poolskip"]:
         torch.manual_seed(1)  # same weights for the main path
-        spec = LayerSpec("mbconv", 3, 3, 0.0, skip, "relu", 24, 24, 1, 14, 14)
+        spec = LayerSpec(
+            op="mbconv",
+            kernel=3,
+            expansion=3,
+            se_ratio=0.0,
+            skip=skip,
+            act="relu",
+            cin=24,
+            cout=24,
+            stride=1,
+            input_h=14,
+            input_w=14,
+        )
         with torch.no_grad():
             outs[skip] = build_layer(spec)(x)
     assert torch.allclose(outs["idskip"] - outs["noskip"], x, atol=1e-5)
@@ -44,8 +68,32 @@ def test_identity_and_pool_skips_change_the_function():
 
 
 def test_head_and_classifier():
-    head = LayerSpec("head", 1, 1, 0.0, "noskip", "relu", 320, 1280, 1, 7, 7)
-    fc = LayerSpec("fc", 1, 1, 0.0, "noskip", "relu", 1280, 1000, 1, 1, 1)
+    head = LayerSpec(
+        op="head",
+        kernel=1,
+        expansion=1,
+        se_ratio=0.0,
+        skip="noskip",
+        act="relu",
+        cin=320,
+        cout=1280,
+        stride=1,
+        input_h=7,
+        input_w=7,
+    )
+    fc = LayerSpec(
+        op="fc",
+        kernel=1,
+        expansion=1,
+        se_ratio=0.0,
+        skip="noskip",
+        act="relu",
+        cin=1280,
+        cout=1000,
+        stride=1,
+        input_h=1,
+        input_w=1,
+    )
     with torch.no_grad():
         assert build_layer(fc)(build_layer(head)(torch.randn(head.input_shape))).shape == (1, 1000)
 

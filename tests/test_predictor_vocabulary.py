@@ -32,25 +32,50 @@ def test_extended_keys_round_trip_and_build(key):
 
 def test_defaults_are_normalised_so_old_keys_keep_their_meaning():
     spec = LayerSpec(
-        "mbconv",
-        3,
-        6,
-        0.25,
-        "idskip",
-        "relu",
-        40,
-        40,
-        1,
-        14,
-        14,
+        op="mbconv",
+        kernel=3,
+        expansion=6,
+        se_ratio=0.25,
+        skip="idskip",
+        act="relu",
+        cin=40,
+        cout=40,
+        stride=1,
+        input_h=14,
+        input_w=14,
         mid=240,
         se_squeeze=60,
         se_act="relu",
         se_gate="sigmoid",
     )
     assert spec.key == "mbconv_k3_e6_se0.25_idskip_relu_i40_o40_s1_in14x14"
-    assert spec == LayerSpec("mbconv", 3, 6, 0.25, "idskip", "relu", 40, 40, 1, 14, 14)
-    hs = LayerSpec("conv", 3, 1, 0.25, "noskip", "hswish", 16, 16, 1, 8, 8, se_gate="hsigmoid")
+    assert spec == LayerSpec(
+        op="mbconv",
+        kernel=3,
+        expansion=6,
+        se_ratio=0.25,
+        skip="idskip",
+        act="relu",
+        cin=40,
+        cout=40,
+        stride=1,
+        input_h=14,
+        input_w=14,
+    )
+    hs = LayerSpec(
+        op="conv",
+        kernel=3,
+        expansion=1,
+        se_ratio=0.25,
+        skip="noskip",
+        act="hswish",
+        cin=16,
+        cout=16,
+        stride=1,
+        input_h=8,
+        input_w=8,
+        se_gate="hsigmoid",
+    )
     assert "gate" not in hs.key
 
 

@@ -13,7 +13,22 @@ from profiler.backends.torch_eager import TorchBackend
 from profiler.base import BackendError, Workload
 from profiler.loop import REFERENCE_SPEC, ProfileSettings, measure_steady, profile_layers
 
-SPECS = [LayerSpec("dconv", 3, 1, 0.0, "noskip", "relu", 16, c, 1, 14, 14) for c in (8, 16, 24)]
+SPECS = [
+    LayerSpec(
+        op="dconv",
+        kernel=3,
+        expansion=1,
+        se_ratio=0.0,
+        skip="noskip",
+        act="relu",
+        cin=16,
+        cout=c,
+        stride=1,
+        input_h=14,
+        input_w=14,
+    )
+    for c in (8, 16, 24)
+]
 
 
 class Jitter(torch.nn.Module):

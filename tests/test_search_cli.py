@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from test_search_fixtures import middle_target_ms, small_predictor
+from test_search_fixtures import middle_target_ms, search_args
 
 from cli.main import main
 from lutnas.errors import LutnasError
@@ -20,41 +20,6 @@ from search.pareto import pareto_front
 from search.record import HistoryRow
 from search.verify import verify_top
 from spaces.arch import Arch
-
-
-@pytest.fixture(scope="session")
-def predictor_path(tmp_path_factory):
-    return small_predictor(tmp_path_factory.getbasetemp() / "search_predictor")
-
-
-def _args(predictor, out, *extra, target=None, evaluator=("zero-cost", "batch=16")):
-    evaluator_args = ["--evaluator", evaluator[0]] + [
-        arg for opt in evaluator[1:] for arg in ("--evaluator-opt", opt)
-    ]
-    return [
-        "search",
-        "--predictor",
-        str(predictor),
-        "--target-ms",
-        str(target if target is not None else middle_target_ms(predictor)),
-        "--budget",
-        "8",
-        "--batch-size",
-        "4",
-        "--workers",
-        "1",
-        *evaluator_args,
-        "--strategy",
-        "evolution",
-        "--strategy-opt",
-        "population_size=4",
-        "--strategy-opt",
-        "sample_size=2",
-        "--out",
-        str(out),
-        "--no-progress",
-        *extra,
-    ]
 
 
 def _range(predictor):
@@ -65,7 +30,7 @@ def _range(predictor):
 def test_a_target_outside_the_predictor_range_is_refused(where, predictor_path, tmp_path, capsys):
     low, high = _range(predictor_path)
     target = high * 3 if where == "above" else low / 3
-    assert main(_args(predictor_path, tmp_path, target=target)) == 2
+    assert main(search_args(predictor_path, tmp_path, target=target)) == 2
     err = capsys.readouterr().err
     assert (
         f"target T={target:g} ms lies outside the latencies the predictor was fitted on "
@@ -81,7 +46,7 @@ def test_a_predictor_from_another_space_is_refused(predictor_path, tmp_path, cap
     meta = json.loads((other / "meta.json").read_text())
     meta["training"]["spaces"] = ["mobilenetv3-large"]
     (other / "meta.json").write_text(json.dumps(meta))
-    assert main(_args(other, tmp_path / "out", target=middle_target_ms(predictor_path))) == 2
+    assert main(search_args(other, tmp_path / "out", target=middle_target_ms(predictor_path))) == 2
     err = capsys.readouterr().err
     assert "fitted on architectures of space(s) mobilenetv3-large, not 'mnasnet'" in err
     assert "profile-device --space mnasnet" in err
@@ -98,7 +63,7 @@ def test_a_predictor_from_another_space_is_refused(predictor_path, tmp_path, cap
             ["--evaluator", "callable", "--evaluator-arg", "test_search_fixtures:fake_accuracy"],
             "bad option for evaluator 'callable'",
         ),  # the zero-cost batch option given to it
-        (["--strategy-opt", "population=3"], "bad options for strategy 'evolution'"),
+        (["--strategy-opt", "population=3"], "bad option for strategy 'evolution'"),
         (["--strategy-opt", "population_size"], "is not KEY=VALUE"),
         (["--evaluator-opt", "colour=1"], "bad option for evaluator 'zero-cost'"),
         (["--budget", "0"], "--budget must be at least 1"),
@@ -107,12 +72,12 @@ def test_a_predictor_from_another_space_is_refused(predictor_path, tmp_path, cap
     ],
 )
 def test_bad_options_are_clear_errors(extra, message, predictor_path, tmp_path, capsys):
-    assert main([*_args(predictor_path, tmp_path), *extra]) == 2
+    assert main([*search_args(predictor_path, tmp_path), *extra]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_an_unloadable_callable_is_a_clear_error(predictor_path, tmp_path, capsys):
-    args = _args(
+    args = search_args(
         predictor_path, tmp_path, "--evaluator-arg", "no_such_module:f", evaluator=("callable",)
     )
     assert main(args) == 2
@@ -120,7 +85,7 @@ def test_an_unloadable_callable_is_a_clear_error(predictor_path, tmp_path, capsy
 
 
 def test_a_missing_predictor_is_a_clear_error(tmp_path, capsys):
-    assert main(_args(tmp_path / "none.predictor", tmp_path, target=5)) == 2
+    assert main(search_args(tmp_path / "none.predictor", tmp_path, target=5)) == 2
     assert "no predictor at" in capsys.readouterr().err
 
 
@@ -131,7 +96,7 @@ def _read_csv(path):
 
 def test_outputs_verify_and_resume_from_the_command_line(predictor_path, tmp_path, capsys):
     out = tmp_path / "search"
-    assert main(_args(predictor_path, out, "--verify", "2")) == 0
+    assert main(search_args(predictor_path, out, "--verify", "2")) == 0
     printed = capsys.readouterr().out
     assert "8 candidates in" in printed and "best: reward" in printed
 
@@ -169,17 +134,28 @@ def test_outputs_verify_and_resume_from_the_command_line(predictor_path, tmp_pat
     assert "median |error|" in lines[header + 3]
 
     # the same command again: nothing left to evaluate, outputs rewritten
-    assert main(_args(predictor_path, out)) == 0
+    assert main(search_args(predictor_path, out)) == 0
     again = capsys.readouterr().out
     assert "resuming at 8" in again and "evaluating on" not in again
     # another configuration on the same record is refused, naming the difference
-    assert main([*_args(predictor_path, out), "--seed", "3"]) == 2
+    assert main([*search_args(predictor_path, out), "--seed", "3"]) == 2
     assert "strategy.seed: record has 0, this run 3" in capsys.readouterr().err
 
 
 def test_verify_on_a_phone_lut_writes_the_archs_and_says_how(tmp_path):
     arch = Arch.from_tokens("mnasnet", [0] * 43)
-    row = HistoryRow(0, 0, 0, tuple([0] * 43), arch.key, arch.to_json(), 0.5, 3.0, 0.5, False)
+    row = HistoryRow(
+        seq=0,
+        batch=0,
+        position=0,
+        tokens=tuple([0] * 43),
+        arch_key=arch.key,
+        arch_json=arch.to_json(),
+        accuracy=0.5,
+        latency_ms=3.0,
+        reward=0.5,
+        reused=False,
+    )
     with pytest.raises(LutnasError, match="cannot re-create here.*verify_archs.json"):
         verify_top([row], 1, {"backend": "adb", "threads": 1}, {"warmup": 1, "runs": 2}, tmp_path)
     assert (

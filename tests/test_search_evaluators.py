@@ -1,11 +1,12 @@
-"""Accuracy evaluators: real proxy training learns, scores are deterministic per arch and survive
-pickling to a worker, the zero-cost score is labelled a proxy, errors are clear."""
+"""Accuracy evaluators: each passes the evaluator contract (tests/contracts/evaluator.py), real
+proxy training learns, the zero-cost score is labelled a proxy, errors are clear."""
 
 from __future__ import annotations
 
 import pickle
 
 import pytest
+from contracts import EvaluatorContract
 
 from lutnas.errors import LutnasError
 from search.evaluators import get_evaluator, register_evaluator
@@ -15,6 +16,29 @@ from spaces.arch import Arch
 
 SMALL = Arch.from_tokens("mnasnet", [0] * 43)  # conv k3, narrowest, fewest layers, 160 px
 OTHER = Arch.from_tokens("mnasnet", [1] * 43)
+
+
+def _half(arch: Arch) -> float:
+    return 0.5
+
+
+def _percent(arch: Arch) -> float:
+    return 87.0
+
+
+class TestZeroCostContract(EvaluatorContract):
+    name = "zero-cost"
+    options = {"batch": 16}
+
+
+class TestProxyTrainContract(EvaluatorContract):
+    name = "proxy-train"
+    options = {"limit": 200, "epochs": 1}
+
+
+class TestCallableContract(EvaluatorContract):
+    name = "callable"
+    options = {"fn": "test_search_evaluators:_half"}
 
 
 def test_proxy_training_learns_and_is_deterministic_across_pickling():
@@ -44,14 +68,6 @@ def test_zero_cost_score_is_deterministic_and_labelled_a_proxy():
     assert pickle.loads(pickle.dumps(evaluator)).evaluate(SMALL) == a
     assert isinstance(evaluator, ZeroCostEvaluator) and evaluator.is_proxy
     assert "not an accuracy" in evaluator.label
-
-
-def _half(arch: Arch) -> float:
-    return 0.5
-
-
-def _percent(arch: Arch) -> float:
-    return 87.0
 
 
 def test_callable_evaluator_by_object_and_by_text():

@@ -1,5 +1,6 @@
 """Helpers of the search tests (no tests here): a small real predictor, a cheap deterministic
-accuracy function usable from worker processes, and a search built in a few lines.
+accuracy function usable from worker processes, a search built in a few lines and the
+arguments of a small ``lutnas search``.
 
 Importable without pytest, so subprocesses and spawned workers (``PYTHONPATH=tests``) can load
 ``test_search_fixtures:fake_accuracy`` as a ``--evaluator callable`` target.
@@ -44,6 +45,44 @@ def middle_target_ms(predictor_path: Path) -> float:
         "latency_range_ms"
     ]
     return round((low + high) / 2, 3)
+
+
+def search_args(
+    predictor: Path,
+    out: Path,
+    *extra: str,
+    target: float | None = None,
+    budget: int = 8,
+    workers: int = 1,
+    strategy: tuple[str, ...] = ("evolution", "population_size=4", "sample_size=2"),
+    evaluator: tuple[str, ...] = ("zero-cost", "batch=16"),
+) -> list[str]:
+    """Arguments of a small ``lutnas search``: ``budget`` candidates in batches of 4 on
+    ``workers`` processes, no progress bar, then ``extra``. ``strategy`` and ``evaluator`` are a
+    name and its ``KEY=VALUE`` options; ``target`` defaults to :func:`middle_target_ms`."""
+
+    def named(flag: str, spec: tuple[str, ...]) -> list[str]:
+        return [flag, spec[0]] + [arg for opt in spec[1:] for arg in (f"{flag}-opt", opt)]
+
+    return [
+        "search",
+        "--predictor",
+        str(predictor),
+        "--target-ms",
+        str(target if target is not None else middle_target_ms(predictor)),
+        "--budget",
+        str(budget),
+        "--batch-size",
+        "4",
+        "--workers",
+        str(workers),
+        *named("--strategy", strategy),
+        *named("--evaluator", evaluator),
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def fake_accuracy(arch: Arch) -> float:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import pytest
-from test_search_fixtures import middle_target_ms, small_predictor
+from test_search_fixtures import search_args
 
 from search.record import RECORD_NAME, SearchRecord
 
@@ -47,11 +47,6 @@ def _hook(event, args):
 
 sys.addaudithook(_hook)
 """
-
-
-@pytest.fixture(scope="session")
-def predictor_path(tmp_path_factory):
-    return small_predictor(tmp_path_factory.getbasetemp() / "search_predictor")
 
 
 def _closed_port() -> int:
@@ -89,32 +84,7 @@ def test_whole_search_without_device_or_network(predictor_path, tmp_path):
             sys.executable,
             "-m",
             "cli.main",
-            "search",
-            "--predictor",
-            str(predictor_path),
-            "--target-ms",
-            str(middle_target_ms(predictor_path)),
-            "--budget",
-            "8",
-            "--batch-size",
-            "4",
-            "--workers",
-            "2",
-            "--strategy",
-            "evolution",
-            "--strategy-opt",
-            "population_size=4",
-            "--strategy-opt",
-            "sample_size=2",
-            "--evaluator",
-            "zero-cost",
-            "--evaluator-opt",
-            "batch=16",
-            "--out",
-            str(out),
-            "--verify",
-            "1",
-            "--no-progress",
+            *search_args(predictor_path, out, "--verify", "1", workers=2),
         ],
         env=env,
         capture_output=True,

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_search_resume import _command, _env, predictor_path  # noqa: F401
+from test_search_resume import _command, _env
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from test_search_fixtures import middle_target_ms, run_search, small_predictor
+from test_search_fixtures import middle_target_ms, run_search, search_args
 
 from cli.main import main
 from search import parallel
@@ -16,45 +16,21 @@ from search.parallel import InProcessExecutor, LocalPoolExecutor, make_executor
 from search.record import RECORD_NAME, SearchRecord
 
 
-@pytest.fixture(scope="session")
-def predictor_path(tmp_path_factory):
-    return small_predictor(tmp_path_factory.getbasetemp() / "search_predictor")
-
-
 @pytest.mark.slow
 def test_search_on_a_local_ray_instance_equals_in_process(predictor_path, tmp_path):
     ray = pytest.importorskip("ray")
     assert not ray.is_initialized()
     target = middle_target_ms(predictor_path)
     code = main(
-        [
-            "search",
-            "--predictor",
-            str(predictor_path),
-            "--target-ms",
-            str(target),
-            "--budget",
-            "8",
-            "--batch-size",
-            "4",
-            "--workers",
-            "2",
+        search_args(
+            predictor_path,
+            tmp_path / "ray",
             "--ray",
-            "--strategy",
-            "rl",
-            "--strategy-opt",
-            "hidden_size=16",
-            "--strategy-opt",
-            "batch_size=4",
-            "--evaluator",
-            "zero-cost",
-            "--evaluator-opt",
-            "batch=16",
-            "--out",
-            str(tmp_path / "ray"),
-            "--no-progress",
             "--no-onnx",
-        ]
+            target=target,
+            workers=2,
+            strategy=("rl", "hidden_size=16", "batch_size=4"),
+        )
     )
     assert code == 0
     assert not ray.is_initialized(), "the instance started for the search was not shut down"

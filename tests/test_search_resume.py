@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_search_fixtures import middle_target_ms, run_search, small_predictor
+from test_search_fixtures import middle_target_ms, run_search, search_args
 
 from search.record import RECORD_NAME, SearchRecord
 
@@ -20,41 +20,21 @@ TESTS = Path(__file__).parent
 BUDGET = 16
 
 
-@pytest.fixture(scope="session")
-def predictor_path(tmp_path_factory):
-    return small_predictor(tmp_path_factory.getbasetemp() / "search_predictor")
-
-
 def _command(predictor: Path, out: Path, workers: int) -> list[str]:
     return [
         sys.executable,
         "-m",
         "cli.main",
-        "search",
-        "--predictor",
-        str(predictor),
-        "--target-ms",
-        str(middle_target_ms(predictor)),
-        "--budget",
-        str(BUDGET),
-        "--batch-size",
-        "4",
-        "--workers",
-        str(workers),
-        "--strategy",
-        "evolution",
-        "--strategy-opt",
-        "population_size=4",
-        "--strategy-opt",
-        "sample_size=2",
-        "--evaluator",
-        "callable",
-        "--evaluator-arg",
-        "test_search_fixtures:fake_accuracy",
-        "--out",
-        str(out),
-        "--no-progress",
-        "--no-onnx",
+        *search_args(
+            predictor,
+            out,
+            "--evaluator-arg",
+            "test_search_fixtures:fake_accuracy",
+            "--no-onnx",
+            budget=BUDGET,
+            workers=workers,
+            evaluator=("callable",),
+        ),
     ]
 
 

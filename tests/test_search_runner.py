@@ -14,7 +14,6 @@ from test_search_fixtures import (
     failing_for_some,
     fake_accuracy,
     run_search,
-    small_predictor,
 )
 
 from lutnas.errors import LutnasError
@@ -24,11 +23,6 @@ from search.parallel import InProcessExecutor, LocalPoolExecutor
 from search.record import RECORD_NAME, SearchRecord
 from search.strategies.base import Strategy
 from spaces.arch import Arch
-
-
-@pytest.fixture(scope="session")
-def predictor_path(tmp_path_factory):
-    return small_predictor(tmp_path_factory.getbasetemp() / "search_predictor")
 
 
 def _signature(history):

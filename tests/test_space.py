@@ -6,7 +6,7 @@ import random
 import pytest
 
 from lutnas.errors import LutnasError
-from spaces.arch import Arch
+from spaces.arch import Arch, BlockChoice
 from spaces.named import get_named_arch, list_named_archs
 from spaces.sampling import sample_archs
 from spaces.space import get_space, register_space, round_channels
@@ -63,6 +63,18 @@ def test_arch_json_and_token_round_trips():
         tokens = arch.to_tokens()
         assert len(tokens) == len(space.decisions())
         assert Arch.from_tokens("mnasnet", tokens) == arch
+
+
+def test_block_labels_round_trip():
+    space = get_space("mnasnet")
+    blocks = {b for arch in sample_archs(space, 100, seed=3) for b in arch.blocks}
+    for block in blocks:
+        assert BlockChoice.from_label(block.label()) == block
+    a1 = get_named_arch("mnasnet-a1")
+    assert a1.key.split(":")[1].split("|")[2] == "mbconv3_k5_se0.25_idskip_c40_n3"
+    for bad in ["mbconv_k3_idskip_c16_n1", "conv6_k3_idskip_c16_n1", "dconv_k3_c16_n1", ""]:
+        with pytest.raises(LutnasError, match="is not a block label"):
+            BlockChoice.from_label(bad)
 
 
 def test_tokens_cover_every_choice():

@@ -17,8 +17,32 @@ from spaces.named import get_named_arch
 CONFIG = {"backend": "onnxruntime", "threads": 1, "device": "host:test", "onnxruntime": "1.0"}
 DEVICE = {"kind": "host", "cpu_model": "test"}
 SETTINGS = {"warmup": 10, "runs": 50}
-A = LayerSpec("mbconv", 3, 6, 0.0, "idskip", "relu", 24, 24, 1, 56, 56)
-B = LayerSpec("conv", 5, 1, 0.25, "poolskip", "relu", 24, 32, 2, 56, 56)
+A = LayerSpec(
+    op="mbconv",
+    kernel=3,
+    expansion=6,
+    se_ratio=0.0,
+    skip="idskip",
+    act="relu",
+    cin=24,
+    cout=24,
+    stride=1,
+    input_h=56,
+    input_w=56,
+)
+B = LayerSpec(
+    op="conv",
+    kernel=5,
+    expansion=1,
+    se_ratio=0.25,
+    skip="poolskip",
+    act="relu",
+    cin=24,
+    cout=32,
+    stride=2,
+    input_h=56,
+    input_w=56,
+)
 
 
 def m(median, spread=0.01):
@@ -93,7 +117,22 @@ def test_truncated_lut_is_a_clear_error(tmp_path):
     path = tmp_path / "a.lut"
     with new_store(path) as s:
         for i in range(200):
-            s.put_layer(LayerSpec("conv", 3, 1, 0.0, "noskip", "relu", 8, 8 + i, 1, 8, 8), m(1.0))
+            s.put_layer(
+                LayerSpec(
+                    op="conv",
+                    kernel=3,
+                    expansion=1,
+                    se_ratio=0.0,
+                    skip="noskip",
+                    act="relu",
+                    cin=8,
+                    cout=8 + i,
+                    stride=1,
+                    input_h=8,
+                    input_w=8,
+                ),
+                m(1.0),
+            )
     data = path.read_bytes()
     path.write_bytes(data[:1000] + b"\0" * 50 + data[1050 : len(data) // 2])
     with pytest.raises(LutnasError, match="not a lutnas LUT"):

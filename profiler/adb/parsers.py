@@ -55,7 +55,7 @@ class ParseError(LutnasError):
     """Runner output without a usable timing. The message quotes what was missing."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunnerResult:
     """What a runner reported, in milliseconds. Fields it did not print are None.
 

@@ -18,7 +18,7 @@ from lutnas.errors import LutnasError
 from profiler.adb import parsers
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunRequest:
     """One timing job on the phone. Paths are phone paths."""
 
@@ -30,7 +30,7 @@ class RunRequest:
     result_file: str | None = None  # per-run times, where the runner can write them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunnerKind:
     name: str
     model_suffix: str
@@ -60,10 +60,12 @@ def _benchmark_model_command(req: RunRequest) -> list[str]:
 
 
 RUNNERS: dict[str, RunnerKind] = {
-    "onnxruntime_perf_test": RunnerKind("onnxruntime_perf_test", ".onnx", _perf_test_command,
-                                        parsers.parse_onnxruntime_perf_test, True, 1),
-    "benchmark_model": RunnerKind("benchmark_model", ".tflite", _benchmark_model_command,
-                                  parsers.parse_benchmark_model, False, 0),
+    "onnxruntime_perf_test": RunnerKind(
+        name="onnxruntime_perf_test", model_suffix=".onnx", command=_perf_test_command,
+        parse=parsers.parse_onnxruntime_perf_test, per_run_samples=True, own_warmup_runs=1),
+    "benchmark_model": RunnerKind(
+        name="benchmark_model", model_suffix=".tflite", command=_benchmark_model_command,
+        parse=parsers.parse_benchmark_model, per_run_samples=False, own_warmup_runs=0),
 }
 
 

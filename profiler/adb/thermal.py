@@ -17,7 +17,7 @@ from profiler.adb.probe import CpuState
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CoolingPolicy:
     min_freq_ratio: float = 0.95  # a pinned core clocked below this share of its max is throttled
     hot_temp_c: float = 75.0  # any thermal zone above this is hot

@@ -282,8 +282,9 @@ class AdbBackend(Backend):
         remote = f"{self.work_dir}/{local.name}"
         result = f"{self.work_dir}/{RESULT_FILE}" if self.kind.per_run_samples else None
         device.push(local, remote, mode=0o644)
-        argv = self.kind.command(RunRequest(self._remote_runner, remote, warmup, runs,
-                                            self.threads, result))
+        argv = self.kind.command(RunRequest(runner=self._remote_runner, model=remote,
+                                            warmup=warmup, runs=runs, threads=self.threads,
+                                            result_file=result))
         q = shlex.quote
         script = (f"cd {q(self.work_dir)} && rm -f {q(RESULT_FILE)} && "
                   f"taskset {self.mask} {command_line(argv)}; rc=$?; rm -f {q(remote)}; exit $rc")

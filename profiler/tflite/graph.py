@@ -62,7 +62,7 @@ class Op:
     options: object | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Tensor:
     shape: tuple[int, ...]
     dtype: np.dtype
@@ -130,7 +130,7 @@ class Graph:
     def _new(self, shape: tuple[int, ...], dtype: np.dtype, name: str) -> int:
         if dtype not in _DTYPES:
             raise GraphError(f"tensor {name!r}: dtype {dtype} is not float32 or int32")
-        self.tensors.append(_Tensor(tuple(int(d) for d in shape), dtype, name))
+        self.tensors.append(_Tensor(shape=tuple(int(d) for d in shape), dtype=dtype, name=name))
         return len(self.tensors) - 1
 
     # --- operators -------------------------------------------------------------------------

@@ -7,11 +7,10 @@ must be picklable between *our own* processes and deterministic for a given arch
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from lutnas.errors import LutnasError
+from lutnas.registry import Registry
 from spaces.arch import Arch
 
 
@@ -43,23 +42,23 @@ class AccuracyEvaluator(ABC):
         return "zero-cost proxy score (not an accuracy)" if self.is_proxy else "proxy accuracy"
 
 
-_BUILTIN = {
-    "proxy-train": "search.evaluators.proxy_train:ProxyTrainEvaluator",
-    "zero-cost": "search.evaluators.zero_cost:ZeroCostEvaluator",
-    "callable": "search.evaluators.user:CallableEvaluator",
-}
-_REGISTERED: dict[str, type[AccuracyEvaluator]] = {}
+_EVALUATORS: Registry[type[AccuracyEvaluator]] = Registry(
+    "evaluator",
+    builtins={
+        "proxy-train": "search.evaluators.proxy_train:ProxyTrainEvaluator",
+        "zero-cost": "search.evaluators.zero_cost:ZeroCostEvaluator",
+        "callable": "search.evaluators.user:CallableEvaluator",
+    },
+)
 
 
 def register_evaluator(name: str, cls: type[AccuracyEvaluator]) -> type[AccuracyEvaluator]:
-    if name in _BUILTIN or name in _REGISTERED:
-        raise LutnasError(f"an evaluator named {name!r} is already registered")
-    _REGISTERED[name] = cls
-    return cls
+    """Register an evaluator class under ``name``; a taken name is an error."""
+    return _EVALUATORS.register(name, cls)
 
 
 def list_evaluators() -> list[str]:
-    return sorted({*_BUILTIN, *_REGISTERED})
+    return _EVALUATORS.list()
 
 
 def get_evaluator(name: str, **options: object) -> AccuracyEvaluator:
@@ -68,16 +67,4 @@ def get_evaluator(name: str, **options: object) -> AccuracyEvaluator:
     Raises:
         LutnasError: unknown name, or an option the evaluator does not take.
     """
-    if name in _REGISTERED:
-        cls = _REGISTERED[name]
-    elif name in _BUILTIN:
-        module_name, _, cls_name = _BUILTIN[name].partition(":")
-        cls = getattr(importlib.import_module(module_name), cls_name)
-    else:
-        raise LutnasError(
-            f"unknown evaluator {name!r}; choose one of {', '.join(list_evaluators())}"
-        )
-    try:
-        return cls(**options)
-    except TypeError as exc:  # an unknown or missing keyword
-        raise LutnasError(f"bad option for evaluator {name!r}: {exc}") from None
+    return _EVALUATORS.get(name, **options)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from lutnas.errors import LutnasError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Split:
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -34,7 +34,8 @@ def _split(x: torch.Tensor, y: torch.Tensor, num_classes: int, val_share: float,
         order = order[:limit]
     n_val = max(1, int(len(order) * val_share))
     val, train = order[:n_val], order[n_val:]
-    return Split(x[train], y[train], x[val], y[val], num_classes)
+    return Split(x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val],
+                 num_classes=num_classes)
 
 
 def _resize(x: torch.Tensor, resolution: int) -> torch.Tensor:

@@ -8,13 +8,13 @@ is valid when it has one int per decision and token ``i`` lies in ``range(choice
 from __future__ import annotations
 
 import abc
-import importlib
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from lutnas.errors import LutnasError
+from lutnas.registry import Registry
 
 STATE_FORMAT_VERSION = 1
 
@@ -70,7 +70,7 @@ class Strategy(abc.ABC):
     options (JSON types) to ``__init__`` so saved states can be checked against them.
     """
 
-    name: ClassVar[str] = ""  # set by @register_strategy
+    name: ClassVar[str] = ""  # the registry name, recorded in saved states
 
     def __init__(
         self, choices: Sequence[int], seed: int = 0, options: Mapping[str, Any] | None = None
@@ -196,15 +196,16 @@ class Strategy(abc.ABC):
 
 # --- registry ---------------------------------------------------------------------------------
 
-_REGISTRY: dict[str, type[Strategy]] = {}
-
 # Built-in strategies are imported on first use, so `rl` (needs torch) costs nothing until asked.
-_BUILTIN_MODULES: dict[str, str] = {
-    "random": "search.strategies.random_search",
-    "evolution": "search.strategies.evolution",
-    "rl": "search.strategies.ppo",
-    "ppo": "search.strategies.ppo",
-}
+_STRATEGIES: Registry[type[Strategy]] = Registry(
+    "strategy",
+    builtins={
+        "random": "search.strategies.random_search:RandomSearch",
+        "evolution": "search.strategies.evolution:RegularizedEvolution",
+        "rl": "search.strategies.ppo:PPOController",
+        "ppo": "search.strategies.ppo:PPOController",
+    },
+)
 
 S = TypeVar("S", bound=type[Strategy])
 
@@ -212,7 +213,8 @@ S = TypeVar("S", bound=type[Strategy])
 def register_strategy(*names: str) -> Callable[[S], S]:
     """Class decorator: register a :class:`Strategy` subclass under one or more names.
 
-    The first name becomes the class's ``name`` (recorded in its saved states).
+    The first name becomes the class's ``name`` (recorded in its saved states). The built-ins
+    are not registered this way: they name themselves and are imported on first use.
 
     Raises:
         LutnasError: no name given, or a name already taken.
@@ -221,33 +223,16 @@ def register_strategy(*names: str) -> Callable[[S], S]:
         raise LutnasError("register_strategy needs at least one name")
 
     def decorate(cls: S) -> S:
-        taken = [name for name in names if name in _REGISTRY]
-        if taken:
-            raise LutnasError(f"strategy name(s) already registered: {', '.join(taken)}")
+        _STRATEGIES.register(names[0], cls, aliases=names[1:])
         cls.name = names[0]
-        for name in names:
-            _REGISTRY[name] = cls
         return cls
 
     return decorate
 
 
-def _load_builtin(name: str) -> None:
-    module = _BUILTIN_MODULES.get(name)
-    if module is None or name in _REGISTRY:
-        return
-    try:
-        importlib.import_module(module)
-    except ImportError as err:
-        raise LutnasError(
-            f"strategy {name!r} needs a package that is not installed ({err.name}); "
-            "install it with: pip install torch"
-        ) from err
-
-
 def list_strategies() -> list[str]:
     """All strategy names, built-in (even if not yet imported) and registered."""
-    return sorted(set(_REGISTRY) | set(_BUILTIN_MODULES))
+    return _STRATEGIES.list()
 
 
 def get_strategy(name: str, choices: Sequence[int], seed: int = 0, **options: Any) -> Strategy:
@@ -257,13 +242,4 @@ def get_strategy(name: str, choices: Sequence[int], seed: int = 0, **options: An
     Raises:
         LutnasError: unknown name, missing optional dependency, or invalid choices/options.
     """
-    _load_builtin(name)
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        raise LutnasError(
-            f"unknown search strategy {name!r}; choose one of: {', '.join(list_strategies())}"
-        )
-    try:
-        return cls(choices, seed=seed, **options)
-    except TypeError as err:
-        raise LutnasError(f"bad options for strategy {name!r}: {err}") from err
+    return _STRATEGIES.get(name, choices, seed=seed, **options)

@@ -19,7 +19,7 @@ import numpy as np
 
 from lutnas.errors import LutnasError
 from search.strategies._rng import make_rng, random_tokens, rng_state, set_rng_state
-from search.strategies.base import Strategy, register_strategy
+from search.strategies.base import Strategy
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,6 @@ def mutate_one(
     return child
 
 
-@register_strategy("evolution")
 class RegularizedEvolution(Strategy):
     """Aging evolution with tournament selection and one-decision mutation.
 
@@ -59,6 +58,8 @@ class RegularizedEvolution(Strategy):
         sample_size: S, members drawn per tournament, 1 ≤ S ≤ P (S = 1 is a random walk,
             larger S is greedier).
     """
+
+    name = "evolution"  # registered by search.strategies.base
 
     def __init__(
         self,

@@ -46,7 +46,7 @@ from search.strategies._tensor_json import (
     load_module,
     load_optimizer_state,
 )
-from search.strategies.base import Strategy, register_strategy
+from search.strategies.base import Strategy
 
 # Asked-but-not-told candidates remembered for their sampling log-probability; older ones are
 # dropped (an evaluation that never reports back must not grow the state without bound).
@@ -121,7 +121,6 @@ class LSTMPolicy(nn.Module):
         return tokens, log_prob
 
 
-@register_strategy("rl", "ppo")
 class PPOController(Strategy):
     """MnasNet's RL controller (see the module docstring for the exact update).
 
@@ -138,6 +137,8 @@ class PPOController(Strategy):
         max_grad_norm: gradient-norm clip per step (0 disables it).
         normalize_advantages: divide advantages by the batch's reward standard deviation.
     """
+
+    name = "rl"  # registered by search.strategies.base, also as ``ppo``
 
     def __init__(
         self,

@@ -6,12 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from search.strategies._rng import make_rng, random_tokens, rng_state, set_rng_state
-from search.strategies.base import Strategy, register_strategy
+from search.strategies.base import Strategy
 
 
-@register_strategy("random")
 class RandomSearch(Strategy):
     """Uniform sampling of each decision; ``tell`` only validates and counts."""
+
+    name = "random"  # registered by search.strategies.base
 
     def __init__(self, choices: Sequence[int], seed: int = 0) -> None:
         super().__init__(choices, seed)

@@ -14,8 +14,32 @@ from lut.spec import LayerSpec
 from profiler.base import Backend, BackendError, Workload
 from profiler.loop import layer_workload
 
-SMALL = LayerSpec("dconv", 3, 1, 0.0, "noskip", "relu", 16, 16, 1, 14, 14)
-BIG = LayerSpec("conv", 3, 1, 0.0, "noskip", "relu", 96, 96, 1, 56, 56)
+SMALL = LayerSpec(
+    op="dconv",
+    kernel=3,
+    expansion=1,
+    se_ratio=0.0,
+    skip="noskip",
+    act="relu",
+    cin=16,
+    cout=16,
+    stride=1,
+    input_h=14,
+    input_w=14,
+)
+BIG = LayerSpec(
+    op="conv",
+    kernel=3,
+    expansion=1,
+    se_ratio=0.0,
+    skip="noskip",
+    act="relu",
+    cin=96,
+    cout=96,
+    stride=1,
+    input_h=56,
+    input_w=56,
+)
 
 
 class _Broken(torch.nn.Module):
@@ -25,7 +49,19 @@ class _Broken(torch.nn.Module):
 
 def broken_workload() -> Workload:
     # The input shape does not fit the layer: export and execution both fail.
-    spec = LayerSpec("conv", 3, 1, 0.0, "noskip", "relu", 8, 8, 1, 8, 8)
+    spec = LayerSpec(
+        op="conv",
+        kernel=3,
+        expansion=1,
+        se_ratio=0.0,
+        skip="noskip",
+        act="relu",
+        cin=8,
+        cout=8,
+        stride=1,
+        input_h=8,
+        input_w=8,
+    )
     return Workload("broken-layer-key", lambda: build_layer(spec), (1, 5, 8, 8))
 
 
