@@ -20,6 +20,8 @@ from lutnas.cli_util import bounded, user_errors
 from lutnas.errors import LutnasError
 from profiler.base import backend_class, get_backend, list_backends
 from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
+from profiler.training_data import candidate_pool, latency_stratified_archs
+from spaces.arch import Arch
 from spaces.io import load_archs
 from spaces.named import get_named_arch, list_named_archs
 from spaces.sampling import sample_archs
@@ -42,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    + ", ".join(list_named_archs()))
     p.add_argument("--limit", type=bounded(int, 1),
                    help="profile at most N layers (a seeded random subset)")
+    p.add_argument("--fill-models", action="store_true",
+                   help="profile only the layers the --out file's whole models need and it "
+                        "lacks (so lutnas fit can use every one of them)")
     p.add_argument("--whole-models", type=bounded(int, 0), default=0, metavar="N",
                    help="also time N random whole architectures (the predictor's training data)")
     p.add_argument("--whole-models-sampling", choices=("uniform", "latency"), default="uniform",
@@ -53,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="timed runs per measurement; the median is kept (default: %(default)s)")
     p.add_argument("--threads", type=bounded(int, 1, 256), default=1,
                    help="threads the backend may use (default: %(default)s)")
-    p.add_argument("--cv-threshold", type=bounded(float, 0, 10, above=True),
+    p.add_argument("--cv-threshold", type=bounded(float, 0, above=True),
                    default=ProfileSettings.cv_threshold,
                    help="re-measure rows whose robust CV is above this")
     p.add_argument("--reference-every", type=bounded(int, 0),
@@ -95,6 +100,28 @@ def _layers_wanted(
     return {r: list(specs.values()) for r, specs in sorted(by_res.items())}
 
 
+def _whole_model_candidates(args: argparse.Namespace, space, resolutions: list[int]) -> list:
+    """The architectures ``--whole-models`` draws from: the sampled ones, or the pool latency
+    sampling picks from. Their layers are profiled first, whatever ``--limit`` says, so every
+    whole model timed is usable by ``lutnas fit``."""
+    if not args.whole_models:
+        return []
+    if args.whole_models_sampling == "latency":
+        return candidate_pool(space, args.whole_models, args.seed, tuple(resolutions))
+    return sample_archs(space, args.whole_models, args.seed, tuple(resolutions))
+
+
+def _missing_model_layers(store: LutStore) -> list[LayerSpec]:
+    """Layers of the file's whole models that the file lacks (``--fill-models``)."""
+    have = store.layer_keys()
+    missing: dict[str, LayerSpec] = {}
+    for arch_json in store.models_frame()["arch_json"]:
+        for spec in Arch.from_json(arch_json).layers():
+            if spec.key not in have:
+                missing[spec.key] = spec
+    return list(missing.values())
+
+
 def _print_report(what: str, r: ProfileReport) -> None:
     print(f"{what}: {r.measured} measured ({r.remeasured} re-measured for noise), "
           f"{r.skipped} already in the file, {len(r.failed)} failed, {r.seconds:.0f} s")
@@ -108,16 +135,24 @@ def _print_report(what: str, r: ProfileReport) -> None:
 def run(args: argparse.Namespace) -> int:
     space = get_space(args.space)
     resolutions = [space.check_resolution(r) for r in (args.resolution or [224])]
-    wanted = _layers_wanted(args, space, resolutions)
+    wanted = {} if args.fill_models else _layers_wanted(args, space, resolutions)
     specs = [s for r in wanted for s in wanted[r]]
     if args.limit is not None:
         random.Random(args.seed).shuffle(specs)
         specs = specs[: max(0, args.limit)]
+    candidates = _whole_model_candidates(args, space, resolutions)
+    chosen = {s.key for s in specs}
+    for_models = [s for a in candidates for s in a.layers() if s.key not in chosen]
+    for_models = list({s.key: s for s in for_models}.values())
+    specs += for_models
     if args.dry_run:
         for r, layer_list in wanted.items():
             print(f"resolution {r}: {len(layer_list)} unique layers")
         print(f"total: {sum(len(v) for v in wanted.values())} unique layers"
-              + (f", {len(specs)} after --limit" if args.limit is not None else ""))
+              + (f", {len(specs) - len(for_models)} after --limit" if args.limit is not None
+                 else "")
+              + (f", and {len(for_models)} more that the whole models' architectures need"
+                 if for_models else ""))
         return 0
     correct = not args.no_drift_correction and backend_class(args.backend).interleaves_reference
     settings = ProfileSettings(warmup=args.warmup, runs=args.runs, cv_threshold=args.cv_threshold,
@@ -128,18 +163,20 @@ def run(args: argparse.Namespace) -> int:
 
     def fill(backend, store, out: str) -> bool:
         """Fill one LUT; True when some rows failed."""
-        print(f"profiling {len(specs)} layers into {out} with {args.backend}")
-        report = profile_layers(backend, store, specs, settings, progress)
+        todo = specs + (_missing_model_layers(store) if args.fill_models else [])
+        extra = f" ({len(for_models)} for the whole models' architectures)" if for_models else ""
+        if args.fill_models:
+            extra = f" (the layers {out}'s whole models lack)"
+        print(f"profiling {len(todo)} layers into {out} with {args.backend}{extra}")
+        report = profile_layers(backend, store, todo, settings, progress)
         _print_report("layers", report)
         failed = bool(report.failed)
         if args.whole_models:
             if args.whole_models_sampling == "latency":
-                from profiler.training_data import latency_stratified_archs
-
                 archs = latency_stratified_archs(space, args.whole_models, store.latency_ms,
                                                  args.seed, tuple(resolutions))
             else:
-                archs = sample_archs(space, args.whole_models, args.seed, tuple(resolutions))
+                archs = candidates
             report = profile_models(backend, store, archs, settings, progress)
             _print_report("whole models", report)
             failed |= bool(report.failed)

@@ -117,8 +117,13 @@ class LutStore:
         writable = writable and _may_write(path)
         try:
             conn = connect(path) if writable else connect_readonly(path)
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:
             raise LutnasError(f"cannot read {path} ({exc}); check its permissions") from None
+        except sqlite3.DatabaseError as exc:  # not an SQLite file at all
+            raise LutnasError(
+                f"{path} is not a lutnas LUT file ({exc}); it may be corrupt or another format. "
+                "Point to a file written by profile-device, or profile again into a new --out."
+            ) from None
         try:
             check = [r[0] for r in conn.execute("PRAGMA integrity_check(20)").fetchall()]
             if check != ["ok"]:

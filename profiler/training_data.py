@@ -71,6 +71,18 @@ def stratified_pick(scores: np.ndarray, n: int, bins: int = BINS, seed: int = 0)
     return sorted(i for b in range(bins) for i in members[b][: quota[b]])
 
 
+def candidate_pool(
+    space: SearchSpace,
+    n: int,
+    seed: int = 0,
+    resolutions: tuple[int, ...] | None = None,
+    pool_factor: int = POOL_FACTOR,
+) -> list[Arch]:
+    """The random architectures :func:`latency_stratified_archs` picks ``n`` from (the same for
+    the same arguments): their layers must be in the LUT first."""
+    return sample_archs(space, n * pool_factor, seed, resolutions)
+
+
 def latency_stratified_archs(
     space: SearchSpace,
     n: int,
@@ -95,7 +107,7 @@ def latency_stratified_archs(
     Raises:
         LutnasError: fewer than ``n`` pool architectures have all their rows in the LUT.
     """
-    pool = sample_archs(space, n * pool_factor, seed, resolutions)
+    pool = candidate_pool(space, n, seed, resolutions, pool_factor)
     scores = lut_sum_ms(pool, latency_ms)
     usable = int(np.isfinite(scores).sum())
     if usable < len(pool):

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 RAY_HINT = "install it with: pip install 'lutnas[ray]'"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EvalOutcome:
     """The result of evaluating one architecture.
 
@@ -55,6 +55,12 @@ class EvalOutcome:
     error: str | None
     seconds: float
     worker: str
+
+    @classmethod
+    def of(cls, index: int, result: tuple) -> EvalOutcome:
+        """The outcome of architecture ``index`` from what :func:`evaluate_safely` returned."""
+        accuracy, error, seconds, worker = result
+        return cls(index=index, accuracy=accuracy, error=error, seconds=seconds, worker=worker)
 
 
 def evaluate_safely(evaluator: AccuracyEvaluator, arch: Arch, worker: str) -> tuple:
@@ -109,7 +115,7 @@ class InProcessExecutor(EvalExecutor):
     def map_unordered(self, archs: Sequence[Arch]) -> Iterator[EvalOutcome]:
         worker = f"pid {os.getpid()}"
         for i, arch in enumerate(archs):
-            yield EvalOutcome(i, *evaluate_safely(self.evaluator, arch, worker))
+            yield EvalOutcome.of(i, evaluate_safely(self.evaluator, arch, worker))
 
 
 # --- local processes ----------------------------------------------------------------------------
@@ -129,11 +135,16 @@ def _exit_with_parent(parent_pid: int, every_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _init_worker(evaluator: AccuracyEvaluator, parent_pid: int) -> None:
-    """Pool initializer: keep the evaluator, one torch thread, Ctrl-C handled by the parent,
-    exit with the parent."""
-    global _WORKER_EVALUATOR
+def _init_pool_worker(evaluator: AccuracyEvaluator, parent_pid: int) -> None:
+    """Pool initializer: :func:`_init_worker`, and exit with the parent (a local pool's
+    workers are the search's children; Ray's are not, Ray ends them itself)."""
     _exit_with_parent(parent_pid)
+    _init_worker(evaluator)
+
+
+def _init_worker(evaluator: AccuracyEvaluator) -> None:
+    """Keep the evaluator, one torch thread, Ctrl-C handled by the parent."""
+    global _WORKER_EVALUATOR
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import torch
@@ -170,7 +181,7 @@ class LocalPoolExecutor(EvalExecutor):
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
+                initializer=_init_pool_worker,
                 initargs=(self.evaluator, os.getpid()),
             )
         return self._pool
@@ -191,7 +202,7 @@ class LocalPoolExecutor(EvalExecutor):
                             f"a local evaluation worker failed: {type(exc).__name__}: {exc}. "
                             "If the evaluator cannot be pickled, run with --workers 1."
                         ) from exc
-                    yield EvalOutcome(futures[future], *future.result())
+                    yield EvalOutcome.of(futures[future], future.result())
         finally:
             for future in futures:
                 if not future.done():  # abandoned (Ctrl-C, an error upstream)
@@ -304,7 +315,7 @@ class RayExecutor(EvalExecutor):
                         result = ray.get(ref)
                     except ray.exceptions.RayError as exc:  # the actor or its node died
                         raise LutnasError(f"a Ray evaluation worker failed: {exc}") from exc
-                    yield EvalOutcome(index, *result)
+                    yield EvalOutcome.of(index, result)
         finally:
             if in_flight:  # abandoned (an error upstream): close() kills the busy actors
                 self._busy = True

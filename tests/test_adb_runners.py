@@ -13,7 +13,7 @@ import shutil
 import stat
 
 import pytest
-from backend_contract import BackendContract
+from contracts import BackendContract
 from predictor_fixtures import variants
 from test_adb_backend import SPECS
 
@@ -120,10 +120,11 @@ def test_profile_device_times_whole_models_on_the_phone(phone, runner, tmp_path,
     assert "whole models: 2 measured" in printed
     with LutStore.open(out) as store:
         models = store.models_frame()
-        assert store.layer_count() == 2 and len(models) == 2
+        layers = store.layer_count()  # 2 of A1's, and the whole models' own, profiled first
+        assert len(models) == 2 and layers > 2
         assert (models["median_ms"] > 0).all() and (models["n"] == 3).all()
     suffix = ".tflite" if "benchmark_model" in runner.name else ".onnx"
-    assert sum(suffix in c and "taskset" in c for c in phone.shell_commands) == 4
+    assert sum(suffix in c and "taskset" in c for c in phone.shell_commands) == layers + 2
 
 
 def _phone_lut(path, backend, archs, extra_layers_of):
@@ -136,6 +137,7 @@ def _phone_lut(path, backend, archs, extra_layers_of):
         profile_models(backend, store, archs, SETTINGS, progress=False)
 
 
+@pytest.mark.slow
 def test_fit_and_search_verify_on_a_phone_lut(phone_factory, options, tmp_path, capsys):
     import dataclasses
 

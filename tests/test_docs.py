@@ -124,8 +124,8 @@ def tiny(argv: list[str], predictor: Path, n: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Path:
-    """Files the docs' commands expect: a LUT with 12 whole models (an evaluation holds some out), its
-    predictor, architecture files."""
+    """Files the docs' commands expect: a LUT with 12 whole models (an evaluation holds some
+    out), its predictor, architecture files."""
     import dataclasses
 
     from predictor_fixtures import build_lut, variants

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lut.store import LutStore
 from lutnas.errors import LutnasError
 from profiler.training_data import latency_stratified_archs, stratified_pick
 from spaces.space import get_space
@@ -34,8 +35,10 @@ def test_a_lut_without_the_pool_rows_is_an_error():
         latency_stratified_archs(get_space("mnasnet"), 5, lambda keys: {}, pool_factor=2)
 
 
-def test_profile_device_option_refuses_a_lut_without_the_pool(tmp_path, capsys):
+@pytest.mark.slow  # profiles the layers of 8 pool architectures at 32 px
+def test_profile_device_profiles_the_pool_before_latency_sampling(tmp_path, capsys):
     from cli.profile import main
+    from profiler.training_data import candidate_pool
 
     out = tmp_path / "small.lut"
     argv = [
@@ -52,6 +55,11 @@ def test_profile_device_option_refuses_a_lut_without_the_pool(tmp_path, capsys):
         "--reference-every",
         "0",
         "--no-progress",
+        "--no-drift-correction",
     ]
-    assert main(argv + ["--whole-models", "2", "--whole-models-sampling", "latency"]) == 2
-    assert "--whole-models-sampling uniform" in capsys.readouterr().err
+    assert main(argv + ["--whole-models", "1", "--whole-models-sampling", "latency"]) == 0
+    assert "for the whole models' architectures" in capsys.readouterr().out
+    pool = candidate_pool(get_space("mnasnet"), 1, 0, (32,))
+    with LutStore.open(out, writable=False) as store:
+        assert {s.key for a in pool for s in a.layers()} <= store.layer_keys()
+        assert len(store.model_keys()) == 1
