@@ -61,8 +61,9 @@ def main() -> int:
         runner.chmod(0o755)
         (tmp / "home").mkdir()
         server = AdbServer(free_port(), tmp / "home")
-        os.environ.update(ANDROID_ADB_SERVER_PORT=str(server.port),
-                          ANDROID_ADB_SERVER_HOST="127.0.0.1")
+        os.environ.update(
+            ANDROID_ADB_SERVER_PORT=str(server.port), ANDROID_ADB_SERVER_HOST="127.0.0.1"
+        )
         server.adb("start-server")
         phone = EmulatedDevice(tmp / "phone")
         phone.start()
@@ -70,8 +71,10 @@ def main() -> int:
             serial = server.attach(phone)
             rows = []
             start = time.monotonic()
-            with OnnxRuntimeBackend(threads=1, cache_dir=tmp / "onnx") as host, \
-                    AdbBackend(serial=serial, runner=runner, cache_dir=tmp / "onnx") as adb:
+            with (
+                OnnxRuntimeBackend(threads=1, cache_dir=tmp / "onnx") as host,
+                AdbBackend(serial=serial, runner=runner, cache_dir=tmp / "onnx") as adb,
+            ):
                 for spec in specs:
                     w = layer_workload(spec)
                     h1 = host.measure(w, args.warmup, args.runs).median_ms
@@ -91,8 +94,10 @@ def main() -> int:
     host_dev = [abs(h2 - h1) / h1 for _, h1, _, h2 in rows]
     bias = [a / ((h1 + h2) / 2) for _, h1, a, h2 in rows]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\n{len(rows)} layers, warmup {args.warmup}, runs {args.runs}, {seconds:.0f} s, "
-          f"load average {load:.1f} on {os.cpu_count()} cores")
+    print(
+        f"\n{len(rows)} layers, warmup {args.warmup}, runs {args.runs}, {seconds:.0f} s, "
+        f"load average {load:.1f} on {os.cpu_count()} cores"
+    )
     print(f"median |adb - host| / host   = {statistics.median(adb_dev):.1%}")
     print(f"median |host2 - host1| / host1 = {statistics.median(host_dev):.1%}  (run-to-run noise)")
     print(f"median adb / host            = {statistics.median(bias):.3f}")

@@ -1,9 +1,9 @@
 """``profile-device``: time every candidate layer of a search space into a LUT file.
 
-    profile-device                                   # host CPU, onnxruntime, mnasnet @224
-    profile-device --backend torch --resolution 160 --resolution 224 --out torch.lut
-    profile-device --arch mnasnet-a1 --limit 50      # only what MnasNet-A1 needs, 50 rows
-    profile-device --whole-models 200                # + 200 random whole models (predictor data)
+profile-device                                   # host CPU, onnxruntime, mnasnet @224
+profile-device --backend torch --resolution 160 --resolution 224 --out torch.lut
+profile-device --arch mnasnet-a1 --limit 50      # only what MnasNet-A1 needs, 50 rows
+profile-device --whole-models 200                # + 200 random whole models (predictor data)
 """
 
 from __future__ import annotations
@@ -29,48 +29,101 @@ from spaces.space import get_space, list_spaces
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default="onnxruntime",
-                   help=f"where to time: {', '.join(list_backends())} (default: onnxruntime)")
+    p.add_argument(
+        "--backend",
+        default="onnxruntime",
+        help=f"where to time: {', '.join(list_backends())} (default: onnxruntime)",
+    )
     p.add_argument("--space", default="mnasnet", help=f"search space: {', '.join(list_spaces())}")
-    p.add_argument("--resolution", type=bounded(int, 32, 2048), action="append",
-                   help="input resolution (repeatable; default 224)")
+    p.add_argument(
+        "--resolution",
+        type=bounded(int, 32, 2048),
+        action="append",
+        help="input resolution (repeatable; default 224)",
+    )
     p.add_argument("--out", help="LUT file (default: <backend>.lut); resumed when it exists")
-    p.add_argument("--no-resume", action="store_true",
-                   help="refuse to continue an existing --out file")
-    p.add_argument("--archs", metavar="FILE.json",
-                   help="profile only the layers these architectures need")
-    p.add_argument("--arch", action="append", default=[],
-                   help="named architecture to profile the layers of: "
-                   + ", ".join(list_named_archs()))
-    p.add_argument("--limit", type=bounded(int, 1),
-                   help="profile at most N layers (a seeded random subset)")
-    p.add_argument("--fill-models", action="store_true",
-                   help="profile only the layers the --out file's whole models need and it "
-                        "lacks (so lutnas fit can use every one of them)")
-    p.add_argument("--whole-models", type=bounded(int, 0), default=0, metavar="N",
-                   help="also time N random whole architectures (the predictor's training data)")
-    p.add_argument("--whole-models-sampling", choices=("uniform", "latency"), default="uniform",
-                   help="uniform: random archs; latency: spread evenly over the LUT-sum range "
-                        "(needs the space's layers in the LUT; see profiler.training_data)")
-    p.add_argument("--warmup", type=bounded(int, 0, 10_000), default=ProfileSettings.warmup,
-                   help="untimed runs before each measurement (default: %(default)s)")
-    p.add_argument("--runs", type=bounded(int, 1, 100_000), default=ProfileSettings.runs,
-                   help="timed runs per measurement; the median is kept (default: %(default)s)")
-    p.add_argument("--threads", type=bounded(int, 1, 256), default=1,
-                   help="threads the backend may use (default: %(default)s)")
-    p.add_argument("--cv-threshold", type=bounded(float, 0, above=True),
-                   default=ProfileSettings.cv_threshold,
-                   help="re-measure rows whose robust CV is above this")
-    p.add_argument("--reference-every", type=bounded(int, 0),
-                   default=ProfileSettings.reference_every,
-                   help="re-time the reference layer every N rows to detect drift (0: never)")
-    p.add_argument("--no-drift-correction", action="store_true",
-                   help="host backends: do not time each row alongside a reference and rescale "
-                        "it to the calibrated speed (see profiler.reference)")
-    p.add_argument("--seed", type=bounded(int, 0), default=0,
-                   help="seed of the order and of random archs (default: %(default)s)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="print how many unique layers there are per resolution, time nothing")
+    p.add_argument(
+        "--no-resume", action="store_true", help="refuse to continue an existing --out file"
+    )
+    p.add_argument(
+        "--archs", metavar="FILE.json", help="profile only the layers these architectures need"
+    )
+    p.add_argument(
+        "--arch",
+        action="append",
+        default=[],
+        help="named architecture to profile the layers of: " + ", ".join(list_named_archs()),
+    )
+    p.add_argument(
+        "--limit", type=bounded(int, 1), help="profile at most N layers (a seeded random subset)"
+    )
+    p.add_argument(
+        "--fill-models",
+        action="store_true",
+        help="profile only the layers the --out file's whole models need and it "
+        "lacks (so lutnas fit can use every one of them)",
+    )
+    p.add_argument(
+        "--whole-models",
+        type=bounded(int, 0),
+        default=0,
+        metavar="N",
+        help="also time N random whole architectures (the predictor's training data)",
+    )
+    p.add_argument(
+        "--whole-models-sampling",
+        choices=("uniform", "latency"),
+        default="uniform",
+        help="uniform: random archs; latency: spread evenly over the LUT-sum range "
+        "(needs the space's layers in the LUT; see profiler.training_data)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=bounded(int, 0, 10_000),
+        default=ProfileSettings.warmup,
+        help="untimed runs before each measurement (default: %(default)s)",
+    )
+    p.add_argument(
+        "--runs",
+        type=bounded(int, 1, 100_000),
+        default=ProfileSettings.runs,
+        help="timed runs per measurement; the median is kept (default: %(default)s)",
+    )
+    p.add_argument(
+        "--threads",
+        type=bounded(int, 1, 256),
+        default=1,
+        help="threads the backend may use (default: %(default)s)",
+    )
+    p.add_argument(
+        "--cv-threshold",
+        type=bounded(float, 0, above=True),
+        default=ProfileSettings.cv_threshold,
+        help="re-measure rows whose robust CV is above this",
+    )
+    p.add_argument(
+        "--reference-every",
+        type=bounded(int, 0),
+        default=ProfileSettings.reference_every,
+        help="re-time the reference layer every N rows to detect drift (0: never)",
+    )
+    p.add_argument(
+        "--no-drift-correction",
+        action="store_true",
+        help="host backends: do not time each row alongside a reference and rescale "
+        "it to the calibrated speed (see profiler.reference)",
+    )
+    p.add_argument(
+        "--seed",
+        type=bounded(int, 0),
+        default=0,
+        help="seed of the order and of random archs (default: %(default)s)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print how many unique layers there are per resolution, time nothing",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_adb_arguments(p)
 
@@ -123,13 +176,18 @@ def _missing_model_layers(store: LutStore) -> list[LayerSpec]:
 
 
 def _print_report(what: str, r: ProfileReport) -> None:
-    print(f"{what}: {r.measured} measured ({r.remeasured} re-measured for noise), "
-          f"{r.skipped} already in the file, {len(r.failed)} failed, {r.seconds:.0f} s")
+    print(
+        f"{what}: {r.measured} measured ({r.remeasured} re-measured for noise), "
+        f"{r.skipped} already in the file, {len(r.failed)} failed, {r.seconds:.0f} s"
+    )
     for key, msg in list(r.failed.items())[:10]:
         print(f"  failed {key}: {msg}", file=sys.stderr)
     for event in r.drift:
-        print(f"  drift: reference at {event['ratio']:.2f}x its timing at this run's start, "
-              f"{event['rows_done']} rows in the file", file=sys.stderr)
+        print(
+            f"  drift: reference at {event['ratio']:.2f}x its timing at this run's start, "
+            f"{event['rows_done']} rows in the file",
+            file=sys.stderr,
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,16 +206,25 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         for r, layer_list in wanted.items():
             print(f"resolution {r}: {len(layer_list)} unique layers")
-        print(f"total: {sum(len(v) for v in wanted.values())} unique layers"
-              + (f", {len(specs) - len(for_models)} after --limit" if args.limit is not None
-                 else "")
-              + (f", and {len(for_models)} more that the whole models' architectures need"
-                 if for_models else ""))
+        print(
+            f"total: {sum(len(v) for v in wanted.values())} unique layers"
+            + (f", {len(specs) - len(for_models)} after --limit" if args.limit is not None else "")
+            + (
+                f", and {len(for_models)} more that the whole models' architectures need"
+                if for_models
+                else ""
+            )
+        )
         return 0
     correct = not args.no_drift_correction and backend_class(args.backend).interleaves_reference
-    settings = ProfileSettings(warmup=args.warmup, runs=args.runs, cv_threshold=args.cv_threshold,
-                               reference_every=args.reference_every, seed=args.seed,
-                               drift_correction=correct)
+    settings = ProfileSettings(
+        warmup=args.warmup,
+        runs=args.runs,
+        cv_threshold=args.cv_threshold,
+        reference_every=args.reference_every,
+        seed=args.seed,
+        drift_correction=correct,
+    )
     out = args.out or f"{args.backend}.lut"
     progress = not args.no_progress and not several_phones(args)  # one bar per process
 
@@ -173,8 +240,9 @@ def run(args: argparse.Namespace) -> int:
         failed = bool(report.failed)
         if args.whole_models:
             if args.whole_models_sampling == "latency":
-                archs = latency_stratified_archs(space, args.whole_models, store.latency_ms,
-                                                 args.seed, tuple(resolutions))
+                archs = latency_stratified_archs(
+                    space, args.whole_models, store.latency_ms, args.seed, tuple(resolutions)
+                )
             else:
                 archs = candidates
             report = profile_models(backend, store, archs, settings, progress)
@@ -187,8 +255,13 @@ def run(args: argparse.Namespace) -> int:
         return run_phones(args, _backend_options(args), out, settings.identity(), fill)
     backend = get_backend(args.backend, **_backend_options(args))
     with backend:
-        store = LutStore.create_or_resume(out, backend.config(), backend.device_info(),
-                                          settings.identity(), resume=not args.no_resume)
+        store = LutStore.create_or_resume(
+            out,
+            backend.config(),
+            backend.device_info(),
+            settings.identity(),
+            resume=not args.no_resume,
+        )
         with store:
             failed = fill(backend, store, out)
     return 1 if failed else 0
@@ -196,8 +269,11 @@ def run(args: argparse.Namespace) -> int:
 
 @user_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="profile-device", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="profile-device",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

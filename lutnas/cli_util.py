@@ -58,8 +58,9 @@ def _storage_advice(problem: str, path: str | None) -> str:
     return f"cannot write{where}: {problem}; {todo}"
 
 
-def bounded(kind: type, low: float | None = None, high: float | None = None,
-            above: bool = False) -> Callable[[str], float]:
+def bounded(
+    kind: type, low: float | None = None, high: float | None = None, above: bool = False
+) -> Callable[[str], float]:
     """An argparse ``type=`` that parses ``kind`` (int or float) and checks its range, so a bad
     value ends in argparse's ``error:`` line naming the option and the accepted range.
 

@@ -79,9 +79,7 @@ class ProfileReport:
     seconds: float = 0.0
 
 
-def reference_for(
-    backend: Backend, store: LutStore, settings: ProfileSettings
-) -> Reference | None:
+def reference_for(backend: Backend, store: LutStore, settings: ProfileSettings) -> Reference | None:
     """The drift reference for whole models, or None when drift correction is off.
 
     Raises:

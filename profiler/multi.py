@@ -66,9 +66,14 @@ def lut_path(out: str | Path, device_id: str, several: bool) -> Path:
     return path.with_name(f"{path.stem}-{safe}{path.suffix or '.lut'}")
 
 
-def profile_phones(serials: Sequence[str], make_backend: Callable[[str], Backend], out: str | Path,
-                   settings: dict, job: Callable[[Backend, LutStore], object],
-                   resume: bool = True) -> list[PhoneOutcome]:
+def profile_phones(
+    serials: Sequence[str],
+    make_backend: Callable[[str], Backend],
+    out: str | Path,
+    settings: dict,
+    job: Callable[[Backend, LutStore], object],
+    resume: bool = True,
+) -> list[PhoneOutcome]:
     """Run ``job(backend, store)`` on every phone in parallel and wait for all of them.
 
     Args:
@@ -90,10 +95,12 @@ def profile_phones(serials: Sequence[str], make_backend: Callable[[str], Backend
         try:
             with make_backend(outcome.serial) as backend:
                 config = backend.config()
-                outcome.out = lut_path(out, str(config.get("device_serial") or outcome.serial),
-                                       several)
-                with LutStore.create_or_resume(outcome.out, config, backend.device_info(),
-                                               settings, resume=resume) as store:
+                outcome.out = lut_path(
+                    out, str(config.get("device_serial") or outcome.serial), several
+                )
+                with LutStore.create_or_resume(
+                    outcome.out, config, backend.device_info(), settings, resume=resume
+                ) as store:
                     outcome.result = job(backend, store)
         except LutnasError as exc:  # includes BackendError and DeviceLostError
             outcome.error, outcome.lost = str(exc), isinstance(exc, DeviceLostError)
@@ -102,8 +109,10 @@ def profile_phones(serials: Sequence[str], make_backend: Callable[[str], Backend
             outcome.error = f"{type(exc).__name__}: {exc}"
             log.exception("phone %s failed", outcome.serial)
 
-    threads = [threading.Thread(target=work, args=(o,), name=f"phone-{o.serial}", daemon=True)
-               for o in outcomes]
+    threads = [
+        threading.Thread(target=work, args=(o,), name=f"phone-{o.serial}", daemon=True)
+        for o in outcomes
+    ]
     for t in threads:
         t.start()
     for t in threads:

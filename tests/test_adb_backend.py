@@ -26,18 +26,84 @@ pytestmark = pytest.mark.adb
 
 # small layers: cheap to export and to time on the host standing in for the phone
 SPECS = [
-    LayerSpec(op="mbconv", kernel=3, expansion=3, se_ratio=0.0, skip="idskip", act="relu",
-              cin=16, cout=16, stride=1, input_h=14, input_w=14),
-    LayerSpec(op="mbconv", kernel=5, expansion=6, se_ratio=0.25, skip="noskip", act="relu",
-              cin=16, cout=24, stride=2, input_h=14, input_w=14),
-    LayerSpec(op="dconv", kernel=3, expansion=1, se_ratio=0.0, skip="noskip", act="relu",
-              cin=16, cout=16, stride=1, input_h=14, input_w=14),
-    LayerSpec(op="conv", kernel=3, expansion=1, se_ratio=0.0, skip="poolskip", act="relu",
-              cin=8, cout=16, stride=2, input_h=16, input_w=16),
-    LayerSpec(op="mbconv", kernel=3, expansion=6, se_ratio=0.0, skip="noskip", act="hswish",
-              cin=24, cout=32, stride=1, input_h=7, input_w=7),
-    LayerSpec(op="dconv", kernel=5, expansion=1, se_ratio=0.25, skip="idskip", act="relu6",
-              cin=24, cout=24, stride=1, input_h=7, input_w=7),
+    LayerSpec(
+        op="mbconv",
+        kernel=3,
+        expansion=3,
+        se_ratio=0.0,
+        skip="idskip",
+        act="relu",
+        cin=16,
+        cout=16,
+        stride=1,
+        input_h=14,
+        input_w=14,
+    ),
+    LayerSpec(
+        op="mbconv",
+        kernel=5,
+        expansion=6,
+        se_ratio=0.25,
+        skip="noskip",
+        act="relu",
+        cin=16,
+        cout=24,
+        stride=2,
+        input_h=14,
+        input_w=14,
+    ),
+    LayerSpec(
+        op="dconv",
+        kernel=3,
+        expansion=1,
+        se_ratio=0.0,
+        skip="noskip",
+        act="relu",
+        cin=16,
+        cout=16,
+        stride=1,
+        input_h=14,
+        input_w=14,
+    ),
+    LayerSpec(
+        op="conv",
+        kernel=3,
+        expansion=1,
+        se_ratio=0.0,
+        skip="poolskip",
+        act="relu",
+        cin=8,
+        cout=16,
+        stride=2,
+        input_h=16,
+        input_w=16,
+    ),
+    LayerSpec(
+        op="mbconv",
+        kernel=3,
+        expansion=6,
+        se_ratio=0.0,
+        skip="noskip",
+        act="hswish",
+        cin=24,
+        cout=32,
+        stride=1,
+        input_h=7,
+        input_w=7,
+    ),
+    LayerSpec(
+        op="dconv",
+        kernel=5,
+        expansion=1,
+        se_ratio=0.25,
+        skip="idskip",
+        act="relu6",
+        cin=24,
+        cout=24,
+        stride=1,
+        input_h=7,
+        input_w=7,
+    ),
 ]
 SETTINGS = ProfileSettings(  # phones time a workload in one go: no interleaved reference
     warmup=1, runs=5, reference_every=0, max_attempts=1, drift_correction=False
@@ -77,8 +143,9 @@ def test_missing_runner_says_what_to_do(tmp_path):
 
 def test_metadata_recorded_in_the_lut(phone, backend_options, tmp_path):
     with AdbBackend(**backend_options) as backend:
-        with LutStore.create_or_resume(tmp_path / "phone.lut", backend.config(),
-                                       backend.device_info(), SETTINGS.identity()) as store:
+        with LutStore.create_or_resume(
+            tmp_path / "phone.lut", backend.config(), backend.device_info(), SETTINGS.identity()
+        ) as store:
             profile_layers(backend, store, SPECS[:2], SETTINGS, progress=False)
     with LutStore.open(tmp_path / "phone.lut") as store:
         cfg, dev = store.backend_config, store.device
@@ -113,15 +180,17 @@ def test_taskset_mask_follows_the_frequencies(phone_factory, backend_options):
     assert phone.taskset_masks() == ["20", "c0", "a0"]  # cpu5, then the last 2.4 GHz core
 
 
-def test_disconnect_then_resume_loses_and_duplicates_nothing(phone, adb_server, backend_options,
-                                                             tmp_path):
+def test_disconnect_then_resume_loses_and_duplicates_nothing(
+    phone, adb_server, backend_options, tmp_path
+):
     out = tmp_path / "resume.lut"
     phone.faults.drop_after, phone.faults.drop_count_match = 3, "perf_test"
 
     def run() -> None:
         with AdbBackend(**backend_options) as backend:
-            with LutStore.create_or_resume(out, backend.config(), backend.device_info(),
-                                           SETTINGS.identity()) as store:
+            with LutStore.create_or_resume(
+                out, backend.config(), backend.device_info(), SETTINGS.identity()
+            ) as store:
                 profile_layers(backend, store, SPECS, SETTINGS, progress=False)
 
     with pytest.raises(DeviceLostError, match="run the same command again") as err:
@@ -184,8 +253,7 @@ def test_cooling_gives_up_after_max_wait(phone, backend_options):
     assert entry["still_throttled"] and "cpu7 capped" in entry["still_throttled"][0]
 
 
-@pytest.mark.parametrize("fault, message", [("crash", "SIGSEGV"),
-                                            ("garbage", "unreadable output")])
+@pytest.mark.parametrize("fault, message", [("crash", "SIGSEGV"), ("garbage", "unreadable output")])
 def test_runner_failure_names_the_layer(phone, backend_options, fault, message):
     with AdbBackend(**backend_options) as backend:
         phone.faults.runner = fault
@@ -196,13 +264,15 @@ def test_runner_failure_names_the_layer(phone, backend_options, fault, message):
         assert backend.measure(layer_workload(SPECS[1]), 1, 3).n == 3  # still usable
 
 
-def test_two_phones_in_parallel_each_get_a_complete_lut(phone_factory, backend_options,
-                                                        tmp_path):
+def test_two_phones_in_parallel_each_get_a_complete_lut(phone_factory, backend_options, tmp_path):
     phones = [phone_factory(), phone_factory()]
     outcomes = profile_phones(
-        [p.address for p in phones], lambda s: AdbBackend(serial=s, **backend_options),
-        tmp_path / "phones.lut", SETTINGS.identity(),
-        lambda b, store: profile_layers(b, store, SPECS[:3], SETTINGS, progress=False))
+        [p.address for p in phones],
+        lambda s: AdbBackend(serial=s, **backend_options),
+        tmp_path / "phones.lut",
+        SETTINGS.identity(),
+        lambda b, store: profile_layers(b, store, SPECS[:3], SETTINGS, progress=False),
+    )
     assert [o.error for o in outcomes] == [None, None]
     assert len({o.out for o in outcomes}) == 2
     for phone, outcome in zip(phones, outcomes, strict=True):
@@ -216,9 +286,12 @@ def test_a_lost_phone_does_not_stop_the_other(phone_factory, backend_options, tm
     good, bad = phone_factory(), phone_factory()
     bad.faults.drop_after, bad.faults.drop_count_match = 1, "perf_test"
     outcomes = profile_phones(
-        [good.address, bad.address], lambda s: AdbBackend(serial=s, **backend_options),
-        tmp_path / "{serial}.lut", SETTINGS.identity(),
-        lambda b, store: profile_layers(b, store, SPECS[:3], SETTINGS, progress=False))
+        [good.address, bad.address],
+        lambda s: AdbBackend(serial=s, **backend_options),
+        tmp_path / "{serial}.lut",
+        SETTINGS.identity(),
+        lambda b, store: profile_layers(b, store, SPECS[:3], SETTINGS, progress=False),
+    )
     assert outcomes[0].ok and outcomes[1].lost and "resume" in outcomes[1].error
     with LutStore.open(outcomes[0].out) as store:
         assert store.layer_count() == 3
@@ -227,16 +300,37 @@ def test_a_lost_phone_does_not_stop_the_other(phone_factory, backend_options, tm
 
 
 def cli_args(runner, out, *extra: str) -> list[str]:
-    return ["--backend", "adb", "--runner", str(runner), "--space", "mnasnet",
-            "--resolution", "224", "--arch", "mnasnet-a1", "--limit", "3", "--runs", "5",
-            "--warmup", "1", "--reference-every", "0", "--cv-threshold", "100",  # 1 run per row
-            "--no-progress", "--out", str(out),
-            *extra]
+    return [
+        "--backend",
+        "adb",
+        "--runner",
+        str(runner),
+        "--space",
+        "mnasnet",
+        "--resolution",
+        "224",
+        "--arch",
+        "mnasnet-a1",
+        "--limit",
+        "3",
+        "--runs",
+        "5",
+        "--warmup",
+        "1",
+        "--reference-every",
+        "0",
+        "--cv-threshold",
+        "100",  # 1 run per row
+        "--no-progress",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
-def test_profile_device_command_fills_and_resumes_a_phone_lut(phone, adb_server,
-                                                               perf_test_runner, tmp_path,
-                                                               monkeypatch, capsys):
+def test_profile_device_command_fills_and_resumes_a_phone_lut(
+    phone, adb_server, perf_test_runner, tmp_path, monkeypatch, capsys
+):
     from cli.profile import main
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
@@ -253,15 +347,15 @@ def test_profile_device_command_fills_and_resumes_a_phone_lut(phone, adb_server,
         assert store.layer_count() == 3 and store.backend_config["backend"] == "adb"
 
 
-def test_profile_device_command_with_two_serials(phone_factory, perf_test_runner, tmp_path,
-                                                 monkeypatch, capsys):
+def test_profile_device_command_with_two_serials(
+    phone_factory, perf_test_runner, tmp_path, monkeypatch, capsys
+):
     from cli.profile import main
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
     a, b = phone_factory(), phone_factory()
     out = tmp_path / "{serial}.lut"
-    assert main(cli_args(perf_test_runner, out, "--serial", a.address, "--serial",
-                         b.address)) == 0
+    assert main(cli_args(perf_test_runner, out, "--serial", a.address, "--serial", b.address)) == 0
     for phone in (a, b):
         with LutStore.open(tmp_path / f"{phone.profile.props['ro.serialno']}.lut") as store:
             assert store.layer_count() == 3

@@ -49,8 +49,9 @@ class TestBenchmarkModelContract(BackendContract):
 
 def test_benchmark_model_times_tflite_files_on_the_big_core(phone, options, tmp_path):
     with AdbBackend(**options) as backend:
-        with LutStore.create_or_resume(tmp_path / "phone.lut", backend.config(),
-                                       backend.device_info(), SETTINGS.identity()) as store:
+        with LutStore.create_or_resume(
+            tmp_path / "phone.lut", backend.config(), backend.device_info(), SETTINGS.identity()
+        ) as store:
             profile_layers(backend, store, SPECS, SETTINGS, progress=False)
     with LutStore.open(tmp_path / "phone.lut") as store:
         cfg = store.backend_config
@@ -76,7 +77,8 @@ def _renamed(runner, tmp_path, name="runner_bin"):
 
 
 def test_runner_kind_is_read_from_the_help_text_when_the_name_says_nothing(
-        phone, runner, tmp_path_factory, tmp_path):
+    phone, runner, tmp_path_factory, tmp_path
+):
     expected = "benchmark_model" if "benchmark_model" in runner.name else "onnxruntime_perf_test"
     cache = tmp_path_factory.getbasetemp() / "model-cache"
     with AdbBackend(runner=_renamed(runner, tmp_path), cache_dir=cache) as backend:
@@ -96,8 +98,9 @@ def test_an_unrecognisable_runner_is_a_clear_error(phone, tmp_path):
 
 
 @pytest.mark.parametrize("release", ["old", "current"])
-def test_both_perf_test_releases_give_the_same_kind_of_row(phone, perf_test_runner, release,
-                                                           tmp_path_factory, monkeypatch):
+def test_both_perf_test_releases_give_the_same_kind_of_row(
+    phone, perf_test_runner, release, tmp_path_factory, monkeypatch
+):
     monkeypatch.setenv("ADBEMU_PERF_TEST_RELEASE", release)
     cache = tmp_path_factory.getbasetemp() / "model-cache"
     with AdbBackend(runner=perf_test_runner, cache_dir=cache) as backend:
@@ -105,16 +108,38 @@ def test_both_perf_test_releases_give_the_same_kind_of_row(phone, perf_test_runn
     assert m.n == 4 and m.warmup == 1 and 0 < m.median_ms < 1000
 
 
-def test_profile_device_times_whole_models_on_the_phone(phone, runner, tmp_path, monkeypatch,
-                                                        capsys):
+def test_profile_device_times_whole_models_on_the_phone(
+    phone, runner, tmp_path, monkeypatch, capsys
+):
     from cli.profile import main
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "phone.lut"
-    args = ["--backend", "adb", "--runner", str(runner), "--resolution", "64",
-            "--arch", "mnasnet-a1", "--limit", "2", "--whole-models", "2", "--runs", "3",
-            "--warmup", "1", "--reference-every", "0", "--cv-threshold", "100",
-            "--no-progress", "--out", str(out)]
+    args = [
+        "--backend",
+        "adb",
+        "--runner",
+        str(runner),
+        "--resolution",
+        "64",
+        "--arch",
+        "mnasnet-a1",
+        "--limit",
+        "2",
+        "--whole-models",
+        "2",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--reference-every",
+        "0",
+        "--cv-threshold",
+        "100",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "whole models: 2 measured" in printed
@@ -130,8 +155,9 @@ def test_profile_device_times_whole_models_on_the_phone(phone, runner, tmp_path,
 def _phone_lut(path, backend, archs, extra_layers_of):
     """The layers of ``archs`` and ``extra_layers_of`` (enough rows for the layer estimator)
     and the whole models of ``archs``, timed on the phone."""
-    with LutStore.create(path, backend.config(), backend.device_info(),
-                         SETTINGS.identity()) as store:
+    with LutStore.create(
+        path, backend.config(), backend.device_info(), SETTINGS.identity()
+    ) as store:
         specs = [s for a in [*archs, *extra_layers_of] for s in a.layers()]
         profile_layers(backend, store, specs, SETTINGS, progress=False)
         profile_models(backend, store, archs, SETTINGS, progress=False)
@@ -150,10 +176,31 @@ def test_fit_and_search_verify_on_a_phone_lut(phone_factory, options, tmp_path, 
     predictor = tmp_path / "phone.predictor"
     assert main(["fit", "--lut", str(tmp_path / "phone.lut"), "--out", str(predictor)]) == 0
     low, high = json.loads((predictor / "meta.json").read_text())["training"]["latency_range_ms"]
-    search = ["search", "--predictor", str(predictor), "--target-ms", f"{(low + high) / 2:.4f}",
-              "--budget", "4", "--batch-size", "4", "--workers", "1", "--evaluator", "zero-cost",
-              "--evaluator-opt", "batch=8", "--strategy", "random", "--out",
-              str(tmp_path / "search"), "--no-progress", "--no-onnx", "--verify", "2"]
+    search = [
+        "search",
+        "--predictor",
+        str(predictor),
+        "--target-ms",
+        f"{(low + high) / 2:.4f}",
+        "--budget",
+        "4",
+        "--batch-size",
+        "4",
+        "--workers",
+        "1",
+        "--evaluator",
+        "zero-cost",
+        "--evaluator-opt",
+        "batch=8",
+        "--strategy",
+        "random",
+        "--out",
+        str(tmp_path / "search"),
+        "--no-progress",
+        "--no-onnx",
+        "--verify",
+        "2",
+    ]
     capsys.readouterr()
     # without the runner: the top K are written out and the message says how to time them
     assert main(search) == 2

@@ -19,9 +19,11 @@ from lutnas.errors import LutnasError
 from profiler.base import BackendError, DeviceLostError
 
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, socket.timeout)
-RESUME_HINT = ("Reconnect the phone (`adb devices` must list it as 'device'; for Wi-Fi use "
-               "`adb connect HOST:PORT`) and run the same command again: rows already measured "
-               "are kept and the run resumes.")
+RESUME_HINT = (
+    "Reconnect the phone (`adb devices` must list it as 'device'; for Wi-Fi use "
+    "`adb connect HOST:PORT`) and run the same command again: rows already measured "
+    "are kept and the run resumes."
+)
 
 
 def _adbutils():
@@ -61,7 +63,8 @@ class AdbClient:
     def _server_error(self, exc: BaseException) -> LutnasError:
         return LutnasError(
             f"cannot talk to the adb server at {self.host}:{self.port} ({exc}). Start it with "
-            f"`adb start-server` (or set ANDROID_ADB_SERVER_HOST/ANDROID_ADB_SERVER_PORT).")
+            f"`adb start-server` (or set ANDROID_ADB_SERVER_HOST/ANDROID_ADB_SERVER_PORT)."
+        )
 
     def devices(self) -> dict[str, str]:
         """Serial -> state ('device', 'offline', 'unauthorized', ...) of every attached phone."""
@@ -83,8 +86,10 @@ class AdbClient:
         if serial:
             if serial not in devices:
                 listed = ", ".join(sorted(devices)) or "none"
-                raise LutnasError(f"phone {serial!r} is not attached (attached: {listed}). "
-                                  "Check the cable or `adb connect` it, then `adb devices`.")
+                raise LutnasError(
+                    f"phone {serial!r} is not attached (attached: {listed}). "
+                    "Check the cable or `adb connect` it, then `adb devices`."
+                )
             if devices[serial] != "device":
                 raise LutnasError(_state_advice(serial, devices[serial]))
             return serial
@@ -92,12 +97,16 @@ class AdbClient:
             if devices:
                 serial, state = sorted(devices.items())[0]
                 raise LutnasError(_state_advice(serial, state))
-            raise LutnasError("no phone attached to the adb server at "
-                              f"{self.host}:{self.port}. Plug one in with USB debugging on, or "
-                              "`adb connect HOST:PORT`; `adb devices` must list it as 'device'.")
+            raise LutnasError(
+                "no phone attached to the adb server at "
+                f"{self.host}:{self.port}. Plug one in with USB debugging on, or "
+                "`adb connect HOST:PORT`; `adb devices` must list it as 'device'."
+            )
         if len(ready) > 1:
-            raise LutnasError(f"{len(ready)} phones attached ({', '.join(ready)}); pick one with "
-                              "--serial SERIAL (or profile all with --all-devices).")
+            raise LutnasError(
+                f"{len(ready)} phones attached ({', '.join(ready)}); pick one with "
+                "--serial SERIAL (or profile all with --all-devices)."
+            )
         return ready[0]
 
     def device(self, serial: str) -> AdbDevice:
@@ -144,8 +153,9 @@ class AdbDevice:
 
     def shell(self, command: str, timeout_s: float = 600.0) -> ShellResult:
         """Run ``command`` with ``sh -c`` on the phone; its exit code comes back (shell v2)."""
-        r = self._call(f"running `{command[:80]}`", self._dev.shell2, command,
-                       timeout=timeout_s, v2=True)
+        r = self._call(
+            f"running `{command[:80]}`", self._dev.shell2, command, timeout=timeout_s, v2=True
+        )
         return ShellResult(r.returncode, r.stdout, r.stderr)
 
     def getprop(self, name: str) -> str:
@@ -153,8 +163,9 @@ class AdbDevice:
 
     def push(self, local: Path | str, remote: str, mode: int = 0o644) -> int:
         """Copy a local file to ``remote`` (a file path) with ``mode``; returns bytes sent."""
-        return self._call(f"pushing {Path(local).name}", self._dev.sync.push, str(local), remote,
-                          mode=mode)
+        return self._call(
+            f"pushing {Path(local).name}", self._dev.sync.push, str(local), remote, mode=mode
+        )
 
     def read_file(self, remote: str) -> bytes:
         return self._call(f"reading {remote}", self._dev.sync.read_bytes, remote)

@@ -12,10 +12,19 @@ from dataclasses import dataclass, field
 from lutnas.errors import LutnasError
 from profiler.adb.client import AdbDevice
 
-PROPS = ("ro.product.model", "ro.product.manufacturer", "ro.product.device",
-         "ro.board.platform", "ro.soc.model", "ro.soc.manufacturer", "ro.hardware",
-         "ro.build.version.release", "ro.build.version.sdk", "ro.build.fingerprint",
-         "ro.product.cpu.abi")
+PROPS = (
+    "ro.product.model",
+    "ro.product.manufacturer",
+    "ro.product.device",
+    "ro.board.platform",
+    "ro.soc.model",
+    "ro.soc.manufacturer",
+    "ro.hardware",
+    "ro.build.version.release",
+    "ro.build.version.sdk",
+    "ro.build.fingerprint",
+    "ro.product.cpu.abi",
+)
 
 # One line per core: "cpu <n> <cpuinfo_max_freq> <scaling_cur_freq> <scaling_max_freq>",
 # one per zone: "zone <n> <temp> <type...>"; "-" where a file is missing or unreadable.
@@ -26,7 +35,8 @@ CPU_STATE_COMMAND = (
     "$(cat $c/cpufreq/scaling_max_freq 2>/dev/null || echo -); done; "
     "for z in /sys/class/thermal/thermal_zone*; do "
     "echo zone ${z##*thermal_zone} $(cat $z/temp 2>/dev/null || echo -) "
-    "$(cat $z/type 2>/dev/null || echo -); done")
+    "$(cat $z/type 2>/dev/null || echo -); done"
+)
 
 
 @dataclass(frozen=True)
@@ -39,9 +49,11 @@ class CpuState:
     temps_c: dict[str, float] = field(default_factory=dict)  # "thermal_zone3:cpu-1-0" -> °C
 
     def to_dict(self) -> dict:
-        return {"cur_freq_khz": {str(k): v for k, v in sorted(self.cur_freq_khz.items())},
-                "cap_freq_khz": {str(k): v for k, v in sorted(self.cap_freq_khz.items())},
-                "temps_c": dict(sorted(self.temps_c.items()))}
+        return {
+            "cur_freq_khz": {str(k): v for k, v in sorted(self.cur_freq_khz.items())},
+            "cap_freq_khz": {str(k): v for k, v in sorted(self.cap_freq_khz.items())},
+            "temps_c": dict(sorted(self.temps_c.items())),
+        }
 
 
 def _int(text: str) -> int | None:
@@ -80,18 +92,22 @@ def parse_cpu_state(text: str) -> CpuState:
 
 def parse_getprop(text: str) -> dict[str, str]:
     """Parse ``getprop`` without arguments: ``[name]: [value]`` lines."""
-    return {m.group(1): m.group(2) for m in re.finditer(r"^\[([^\]]+)\]: \[(.*)\]\s*$", text,
-                                                         re.MULTILINE)}
+    return {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\[([^\]]+)\]: \[(.*)\]\s*$", text, re.MULTILINE)
+    }
 
 
 def fastest_cores(max_freq_khz: dict[int, int], count: int = 1) -> list[int]:
     """The ``count`` cores with the highest maximum frequency (higher index wins ties: the
     prime core of big.LITTLE phones is the last one)."""
     if not max_freq_khz:
-        raise LutnasError("the phone reports no cpufreq data under /sys/devices/system/cpu; "
-                          "give the cores to use with --cpu-mask")
+        raise LutnasError(
+            "the phone reports no cpufreq data under /sys/devices/system/cpu; "
+            "give the cores to use with --cpu-mask"
+        )
     ranked = sorted(max_freq_khz, key=lambda c: (max_freq_khz[c], c), reverse=True)
-    return sorted(ranked[:max(1, count)])
+    return sorted(ranked[: max(1, count)])
 
 
 def cpu_mask(cores: list[int]) -> str:

@@ -45,8 +45,24 @@ def _perf_test_command(req: RunRequest) -> list[str]:
     # -o 99: ORT_ENABLE_ALL like the host backend. Per-run times go to the result file, so
     # ask for warmup + runs repetitions and drop the first ``warmup`` samples afterwards.
     repeats = req.runs + req.warmup if req.result_file else req.runs
-    cmd = [req.runner, "-e", "cpu", "-m", "times", "-r", str(repeats),
-           "-x", str(req.threads), "-y", "1", "-o", "99", "-I", "-s", req.model]
+    cmd = [
+        req.runner,
+        "-e",
+        "cpu",
+        "-m",
+        "times",
+        "-r",
+        str(repeats),
+        "-x",
+        str(req.threads),
+        "-y",
+        "1",
+        "-o",
+        "99",
+        "-I",
+        "-s",
+        req.model,
+    ]
     return cmd + ([req.result_file] if req.result_file else [])
 
 
@@ -54,18 +70,35 @@ def _benchmark_model_command(req: RunRequest) -> list[str]:
     # --min_secs=0 / --warmup_min_secs=0: exactly the number of runs asked for, not "at least
     # one second" (the tool's default). --use_xnnpack=true: the XNNPACK delegate explicitly, as
     # on the host, rather than whatever the build applies by default.
-    return [req.runner, f"--graph={req.model}", f"--num_threads={req.threads}",
-            f"--num_runs={req.runs}", f"--warmup_runs={req.warmup}", "--min_secs=0",
-            "--warmup_min_secs=0", "--use_xnnpack=true"]
+    return [
+        req.runner,
+        f"--graph={req.model}",
+        f"--num_threads={req.threads}",
+        f"--num_runs={req.runs}",
+        f"--warmup_runs={req.warmup}",
+        "--min_secs=0",
+        "--warmup_min_secs=0",
+        "--use_xnnpack=true",
+    ]
 
 
 RUNNERS: dict[str, RunnerKind] = {
     "onnxruntime_perf_test": RunnerKind(
-        name="onnxruntime_perf_test", model_suffix=".onnx", command=_perf_test_command,
-        parse=parsers.parse_onnxruntime_perf_test, per_run_samples=True, own_warmup_runs=1),
+        name="onnxruntime_perf_test",
+        model_suffix=".onnx",
+        command=_perf_test_command,
+        parse=parsers.parse_onnxruntime_perf_test,
+        per_run_samples=True,
+        own_warmup_runs=1,
+    ),
     "benchmark_model": RunnerKind(
-        name="benchmark_model", model_suffix=".tflite", command=_benchmark_model_command,
-        parse=parsers.parse_benchmark_model, per_run_samples=False, own_warmup_runs=0),
+        name="benchmark_model",
+        model_suffix=".tflite",
+        command=_benchmark_model_command,
+        parse=parsers.parse_benchmark_model,
+        per_run_samples=False,
+        own_warmup_runs=0,
+    ),
 }
 
 
@@ -86,7 +119,8 @@ def runner_kind(name: str | None, runner_path: str | None = None) -> RunnerKind:
         return RUNNERS["onnxruntime_perf_test"]
     raise LutnasError(
         f"cannot tell which runner {runner_path!r} is; name it with --runner-kind "
-        f"({' or '.join(RUNNERS)})")
+        f"({' or '.join(RUNNERS)})"
+    )
 
 
 # What each runner prints when asked for help (``--help``, no arguments, a bad flag), in every

@@ -45,21 +45,27 @@ def throttle_reasons(state: CpuState, cores: list[int], policy: CoolingPolicy) -
     return reasons
 
 
-def wait_until_cool(read_state: Callable[[], CpuState], cores: list[int], policy: CoolingPolicy,
-                    sleep: Callable[[float], None]) -> tuple[CpuState, float, list[str]]:
+def wait_until_cool(
+    read_state: Callable[[], CpuState],
+    cores: list[int],
+    policy: CoolingPolicy,
+    sleep: Callable[[float], None],
+) -> tuple[CpuState, float, list[str]]:
     """Pause while the phone is throttled; returns the last state, the seconds paused and the
     reasons still standing (non-empty only when ``max_wait_s`` ran out)."""
     waited_s = 0.0
     state = read_state()
     reasons = throttle_reasons(state, cores, policy)
     while reasons and waited_s < policy.max_wait_s:
-        log.warning("phone throttled (%s); cooling down for %.0f s", "; ".join(reasons),
-                    policy.step_s)
+        log.warning(
+            "phone throttled (%s); cooling down for %.0f s", "; ".join(reasons), policy.step_s
+        )
         sleep(policy.step_s)
         waited_s += policy.step_s
         state = read_state()
         reasons = throttle_reasons(state, cores, policy)
     if reasons:
-        log.warning("still throttled after %.0f s (%s); measuring anyway", waited_s,
-                    "; ".join(reasons))
+        log.warning(
+            "still throttled after %.0f s (%s); measuring anyway", waited_s, "; ".join(reasons)
+        )
     return state, waited_s, reasons

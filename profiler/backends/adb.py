@@ -94,22 +94,34 @@ class AdbBackend(Backend):
 
     name = "adb"
 
-    def __init__(self, serial: str | None = None, runner: str | Path | None = None,
-                 runner_kind: str | None = None, cpu_mask: str | None = None, threads: int = 1,
-                 work_dir: str = DEFAULT_WORK_DIR, cache_dir: str | Path | None = None,
-                 check_every: int = 10,
-                 cooling: CoolingPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep, run_timeout_s: float = 600.0) -> None:
+    def __init__(
+        self,
+        serial: str | None = None,
+        runner: str | Path | None = None,
+        runner_kind: str | None = None,
+        cpu_mask: str | None = None,
+        threads: int = 1,
+        work_dir: str = DEFAULT_WORK_DIR,
+        cache_dir: str | Path | None = None,
+        check_every: int = 10,
+        cooling: CoolingPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        run_timeout_s: float = 600.0,
+    ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         if runner is None:
-            raise LutnasError("the adb backend needs --runner PATH: TFLite's benchmark_model "
-                              "(or onnxruntime_perf_test) built for the phone's ABI")
+            raise LutnasError(
+                "the adb backend needs --runner PATH: TFLite's benchmark_model "
+                "(or onnxruntime_perf_test) built for the phone's ABI"
+            )
         self.runner_path = Path(runner)
         if not self.runner_path.is_file():
-            raise LutnasError(f"runner {self.runner_path} does not exist; download TFLite's "
-                              "prebuilt benchmark_model for android_arm64 (see docs/phone.md) "
-                              "and pass its path with --runner")
+            raise LutnasError(
+                f"runner {self.runner_path} does not exist; download TFLite's "
+                "prebuilt benchmark_model for android_arm64 (see docs/phone.md) "
+                "and pass its path with --runner"
+            )
         self.kind: RunnerKind | None = _kind_from_name(runner_kind, self.runner_path)
         if not work_dir.startswith("/data/local/tmp/") or ".." in work_dir:
             raise LutnasError(f"work_dir {work_dir!r} must be a directory under /data/local/tmp/")
@@ -149,8 +161,10 @@ class AdbBackend(Backend):
         wd = shlex.quote(self.work_dir)
         setup = self.device.shell(f"mkdir -p {wd} && command -v taskset")
         if setup.returncode != 0:
-            raise LutnasError(f"phone {self.serial}: cannot create {self.work_dir} or find "
-                              f"`taskset` ({(setup.stderr or setup.stdout).strip()})")
+            raise LutnasError(
+                f"phone {self.serial}: cannot create {self.work_dir} or find "
+                f"`taskset` ({(setup.stderr or setup.stdout).strip()})"
+            )
         self.device.push(self.runner_path, self._remote_runner, mode=0o755)
         if self.kind is None:
             try:
@@ -158,8 +172,14 @@ class AdbBackend(Backend):
             except LutnasError:
                 self.__exit__()  # `with` does not exit what failed to enter: clean up here
                 raise
-        log.info("phone %s (%s): runner %s pushed, pinned to cpu %s (mask %s)", self.serial,
-                 self.props.get("ro.product.model"), self.kind.name, self.cores, self.mask)
+        log.info(
+            "phone %s (%s): runner %s pushed, pinned to cpu %s (mask %s)",
+            self.serial,
+            self.props.get("ro.product.model"),
+            self.kind.name,
+            self.cores,
+            self.mask,
+        )
         self._since_check = self.check_every  # check before the first layer
         return self
 
@@ -176,17 +196,18 @@ class AdbBackend(Backend):
 
     def _kind_from_help(self) -> RunnerKind:
         """Ask the pushed binary for its help text and tell the runner from it."""
-        out = self._require_device().shell(f"{shlex.quote(self._remote_runner)} --help 2>&1",
-                                          timeout_s=60)
+        out = self._require_device().shell(
+            f"{shlex.quote(self._remote_runner)} --help 2>&1", timeout_s=60
+        )
         kind = runners.runner_kind_from_help(out.stdout)
         if kind is None:
             first = (out.stdout.strip().splitlines() or ["(no output)"])[0][:200]
             raise LutnasError(
                 f"cannot tell which runner {self.runner_path.name} is from its name or its "
                 f"--help output on the phone ({first!r}); name it with --runner-kind "
-                f"({' or '.join(runners.RUNNERS)})")
-        log.info("runner %s recognised from its help text as %s", self.runner_path.name,
-                 kind.name)
+                f"({' or '.join(runners.RUNNERS)})"
+            )
+        log.info("runner %s recognised from its help text as %s", self.runner_path.name, kind.name)
         return kind
 
     @property
@@ -199,7 +220,7 @@ class AdbBackend(Backend):
         return {
             "backend": self.name,
             "device": f"{self.props.get('ro.product.manufacturer', '')} "
-                      f"{self.props.get('ro.product.model', '')}".strip(),
+            f"{self.props.get('ro.product.model', '')}".strip(),
             "device_serial": self.props.get("ro.serialno") or self.serial,
             "soc": self.props.get("ro.soc.model") or self.props.get("ro.board.platform", ""),
             "android": self.props.get("ro.build.version.release", ""),
@@ -245,13 +266,19 @@ class AdbBackend(Backend):
         device = self._require_device()
         if cool:
             state, paused_s, reasons = wait_until_cool(
-                lambda: probe.read_cpu_state(device), self.cores, self.cooling, self.sleep)
+                lambda: probe.read_cpu_state(device), self.cores, self.cooling, self.sleep
+            )
         else:
             state, paused_s = probe.read_cpu_state(device), 0.0
             reasons = throttle_reasons(state, self.cores, self.cooling)
         self.paused_s += paused_s
-        entry = {"when": when, "layers_done": self._measured, "paused_s": paused_s,
-                 "still_throttled": reasons, **state.to_dict()}
+        entry = {
+            "when": when,
+            "layers_done": self._measured,
+            "paused_s": paused_s,
+            "still_throttled": reasons,
+            **state.to_dict(),
+        }
         self.thermal_log.append(entry)
         log.info("phone %s %s: %s", self.serial, when, entry)
 
@@ -276,18 +303,28 @@ class AdbBackend(Backend):
         self._measured += 1
         return m
 
-    def _measure(self, device: AdbDevice, workload: Workload, warmup: int, runs: int
-                 ) -> Measurement:
+    def _measure(
+        self, device: AdbDevice, workload: Workload, warmup: int, runs: int
+    ) -> Measurement:
         local = self._model_file(workload)
         remote = f"{self.work_dir}/{local.name}"
         result = f"{self.work_dir}/{RESULT_FILE}" if self.kind.per_run_samples else None
         device.push(local, remote, mode=0o644)
-        argv = self.kind.command(RunRequest(runner=self._remote_runner, model=remote,
-                                            warmup=warmup, runs=runs, threads=self.threads,
-                                            result_file=result))
+        argv = self.kind.command(
+            RunRequest(
+                runner=self._remote_runner,
+                model=remote,
+                warmup=warmup,
+                runs=runs,
+                threads=self.threads,
+                result_file=result,
+            )
+        )
         q = shlex.quote
-        script = (f"cd {q(self.work_dir)} && rm -f {q(RESULT_FILE)} && "
-                  f"taskset {self.mask} {command_line(argv)}; rc=$?; rm -f {q(remote)}; exit $rc")
+        script = (
+            f"cd {q(self.work_dir)} && rm -f {q(RESULT_FILE)} && "
+            f"taskset {self.mask} {command_line(argv)}; rc=$?; rm -f {q(remote)}; exit $rc"
+        )
         r = device.shell(script, timeout_s=self.run_timeout_s)
         where = f"{self.kind.name} on {workload.key}"
         if r.returncode != 0:
@@ -301,8 +338,12 @@ class AdbBackend(Backend):
             samples = self._samples(device, result, where)
             if len(samples) == warmup + runs:
                 return Measurement.from_samples(samples[warmup:], warmup)
-            log.warning("%s: %d per-run times for %d runs; using its summary", where,
-                        len(samples), warmup + runs)
+            log.warning(
+                "%s: %d per-run times for %d runs; using its summary",
+                where,
+                len(samples),
+                warmup + runs,
+            )
         return parsed.to_measurement()
 
     def _samples(self, device: AdbDevice, result: str, where: str) -> list[float]:

@@ -27,23 +27,31 @@ class Split:
     num_classes: int
 
 
-def _split(x: torch.Tensor, y: torch.Tensor, num_classes: int, val_share: float,
-           seed: int, limit: int | None) -> Split:
+def _split(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_classes: int,
+    val_share: float,
+    seed: int,
+    limit: int | None,
+) -> Split:
     order = np.random.default_rng(seed).permutation(len(y))
     if limit:
         order = order[:limit]
     n_val = max(1, int(len(order) * val_share))
     val, train = order[:n_val], order[n_val:]
-    return Split(x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val],
-                 num_classes=num_classes)
+    return Split(
+        x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val], num_classes=num_classes
+    )
 
 
 def _resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
     return F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
 
 
-def load_dataset(spec: str, resolution: int, seed: int = 0, val_share: float = 0.3,
-                 limit: int | None = None) -> Split:
+def load_dataset(
+    spec: str, resolution: int, seed: int = 0, val_share: float = 0.3, limit: int | None = None
+) -> Split:
     """Load ``spec`` (see module docstring) at ``resolution``, split train/val (seeded)."""
     kind, _, path = spec.partition(":")
     if kind == "digits":
@@ -58,11 +66,17 @@ def load_dataset(spec: str, resolution: int, seed: int = 0, val_share: float = 0
         from torchvision import transforms
 
         if not path or not Path(path).exists():
-            raise LutnasError(f"dataset {spec!r}: {path!r} does not exist; give an existing "
-                              "directory (nothing is downloaded)")
-        tf = transforms.Compose([transforms.Resize((resolution, resolution)),
-                                 transforms.ToTensor(),
-                                 transforms.Normalize([0.5] * 3, [0.5] * 3)])
+            raise LutnasError(
+                f"dataset {spec!r}: {path!r} does not exist; give an existing "
+                "directory (nothing is downloaded)"
+            )
+        tf = transforms.Compose(
+            [
+                transforms.Resize((resolution, resolution)),
+                transforms.ToTensor(),
+                transforms.Normalize([0.5] * 3, [0.5] * 3),
+            ]
+        )
         try:
             if kind == "folder":
                 ds = torchvision.datasets.ImageFolder(path, transform=tf)

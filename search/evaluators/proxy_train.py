@@ -21,9 +21,16 @@ class ProxyTrainEvaluator(AccuracyEvaluator):
 
     name = "proxy-train"
 
-    def __init__(self, dataset: str = "digits", resolution: int = 32, epochs: int = 3,
-                 batch_size: int = 64, lr: float = 0.05, seed: int = 0,
-                 limit: int | None = None) -> None:
+    def __init__(
+        self,
+        dataset: str = "digits",
+        resolution: int = 32,
+        epochs: int = 3,
+        batch_size: int = 64,
+        lr: float = 0.05,
+        seed: int = 0,
+        limit: int | None = None,
+    ) -> None:
         if resolution < 32 or resolution % 8:
             raise LutnasError("proxy resolution must be a multiple of 8, at least 32")
         if epochs < 1:
@@ -33,9 +40,16 @@ class ProxyTrainEvaluator(AccuracyEvaluator):
         self._data: Split | None = None
 
     def identity(self) -> dict:
-        return {"evaluator": self.name, "dataset": self.dataset, "resolution": self.resolution,
-                "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "seed": self.seed, "limit": self.limit}
+        return {
+            "evaluator": self.name,
+            "dataset": self.dataset,
+            "resolution": self.resolution,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "seed": self.seed,
+            "limit": self.limit,
+        }
 
     def __getstate__(self) -> dict:  # ship options, not tensors, to worker processes
         return {**self.__dict__, "_data": None}
@@ -67,7 +81,7 @@ class ProxyTrainEvaluator(AccuracyEvaluator):
         for _ in range(self.epochs):
             order = torch.randperm(len(data.y_train), generator=gen)
             for i in range(0, len(order), self.batch_size):
-                idx = order[i:i + self.batch_size]
+                idx = order[i : i + self.batch_size]
                 if len(idx) < 2:  # BatchNorm needs two samples
                     continue
                 loss = torch.nn.functional.cross_entropy(net(data.x_train[idx]), data.y_train[idx])
@@ -79,6 +93,6 @@ class ProxyTrainEvaluator(AccuracyEvaluator):
         correct = 0
         with torch.no_grad():
             for i in range(0, len(data.y_val), 256):
-                pred = net(data.x_val[i:i + 256]).argmax(1)
-                correct += int((pred == data.y_val[i:i + 256]).sum())
+                pred = net(data.x_val[i : i + 256]).argmax(1)
+                correct += int((pred == data.y_val[i : i + 256]).sum())
         return correct / len(data.y_val)

@@ -35,6 +35,7 @@ class CallableEvaluator(AccuracyEvaluator):
     def evaluate(self, arch: Arch) -> float:
         value = float(self._fn(arch))
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise LutnasError(f"{self.target} returned {value!r} for {arch.key}; "
-                              "an accuracy must lie in [0, 1]")
+            raise LutnasError(
+                f"{self.target} returned {value!r} for {arch.key}; an accuracy must lie in [0, 1]"
+            )
         return value

@@ -23,21 +23,27 @@ class ZeroCostEvaluator(AccuracyEvaluator):
     name = "zero-cost"
     is_proxy = True
 
-    def __init__(self, dataset: str = "digits", resolution: int = 32, batch: int = 32,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, dataset: str = "digits", resolution: int = 32, batch: int = 32, seed: int = 0
+    ) -> None:
         self.dataset, self.resolution, self.batch, self.seed = dataset, resolution, batch, seed
         self._x: torch.Tensor | None = None
 
     def identity(self) -> dict:
-        return {"evaluator": self.name, "dataset": self.dataset, "resolution": self.resolution,
-                "batch": self.batch, "seed": self.seed}
+        return {
+            "evaluator": self.name,
+            "dataset": self.dataset,
+            "resolution": self.resolution,
+            "batch": self.batch,
+            "seed": self.seed,
+        }
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_x": None}
 
     def evaluate(self, arch: Arch) -> float:
         if self._x is None:
-            self._x = load_dataset(self.dataset, self.resolution, self.seed).x_train[:self.batch]
+            self._x = load_dataset(self.dataset, self.resolution, self.seed).x_train[: self.batch]
         torch.manual_seed(self.seed)
         net = dataclasses.replace(arch, resolution=self.resolution).build(num_classes=10)
         codes: list[torch.Tensor] = []
@@ -45,8 +51,9 @@ class ZeroCostEvaluator(AccuracyEvaluator):
         def hook(_module, _inp, out):
             codes.append((out.detach() > 0).flatten(1).float())
 
-        handles = [m.register_forward_hook(hook) for m in net.modules()
-                   if isinstance(m, torch.nn.ReLU)]
+        handles = [
+            m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.ReLU)
+        ]
         net.train()  # batch statistics, as the method prescribes
         with torch.no_grad():
             net(self._x)

@@ -136,8 +136,7 @@ class EmulatedDevice:
                 sock.close()
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            transport = Transport(sock, connect_banner(self.profile.props, FEATURES),
-                                  self._resolve)
+            transport = Transport(sock, connect_banner(self.profile.props, FEATURES), self._resolve)
             with self._lock:
                 self._transports.append(transport)
             threading.Thread(target=transport.serve, daemon=True).start()
@@ -145,7 +144,8 @@ class EmulatedDevice:
     def _resolve(self, service: str) -> Callable[[Stream], None] | None:
         if service == "sync:":
             return lambda stream: services.serve_sync(
-                stream, lambda p: shell.sandbox_path(p, self.root))
+                stream, lambda p: shell.sandbox_path(p, self.root)
+            )
         parsed = services.parse_shell_service(service)
         if parsed is None or not parsed[1]:
             return None  # interactive shells and other services are not emulated

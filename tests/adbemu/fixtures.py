@@ -48,12 +48,21 @@ class AdbServer:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "HOME": str(self.home), "ANDROID_ADB_SERVER_PORT": str(self.port),
-                "ANDROID_ADB_SERVER_HOST": "127.0.0.1"}
+        return {
+            **os.environ,
+            "HOME": str(self.home),
+            "ANDROID_ADB_SERVER_PORT": str(self.port),
+            "ANDROID_ADB_SERVER_HOST": "127.0.0.1",
+        }
 
     def adb(self, *args: str, timeout_s: float = 20.0) -> str:
-        r = subprocess.run([ADB, "-P", str(self.port), *args], env=self.env, capture_output=True,
-                           text=True, timeout=timeout_s)
+        r = subprocess.run(
+            [ADB, "-P", str(self.port), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
         return (r.stdout + r.stderr).strip()
 
     def state(self, serial: str) -> str | None:
@@ -104,8 +113,9 @@ def adb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdbServer]:
 
 
 @pytest.fixture
-def phone_factory(adb_server: AdbServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                  ) -> Iterator[Callable[..., EmulatedDevice]]:
+def phone_factory(
+    adb_server: AdbServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., EmulatedDevice]]:
     """``make(profile=None, attach=True)`` -> a started (and attached) emulated phone."""
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb_server.port))
     monkeypatch.setenv("ANDROID_ADB_SERVER_HOST", "127.0.0.1")

@@ -44,7 +44,11 @@ class DeviceProfile:
     props: dict[str, str] = field(default_factory=_default_props)
     max_freq_khz: tuple[int, ...] = (1785600,) * 4 + (2419200,) * 3 + (2841600,)
     thermal_zones: tuple[tuple[str, float], ...] = (
-        ("cpu-0-0-usr", 38.0), ("cpu-1-0-usr", 39.5), ("battery", 31.0), ("skin-therm", 33.0))
+        ("cpu-0-0-usr", 38.0),
+        ("cpu-1-0-usr", 39.5),
+        ("battery", 31.0),
+        ("skin-therm", 33.0),
+    )
 
     def with_props(self, **overrides: str) -> DeviceProfile:
         props = {**self.props, **overrides}
@@ -74,20 +78,24 @@ def set_temp(root: Path, zone: int, celsius: float) -> None:
 def _getprop_script(props: dict[str, str]) -> str:
     cases = "\n".join(f"  {shlex.quote(k)}) echo {shlex.quote(v)} ;;" for k, v in props.items())
     listing = "\n".join(f"echo {shlex.quote(f'[{k}]: [{v}]')}" for k, v in sorted(props.items()))
-    return (f"#!/bin/sh\n# getprop shim of the emulated phone\nif [ $# -eq 0 ]; then\n{listing}\n"
-            f"exit 0\nfi\ncase \"$1\" in\n{cases}\n  *) echo \"${{2:-}}\" ;;\nesac\n")
+    return (
+        f"#!/bin/sh\n# getprop shim of the emulated phone\nif [ $# -eq 0 ]; then\n{listing}\n"
+        f'exit 0\nfi\ncase "$1" in\n{cases}\n  *) echo "${{2:-}}" ;;\nesac\n'
+    )
 
 
 def _taskset_script(log: Path) -> str:
     # toybox syntax: taskset [-p] MASK COMMAND...; we record the mask and run the command
     # unpinned (the host has fewer cores than the phone).
-    return (f"#!/bin/sh\n# taskset shim of the emulated phone\n"
-            f"if [ \"$1\" = -p ]; then echo \"taskset: -p is not emulated\" >&2; exit 1; fi\n"
-            f"mask=\"$1\"; shift\n"
-            f"case \"$mask\" in ''|*[!0-9a-fA-Fx]*)\n"
-            f"  echo \"taskset: bad mask '$mask'\" >&2; exit 1;;\nesac\n"
-            f"echo \"$mask $*\" >> {shlex.quote(str(log))}\n"
-            f"exec \"$@\"\n")
+    return (
+        f"#!/bin/sh\n# taskset shim of the emulated phone\n"
+        f'if [ "$1" = -p ]; then echo "taskset: -p is not emulated" >&2; exit 1; fi\n'
+        f'mask="$1"; shift\n'
+        f"case \"$mask\" in ''|*[!0-9a-fA-Fx]*)\n"
+        f"  echo \"taskset: bad mask '$mask'\" >&2; exit 1;;\nesac\n"
+        f'echo "$mask $*" >> {shlex.quote(str(log))}\n'
+        f'exec "$@"\n'
+    )
 
 
 def build_sandbox(root: Path, profile: DeviceProfile) -> None:
@@ -109,13 +117,18 @@ def build_sandbox(root: Path, profile: DeviceProfile) -> None:
         set_temp(root, zone, celsius)
     bin_dir = root / "system/bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in (("getprop", _getprop_script(profile.props)),
-                       ("taskset", _taskset_script(root / ".emu/taskset.log"))):
+    for name, text in (
+        ("getprop", _getprop_script(profile.props)),
+        ("taskset", _taskset_script(root / ".emu/taskset.log")),
+    ):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
 
 
 def taskset_masks(root: Path) -> list[str]:
     """The masks the taskset shim was called with, in order."""
-    return [line.split()[0] for line in (root / ".emu/taskset.log").read_text().splitlines()
-            if line.strip()]
+    return [
+        line.split()[0]
+        for line in (root / ".emu/taskset.log").read_text().splitlines()
+        if line.strip()
+    ]

@@ -23,8 +23,14 @@ A_VERSION_MIN = 0x01000000
 A_VERSION_SKIP_CHECKSUM = 0x01000001
 MAX_PAYLOAD = 256 * 1024
 
-NAMES = {A_CNXN: "CNXN", A_AUTH: "AUTH", A_OPEN: "OPEN", A_OKAY: "OKAY", A_WRTE: "WRTE",
-         A_CLSE: "CLSE"}
+NAMES = {
+    A_CNXN: "CNXN",
+    A_AUTH: "AUTH",
+    A_OPEN: "OPEN",
+    A_OKAY: "OKAY",
+    A_WRTE: "WRTE",
+    A_CLSE: "CLSE",
+}
 _HEADER = struct.Struct("<6I")
 
 
@@ -50,8 +56,9 @@ def checksum(data: bytes) -> int:
 
 def pack(msg: Message) -> bytes:
     """Header plus payload, checksum always filled in (harmless for newer peers)."""
-    header = _HEADER.pack(msg.command, msg.arg0, msg.arg1, len(msg.data), checksum(msg.data),
-                          msg.command ^ 0xFFFFFFFF)
+    header = _HEADER.pack(
+        msg.command, msg.arg0, msg.arg1, len(msg.data), checksum(msg.data), msg.command ^ 0xFFFFFFFF
+    )
     return header + msg.data
 
 
@@ -81,8 +88,10 @@ def read_message(sock: socket.socket, verify_checksum: bool = True) -> Message:
 
 def connect_banner(props: dict[str, str], features: tuple[str, ...]) -> bytes:
     """The CNXN payload of a device: ``device::k=v;...;features=a,b``."""
-    fields = [f"{k}={props.get(k, '')}" for k in
-              ("ro.product.name", "ro.product.model", "ro.product.device")]
+    fields = [
+        f"{k}={props.get(k, '')}"
+        for k in ("ro.product.name", "ro.product.model", "ro.product.device")
+    ]
     fields.append("features=" + ",".join(features))
     return ("device::" + ";".join(fields)).encode()
 

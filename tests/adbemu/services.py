@@ -108,8 +108,11 @@ def _list(stream: Stream, path: Path) -> None:
     for entry in entries:
         st = entry.stat(follow_symlinks=False)
         name = entry.name.encode()
-        stream.write(b"DENT" + struct.pack("<4I", st.st_mode, st.st_size & 0xFFFFFFFF,
-                                           int(st.st_mtime), len(name)) + name)
+        stream.write(
+            b"DENT"
+            + struct.pack("<4I", st.st_mode, st.st_size & 0xFFFFFFFF, int(st.st_mtime), len(name))
+            + name
+        )
     stream.write(b"DONE" + bytes(16))
 
 

@@ -39,12 +39,20 @@ def sandbox_path(phone_path: str, root: Path) -> Path:
     return path
 
 
-def start(command: str, root: Path, extra_env: dict[str, str], merge_stderr: bool
-          ) -> subprocess.Popen:
+def start(
+    command: str, root: Path, extra_env: dict[str, str], merge_stderr: bool
+) -> subprocess.Popen:
     """Start ``command`` like ``adb shell`` would on the phone (cwd ``/``)."""
-    env = {**os.environ, **extra_env,
-           "PATH": f"{root / 'system/bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    env = {
+        **os.environ,
+        **extra_env,
+        "PATH": f"{root / 'system/bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
     return subprocess.Popen(
-        ["/bin/sh", "-c", to_sandbox(command, root)], cwd=root, env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE)
+        ["/bin/sh", "-c", to_sandbox(command, root)],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+    )

@@ -52,8 +52,11 @@ class Stream:
         for i in range(0, len(data), self.transport.max_payload):
             if self.closed.is_set():
                 raise StreamClosed
-            self.transport.send(Message(A_WRTE, self.local_id, self.remote_id,
-                                        data[i:i + self.transport.max_payload]))
+            self.transport.send(
+                Message(
+                    A_WRTE, self.local_id, self.remote_id, data[i : i + self.transport.max_payload]
+                )
+            )
             while not self._okay.acquire(timeout=0.5):
                 if self.closed.is_set():
                     raise StreamClosed
@@ -90,8 +93,12 @@ class Stream:
 class Transport:
     """The device side of one TCP connection from the adb server."""
 
-    def __init__(self, sock: socket.socket, banner: bytes,
-                 resolve: Callable[[str], Callable[[Stream], None] | None]) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        banner: bytes,
+        resolve: Callable[[str], Callable[[Stream], None] | None],
+    ) -> None:
         self.sock = sock
         self.banner = banner
         self.resolve = resolve  # service name -> handler, None to refuse the service
