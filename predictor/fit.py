@@ -113,9 +113,10 @@ def fit_predictor(
     if len(usable) < len(data):
         log.warning(
             "%d of %d measured architectures have layers missing from the LUT and "
-            "were left out of training",
+            "were left out of training; profile-device --fill-models --out %s profiles them",
             len(data) - len(usable),
             len(data),
+            meta_lut["path"],
         )
     if not usable:
         raise LutnasError(
@@ -124,8 +125,9 @@ def fit_predictor(
                 "the LUT holds no whole-model rows; measure some with profile-device "
                 f"--out {meta_lut['path']} --whole-models 300"
                 if not data
-                else "their layers are missing from the LUT; profile them with profile-device "
-                "--archs"
+                else "their layers are missing from the LUT; profile them with: "
+                f"profile-device --fill-models --out {meta_lut['path']} (with the options the "
+                "LUT was profiled with, e.g. --backend, --threads, --runs, --warmup)"
             )
         )
     sums_arr = np.array(sums)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from lut.store import LutStore
+from lutnas.errors import LutnasError
+from predictor import LatencyPredictor
 from profiler.base import get_backend
 from profiler.loop import ProfileSettings, profile_models
 from spaces.arch import Arch
@@ -69,6 +73,8 @@ def test_fill_models_profiles_exactly_the_missing_layers(tmp_path, capsys):
             profile_models(backend, store, [arch], settings, progress=False)
     missing = _gaps(out)
     assert missing
+    with pytest.raises(LutnasError, match=f"profile-device --fill-models --out {out}"):
+        LatencyPredictor.fit(out)  # what lutnas fit says, and the command below works
     assert main(["--fill-models", "--out", str(out), *FAST[:-2]]) == 0
     printed = capsys.readouterr().out
     assert f"profiling {len(set(missing))} layers" in printed and "whole models lack" in printed
