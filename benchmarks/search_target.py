@@ -26,9 +26,10 @@ from profiler.base import host_backend
 from profiler.loop import ProfileSettings, measure_steady
 from profiler.workloads import arch_workload
 from search.evaluators import get_evaluator
+from search.latency_model import check_predictor
 from search.outputs import best_row, write_outputs
 from search.reward import make_reward
-from search.runner import check_predictor, run_search
+from search.runner import run_search
 from search.strategies import get_strategy
 from spaces.arch import Arch
 from spaces.named import get_named_arch

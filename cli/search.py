@@ -173,8 +173,9 @@ def _check_counts(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from predictor import LatencyPredictor
+    from search.latency_model import check_predictor
     from search.outputs import ranked, write_outputs
-    from search.runner import check_predictor, run_search
+    from search.runner import run_search
 
     workers = _check_counts(args)
     space = get_space(args.space)

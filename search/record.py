@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lutnas import __version__
 from lutnas.errors import LutnasError
+from lutnas.filelock import WriterLock
 from lutnas.sqlite import connect, transaction
+from search.rows import BatchStats, Evaluation, HistoryRow, ResumePoint  # noqa: F401
 
 FORMAT = "lutnas-search"
 SCHEMA_VERSION = 1
@@ -93,91 +93,10 @@ def config_differences(stored: dict, wanted: dict) -> list[str]:
     ]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Evaluation:
-    """One distinct architecture's evaluation (accuracy None when it failed)."""
-
-    arch_key: str
-    arch_json: str
-    accuracy: float | None
-    error: str | None
-    latency_ms: float
-    seconds: float
-    worker: str
-    batch: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class HistoryRow:
-    """One told candidate. ``reused``: its accuracy came from an earlier row's evaluation."""
-
-    seq: int
-    batch: int
-    position: int
-    tokens: tuple[int, ...]
-    arch_key: str
-    arch_json: str
-    accuracy: float | None
-    latency_ms: float
-    reward: float
-    reused: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class BatchStats:
-    """Timing of one complete batch, in seconds of wall time."""
-
-    size: int
-    fresh: int  # evaluations run in this batch (not taken from the record)
-    seconds: float
-    eval_seconds: float
-    predict_seconds: float
-
-
-@dataclass(frozen=True)
-class ResumePoint:
-    """Where a search continues: complete batches and tells so far, the strategy state after
-    the last complete batch (None before the first), and the batch in flight when it stopped."""
-
-    batches: int
-    tells: int
-    strategy_state: dict | None
-    pending_tokens: list[list[int]] | None
-
-
-class _Lock:
-    """An exclusive ``flock`` on ``<record>.lock``, released by the OS if the process dies."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: run without the lock
-            return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise LutnasError(
-                f"another search is running on {self.path.parent} (it holds "
-                f"{self.path}); wait for it, or use another --out"
-            ) from None
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
 class SearchRecord:
     """An open search record. :meth:`open` to run a search into, :meth:`read` to look at one."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, lock: _Lock | None) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock: WriterLock | None) -> None:
         self.path = path
         self._conn = conn
         self._lock = lock
@@ -193,8 +112,9 @@ class SearchRecord:
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = _Lock(path.with_name(path.name + ".lock"))
-        lock.acquire()
+        lock = WriterLock(
+            path, "another search is running on this record: wait for it, or use another --out"
+        ).acquire()
         conn: sqlite3.Connection | None = None
         try:
             existed = path.exists() and path.stat().st_size > 0
