@@ -1,7 +1,7 @@
 """A numpy evaluator of an XGBoost regression booster, for single predictions.
 
-``Booster.inplace_predict`` costs a fixed ~0.3–0.4 ms per call on this project's machine (call
-set-up, not the trees), which alone would break the 1 ms budget of one ``predict``. The trees of
+``Booster.inplace_predict`` costs a fixed set-up per call (not the trees), a large part of the
+1 ms budget of one ``predict`` (benchmarks/predictor_speed.py). The trees of
 a ``reg:squarederror`` booster are a few hundred shallow binary trees, so evaluating them as
 padded numpy arrays — all trees at once, one step per depth level — takes tens of
 microseconds for a handful of rows. Large batches still go to XGBoost.

@@ -7,8 +7,8 @@ block's choice) and the head — and an architecture's row is the sum of its seg
 one numpy gather for a whole batch. Rows missing from the LUT are estimated when an estimator
 is given (and remembered as missing, for ``strict`` callers), otherwise left out of the sum
 (callers refuse such sums). A batch's missing rows are estimated in one call per layer kind
-before its new segments are summed (one call per segment cost ~1 ms each, so a batch at a
-resolution the LUT lacks ran at ~200 architectures/s), and estimates are kept.
+before its new segments are summed (one call per segment made a batch at a resolution the LUT
+lacks an order of magnitude slower; benchmarks/search_throughput.py), and estimates are kept.
 
 An architecture never seen before usually brings one or two new segments among its nine, so
 only those are expanded (:meth:`~spaces.arch.BlockChoice.layer_specs`, the same pieces

@@ -1,9 +1,9 @@
 """Model files for the runtimes, in one place, cached by workload key: ONNX and ``.tflite``.
 
-ONNX: the TorchScript exporter (``dynamo=False``): on this project's reference machine it
-exports an MBConv layer in 0.04–0.15 s against 0.6–0.8 s for the dynamo exporter, which is
-hours over a full LUT. TFLite: lutnas's own writer (:mod:`profiler.tflite`; fp32, NHWC, BN
-folded, only ops XNNPACK delegates), a few ms per layer.
+ONNX: the TorchScript exporter (``dynamo=False``), several times faster per layer than the
+dynamo exporter, which adds hours over a full LUT (figures: docs/how-it-works.md). TFLite:
+lutnas's own writer (:mod:`profiler.tflite`; fp32, NHWC, BN folded, only ops XNNPACK
+delegates), faster still (benchmarks/tflite_export_time.py).
 
 Both go through :func:`cached_export`: a file is named by a hash of the workload key, its input
 shape and the export settings, so a resumed or repeated run never exports a layer twice, and a

@@ -1,9 +1,9 @@
 """Drift correction of whole-model timings: take turns with a fixed reference model, rescale.
 
 On a shared or virtualised CPU the speed of the whole machine wanders by several percent over
-seconds (other tenants, frequency changes). Two 50-run medians of the same model taken a minute
-apart differ by 3-5% on this project's machine, and the whole-model measurements are the
-predictor's ground truth, which no predictor can beat. The wander is common to everything
+seconds (other tenants, frequency changes): two 50-run medians of the same model taken a minute
+apart differ by several percent, and the whole-model measurements are the predictor's ground
+truth, which no predictor can beat. The wander is common to everything
 running on the core at the time, so a backend that can (the host backends) times each whole
 model in turns with a fixed reference model (:func:`profiler.timing.time_interleaved`), and the
 loop reports

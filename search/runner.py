@@ -78,9 +78,9 @@ def single_threaded_libraries() -> Iterator[None]:
 
     The main process's own work per batch is tiny: the PPO controller's LSTM on a few
     sequences, and XGBoost predictions for a handful of networks (the predictor calls its layer
-    estimator once per new network segment). Threads only add synchronisation there; on this
-    project's busy 2-core machine a PPO update was ~15x and a cold ``predict_many`` ~9x slower
-    at the default thread counts than at one. Libraries not yet imported are left alone.
+    estimator once per new network segment). Threads only add synchronisation there: on a busy
+    2-core machine a PPO update and a cold ``predict_many`` were many times slower at the
+    default thread counts than at one. Libraries not yet imported are left alone.
     """
     with contextlib.ExitStack() as stack:
         torch = sys.modules.get("torch")

@@ -22,8 +22,8 @@ Candidates told without a matching ask (or whose ask was forgotten, see ``MAX_PE
 treated as samples of the policy at tell time.
 
 The policy's tensors are tiny (a few sequences of 64 wide), so intra-op threads only add
-synchronisation: an update was up to ~15x slower at 2 torch threads than at 1 on this
-project's 2-core machine when it was busy. The controller's torch work (construction, ask,
+synchronisation: an update was many times slower at 2 torch threads than at 1 on a busy
+2-core machine. The controller's torch work (construction, ask,
 tell, loading a state) runs at one thread, and the caller's thread count is restored after
 each call.
 """
