@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "predict": ("cli.predict", "predict the latency of an architecture or torch model"),
     "evaluate": ("cli.evaluate", "the predictor's accuracy report"),
     "search": ("cli.search", "architecture search on predicted latency (no device needed)"),
+    "calibrate": ("cli.calibrate", "move a predictor to a new device with a few measurements"),
 }
 
 

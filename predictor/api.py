@@ -67,6 +67,11 @@ class LatencyPredictor:
         self._fingerprint: str | None = None
 
     @property
+    def lut_path(self) -> str | None:
+        """The LUT file rows measured on demand are added to (when it exists), or None."""
+        return self._store_path
+
+    @property
     def estimator(self) -> LayerEstimator | None:
         """The per-kind estimator of rows missing from the LUT (None: missing rows refused)."""
         return self.sums.estimator
@@ -120,7 +125,25 @@ class LatencyPredictor:
         if lut is not None:
             theirs, store_path = matching_lut_rows(lut, stored.meta, path)
             rows.update(theirs)
+        if "calibration" in stored.meta and not issubclass(cls, _calibrated_class()):
+            cls = _calibrated_class()  # a predictor calibrated to another device
         return cls(stored.fitted, stored.estimator, rows, stored.meta, store_path)
+
+    def calibrate(self, measurements: Sequence, device: str) -> LatencyPredictor:
+        """This predictor moved to another device with a few whole-model measurements there.
+
+        Args:
+            measurements: ``(network, latency_ms)`` pairs, the network an :class:`Arch`, a
+                named architecture or a torchvision model name (``(name, resolution, ms)`` for
+                another resolution than 224), or ``(module, input_shape, latency_ms)``.
+            device: the target device's name, recorded in the predictor.
+
+        Returns:
+            A predictor for the target (see :mod:`predictor.calibrated`); save it like any.
+        """
+        from predictor.calibrated import calibrate
+
+        return calibrate(self, measurements, device)
 
     # --- identity (read-only; what a search records and checks) ------------------------------
     @property
@@ -319,3 +342,9 @@ class LatencyPredictor:
             f"LatencyPredictor({t['measurements']} measurements, {cfg.get('backend')} "
             f"threads={cfg.get('threads')}, cv within ±10%: {100 * t['cv']['within_10']:.1f}%)"
         )
+
+
+def _calibrated_class() -> type[LatencyPredictor]:
+    from predictor.calibrated import CalibratedPredictor  # it subclasses this module's class
+
+    return CalibratedPredictor

@@ -39,6 +39,8 @@ class Prediction:
         out_of_distribution: True when the network lies outside the training networks.
         ood_reasons: which features lie outside, and their training ranges.
         layers: the network's layer keys, in order.
+        calibration: for a predictor calibrated to another device, what it was calibrated
+            from (see :mod:`predictor.calibrated`); empty otherwise.
     """
 
     latency_ms: float
@@ -51,6 +53,7 @@ class Prediction:
     out_of_distribution: bool
     ood_reasons: tuple[str, ...]
     layers: tuple[str, ...]
+    calibration: str = ""
 
     def summary(self) -> str:
         lines = [
@@ -64,6 +67,8 @@ class Prediction:
             )
         if self.measured_keys:
             lines.append(f"  {len(self.measured_keys)} rows measured on demand")
+        if self.calibration:
+            lines.append(f"  {self.calibration}")
         if self.out_of_distribution:
             lines.append(
                 "  OUT OF DISTRIBUTION (the prediction extrapolates): "

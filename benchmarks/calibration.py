@@ -1,0 +1,148 @@
+"""Calibrating a predictor to another device from N measurements, against cheap baselines and
+the ceiling, on real pairs of devices this machine has.
+
+The source predictor is fitted on ``--source`` (e.g. ONNX Runtime, 1 thread). Each ``--target``
+LUT (e.g. LiteRT or torch eager, 1 thread) holds whole models measured on the target: a fixed
+share is held out; for each N, ``--seeds`` random draws of N from the rest calibrate the source
+predictor (:mod:`predictor.calibrated`). On the same N: the source prediction × one factor, and
+FLOPs-linear (a · MACs + b) fitted on the N. The ceiling: a predictor fitted on the target's own
+LUT (its layers and every non-held-out whole model).
+
+    python benchmarks/calibration.py --source out/ort224.lut --target out/litert.lut \\
+        [--target out/torch224.lut] [--sizes 5 10 20 50] [--seeds 5]
+
+Prints, per target and N, the median over seeds of ±10 %, ±5 %, RMSPE and Kendall τ on the
+held-out models, and each figure of the calibration as a ratio to the ceiling's RMSPE; writes
+benchmarks/results/calibration.json and a learning-curve PNG beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from _results import RESULTS, write_result  # noqa: E402
+
+from lut.store import LutStore  # noqa: E402
+from predictor import LatencyPredictor  # noqa: E402
+from predictor.features import layer_cost  # noqa: E402
+from predictor.metrics import metrics  # noqa: E402
+from spaces.arch import Arch  # noqa: E402
+
+METHODS = ("calibrated", "source×k", "flops-linear", "ceiling")
+FIGURES = ("within_10", "within_5", "rmspe", "kendall_tau")
+
+
+def whole_models(lut: str) -> tuple[list[Arch], np.ndarray, str]:
+    with LutStore.open(lut, writable=False) as store:
+        frame = store.models_frame()
+        device = f"{store.backend_config['backend']} {store.backend_config.get('device', '')}"
+    return [Arch.from_json(j) for j in frame["arch_json"]], frame["median_ms"].to_numpy(), device
+
+
+def macs(archs: list[Arch]) -> np.ndarray:
+    return np.array([sum(layer_cost(s)[0] for s in a.layers()) for a in archs])
+
+
+def one_draw(source, archs, y, train, test, device) -> dict[str, dict]:
+    x_train, x_test = [archs[i] for i in train], [archs[i] for i in test]
+    out = {}
+    calibrated = source.calibrate(list(zip(x_train, y[train], strict=True)), device=device)
+    out["calibrated"] = calibrated.predict_many(x_test)
+    p_train, p_test = source.predict_many(x_train), source.predict_many(x_test)
+    r = p_train / y[train]
+    out["source×k"] = float(r.sum() / (r * r).sum()) * p_test  # least relative squared error
+    m_train, m_test = macs(x_train), macs(x_test)
+    a, b = np.polyfit(m_train, y[train], 1, w=1 / y[train]) if len(train) > 1 else (0, y[train][0])
+    out["flops-linear"] = a * m_test + b
+    return {k: metrics(np.maximum(v, 1e-6), y[test]) for k, v in out.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", required=True, help="LUT with whole models (the source)")
+    ap.add_argument("--target", action="append", required=True, help="target LUT (repeatable)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 20, 50])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--test-fraction", type=float, default=0.3)
+    args = ap.parse_args()
+
+    source = LatencyPredictor.fit(args.source)
+    report: dict = {"source": args.source, "targets": {}}
+    lines = []
+    for target in args.target:
+        archs, y, device = whole_models(target)
+        order = list(range(len(archs)))
+        random.Random(0).shuffle(order)
+        n_test = max(5, int(len(order) * args.test_fraction))
+        test, pool = order[:n_test], order[n_test:]
+        ceiling_fit = LatencyPredictor.fit(target, [(archs[i], y[i]) for i in pool])
+        ceiling = metrics(ceiling_fit.predict_many([archs[i] for i in test]), y[test])
+        curve: dict = {}
+        for n in [s for s in args.sizes if s <= len(pool)]:
+            draws = [
+                one_draw(source, archs, y, random.Random(seed).sample(pool, n), test, device)
+                for seed in range(args.seeds)
+            ]
+            curve[n] = {
+                m: {f: float(np.median([d[m][f] for d in draws])) for f in FIGURES}
+                for m in METHODS[:-1]
+            }
+            curve[n]["ceiling"] = {f: ceiling[f] for f in FIGURES}
+        report["targets"][target] = {
+            "device": device,
+            "held_out": len(test),
+            "pool": len(pool),
+            "curve": curve,
+        }
+        lines.append(f"\n{target} ({device}): {len(test)} held out, pool {len(pool)}")
+        lines.append(
+            f"{'N':>4} {'method':<13} {'±10%':>6} {'±5%':>6} {'RMSPE':>7} {'τ':>6}  RMSPE / ceiling"
+        )
+        for n, row in curve.items():
+            for m in METHODS:
+                f = row[m]
+                lines.append(
+                    f"{n:>4} {m:<13} {100 * f['within_10']:>5.1f}% {100 * f['within_5']:>5.1f}% "
+                    f"{f['rmspe']:>6.2f}% {f['kendall_tau']:>6.3f}  "
+                    f"{f['rmspe'] / ceiling['rmspe']:.2f}x"
+                )
+    print("\n".join(lines))
+    png = RESULTS / "calibration.png"
+    plot(report, png)
+    report["png"] = str(png.relative_to(ROOT))
+    write_result("calibration", report)
+    return 0
+
+
+def plot(report: dict, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    targets = report["targets"]
+    fig, axes = plt.subplots(1, len(targets), figsize=(6 * len(targets), 4), squeeze=False)
+    for ax, t in zip(axes[0], targets.values(), strict=True):
+        sizes = sorted(t["curve"])
+        for m in METHODS:
+            ax.plot(sizes, [t["curve"][n][m]["rmspe"] for n in sizes], marker="o", label=m)
+        ax.set_xscale("log")
+        ax.set_xlabel("target measurements N")
+        ax.set_ylabel("held-out RMSPE (%)")
+        ax.set_title(t["device"][:60])
+        ax.legend()
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

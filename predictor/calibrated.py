@@ -1,0 +1,247 @@
+"""A predictor calibrated to a new device from a few whole-model measurements.
+
+    hosted = LatencyPredictor.load("host.predictor")
+    pixel = hosted.calibrate([("mnasnet-a1", 78.2), ("mobilenet_v2", 90.1), ...],
+                             device="Pixel 7")
+    pixel.save("pixel7.predictor")          # LatencyPredictor.load gives it back calibrated
+
+The source predictor (its LUT rows, features and learned correction) is kept whole; a
+:class:`~predictor.calibration.Calibration` maps its latency to the target device. Every
+prediction path (``predict``, ``predict_many``, ``predict_detail``, ``predict_module``) goes
+through the map, and detailed predictions say that they are calibrated, from how many
+measurements and with which model. The record (source and target device, N, the measurements
+and the model) lives in the predictor's ``meta.json`` under ``calibration``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from lut.spec import LayerSpec
+from lutnas.errors import LutnasError
+from predictor.api import LatencyPredictor
+from predictor.calibration import Calibration, NetworkNumbers, fit_calibration
+from predictor.features import layer_cost
+from predictor.prediction import Prediction
+from spaces.arch import Arch
+
+
+@functools.lru_cache(maxsize=200_000)
+def _macs_m(spec: LayerSpec) -> float:
+    return layer_cost(spec)[0]
+
+
+def _numbers(source_ms: float, specs: Sequence[LayerSpec]) -> NetworkNumbers:
+    return NetworkNumbers(
+        source_ms=float(source_ms), macs_m=sum(_macs_m(s) for s in specs), layers=len(specs)
+    )
+
+
+def expand(item: tuple) -> tuple[str, list[LayerSpec], int, float]:
+    """``(label, layers, resolution, latency_ms)`` of one measurement.
+
+    Accepted: ``(Arch, ms)``, ``(name, ms)`` with a named architecture or a torchvision model
+    name (at 224 px), ``(name, resolution, ms)``, and ``(module, input_shape, ms)``.
+
+    Raises:
+        LutnasError: a form or name that cannot be expanded, or a latency that is not a
+            positive number; the message names the item.
+    """
+    if not isinstance(item, tuple | list) or len(item) not in (2, 3):
+        raise LutnasError(
+            f"a measurement is (network, latency_ms) or (network, shape or "
+            f"resolution, latency_ms), got {item!r}"
+        )
+    network, latency = item[0], item[-1]
+    try:
+        latency_ms = float(latency)
+    except (TypeError, ValueError):
+        latency_ms = math.nan
+    if not (math.isfinite(latency_ms) and latency_ms > 0):
+        raise LutnasError(f"measurement {item!r}: latency_ms must be a positive number")
+    if isinstance(network, Arch):
+        return network.key, network.layers(), network.resolution, latency_ms
+    if isinstance(network, str):
+        resolution = int(item[1]) if len(item) == 3 else 224
+        return network, _named_layers(network, resolution), resolution, latency_ms
+    if len(item) == 3 and hasattr(network, "forward"):
+        from predictor.decompose import decompose_module
+
+        shape = tuple(int(d) for d in item[1])
+        specs = decompose_module(network, shape).specs
+        return type(network).__name__, specs, shape[-2], latency_ms
+    raise LutnasError(
+        f"measurement {item!r}: the network must be an Arch, a named "
+        "architecture, a torchvision model name or an nn.Module with its shape"
+    )
+
+
+def _named_layers(name: str, resolution: int) -> list[LayerSpec]:
+    from spaces.named import get_named_arch, list_named_archs
+
+    if name in list_named_archs():
+        return dataclasses.replace(get_named_arch(name), resolution=resolution).layers()
+    import torchvision.models as tvm
+
+    if name not in tvm.list_models(module=tvm):
+        raise LutnasError(
+            f"{name!r} is neither a named architecture ({', '.join(list_named_archs())}) nor a "
+            "torchvision classification model (torchvision.models.list_models())"
+        )
+    from predictor.evaluate import torchvision_layers
+
+    return torchvision_layers(name, resolution)
+
+
+def calibrate(
+    source: LatencyPredictor, measurements: Sequence[tuple], device: str
+) -> CalibratedPredictor:
+    """``source`` moved to ``device`` with these measurements (see :func:`expand`)."""
+    if not str(device).strip():
+        raise LutnasError("name the target device (device=..., --device)")
+    if isinstance(source, CalibratedPredictor):
+        raise LutnasError("calibrate the original predictor, not an already calibrated one")
+    rows, numbers, ys = [], [], []
+    for item in measurements:
+        label, specs, resolution, latency_ms = expand(item)
+        detail = LatencyPredictor.predict_detail(source, specs, resolution)
+        numbers.append(_numbers(detail.latency_ms, specs))
+        ys.append(latency_ms)
+        rows.append(
+            {
+                "network": label,
+                "resolution": resolution,
+                "latency_ms": latency_ms,
+                "source_ms": round(detail.latency_ms, 6),
+            }
+        )
+    calibration = fit_calibration(numbers, ys)
+    ratio = float(np.median(np.array(ys) / np.array([n.source_ms for n in numbers])))
+    record = {
+        "source_device": source.backend_config.get("device", ""),
+        "target_device": str(device),
+        "n": len(ys),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "median_target_over_source": ratio,
+        "model": calibration.to_dict(),
+        "measurements": rows,
+    }
+    meta = {**source.meta, "calibration": record}
+    return CalibratedPredictor(
+        source.fitted, source.estimator, source.lut_rows, meta, source.lut_path
+    )
+
+
+class CalibratedPredictor(LatencyPredictor):
+    """A :class:`LatencyPredictor` whose every prediction is mapped to a target device."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        record = self.meta.get("calibration")
+        if not isinstance(record, dict):
+            raise LutnasError("a calibrated predictor needs its calibration record")
+        self.calibration = Calibration.from_dict(record.get("model") or {})
+        self.record = record
+
+    @property
+    def fingerprint(self) -> str:
+        text = super().fingerprint + json.dumps(self.record["model"], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def backend_config(self) -> dict:
+        """The target device, with the source configuration it was calibrated from."""
+        source = super().backend_config
+        return {
+            "backend": "calibrated",
+            "device": self.record["target_device"],
+            "threads": source.get("threads"),
+            "calibrated_from": source,
+        }
+
+    @property
+    def latency_range_ms(self) -> tuple[float, float] | None:
+        """The source's training range, moved by the median target/source ratio."""
+        source = super().latency_range_ms
+        if source is None:
+            return None
+        r = float(self.record.get("median_target_over_source", 1.0))
+        return (source[0] * r, source[1] * r)
+
+    def describe(self) -> str:
+        c = self.calibration
+        return (
+            f"calibrated to {self.record['target_device']} from {c.n} measurements "
+            f"({c.kind} model, leave-one-out RMSPE "
+            + (f"{c.loo_rmspe[c.kind]:.1f}%" if c.loo_rmspe.get(c.kind) is not None else "unknown")
+            + f"; source {self.record['source_device']})"
+        )
+
+    def predict_many(self, archs: Sequence[Arch], strict: bool = False) -> np.ndarray:
+        source = super().predict_many(archs, strict)
+        return self.calibration.apply(
+            [_numbers(p, a.layers()) for p, a in zip(source, archs, strict=True)]
+        )
+
+    def _calibrated(self, p: Prediction) -> Prediction:
+        specs = [LayerSpec.from_key(k) for k in p.layers]
+        (ms,) = self.calibration.apply([_numbers(p.latency_ms, specs)])
+        w = math.exp(self.calibration.interval_log)
+        low = min(ms / w, ms * p.low_ms / p.latency_ms)  # the source's own spread, at least
+        high = max(ms * w, ms * p.high_ms / p.latency_ms)
+        return dataclasses.replace(
+            p,
+            latency_ms=float(ms),
+            low_ms=float(low),
+            high_ms=float(high),
+            calibration=self.describe(),
+        )
+
+    def predict_detail(self, network, resolution=None, strict=False) -> Prediction:
+        return self._calibrated(super().predict_detail(network, resolution, strict))
+
+    def predict_module(
+        self, module, input_shape=(1, 3, 224, 224), backend=None, strict=False
+    ) -> Prediction:
+        if backend is not None:
+            raise LutnasError(
+                "a calibrated predictor cannot measure missing rows on a backend: "
+                "its LUT is the source device's"
+            )
+        return self._calibrated(super().predict_module(module, input_shape, None, strict))
+
+    def __repr__(self) -> str:
+        return f"CalibratedPredictor({self.describe()})"
+
+
+def calibrate_from_lut(source: LatencyPredictor, lut) -> CalibratedPredictor:
+    """``source`` calibrated with the whole models of a target LUT (e.g. one made by
+    ``profile-device --whole-models N --no-layers`` on the target), named by its device.
+
+    Raises:
+        LutnasError: the LUT holds no whole models.
+    """
+    from lut.store import LutStore
+
+    with LutStore.open(lut, writable=False) as store:
+        frame = store.models_frame()
+        config = store.backend_config
+    if frame.empty:
+        raise LutnasError(
+            f"{lut} holds no whole-model measurements; time some on the target with: "
+            f"profile-device --whole-models 10 --no-layers --out {lut}"
+        )
+    device = f"{config.get('device') or config.get('backend')} ({config.get('backend')})"
+    items = [
+        (Arch.from_json(j), ms)
+        for j, ms in zip(frame["arch_json"], frame["median_ms"], strict=True)
+    ]
+    return calibrate(source, items, device=device)

@@ -1,0 +1,195 @@
+"""Calibrating a predictor to a new device: the model choice on known relations, and the
+calibrated predictor end to end (every prediction path, save/load, bad measurements)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from test_search_fixtures import RESOLUTION
+
+from lutnas.errors import LutnasError
+from predictor import LatencyPredictor
+from predictor.calibrated import CalibratedPredictor
+from predictor.calibration import Calibration, NetworkNumbers, fit_calibration
+from spaces.named import get_named_arch
+from spaces.sampling import sample_archs
+from spaces.space import get_space
+
+
+def _networks(n: int, seed: int = 0) -> list[NetworkNumbers]:
+    rng = np.random.default_rng(seed)
+    return [
+        NetworkNumbers(source_ms=float(p), macs_m=float(m), layers=int(k))
+        for p, m, k in zip(
+            rng.uniform(2, 30, n), rng.uniform(50, 600, n), rng.integers(15, 30, n), strict=True
+        )
+    ]
+
+
+def test_a_pure_scale_is_found_from_one_point_and_more():
+    x = _networks(12)
+    y = [2.5 * n.source_ms for n in x]
+    one = fit_calibration(x[:1], y[:1])
+    assert one.kind == "scale" and one.params[0] == pytest.approx(2.5)
+    many = fit_calibration(x, y)
+    assert many.kind == "scale"  # the richer models cannot beat it by the tie margin
+    assert many.apply(x) == pytest.approx(y)
+    assert many.loo_rmspe["scale"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_per_layer_overhead_is_found_when_the_points_show_it():
+    x = _networks(12, seed=1)
+    y = [0.6 * n.source_ms + 0.25 * n.layers for n in x]
+    c = fit_calibration(x, y)
+    assert c.kind in ("overhead", "full") and c.loo_rmspe[c.kind] < 1.0
+    assert c.loo_rmspe["scale"] > 5 * c.loo_rmspe[c.kind]
+    assert c.apply(x) == pytest.approx(y, rel=0.01)
+
+
+def test_few_points_allow_only_the_simple_models():
+    x = _networks(3, seed=2)
+    c = fit_calibration(x, [0.5 * n.source_ms + n.layers for n in x])
+    assert c.kind == "scale" and c.loo_rmspe["full"] is None and c.loo_rmspe["power"] is None
+
+
+@pytest.mark.parametrize("bad", [[0.0], [-1.0], [math.nan], []])
+def test_impossible_latencies_are_refused(bad):
+    with pytest.raises(LutnasError):
+        fit_calibration(_networks(len(bad)), bad)
+
+
+def test_the_record_round_trips_and_refuses_damage():
+    c = fit_calibration(_networks(6), [3 * n.source_ms for n in _networks(6)])
+    assert Calibration.from_dict(c.to_dict()) == c
+    with pytest.raises(LutnasError, match="damaged"):
+        Calibration.from_dict({**c.to_dict(), "kind": "magic"})
+    with pytest.raises(LutnasError, match="damaged"):
+        Calibration.from_dict({"kind": "scale"})
+
+
+@pytest.fixture(scope="module")
+def source(predictor_path) -> LatencyPredictor:
+    return LatencyPredictor.load(predictor_path)
+
+
+def _target_ms(source: LatencyPredictor, archs) -> list[float]:
+    """A made-up target twice as slow plus 0.1 ms per layer: what a calibration must learn."""
+    return [
+        2 * p + 0.1 * len(a.layers())
+        for p, a in zip(source.predict_many(archs), archs, strict=True)
+    ]
+
+
+def test_a_calibrated_predictor_predicts_the_target_on_every_path(source, tmp_path):
+    space = get_space("mnasnet")
+    archs = sample_archs(space, 14, seed=3, resolutions=(RESOLUTION,))
+    train, held_out = archs[:10], archs[10:]
+    target = source.calibrate(
+        list(zip(train, _target_ms(source, train), strict=True)), device="Test phone"
+    )
+    assert isinstance(target, CalibratedPredictor)
+    want = _target_ms(source, held_out)
+    assert target.predict_many(held_out) == pytest.approx(want, rel=0.03)
+    detail = target.predict_detail(held_out[0])
+    assert detail.latency_ms == pytest.approx(target.predict(held_out[0]))
+    assert detail.low_ms < detail.latency_ms < detail.high_ms
+    assert "calibrated to Test phone from 10 measurements" in detail.summary()
+    assert target.backend_config["device"] == "Test phone"
+    assert target.fingerprint != source.fingerprint
+    low, high = source.latency_range_ms
+    assert target.latency_range_ms[0] > low and target.latency_range_ms[1] > high
+
+    path = target.save(tmp_path / "target.predictor")
+    again = LatencyPredictor.load(path)  # comes back calibrated
+    assert isinstance(again, CalibratedPredictor)
+    assert again.predict_many(held_out) == pytest.approx(target.predict_many(held_out))
+    assert again.fingerprint == target.fingerprint
+
+    import torchvision
+
+    module = torchvision.models.mobilenet_v3_small(weights=None)
+    shape = (1, 3, RESOLUTION, RESOLUTION)
+    assert (
+        target.predict_module(module, shape).latency_ms
+        > source.predict_module(module, shape).latency_ms
+    )  # the target is slower
+
+
+def test_measurements_by_name_module_and_resolution(source):
+    import torchvision
+
+    a1 = dataclasses.replace(get_named_arch("mnasnet-a1"), resolution=RESOLUTION)
+    items = [
+        ("mnasnet-a1", RESOLUTION, 2 * source.predict(a1)),
+        ("mobilenet_v2", RESOLUTION, 9.0),
+        (torchvision.models.mobilenet_v3_small(weights=None), (1, 3, 160, 160), 4.0),
+    ]
+    target = source.calibrate(items, device="named")
+    assert [m["network"] for m in target.record["measurements"]] == [
+        "mnasnet-a1",
+        "mobilenet_v2",
+        "MobileNetV3",
+    ]
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        (("resnet9000", 5.0), "neither a named architecture"),
+        (("mnasnet-a1", -2), "positive number"),
+        (("mnasnet-a1", "fast"), "positive number"),
+        ((42, 5.0), "must be an Arch"),
+        (("mnasnet-a1",), "a measurement is"),
+    ],
+)
+def test_a_bad_measurement_is_named(source, item, message):
+    with pytest.raises(LutnasError, match=message):
+        source.calibrate([item], device="x")
+
+
+def test_calibrating_twice_or_without_a_device_is_refused(source):
+    a1 = get_named_arch("mnasnet-a1")
+    with pytest.raises(LutnasError, match="name the target device"):
+        source.calibrate([(a1, 10.0)], device=" ")
+    once = source.calibrate([(a1, 10.0)], device="a")
+    with pytest.raises(LutnasError, match="original predictor"):
+        once.calibrate([(a1, 10.0)], device="b")
+
+
+def test_the_command_reads_a_csv_and_names_bad_rows(predictor_path, tmp_path, capsys):
+    from cli.main import main
+
+    a1 = dataclasses.replace(get_named_arch("mnasnet-a1"), resolution=RESOLUTION)
+    (tmp_path / "a1.json").write_text(a1.to_json())
+    good = tmp_path / "target.csv"
+    good.write_text(
+        "model,resolution,latency_ms\n"
+        f"mnasnet-a1,{RESOLUTION},8.5\nmobilenetv2-1.0,{RESOLUTION},7.0\n"
+        f"mobilenet_v2,{RESOLUTION},7.5\na1.json,{RESOLUTION},8.4\n"
+    )
+    out = tmp_path / "t.predictor"
+    args = [
+        "calibrate",
+        "--predictor",
+        str(predictor_path),
+        "--measurements",
+        str(good),
+        "--device",
+        "Pixel test",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    assert "calibrated to Pixel test from 4 measurements" in capsys.readouterr().out
+    assert isinstance(LatencyPredictor.load(out), CalibratedPredictor)
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"model,resolution,latency_ms\nmnasnet-a1,{RESOLUTION},fast\n")
+    assert main([*args[:3], "--measurements", str(bad), *args[5:]]) == 2
+    assert f"bad.csv:2 (mnasnet-a1,{RESOLUTION},fast)" in capsys.readouterr().err
+    bad.write_text("model,latency_ms\nmnasnet-a1,3\n")
+    assert main([*args[:3], "--measurements", str(bad), *args[5:]]) == 2
+    assert "missing column(s) resolution" in capsys.readouterr().err
