@@ -1,4 +1,8 @@
-"""``lutnas lut show|export|merge``."""
+"""``lutnas lut show|export|merge|remove|repair``.
+
+lutnas lut remove host.lut KEY [KEY ...]         drop rows (profile-device re-measures them)
+lutnas lut repair host.lut --out fixed.lut      copy a damaged LUT's readable rows
+"""
 
 from __future__ import annotations
 
@@ -15,15 +19,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="lut_command", required=True)
     show = sub.add_parser("show", help="counts, coverage of a space, noisiest rows")
     show.add_argument("lut")
-    show.add_argument("--space", default="mnasnet")
-    show.add_argument("--noisiest", type=int, default=10)
+    show.add_argument(
+        "--space", default="mnasnet", help="space whose coverage to show (default: %(default)s)"
+    )
+    show.add_argument(
+        "--noisiest",
+        type=int,
+        default=10,
+        help="rows to list, noisiest first (default: %(default)s)",
+    )
     exp = sub.add_parser("export", help="write the LUT as CSV or Parquet")
     exp.add_argument("lut")
-    exp.add_argument("--csv", metavar="OUT.csv")
-    exp.add_argument("--parquet", metavar="OUT.parquet")
+    exp.add_argument("--csv", metavar="OUT.csv", help="layers CSV (+ .models.csv, .meta.json)")
+    exp.add_argument("--parquet", metavar="OUT.parquet", help="Parquet, metadata in its schema")
     mrg = sub.add_parser("merge", help="merge LUTs of one backend configuration")
     mrg.add_argument("inputs", nargs="+")
-    mrg.add_argument("--out", required=True)
+    mrg.add_argument("--out", required=True, help="the merged LUT file to write")
+    rm = sub.add_parser(
+        "remove", help="remove rows (layer keys or arch keys); profile-device re-measures them"
+    )
+    rm.add_argument("lut")
+    rm.add_argument("keys", nargs="+", metavar="KEY", help="a layer key or a whole model's key")
+    rep = sub.add_parser("repair", help="copy the readable rows of a damaged LUT into a new one")
+    rep.add_argument("lut")
+    rep.add_argument("--out", required=True, help="the new LUT file (must not exist)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,4 +65,45 @@ def run(args: argparse.Namespace) -> int:
             f"{args.out}: {counts['layers']} layer rows written ({counts['conflicts']} keys were "
             f"in several files; the steadiest row kept), {counts['models']} whole models added"
         )
+    elif args.lut_command == "remove":
+        _remove(args.lut, args.keys)
+    elif args.lut_command == "repair":
+        _repair(args.lut, args.out)
     return 0
+
+
+def _remove(path: str, keys: list[str]) -> None:
+    with LutStore.edit(path) as store:  # holds the writer lock, as profiling does
+        stored = store.layer_keys() | store.model_keys()
+        unknown = [k for k in keys if k not in stored]
+        if unknown:
+            more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
+            raise LutnasError(
+                f"{path} has no row {', '.join(map(repr, unknown[:5]))}{more}; nothing was "
+                f"removed. List its keys with: lutnas lut export {path} --csv rows.csv"
+            )
+        layers, models = store.remove_layers(keys), store.remove_models(keys)
+    print(
+        f"{path}: removed {len(layers)} layer rows and {len(models)} whole-model rows; to "
+        "re-measure them, run the profile-device command that made it again (it resumes and "
+        "measures what is missing)"
+    )
+
+
+def _repair(path: str, out: str) -> None:
+    from lut.repair import repair
+
+    result = repair(path, out)
+    print(
+        f"{out}: {result.rows['layers']} layer rows and {result.rows['models']} whole-model "
+        f"rows copied from {path} (left unchanged)"
+    )
+    lost = [k for keys in result.lost.values() for k in keys]
+    if not lost:
+        print("  no row was lost")
+        return
+    print(f"  {len(lost)} rows could not be read: {', '.join(lost[:10])}")
+    print(
+        "  to re-measure them, run the profile-device command that made it again with "
+        f"--out {out} (it resumes and measures what is missing)"
+    )

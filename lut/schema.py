@@ -12,9 +12,11 @@ Tables:
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from lut.measurement import Measurement
+from lutnas.sqlite import transaction
 
 FORMAT = "lutnas-lut"
 SCHEMA_VERSION = 2  # 2: reference_ms and drift_factor columns
@@ -76,6 +78,20 @@ def insert_sql(table: str, columns: tuple[str, ...]) -> str:
         f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' * len(columns))})"
     )
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Bring an older file up to :data:`SCHEMA_VERSION`; a read-only file is left as it is
+    (readable as it is)."""
+    try:
+        with transaction(conn):
+            add_drift_columns(conn)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                (json.dumps(SCHEMA_VERSION),),
+            )
+    except sqlite3.OperationalError:
+        pass
 
 
 def add_drift_columns(conn: sqlite3.Connection) -> None:

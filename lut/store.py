@@ -11,7 +11,6 @@ storage can be read. The tables and columns: :mod:`lut.schema`.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sqlite3
@@ -27,12 +26,22 @@ from lut.schema import (  # FORMAT, SCHEMA_VERSION: importable from here too
     SCHEMA_SQL,
     SCHEMA_VERSION,
     SPEC_COLUMNS,
-    add_drift_columns,
     drift_values,
     insert_sql,
     stat_values,
+    upgrade,
 )
 from lut.spec import LayerSpec
+from lut.store_util import (  # describe_diff: importable from here too
+    checked_meta,
+    describe_diff,
+    may_write,
+    now,
+    put_meta,
+    read_sql,
+    refuse_directory,
+    with_defaults,
+)
 from lutnas import __version__
 from lutnas.errors import LutnasError
 from lutnas.filelock import WriterLock
@@ -40,51 +49,6 @@ from lutnas.sqlite import connect, connect_readonly, transaction
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def _read_sql(query: str, conn: sqlite3.Connection) -> pd.DataFrame:
-    import pandas as pd  # loaded on demand: profiling never needs it
-
-    return pd.read_sql_query(query, conn)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def _with_defaults(settings: dict) -> dict:
-    """Settings as compared on resume; files from before drift correction had it off."""
-    return {"drift_correction": False, **settings}
-
-
-def _refuse_directory(path: Path) -> None:
-    if path.is_dir():
-        raise LutnasError(
-            f"{path} is a directory; a LUT is one file: give a file name, e.g. {path / 'host.lut'}"
-        )
-
-
-def _may_write(path: Path) -> bool:
-    """Whether this process may write ``path`` and create its journal files beside it."""
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
-
-
-def _put_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
-    )
-
-
-def describe_diff(
-    stored: dict, wanted: dict, stored_label: str = "file has", wanted_label: str = "this run"
-) -> str:
-    """``key: file has X, this run Y`` for every value that differs (empty: none)."""
-    keys = sorted(set(stored) | set(wanted))
-    return ", ".join(
-        f"{k}: {stored_label} {stored.get(k)!r}, {wanted_label} {wanted.get(k)!r}"
-        for k in keys
-        if stored.get(k) != wanted.get(k)
-    )
 
 
 class LutStore:
@@ -109,12 +73,12 @@ class LutStore:
             LutnasError: no such file, or the file is not a lutnas LUT (corrupt, another format).
         """
         path = Path(path)
-        _refuse_directory(path)
+        refuse_directory(path)
         if not path.is_file():
             raise LutnasError(
                 f"no LUT file at {path}; create one with: profile-device --out {path}"
             )
-        writable = writable and _may_write(path)
+        writable = writable and may_write(path)
         try:
             conn = connect(path) if writable else connect_readonly(path)
         except sqlite3.OperationalError as exc:
@@ -124,40 +88,12 @@ class LutStore:
                 f"{path} is not a lutnas LUT file ({exc}); it may be corrupt or another format. "
                 "Point to a file written by profile-device, or profile again into a new --out."
             ) from None
-        try:
-            check = [r[0] for r in conn.execute("PRAGMA integrity_check(20)").fetchall()]
-            if check != ["ok"]:
-                raise sqlite3.DatabaseError("integrity check failed: " + "; ".join(check))
-            rows = conn.execute("SELECT key, value FROM meta").fetchall()
-            meta = {r["key"]: json.loads(r["value"]) for r in rows}
-        except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
-            conn.close()
-            raise LutnasError(
-                f"{path} is not a lutnas LUT file ({exc}); it may be corrupt or another format. "
-                "Point to a file written by profile-device, or profile again into a new --out."
-            ) from None
-        if meta.get("format") != FORMAT:
-            conn.close()
-            raise LutnasError(f"{path} is an SQLite file but not a lutnas LUT (no format marker)")
-        if meta.get("schema_version", 0) > SCHEMA_VERSION:
-            conn.close()
-            raise LutnasError(
-                f"{path} was written by a newer lutnas (schema "
-                f"{meta['schema_version']}); upgrade lutnas to read it"
-            )
+        meta = checked_meta(conn, path)  # closes conn when it raises
         if not writable:
             return cls(path, conn)
         conn.execute("PRAGMA journal_mode=WAL")
         if meta.get("schema_version", 0) < SCHEMA_VERSION:
-            try:
-                with transaction(conn):
-                    add_drift_columns(conn)
-                    conn.execute(
-                        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                        (json.dumps(SCHEMA_VERSION),),
-                    )
-            except sqlite3.OperationalError:  # read-only file: readable as it is
-                pass
+            upgrade(conn)
         return cls(path, conn)
 
     @classmethod
@@ -183,12 +119,12 @@ class LutStore:
                     "format": FORMAT,
                     "schema_version": SCHEMA_VERSION,
                     "tool_version": __version__,
-                    "created_at": _now(),
+                    "created_at": now(),
                     "backend_config": backend_config,
                     "device": device,
                     "settings": settings,
                 }.items():
-                    _put_meta(conn, key, value)
+                    put_meta(conn, key, value)
             conn.close()
             os.link(tmp, path)  # fails if path appeared meanwhile: never overwrites
         except FileExistsError:
@@ -221,8 +157,8 @@ class LutStore:
                 was measured with another backend configuration or settings.
         """
         path = Path(path)
-        _refuse_directory(path)
-        if path.exists() and not _may_write(path):
+        refuse_directory(path)
+        if path.exists() and not may_write(path):
             raise LutnasError(
                 f"{path} is read-only here (file or directory not writable); profile into "
                 "another --out, or make it writable"
@@ -230,6 +166,28 @@ class LutStore:
         lock = WriterLock(path, "wait for it to finish, or choose another --out").acquire()
         try:
             store = cls._create_or_open(path, backend_config, device, settings, resume)
+        except BaseException:
+            lock.release()
+            raise
+        store._lock = lock
+        return store
+
+    @classmethod
+    def edit(cls, path: str | Path) -> LutStore:
+        """Open an existing LUT to change its rows, holding the writer lock (as profiling does)
+        until :meth:`close`.
+
+        Raises:
+            LutnasError: no such file, not a LUT or damaged, not writable here, or another
+                process is writing it.
+        """
+        path = Path(path)
+        refuse_directory(path)
+        if path.exists() and not may_write(path):
+            raise LutnasError(f"{path} is read-only here (file or directory not writable)")
+        lock = WriterLock(path, "wait for it to finish, then run the command again").acquire()
+        try:
+            store = cls.open(path)
         except BaseException:
             lock.release()
             raise
@@ -249,7 +207,7 @@ class LutStore:
             )
         store = cls.open(path)
         stored_cfg = store.backend_config
-        stored_settings, settings = _with_defaults(store.settings), _with_defaults(settings)
+        stored_settings, settings = with_defaults(store.settings), with_defaults(settings)
         if stored_cfg != backend_config:
             store.close()
             raise LutnasError(
@@ -281,7 +239,7 @@ class LutStore:
 
     # --- metadata --------------------------------------------------------------------------
     def _set_meta(self, key: str, value: object) -> None:
-        _put_meta(self._conn, key, value)
+        put_meta(self._conn, key, value)
 
     def set_meta(self, key: str, value: object) -> None:
         self._set_meta(key, value)
@@ -313,7 +271,7 @@ class LutStore:
                 *(getattr(spec, c) for c in SPEC_COLUMNS),
                 *stat_values(m),
                 attempts,
-                _now(),
+                now(),
                 *drift_values(m),
             ),
         )
@@ -338,7 +296,7 @@ class LutStore:
         return out
 
     def layers_frame(self) -> pd.DataFrame:
-        return _read_sql("SELECT * FROM layers ORDER BY key", self._conn)
+        return read_sql("SELECT * FROM layers ORDER BY key", self._conn)
 
     # --- whole models ----------------------------------------------------------------------
     def put_model(self, arch, m: Measurement, attempts: int = 1, name: str | None = None) -> None:
@@ -354,7 +312,7 @@ class LutStore:
                 name,
                 *stat_values(m),
                 attempts,
-                _now(),
+                now(),
                 *drift_values(m),
             ),
         )
@@ -363,7 +321,25 @@ class LutStore:
         return {r[0] for r in self._conn.execute("SELECT arch_key FROM models")}
 
     def models_frame(self) -> pd.DataFrame:
-        return _read_sql("SELECT * FROM models ORDER BY arch_key", self._conn)
+        return read_sql("SELECT * FROM models ORDER BY arch_key", self._conn)
+
+    # --- removing rows ---------------------------------------------------------------------
+    def remove_layers(self, keys: Iterable[str]) -> list[str]:
+        """Delete the rows of ``keys`` (all or none); returns the keys that were there."""
+        return self._remove("layers", "key", keys)
+
+    def remove_models(self, keys: Iterable[str]) -> list[str]:
+        """Delete the whole-model rows of these arch keys; returns the keys that were there."""
+        return self._remove("models", "arch_key", keys)
+
+    def _remove(self, table: str, column: str, keys: Iterable[str]) -> list[str]:
+        removed = []
+        with transaction(self._conn):
+            for key in dict.fromkeys(keys):
+                sql = f"DELETE FROM {table} WHERE {column} = ?"
+                if self._conn.execute(sql, (key,)).rowcount:
+                    removed.append(key)
+        return removed
 
     # --- reference layer (drift) -------------------------------------------------------------
     def add_reference(self, key: str, median_ms: float, rows_done: int) -> float:
@@ -375,9 +351,9 @@ class LutStore:
         self._conn.execute(
             "INSERT INTO reference (key, median_ms, ratio, rows_done, measured_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (key, median_ms, ratio, rows_done, _now()),
+            (key, median_ms, ratio, rows_done, now()),
         )
         return ratio
 
     def reference_frame(self) -> pd.DataFrame:
-        return _read_sql("SELECT * FROM reference ORDER BY id", self._conn)
+        return read_sql("SELECT * FROM reference ORDER BY id", self._conn)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
+from spaces.arch_record import check_record
 from spaces.space import ConvOp, SearchSpace, get_space
 
 if TYPE_CHECKING:
@@ -157,19 +158,23 @@ class Arch:
 
     @classmethod
     def from_dict(cls, data: dict) -> Arch:
-        try:
-            blocks = tuple(BlockChoice(**b) for b in data["blocks"])
-            return cls(space=data["space"], resolution=int(data["resolution"]), blocks=blocks)
-        except (KeyError, TypeError) as exc:
-            raise LutnasError(
-                f"not an architecture record ({exc}); expected keys space, "
-                "resolution, blocks[op, expansion, kernel, se_ratio, skip, "
-                "channels, layers]"
-            ) from None
+        """The architecture of a record like :meth:`to_dict`'s, every field checked
+        (:func:`spaces.arch_record.check_record`).
+
+        Raises:
+            LutnasError: naming the field, its accepted type and range, and the value given.
+        """
+        space, resolution, blocks = check_record(data)
+        return cls(space, resolution, tuple(BlockChoice(**b) for b in blocks))
 
     @classmethod
     def from_json(cls, text: str) -> Arch:
-        return cls.from_dict(json.loads(text))
+        """The architecture of a JSON record (see :meth:`from_dict`)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LutnasError(f"not an architecture record: invalid JSON ({exc})") from None
+        return cls.from_dict(data)
 
     # --- tokens --------------------------------------------------------------------------
     def problems(self) -> list[str]:

@@ -15,6 +15,9 @@ from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
 from lutnas.registry import Registry
 
+MIN_RESOLUTION = 32
+MAX_RESOLUTION = 2048  # input height = width in pixels; far above any mobile network
+
 
 def round_channels(x: float, divisor: int = 8) -> int:
     """Nearest multiple of ``divisor`` (halves round up), at least ``divisor``."""
@@ -106,9 +109,11 @@ class SearchSpace:
         return [len(d.choices) for d in self.decisions()]
 
     def check_resolution(self, resolution: int) -> int:
-        if not isinstance(resolution, int) or resolution < 32 or resolution % 8:
+        ok = isinstance(resolution, int) and not isinstance(resolution, bool)
+        if not ok or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION or resolution % 8:
             raise LutnasError(
-                f"resolution {resolution!r} is not usable: give a multiple of 8 of at least 32 "
+                f"resolution {resolution!r} is not usable: give a multiple of 8 from "
+                f"{MIN_RESOLUTION} to {MAX_RESOLUTION} "
                 f"(this space searches {', '.join(map(str, self.resolutions))})"
             )
         return resolution

@@ -1,0 +1,138 @@
+"""The LUT file's small helpers: timestamps, metadata rows, path checks, and how a damaged file
+is told apart from a file that is no LUT at all (:func:`integrity_problem`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lut.schema import FORMAT, SCHEMA_VERSION
+from lutnas.errors import LutnasError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def read_sql(query: str, conn: sqlite3.Connection) -> pd.DataFrame:
+    import pandas as pd  # loaded on demand: profiling never needs it
+
+    return pd.read_sql_query(query, conn)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def with_defaults(settings: dict) -> dict:
+    """Settings as compared on resume; files from before drift correction had it off."""
+    return {"drift_correction": False, **settings}
+
+
+def refuse_directory(path: Path) -> None:
+    if path.is_dir():
+        raise LutnasError(
+            f"{path} is a directory; a LUT is one file: give a file name, e.g. {path / 'host.lut'}"
+        )
+
+
+def may_write(path: Path) -> bool:
+    """Whether this process may write ``path`` and create its journal files beside it."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def put_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
+    )
+
+
+def describe_diff(
+    stored: dict, wanted: dict, stored_label: str = "file has", wanted_label: str = "this run"
+) -> str:
+    """``key: file has X, this run Y`` for every value that differs (empty: none)."""
+    keys = sorted(set(stored) | set(wanted))
+    return ", ".join(
+        f"{k}: {stored_label} {stored.get(k)!r}, {wanted_label} {wanted.get(k)!r}"
+        for k in keys
+        if stored.get(k) != wanted.get(k)
+    )
+
+
+def integrity_problem(conn: sqlite3.Connection) -> str | None:
+    """What SQLite's ``integrity_check`` finds wrong with the open file (None: nothing).
+
+    A damaged page often makes the check itself fail; that failure is the finding then.
+    """
+    try:
+        check = [r[0] for r in conn.execute("PRAGMA integrity_check(20)").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if check == ["ok"]:
+        return None
+    lines = [line for text in check for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("***")]
+    return "; ".join(lines[:3]) + (f"; ... ({len(lines)} findings)" if len(lines) > 3 else "")
+
+
+def is_lut_meta(conn: sqlite3.Connection) -> bool:
+    """Whether the file's ``meta`` table is readable and marks a lutnas LUT."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        return row is not None and json.loads(row[0]) == FORMAT
+    except (sqlite3.DatabaseError, json.JSONDecodeError):
+        return False
+
+
+def damaged_message(path: Path, problem: str) -> str:
+    """The error of a LUT whose pages are damaged: the damage, and the recovery that works."""
+    new = path.with_name(f"{path.stem}.repaired{path.suffix or '.lut'}")
+    return (
+        f"{path} is damaged: integrity check failed ({problem}). The file is left as it is; "
+        f"copy every row that can still be read into a new LUT with: lutnas lut repair {path} "
+        f"--out {new}, then run your profile-device command again with --out {new}: it "
+        "resumes and re-measures the rows that were lost"
+    )
+
+
+def checked_meta(conn: sqlite3.Connection, path: Path) -> dict:
+    """The metadata of the LUT open on ``conn``, after the integrity check; ``conn`` is closed
+    when this raises.
+
+    Raises:
+        LutnasError: the file is damaged (naming the recovery), not a lutnas LUT, or written by
+            a newer lutnas.
+    """
+    problem = integrity_problem(conn)
+    if problem is not None:
+        damaged = is_lut_meta(conn)
+        conn.close()
+        if damaged:
+            raise LutnasError(damaged_message(path, problem))
+        raise LutnasError(
+            f"{path} is not a lutnas LUT file ({problem}); it may be corrupt or another "
+            "format. Point to a file written by profile-device, or profile again into a new "
+            "--out."
+        )
+    try:
+        rows = conn.execute("SELECT key, value FROM meta").fetchall()
+        meta = {r["key"]: json.loads(r["value"]) for r in rows}
+    except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
+        conn.close()
+        raise LutnasError(
+            f"{path} is not a lutnas LUT file ({exc}); it may be corrupt or another format. "
+            "Point to a file written by profile-device, or profile again into a new --out."
+        ) from None
+    if meta.get("format") != FORMAT:
+        conn.close()
+        raise LutnasError(f"{path} is an SQLite file but not a lutnas LUT (no format marker)")
+    if meta.get("schema_version", 0) > SCHEMA_VERSION:
+        conn.close()
+        raise LutnasError(
+            f"{path} was written by a newer lutnas (schema "
+            f"{meta['schema_version']}); upgrade lutnas to read it"
+        )
+    return meta
