@@ -13,8 +13,6 @@ import json
 from dataclasses import asdict
 
 from lutnas.errors import LutnasError
-from predictor.evaluate import CURVE_SIZES, evaluate, held_out_archs, torchvision_layers
-from profiler.networks import measure_repeats, measure_torchvision
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,9 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--test-fraction",
         type=float,
         default=0.25,
-        help="share of the whole models held out (by a hash of their key)",
+        help="share of the whole models held out (by a hash of their key; default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the fits (default: %(default)s)")
     p.add_argument("--png", help="write the predicted-vs-measured plot here")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON here")
     p.add_argument("--no-curve", action="store_true", help="skip the learning curve")
@@ -40,35 +38,48 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="first re-measure N held-out models, for the ground truth's noise",
+        help="first re-measure N held-out models, for the ground truth's noise "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--repeat-times",
         type=int,
         default=1,
         metavar="K",
-        help="with --repeat: measure each of the N models K more times (passes minutes apart)",
+        help="with --repeat: measure each of the N models K more times (passes minutes "
+        "apart; default: %(default)s)",
     )
     p.add_argument(
         "--truth",
         choices=("median", "first"),
         default="median",
-        help="a held-out model's latency: the median of all its measurements, or the first",
+        help="a held-out model's latency: the median of all its measurements, or the first "
+        "(default: %(default)s)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    from predictor.evaluate import CURVE_SIZES, evaluate, held_out_archs, torchvision_layers
+    from profiler.networks import measure_repeats, measure_torchvision
+
     if args.repeat_times < 1 or args.repeat < 0:
         raise LutnasError("--repeat must be at least 0 and --repeat-times at least 1")
     if args.measure_torchvision:
-        measure_torchvision(args.lut, times=1 + args.repeat_times, layers_of=torchvision_layers)
+        done = measure_torchvision(
+            args.lut, times=1 + args.repeat_times, layers_of=torchvision_layers
+        )
+        print(f"torchvision networks measured ({len(done)}) and recorded in {args.lut}")
     if args.repeat:
         held_out = held_out_archs(args.lut, args.repeat, args.test_fraction)
         measure_repeats(args.lut, held_out, args.repeat_times)
+        print(f"{len(held_out)} held-out models re-measured, recorded in {args.lut}")
     curve = None if args.no_curve else CURVE_SIZES
     report = evaluate(args.lut, args.test_fraction, args.seed, curve, args.png, truth=args.truth)
     print(report.text())
+    if args.png:
+        print(f"predicted-vs-measured plot written to {args.png}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(asdict(report), f, indent=1, default=float)
+        print(f"figures written to {args.json}")
     return 0

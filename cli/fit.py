@@ -1,13 +1,12 @@
 """``lutnas fit``: fit a latency predictor on a LUT and its whole-model measurements.
 
 lutnas fit --lut host.lut --out host.predictor
+lutnas fit --lut target.lut --prior host.predictor --out target.predictor   # calibrate
 """
 
 from __future__ import annotations
 
 import argparse
-
-from predictor.api import LatencyPredictor
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +16,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="LUT file with whole-model rows (profile-device --whole-models N)",
     )
     p.add_argument("--out", required=True, help="predictor directory to write")
-    p.add_argument("--seed", type=int, default=0, help="seed of CV folds and XGBoost")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of CV folds and XGBoost (default: %(default)s)"
+    )
+    p.add_argument(
+        "--prior",
+        metavar="SOURCE.predictor",
+        help="calibrate this predictor of another device with the LUT's whole models instead of "
+        "fitting a new one (a LUT of a few whole models: profile-device --whole-models N "
+        "--no-layers); see docs/calibrating.md",
+    )
     p.add_argument(
         "--no-layer-estimator",
         action="store_true",
@@ -26,6 +34,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lut.store import LutStore
+    from predictor import persistence
+    from predictor.api import LatencyPredictor  # torch, xgboost: only when fitting
+    from profiler.quality import assess, quality_lines
+
+    persistence.check_out(args.out)  # an unwritable --out is found before the fit, not after
+    if args.prior:
+        return _calibrate(args)
     predictor = LatencyPredictor.fit(
         args.lut, seed=args.seed, estimate_missing=not args.no_layer_estimator
     )
@@ -48,4 +64,19 @@ def run(args: argparse.Namespace) -> int:
         f"  measured / LUT sum: median {ratio:.3f} (the plain sum runs "
         f"{100 * abs(ratio - 1):.1f}% {'low' if ratio > 1 else 'high'})"
     )
+    with LutStore.open(args.lut, writable=False) as store:  # the LUT's own quality
+        quality, runs = assess(store.layers_frame(), store.meta), store.meta["settings"]["runs"]
+    lines = quality_lines(quality, str(args.lut), runs, "    ")
+    print(f"  the LUT {args.lut}:")
+    print("\n".join(lines))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from predictor.api import LatencyPredictor
+    from predictor.calibrated import calibrate_from_lut
+
+    target = calibrate_from_lut(LatencyPredictor.load(args.prior), args.lut)
+    path = target.save(args.out)
+    print(f"{path}: {args.prior} {target.describe()}")
     return 0

@@ -12,7 +12,7 @@ from lutnas.cli_util import user_errors
 # subcommand -> (module with add_arguments/run, help)
 SUBCOMMANDS = {
     "profile-device": ("cli.profile", "time a search space's layers into a LUT"),
-    "lut": ("cli.lut", "inspect, export and merge LUT files"),
+    "lut": ("cli.lut", "inspect, export, merge, remove rows from and repair LUT files"),
     "fit": ("cli.fit", "fit a latency predictor on a LUT and whole-model measurements"),
     "predict": ("cli.predict", "predict the latency of an architecture or torch model"),
     "evaluate": ("cli.evaluate", "the predictor's accuracy report"),

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from lutnas.errors import LutnasError
-from predictor.api import LatencyPredictor
 from spaces.io import load_archs
 from spaces.named import get_named_arch, list_named_archs
 
@@ -27,7 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a torchvision classification model, e.g. mobilenet_v2 (random "
         "weights, nothing is downloaded)",
     )
-    p.add_argument("--resolution", type=int, default=224, help="input size for --torchvision")
+    p.add_argument(
+        "--resolution",
+        type=int,
+        default=224,
+        help="input size for --torchvision (default: %(default)s)",
+    )
     p.add_argument(
         "--lut",
         help="use (and, with --measure-missing, extend) this LUT's rows; it "
@@ -60,9 +65,11 @@ def _torchvision(name: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from predictor.api import LatencyPredictor  # torch, xgboost: only when predicting
+
     predictor = LatencyPredictor.load(args.predictor, lut=args.lut)
+    backend = None
     if args.torchvision:
-        backend = None
         if args.measure_missing:
             from profiler.base import get_backend
 
@@ -93,4 +100,23 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             print(f"{name}\n  {pred.summary()}")
+    if backend is not None:
+        _report_measured(predictor.lut_path, sum(len(p.measured_keys) for _, p in results))
     return 0
+
+
+def _report_measured(lut_path: str | None, rows: int) -> None:
+    """Name the file --measure-missing added rows to (stderr, so --json stays parseable)."""
+    from pathlib import Path
+
+    if not rows:
+        where = f" ({lut_path} unchanged)" if lut_path else ""
+        print(f"--measure-missing: no row was missing{where}", file=sys.stderr)
+    elif lut_path and Path(lut_path).is_file():
+        print(f"--measure-missing: {rows} rows measured and added to {lut_path}", file=sys.stderr)
+    else:
+        print(
+            f"--measure-missing: {rows} rows measured for this prediction only: the LUT file "
+            f"{lut_path or '(none recorded)'} does not exist here; give --lut FILE to keep them",
+            file=sys.stderr,
+        )

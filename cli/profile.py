@@ -20,6 +20,7 @@ from lutnas.cli_util import bounded, user_errors
 from lutnas.errors import LutnasError
 from profiler.base import backend_class, get_backend, list_backends
 from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
+from profiler.quality import assess, quality_lines
 from profiler.training_data import candidate_pool, latency_stratified_archs
 from spaces.arch import Arch
 from spaces.io import load_archs
@@ -32,9 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
         default="onnxruntime",
-        help=f"where to time: {', '.join(list_backends())} (default: onnxruntime)",
+        help=f"where to time: {', '.join(list_backends())} (default: %(default)s)",
     )
-    p.add_argument("--space", default="mnasnet", help=f"search space: {', '.join(list_spaces())}")
+    p.add_argument(
+        "--space",
+        default="mnasnet",
+        help=f"search space: {', '.join(list_spaces())} (default: %(default)s)",
+    )
     p.add_argument(
         "--resolution",
         type=bounded(int, 32, 2048),
@@ -55,7 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="named architecture to profile the layers of: " + ", ".join(list_named_archs()),
     )
     p.add_argument(
-        "--limit", type=bounded(int, 1), help="profile at most N layers (a seeded random subset)"
+        "--limit",
+        type=bounded(int, 1),
+        help="profile at most N layers (a seeded random subset; default: all)",
     )
     p.add_argument(
         "--fill-models",
@@ -64,18 +71,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "lacks (so lutnas fit can use every one of them)",
     )
     p.add_argument(
+        "--no-layers",
+        action="store_true",
+        help="time only the --whole-models N, no layers: a few measurements of a new device "
+        "to calibrate a predictor with (lutnas fit --prior)",
+    )
+    p.add_argument(
         "--whole-models",
         type=bounded(int, 0),
         default=0,
         metavar="N",
-        help="also time N random whole architectures (the predictor's training data)",
+        help="also time N random whole architectures (the predictor's training data; "
+        "default: %(default)s)",
     )
     p.add_argument(
         "--whole-models-sampling",
         choices=("uniform", "latency"),
         default="uniform",
         help="uniform: random archs; latency: spread evenly over the LUT-sum range "
-        "(needs the space's layers in the LUT; see profiler.training_data)",
+        "(needs the space's layers in the LUT; see profiler.training_data; default: %(default)s)",
     )
     p.add_argument(
         "--warmup",
@@ -99,13 +113,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cv-threshold",
         type=bounded(float, 0, above=True),
         default=ProfileSettings.cv_threshold,
-        help="re-measure rows whose robust CV is above this",
+        help="re-measure rows whose robust CV ((p90-p10)/(2.56 median)) is above this "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--reference-every",
         type=bounded(int, 0),
         default=ProfileSettings.reference_every,
-        help="re-time the reference layer every N rows to detect drift (0: never)",
+        help="re-time the reference layer every N rows to detect drift (0: never; "
+        "default: %(default)s)",
     )
     p.add_argument(
         "--no-drift-correction",
@@ -193,14 +209,22 @@ def _print_report(what: str, r: ProfileReport) -> None:
 def run(args: argparse.Namespace) -> int:
     space = get_space(args.space)
     resolutions = [space.check_resolution(r) for r in (args.resolution or [224])]
-    wanted = {} if args.fill_models else _layers_wanted(args, space, resolutions)
+    if args.no_layers and (not args.whole_models or args.whole_models_sampling == "latency"):
+        raise LutnasError(
+            "--no-layers times whole models only: give --whole-models N, sampled uniformly "
+            "(latency sampling needs the layers in the LUT)"
+        )
+    skip = args.fill_models or args.no_layers
+    wanted = {} if skip else _layers_wanted(args, space, resolutions)
     specs = [s for r in wanted for s in wanted[r]]
     if args.limit is not None:
         random.Random(args.seed).shuffle(specs)
         specs = specs[: max(0, args.limit)]
     candidates = _whole_model_candidates(args, space, resolutions)
     chosen = {s.key for s in specs}
-    for_models = [s for a in candidates for s in a.layers() if s.key not in chosen]
+    for_models = (
+        [] if args.no_layers else [s for a in candidates for s in a.layers() if s.key not in chosen]
+    )
     for_models = list({s.key: s for s in for_models}.values())
     specs += for_models
     if args.dry_run:
@@ -234,10 +258,12 @@ def run(args: argparse.Namespace) -> int:
         extra = f" ({len(for_models)} for the whole models' architectures)" if for_models else ""
         if args.fill_models:
             extra = f" (the layers {out}'s whole models lack)"
-        print(f"profiling {len(todo)} layers into {out} with {args.backend}{extra}")
-        report = profile_layers(backend, store, todo, settings, progress)
-        _print_report("layers", report)
-        failed = bool(report.failed)
+        failed = False
+        if not args.no_layers:
+            print(f"profiling {len(todo)} layers into {out} with {args.backend}{extra}")
+            report = profile_layers(backend, store, todo, settings, progress)
+            _print_report("layers", report)
+            failed = bool(report.failed)
         if args.whole_models:
             if args.whole_models_sampling == "latency":
                 archs = latency_stratified_archs(
@@ -249,6 +275,8 @@ def run(args: argparse.Namespace) -> int:
             _print_report("whole models", report)
             failed |= bool(report.failed)
         print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
+        quality = assess(store.layers_frame(), store.meta)
+        print("\n".join(quality_lines(quality, out, settings.runs)))
         return failed
 
     if several_phones(args):  # one thread and one LUT per phone (profiler.multi)

@@ -5,6 +5,7 @@
     lutnas search --predictor host.predictor --target-ms 12 --reward hard --strategy rl \\
         --evaluator proxy-train --evaluator-opt epochs=2 --workers 2 --verify 3
     lutnas search ... --ray                       # evaluations on a local Ray instance
+    lutnas search ... --resolution 224            # only the resolutions the predictor saw
     lutnas search ... --evaluator callable --evaluator-arg mypkg.train:accuracy
 
 Every evaluated candidate is saved in OUT/search.sqlite as it finishes; run the same command
@@ -16,6 +17,7 @@ OUT/candidates.csv, OUT/summary.json (see search/outputs.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -24,6 +26,7 @@ from lutnas.errors import LutnasError
 from search.evaluators import AccuracyEvaluator, get_evaluator, list_evaluators
 from search.reward import PRESETS, make_reward
 from search.strategies import get_strategy
+from search.strategies.restricted import RestrictedResolutions, check_resolutions
 from spaces.space import get_space, list_spaces
 
 
@@ -40,12 +43,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--reward",
         choices=(*PRESETS, "custom"),
         default="soft",
-        help="soft: α=β=-0.07; hard: α=0, β=-1; custom: give --alpha and --beta",
+        help="soft: α=β=-0.07; hard: α=0, β=-1; custom: give --alpha and --beta "
+        "(default: %(default)s)",
     )
     p.add_argument("--alpha", type=float, help="reward exponent when LAT <= T (custom)")
     p.add_argument("--beta", type=float, help="reward exponent when LAT > T (custom)")
-    p.add_argument("--space", default="mnasnet", help=f"search space: {', '.join(list_spaces())}")
-    p.add_argument("--strategy", choices=("evolution", "rl", "random"), default="evolution")
+    p.add_argument(
+        "--space",
+        default="mnasnet",
+        help=f"search space: {', '.join(list_spaces())} (default: %(default)s)",
+    )
+    p.add_argument(
+        "--resolution",
+        type=int,
+        action="append",
+        metavar="R",
+        help="search only input resolution R (repeatable; default: every resolution of the "
+        "space), e.g. only those the predictor was fitted on",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=("evolution", "rl", "random"),
+        default="evolution",
+        help="evolution: regularized evolution; rl: the MnasNet PPO controller; random: "
+        "uniform sampling (default: %(default)s)",
+    )
     p.add_argument(
         "--strategy-opt",
         action="append",
@@ -59,14 +81,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=200,
         metavar="N",
-        help="candidates to tell the strategy (default 200)",
+        help="candidates to tell the strategy (default: %(default)s)",
     )
     p.add_argument(
         "--evaluator",
         choices=list_evaluators(),
         default="proxy-train",
-        help="proxy-train: a few epochs on sklearn digits at 32 px; zero-cost: a "
-        "training-free score (not an accuracy); callable: your own function",
+        help="proxy-train: really trains each candidate a few epochs on sklearn digits at "
+        "32 px, about 20-60 s per candidate and core (the default budget of 200 on 2 workers: "
+        "1-3 hours); zero-cost: a training-free score in well under a second (not an "
+        "accuracy); callable: your own function (default: %(default)s)",
     )
     p.add_argument(
         "--evaluator-arg",
@@ -85,7 +109,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--batch-size",
         type=int,
         default=8,
-        help="candidates asked and evaluated in parallel per batch (default 8)",
+        help="candidates asked and evaluated in parallel per batch (default: %(default)s)",
     )
     p.add_argument(
         "--workers",
@@ -100,14 +124,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="evaluate on a local Ray instance (pip install 'lutnas[ray]')",
     )
     p.add_argument("--ray-address", metavar="ADDR", help="evaluate on the Ray cluster at ADDR")
-    p.add_argument("--out", default="search_out", help="output directory (default search_out)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the strategy")
+    p.add_argument("--out", default="search_out", help="output directory (default: %(default)s)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the strategy (default: %(default)s)"
+    )
     p.add_argument(
         "--verify",
         type=int,
         default=0,
         metavar="K",
-        help="measure the top K on the LUT's backend, print predicted vs measured",
+        help="measure the top K on the LUT's backend, print predicted vs measured "
+        "(default: %(default)s)",
     )
     phone = p.add_argument_group("--verify on a phone LUT (backend adb)")
     phone.add_argument(
@@ -179,18 +206,25 @@ def run(args: argparse.Namespace) -> int:
 
     workers = _check_counts(args)
     space = get_space(args.space)
+    searched = space
+    if args.resolution:
+        resolutions = check_resolutions(space, args.resolution)
+        searched = dataclasses.replace(space, resolutions=resolutions)
     reward = make_reward(args.target_ms, args.reward, args.alpha, args.beta)
     predictor = LatencyPredictor.load(args.predictor)
-    check_predictor(predictor, space, reward.target_ms)
+    check_predictor(predictor, searched, reward.target_ms)
+    _hint_resolutions(predictor, searched, args.resolution)
     evaluator = build_evaluator(
         args.evaluator, args.evaluator_arg, parse_options(args.evaluator_opt, "evaluator")
     )
     strategy = get_strategy(
         args.strategy,
-        space.choice_counts(),
+        searched.choice_counts(),
         args.seed,
         **parse_options(args.strategy_opt, "strategy"),
     )
+    if searched is not space:  # the runner decodes tokens with the full space (see there)
+        strategy = RestrictedResolutions(strategy, space, searched.resolutions)
     start = time.perf_counter()
     result = run_search(
         args.out,
@@ -253,6 +287,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hint_resolutions(predictor, searched, asked: list[int] | None) -> None:
+    """Name the option that avoids resolutions the predictor never saw."""
+    seen = set(predictor.training_resolutions or ())
+    if seen and not asked and set(searched.resolutions) - seen:
+        flags = " ".join(f"--resolution {r}" for r in searched.resolutions if r in seen)
+        if flags:
+            print(f"  to search only what the predictor was fitted on: {flags}")
+
+
 def _print_results(
     history,
     paths,
@@ -261,7 +304,7 @@ def _print_results(
     target_ms: float,
     latency_range_ms: tuple[float, float] | None,
 ) -> None:
-    from search.outputs import best_row, front
+    from search.outputs import best_row, front, score_column
 
     if report is not None:
         print(
@@ -297,5 +340,13 @@ def _print_results(
         f"  rebuild it in torch: Arch.from_json(Path({str(paths.best_json)!r}).read_text())"
         ".build()  (from spaces.arch import Arch)"
     )
+    out = paths.candidates_csv.parent
+    print(
+        f"also in {out}: {paths.candidates_csv.name} (every candidate), "
+        f"{paths.summary_json.name}, README.txt, and the record search.sqlite"
+    )
     if evaluator.is_proxy:
-        print("  note: the zero-cost score ranks networks; it is not an accuracy")
+        print(
+            "  note: the zero-cost score ranks networks; it is not an accuracy (the "
+            f"{score_column(True)} column)"
+        )

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from lut.measurement import Measurement
 from lut.spec import LayerSpec
 from lut.store import LutStore, describe_diff
 from lutnas.errors import LutnasError
+
+if TYPE_CHECKING:  # pandas loads where a frame is read (lutnas --help stays fast)
+    import pandas as pd
 
 
 def export_csv(store: LutStore, out: str | Path) -> list[Path]:
@@ -69,6 +71,8 @@ class StoredArch:
 
 def _row_measurement(row: pd.Series, scale: float = 1.0) -> Measurement:
     """A stored row as a Measurement, times ``scale`` (see :func:`_scale`)."""
+
+    import pandas as pd
 
     def opt(v):
         return None if v is None or pd.isna(v) else float(v)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from lut.store import LutStore
+from profiler.quality import assess, quality_lines, robust_noise
 from spaces.space import SearchSpace
 
 
@@ -18,6 +19,15 @@ def coverage(
         wanted = {s.key for s in space.unique_layers(r)}
         out[r] = (len(wanted & keys), len(wanted))
     return out
+
+
+def profiled_resolutions(layers, space: SearchSpace) -> list[int]:
+    """The resolutions a LUT has rows for (by its stem rows' input size), or the space's
+    largest (profile-device's default, 224) when it has none: never the space's other
+    resolutions, which were never profiled."""
+    stems = layers.loc[layers.op == "stem", "input_h"].unique()
+    found = sorted(int(r) for r in stems)
+    return found or [max(space.resolutions)]
 
 
 def describe(store: LutStore, space: SearchSpace | None, noisiest: int = 10) -> str:
@@ -36,20 +46,18 @@ def describe(store: LutStore, space: SearchSpace | None, noisiest: int = 10) -> 
         for op, row in by_op.iterrows():
             lines.append(f"    {op:<7} {int(row['count']):>6} rows, median {row['median']:.3f} ms")
         if space is not None:
-            stems = layers.loc[layers.op == "stem", "input_h"].unique()
-            resolutions = sorted({*space.resolutions, *(int(r) for r in stems)})
+            resolutions = profiled_resolutions(layers, space)
             for r, (have, total) in coverage(store, space, resolutions).items():
-                if have:
-                    lines.append(
-                        f"  coverage of {space.name} @{r}: {have}/{total} "
-                        f"({100 * have / total:.1f}%)"
-                    )
-        noisy = layers.sort_values("cv", ascending=False).head(noisiest)
-        lines.append(f"  noisiest {len(noisy)} rows (CV = std/mean):")
+                lines.append(
+                    f"  coverage of {space.name} @{r}: {have}/{total} ({100 * have / total:.1f}%)"
+                )
+        noisy = layers.assign(robust_cv=robust_noise(layers))
+        noisy = noisy.sort_values("robust_cv", ascending=False, na_position="last").head(noisiest)
+        lines.append(f"  noisiest {len(noisy)} rows (robust CV, then CV = std/mean):")
         for _, row in noisy.iterrows():
-            lines.append(f"    {row.cv:6.3f}  {row.median_ms:8.3f} ms  x{row.attempts}  {row.key}")
-    drift = meta.get("drift_events", [])
-    lines.append(f"  drift events (reference moved > 10%): {len(drift)}")
-    for event in drift[:10]:
-        lines.append(f"    after {event['rows_done']} rows: {event['ratio']:.2f}x")
+            lines.append(
+                f"    {row.robust_cv:6.3f} {row.cv:6.3f}  {row.median_ms:8.3f} ms  "
+                f"x{row.attempts}  {row.key}"
+            )
+    lines += quality_lines(assess(layers, meta), str(store.path), meta["settings"].get("runs"))
     return "\n".join(lines)

@@ -1,6 +1,8 @@
 """What a search leaves in its ``--out`` directory, written from the record.
 
-    candidates.csv   every told candidate in order: seq, batch, accuracy, latency_ms, reward, ...
+    candidates.csv   every told candidate in order: seq, batch, SCORE, latency_ms, reward, ...
+                     where SCORE is ``accuracy``, or ``zero_cost_score`` for a proxy evaluator
+                     (:func:`score_column`; the same column name in pareto.csv/json)
     pareto.csv       the Pareto front of accuracy (↑) vs predicted latency (↓), one row per
                      distinct architecture, fastest first
     pareto.json      the same with each architecture's JSON, the score's meaning, T and the
@@ -103,12 +105,18 @@ def hypervolume(
     )
 
 
-def _row_dict(r: HistoryRow) -> dict:
+def score_column(is_proxy: bool) -> str:
+    """The name of the score's column in the output files: a training-free proxy's score is
+    not an accuracy, so it is not called one."""
+    return "zero_cost_score" if is_proxy else "accuracy"
+
+
+def _row_dict(r: HistoryRow, column: str = "accuracy") -> dict:
     arch = Arch.from_json(r.arch_json)
     return {
         "seq": r.seq,
         "short_id": arch.short_id,
-        "accuracy": r.accuracy,
+        column: r.accuracy,
         "latency_ms": r.latency_ms,
         "reward": r.reward,
         "arch_key": r.arch_key,
@@ -219,13 +227,14 @@ def write_outputs(
         best_onnx=None,
         summary_json=out / "summary.json",
     )
+    column = score_column(is_proxy)
     _write_csv(
         paths.candidates_csv,
         [
             {
                 "seq": r.seq,
                 "batch": r.batch,
-                "accuracy": "" if r.accuracy is None else r.accuracy,
+                column: "" if r.accuracy is None else r.accuracy,
                 "latency_ms": r.latency_ms,
                 "reward": r.reward,
                 "reused": int(r.reused),
@@ -235,7 +244,7 @@ def write_outputs(
         ],
     )
     pf = front(history)
-    _write_csv(paths.pareto_csv, [{"rank": i, **_row_dict(r)} for i, r in enumerate(pf)])
+    _write_csv(paths.pareto_csv, [{"rank": i, **_row_dict(r, column)} for i, r in enumerate(pf)])
     ref_latency_ms = 2.0 * target_ms
     hv = hypervolume(history, ref_latency_ms)
     paths.pareto_json.write_text(
@@ -250,7 +259,7 @@ def write_outputs(
                     "ref_latency_ms": ref_latency_ms,
                     "unit": "accuracy x ms",
                 },
-                "front": [{**_row_dict(r), "arch": json.loads(r.arch_json)} for r in pf],
+                "front": [{**_row_dict(r, column), "arch": json.loads(r.arch_json)} for r in pf],
             },
             indent=1,
         )
@@ -279,7 +288,7 @@ def write_outputs(
                 "hypervolume": {"value": hv, "ref_accuracy": 0.0, "ref_latency_ms": ref_latency_ms},
                 "best": None
                 if best is None
-                else {**_row_dict(best), "arch": json.loads(best.arch_json)},
+                else {**_row_dict(best, column), "arch": json.loads(best.arch_json)},
             },
             indent=1,
             default=str,

@@ -69,6 +69,7 @@ def test_a_predictor_from_another_space_is_refused(predictor_path, tmp_path, cap
         (["--budget", "0"], "--budget must be at least 1"),
         (["--workers", "0"], "--workers must be at least 1"),
         (["--space", "nope"], "unknown search space 'nope'"),
+        (["--resolution", "200"], "--resolution 200: space 'mnasnet' searches 160, 192, 224"),
     ],
 )
 def test_bad_options_are_clear_errors(extra, message, predictor_path, tmp_path, capsys):
@@ -103,7 +104,7 @@ def test_outputs_verify_and_resume_from_the_command_line(predictor_path, tmp_pat
     candidates = _read_csv(out / "candidates.csv")
     assert len(candidates) == 8
     distinct = {c["arch_key"]: c for c in reversed(candidates)}
-    acc = np.array([float(c["accuracy"]) for c in distinct.values()])
+    acc = np.array([float(c["zero_cost_score"]) for c in distinct.values()])  # not "accuracy"
     lat = np.array([float(c["latency_ms"]) for c in distinct.values()])
     expected = {list(distinct)[i] for i in pareto_front(acc, lat)}
     front = _read_csv(out / "pareto.csv")
@@ -140,6 +141,22 @@ def test_outputs_verify_and_resume_from_the_command_line(predictor_path, tmp_pat
     # another configuration on the same record is refused, naming the difference
     assert main([*search_args(predictor_path, out), "--seed", "3"]) == 2
     assert "strategy.seed: record has 0, this run 3" in capsys.readouterr().err
+
+
+def test_resolution_restricts_the_search_and_is_part_of_its_configuration(
+    predictor_path, tmp_path, capsys
+):
+    out = tmp_path / "search224"
+    assert main([*search_args(predictor_path, out, budget=4), "--resolution", "224"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{out / 'pareto.csv'}" in printed and "candidates.csv (every candidate)" in printed
+    candidates = _read_csv(out / "candidates.csv")
+    assert len(candidates) == 4
+    assert {c["arch_key"].split(":")[0] for c in candidates} == {"mnasnet@224"}
+    # resuming with other resolutions (or none) is refused like any other configuration change
+    assert main([*search_args(predictor_path, out, budget=4), "--resolution", "192"]) == 2
+    assert "resolutions" in capsys.readouterr().err
+    assert main(search_args(predictor_path, out, budget=4)) == 2
 
 
 def test_verify_on_a_phone_lut_writes_the_archs_and_says_how(tmp_path):

@@ -1,6 +1,7 @@
 """The ask/tell contract (tests/contracts/strategy.py) run on every strategy, plus
 per-strategy behaviour and the registry."""
 
+import json
 import math
 
 import numpy as np
@@ -12,6 +13,9 @@ from lutnas.errors import LutnasError
 from search.strategies import Strategy, get_strategy, list_strategies, register_strategy
 from search.strategies import base as strategies_base
 from search.strategies.evolution import RegularizedEvolution, mutate_one
+from search.strategies.restricted import RestrictedResolutions, restricted_choices
+from spaces.arch import Arch
+from spaces.space import get_space
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -278,3 +282,24 @@ def test_register_and_refuse_duplicates(scratch_registry):
         register_strategy("test-constant")(Constant)
     with pytest.raises(LutnasError, match="already registered"):
         register_strategy("evolution")(Constant)
+
+
+def test_a_resolution_restricted_strategy_asks_only_those_resolutions_and_resumes():
+    space = get_space("mnasnet")
+
+    def build():
+        inner = get_strategy("random", restricted_choices(space, (192, 224)), 3)
+        return RestrictedResolutions(inner, space, (224, 192))
+
+    strategy = build()
+    assert list(strategy.choices) == space.choice_counts()
+    assert strategy.options["resolutions"] == [192, 224] and strategy.name == "random"
+    asked = [strategy.ask() for _ in range(20)]
+    assert {Arch.from_tokens("mnasnet", t).resolution for t in asked} == {192, 224}
+    for t in asked:
+        strategy.tell(t, 0.5)
+    with pytest.raises(LutnasError, match="resolution 160 is not searched"):
+        strategy.tell([0, *asked[0][1:]], 0.5)
+    again = build()
+    again.load_state_dict(json.loads(json.dumps(strategy.state_dict())))
+    assert [again.ask() for _ in range(5)] == [strategy.ask() for _ in range(5)]

@@ -1,0 +1,203 @@
+"""Is a LUT fit for use? Noise, drift and re-measurement figures and a one-line verdict.
+
+One place for the judgement that ``profile-device`` prints at its end, ``lutnas lut show`` prints
+under its counts and ``lutnas fit`` prints under its cross-validation. Pure functions of a LUT's
+layers table (``LutStore.layers_frame()``) and its meta (``LutStore.meta``).
+
+Why these thresholds (DESIGN.md, "Measuring latency"):
+
+- Noise is each row's *robust* CV, ``(p90 - p10) / (2 · 1.2816 · median)`` (as
+  :attr:`lut.measurement.Measurement.robust_cv`): the normal-equivalent spread of the p10..p90
+  range, which a few outliers (a context switch, a GC pause) do not inflate.
+- :data:`MEDIAN_NOISE_MAX` 9%: published phone LUTs show median CVs of 2–9% (and repeated host
+  measurements here differ by ~5% run to run); a typical row noisier than every published table
+  adds error of the size of the predictor's own target (±10% on whole models).
+- :data:`P90_NOISE_MAX` 10%: the profiler's default ``--cv-threshold`` (rows above it are
+  re-measured, up to three times), so at most a tenth of the rows may stay above it. The remedy
+  names the rows above it: ``lutnas lut remove`` them and profile again (it resumes).
+- :data:`DRIFT_MAX` 10%: the reference layer moving more than 10% from its timing at the start
+  of a run is the drift DESIGN.md says to flag; rows timed after it are skewed.
+- :data:`REMEASURED_SHARE_NOTE` 25%: informational; when a quarter of the rows needed a second
+  measurement the machine was busy, even if the kept rows end up steady.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+MEDIAN_NOISE_MAX = 0.09  # median robust CV of the rows
+P90_NOISE_MAX = 0.10  # 90th percentile of the rows' robust CV (= default --cv-threshold)
+DRIFT_MAX = 0.10  # |reference ratio - 1| beyond which a run drifted
+REMEASURED_SHARE_NOTE = 0.25  # share of rows measured more than once worth a mention
+NORMAL_P10_P90_Z = 1.2816  # z of the normal's 90th percentile
+
+
+@dataclass(frozen=True)
+class DriftRun:
+    """The drift events of one profiling run (events sharing that run's reference baseline)."""
+
+    baseline_ms: float | None  # the reference's timing at the run's start (None: older files)
+    events: int
+    worst_ratio: float  # the event furthest from 1, vs the run's start
+    first_rows_done: int  # rows in the file at its first event
+    last_rows_done: int
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Figures and verdict of one LUT; see the module docstring for the thresholds."""
+
+    rows: int
+    rows_with_spread: int  # rows with p10 and p90 (some phone runners report no percentiles)
+    median_noise: float | None  # median robust CV of the rows, None when no row has a spread
+    p90_noise: float | None
+    remeasured_share: float  # rows measured more than once (attempts > 1)
+    rows_above_target: int  # rows whose robust CV exceeds P90_NOISE_MAX
+    drift_runs: tuple[DriftRun, ...] = field(default_factory=tuple)
+
+    @property
+    def noisy(self) -> bool:
+        return self.p90_noise is not None and (
+            self.median_noise > MEDIAN_NOISE_MAX or self.p90_noise > P90_NOISE_MAX
+        )
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.drift_runs)
+
+    @property
+    def verdict(self) -> str:
+        """``usable``, ``noisy``, ``drifting``, ``noisy, drifting``, ``unknown noise`` or
+        ``empty``."""
+        if not self.rows:
+            return "empty"
+        words = [w for w, bad in (("noisy", self.noisy), ("drifting", self.drifted)) if bad]
+        if words:
+            return ", ".join(words)
+        return "usable" if self.median_noise is not None else "unknown noise"
+
+
+def robust_noise(layers) -> list[float]:
+    """Each row's robust CV (NaN where p10, p90 or the median is missing or zero)."""
+    out = []
+    for p10, p90, med in zip(layers["p10_ms"], layers["p90_ms"], layers["median_ms"], strict=True):
+        ok = all(v is not None and not math.isnan(v) for v in (p10, p90, med)) and med > 0
+        out.append((p90 - p10) / (2 * NORMAL_P10_P90_Z * med) if ok else math.nan)
+    return out
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolation percentile (numpy's default) of already sorted values."""
+    pos = (len(sorted_values) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def drift_runs(meta: dict) -> tuple[DriftRun, ...]:
+    """The drift events in ``meta["drift_events"]`` beyond :data:`DRIFT_MAX`, grouped by run.
+
+    Each event carries ``rows_done`` (rows in the file then) and ``ratio`` (the reference's
+    timing vs its timing at that run's start); events of one run share ``baseline_ms``.
+    """
+    runs: dict[float | None, list[dict]] = {}
+    for event in meta.get("drift_events", []):
+        if abs(event["ratio"] - 1) > DRIFT_MAX:
+            runs.setdefault(event.get("baseline_ms"), []).append(event)
+    return tuple(
+        DriftRun(
+            baseline_ms=baseline,
+            events=len(events),
+            worst_ratio=max((e["ratio"] for e in events), key=lambda r: abs(r - 1)),
+            first_rows_done=min(e["rows_done"] for e in events),
+            last_rows_done=max(e["rows_done"] for e in events),
+        )
+        for baseline, events in runs.items()
+    )
+
+
+def assess(layers, meta: dict) -> Quality:
+    """The quality figures of a LUT's layers table and meta."""
+    noise = sorted(v for v in robust_noise(layers) if not math.isnan(v))
+    rows = len(layers)
+    return Quality(
+        rows=rows,
+        rows_with_spread=len(noise),
+        median_noise=_percentile(noise, 0.5) if noise else None,
+        p90_noise=_percentile(noise, 0.9) if noise else None,
+        remeasured_share=float((layers["attempts"] > 1).sum()) / rows if rows else 0.0,
+        rows_above_target=sum(v > P90_NOISE_MAX for v in noise),
+        drift_runs=drift_runs(meta),
+    )
+
+
+def remedy(q: Quality, lut: str, runs: int | None = None) -> list[str]:
+    """What to do about a table that is not ``usable`` (commands that exist today)."""
+    todo = []
+    if q.noisy:
+        more = f" (now {runs})" if runs else ""
+        n = q.rows_above_target
+        todo.append(
+            f"run on a quieter machine, raise --runs{more}, or re-measure the {n} rows above "
+            f"{_pct(P90_NOISE_MAX)}: lutnas lut remove {lut} KEY... (lutnas lut show {lut} "
+            f"--noisiest {n} lists them), then the same profile-device command again (it "
+            "resumes and measures what is missing)"
+        )
+    if q.drifted:
+        todo.append(
+            "the machine's speed changed while profiling (throttling or other load): re-run on "
+            "an idle, cool machine; rows timed after the drift are skewed"
+        )
+    if q.verdict == "unknown noise":
+        todo.append("the runner reported no p10/p90, so the rows' spread is unknown")
+    return todo
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def verdict_line(q: Quality, lut: str, runs: int | None = None) -> str:
+    """ONE line: the verdict, the figures behind it and, when not usable, what to do."""
+    if q.verdict == "empty":
+        return (
+            "verdict: no layer rows — whole models only, e.g. to calibrate a predictor with "
+            f"(lutnas fit --lut {lut} --prior SOURCE.predictor), or profile the layers next"
+        )
+    if q.median_noise is None:
+        noise = "noise unknown"
+    else:
+        noise = f"median noise {_pct(q.median_noise)}, p90 {_pct(q.p90_noise)}"
+        if q.noisy:
+            noise += f" (targets ≤ {_pct(MEDIAN_NOISE_MAX)}, ≤ {_pct(P90_NOISE_MAX)})"
+    drift = (
+        "no drift"
+        if not q.drifted
+        else f"drift in {len(q.drift_runs)} run(s), worst "
+        f"{max((r.worst_ratio for r in q.drift_runs), key=lambda r: abs(r - 1)):.2f}x"
+    )
+    todo = remedy(q, lut, runs)
+    return f"verdict: {q.verdict} — {noise}, {drift}" + (f": {'; '.join(todo)}" if todo else "")
+
+
+def quality_lines(q: Quality, lut: str, runs: int | None = None, indent: str = "  ") -> list[str]:
+    """The figures (noise, re-measured share, drift per run) and the verdict line last."""
+    lines = []
+    if q.median_noise is not None:
+        lines.append(
+            f"{indent}noise (robust CV of {q.rows_with_spread} rows): median "
+            f"{_pct(q.median_noise)}, p90 {_pct(q.p90_noise)}"
+        )
+    share = f"{indent}re-measured for noise: {_pct(q.remeasured_share)} of rows"
+    if q.remeasured_share > REMEASURED_SHARE_NOTE:
+        share += " (a busy machine)"
+    lines.append(share)
+    for i, run in enumerate(q.drift_runs, 1):
+        base = f"baseline {run.baseline_ms:.3f} ms" if run.baseline_ms else "an earlier run"
+        lines.append(
+            f"{indent}drift, run {i} ({base}): {run.events} event(s) from "
+            f"{run.first_rows_done} to {run.last_rows_done} rows in the file, worst "
+            f"{run.worst_ratio:.2f}x its start"
+        )
+    lines.append(indent + verdict_line(q, lut, runs))
+    return lines

@@ -1,0 +1,97 @@
+"""The LUT quality verdict (profiler.quality) and ``lutnas lut show``'s use of it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lut.measurement import Measurement
+from lut.store import LutStore
+from profiler.quality import (
+    DRIFT_MAX,
+    MEDIAN_NOISE_MAX,
+    P90_NOISE_MAX,
+    assess,
+    quality_lines,
+    verdict_line,
+)
+from profiler.report import describe
+from spaces.named import get_named_arch
+from spaces.space import get_space
+
+CONFIG = {"backend": "onnxruntime", "threads": 1, "device": "host:test", "onnxruntime": "1.0"}
+DEVICE = {"kind": "host", "cpu_model": "test"}
+SETTINGS = {"warmup": 10, "runs": 50}
+
+
+def frame(noise: list[float], attempts: list[int] | None = None) -> pd.DataFrame:
+    """Rows of median 1 ms whose robust CV is each of ``noise``."""
+    half = [n * 1.2816 for n in noise]  # (p90 - p10) / (2 · 1.2816 · median) = n
+    return pd.DataFrame(
+        {
+            "median_ms": [1.0] * len(noise),
+            "p10_ms": [1 - h for h in half],
+            "p90_ms": [1 + h for h in half],
+            "attempts": attempts or [1] * len(noise),
+        }
+    )
+
+
+def test_a_steady_table_without_drift_is_usable():
+    q = assess(frame([0.02] * 9 + [0.05]), {"drift_events": []})
+    assert q.verdict == "usable"
+    assert q.median_noise == pytest.approx(0.02) and q.p90_noise == pytest.approx(0.023)
+    line = verdict_line(q, "a.lut")
+    assert line.startswith("verdict: usable — median noise 2.0%, p90 2.3%, no drift")
+    assert "lutnas lut remove" not in line
+
+
+def test_a_noisy_table_says_its_figures_the_targets_and_commands_that_exist():
+    q = assess(frame([0.03] * 8 + [0.2, 0.3], attempts=[1] * 7 + [3] * 3), {})
+    assert q.noisy and q.verdict == "noisy" and q.p90_noise > P90_NOISE_MAX
+    assert q.remeasured_share == pytest.approx(0.3)
+    line = verdict_line(q, "out/host.lut", runs=50)
+    assert f"targets ≤ {100 * MEDIAN_NOISE_MAX:.1f}%, ≤ {100 * P90_NOISE_MAX:.1f}%" in line
+    assert "raise --runs (now 50)" in line
+    assert "re-measure the 2 rows above 10.0%: lutnas lut remove out/host.lut KEY..." in line
+    assert "lutnas lut show out/host.lut --noisiest 2" in line
+    assert "\n" not in line  # one line
+
+
+def test_drift_is_reported_per_run_with_its_row_counts():
+    events = [  # two runs (their baselines), and one event within the threshold
+        {"rows_done": 120, "ratio": 1.25, "baseline_ms": 0.5},
+        {"rows_done": 300, "ratio": 1.12, "baseline_ms": 0.5},
+        {"rows_done": 900, "ratio": 0.8, "baseline_ms": 0.6},
+        {"rows_done": 950, "ratio": 1 + DRIFT_MAX / 2, "baseline_ms": 0.6},
+    ]
+    q = assess(frame([0.02] * 10), {"drift_events": events})
+    assert q.verdict == "drifting"
+    assert [(r.events, r.first_rows_done, r.last_rows_done) for r in q.drift_runs] == [
+        (2, 120, 300),
+        (1, 900, 900),
+    ]
+    text = "\n".join(quality_lines(q, "a.lut"))
+    assert "drift, run 1 (baseline 0.500 ms): 2 event(s) from 120 to 300 rows" in text
+    assert "worst 1.25x" in text and "drift in 2 run(s)" in text
+    assert text.splitlines()[-1].strip().startswith("verdict: drifting")
+
+
+def test_no_spread_and_no_rows_are_said_so():
+    no_spread = frame([0.02, 0.02]).assign(p10_ms=None, p90_ms=None)
+    assert assess(no_spread, {}).verdict == "unknown noise"
+    assert assess(frame([]), {}).verdict == "empty"
+    line = verdict_line(assess(frame([]), {}), "a.lut")
+    assert line.startswith("verdict: no layer rows") and "lutnas fit --lut a.lut --prior" in line
+
+
+def test_lut_show_covers_only_profiled_resolutions_and_ends_with_the_verdict(tmp_path):
+    path = tmp_path / "a1.lut"
+    with LutStore.create(path, CONFIG, DEVICE, SETTINGS) as store:
+        for spec in get_named_arch("mnasnet-a1").layers():  # @224 only
+            store.put_layer(spec, Measurement.from_samples([1.0, 1.01, 0.99, 1.0, 1.02], 10))
+        text = describe(store, get_space("mnasnet"))
+    assert "coverage of mnasnet @224" in text
+    assert "@160" not in text and "@192" not in text
+    assert text.splitlines()[-1].strip().startswith("verdict: usable")
+    assert "noise (robust CV of" in text and "re-measured for noise: 0.0% of rows" in text
