@@ -5,8 +5,8 @@ The source predictor is fitted on ``--source`` (e.g. ONNX Runtime, 1 thread). Ea
 LUT (e.g. LiteRT or torch eager, 1 thread) holds whole models measured on the target: a fixed
 share is held out; for each N, ``--seeds`` random draws of N from the rest calibrate the source
 predictor (:mod:`predictor.calibrated`). On the same N: the source prediction × one factor, and
-FLOPs-linear (a · MACs + b) fitted on the N. The ceiling: a predictor fitted on the target's own
-LUT (its layers and every non-held-out whole model).
+FLOPs-linear (a · MACs + b) fitted on the N. The ceiling, where the target LUT has layers: a
+predictor fitted on the target's own LUT (its layers and every non-held-out whole model).
 
     python benchmarks/calibration.py --source out/ort224.lut --target out/litert.lut \\
         [--target out/torch224.lut] [--sizes 5 10 20 50] [--seeds 5]
@@ -83,8 +83,12 @@ def main() -> int:
         random.Random(0).shuffle(order)
         n_test = max(5, int(len(order) * args.test_fraction))
         test, pool = order[:n_test], order[n_test:]
-        ceiling_fit = LatencyPredictor.fit(target, [(archs[i], y[i]) for i in pool])
-        ceiling = metrics(ceiling_fit.predict_many([archs[i] for i in test]), y[test])
+        ceiling = None  # needs the target's own layers
+        with LutStore.open(target, writable=False) as store:
+            has_layers = store.layer_count() > 0
+        if has_layers:
+            ceiling_fit = LatencyPredictor.fit(target, [(archs[i], y[i]) for i in pool])
+            ceiling = metrics(ceiling_fit.predict_many([archs[i] for i in test]), y[test])
         curve: dict = {}
         for n in [s for s in args.sizes if s <= len(pool)]:
             draws = [
@@ -95,7 +99,8 @@ def main() -> int:
                 m: {f: float(np.median([d[m][f] for d in draws])) for f in FIGURES}
                 for m in METHODS[:-1]
             }
-            curve[n]["ceiling"] = {f: ceiling[f] for f in FIGURES}
+            if ceiling is not None:
+                curve[n]["ceiling"] = {f: ceiling[f] for f in FIGURES}
         report["targets"][target] = {
             "device": device,
             "held_out": len(test),
@@ -107,12 +112,12 @@ def main() -> int:
             f"{'N':>4} {'method':<13} {'±10%':>6} {'±5%':>6} {'RMSPE':>7} {'τ':>6}  RMSPE / ceiling"
         )
         for n, row in curve.items():
-            for m in METHODS:
+            for m in (m for m in METHODS if m in row):
                 f = row[m]
+                vs = f"{f['rmspe'] / ceiling['rmspe']:.2f}x" if ceiling else "(no target LUT)"
                 lines.append(
                     f"{n:>4} {m:<13} {100 * f['within_10']:>5.1f}% {100 * f['within_5']:>5.1f}% "
-                    f"{f['rmspe']:>6.2f}% {f['kendall_tau']:>6.3f}  "
-                    f"{f['rmspe'] / ceiling['rmspe']:.2f}x"
+                    f"{f['rmspe']:>6.2f}% {f['kendall_tau']:>6.3f}  {vs}"
                 )
     print("\n".join(lines))
     png = RESULTS / "calibration.png"
@@ -132,7 +137,7 @@ def plot(report: dict, png: Path) -> None:
     fig, axes = plt.subplots(1, len(targets), figsize=(6 * len(targets), 4), squeeze=False)
     for ax, t in zip(axes[0], targets.values(), strict=True):
         sizes = sorted(t["curve"])
-        for m in METHODS:
+        for m in (m for m in METHODS if m in t["curve"][sizes[0]]):
             ax.plot(sizes, [t["curve"][n][m]["rmspe"] for n in sizes], marker="o", label=m)
         ax.set_xscale("log")
         ax.set_xlabel("target measurements N")

@@ -193,3 +193,42 @@ def test_the_command_reads_a_csv_and_names_bad_rows(predictor_path, tmp_path, ca
     bad.write_text("model,latency_ms\nmnasnet-a1,3\n")
     assert main([*args[:3], "--measurements", str(bad), *args[5:]]) == 2
     assert "missing column(s) resolution" in capsys.readouterr().err
+
+
+def test_calibrating_from_whole_models_timed_on_the_target(predictor_path, tmp_path, capsys):
+    # the second way: time a few whole models on the target (here: torch eager, a real other
+    # backend), no layers, then fit with the host predictor as the prior
+    from cli.main import main
+    from cli.profile import main as profile_main
+
+    lut = tmp_path / "target.lut"
+    args = [
+        "--backend",
+        "torch",
+        "--no-layers",
+        "--whole-models",
+        "4",
+        "--resolution",
+        str(RESOLUTION),
+        "--runs",
+        "5",
+        "--warmup",
+        "1",
+        "--reference-every",
+        "0",
+        "--no-drift-correction",
+        "--no-progress",
+        "--out",
+        str(lut),
+    ]
+    assert profile_main(args) == 0
+    printed = capsys.readouterr().out
+    assert "0 layers, 4 whole models" in printed and "--prior" in printed
+    out = tmp_path / "torch.predictor"
+    assert main(["fit", "--lut", str(lut), "--prior", str(predictor_path), "--out", str(out)]) == 0
+    assert "calibrated to" in capsys.readouterr().out
+    target = LatencyPredictor.load(out)
+    assert isinstance(target, CalibratedPredictor) and target.calibration.n == 4
+    assert "(torch)" in target.record["target_device"]
+    assert profile_main(["--no-layers", "--out", str(tmp_path / "x.lut")]) == 2
+    assert "give --whole-models N" in capsys.readouterr().err
