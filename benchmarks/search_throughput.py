@@ -21,8 +21,9 @@ import time
 from predictor import LatencyPredictor
 from search.evaluators import get_evaluator
 from search.reward import make_reward
-from search.runner import run_search, single_threaded_libraries
+from search.runner import run_search
 from search.strategies import get_strategy
+from search.threads import single_threaded_libraries
 from spaces.sampling import sample_archs
 from spaces.space import get_space
 

@@ -12,6 +12,7 @@ import argparse
 import json
 from dataclasses import asdict
 
+from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 
 
@@ -19,11 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lut", required=True, help="LUT file with whole-model rows")
     p.add_argument(
         "--test-fraction",
-        type=float,
+        type=bounded(float, 0, 0.9, above=True),
         default=0.25,
         help="share of the whole models held out (by a hash of their key; default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the fits (default: %(default)s)")
+    p.add_argument(
+        "--seed", type=bounded(int, 0), default=0, help="seed of the fits (default: %(default)s)"
+    )
     p.add_argument("--png", help="write the predicted-vs-measured plot here")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON here")
     p.add_argument("--no-curve", action="store_true", help="skip the learning curve")
@@ -35,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--repeat",
-        type=int,
+        type=bounded(int, 0),
         default=0,
         metavar="N",
         help="first re-measure N held-out models, for the ground truth's noise "
@@ -43,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--repeat-times",
-        type=int,
+        type=bounded(int, 1, 100),
         default=1,
         metavar="K",
         help="with --repeat: measure each of the N models K more times (passes minutes "

@@ -10,6 +10,7 @@ import argparse
 
 from lut.export import export_csv, export_parquet, merge
 from lut.store import LutStore
+from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 from profiler.report import describe
 from spaces.space import get_space
@@ -24,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     show.add_argument(
         "--noisiest",
-        type=int,
+        type=bounded(int, 0),
         default=10,
         help="rows to list, noisiest first (default: %(default)s)",
     )

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 from spaces.io import load_archs
 from spaces.named import get_named_arch, list_named_archs
@@ -29,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--resolution",
-        type=int,
+        type=bounded(int, 32, 2048),
         default=224,
         help="input size for --torchvision (default: %(default)s)",
     )

@@ -22,6 +22,7 @@ import json
 import os
 import time
 
+from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 from search.evaluators import AccuracyEvaluator, get_evaluator, list_evaluators
 from search.reward import PRESETS, make_reward
@@ -34,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predictor", required=True, help="predictor directory (lutnas fit)")
     p.add_argument(
         "--target-ms",
-        type=float,
+        type=bounded(float, 0, above=True),
         required=True,
         metavar="T",
         help="latency target T in ms on the predictor's device and backend",
@@ -46,8 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="soft: α=β=-0.07; hard: α=0, β=-1; custom: give --alpha and --beta "
         "(default: %(default)s)",
     )
-    p.add_argument("--alpha", type=float, help="reward exponent when LAT <= T (custom)")
-    p.add_argument("--beta", type=float, help="reward exponent when LAT > T (custom)")
+    p.add_argument(
+        "--alpha", type=bounded(float, -10, 10), help="reward exponent when LAT <= T (custom)"
+    )
+    p.add_argument(
+        "--beta", type=bounded(float, -10, 10), help="reward exponent when LAT > T (custom)"
+    )
     p.add_argument(
         "--space",
         default="mnasnet",
@@ -55,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--resolution",
-        type=int,
+        type=bounded(int, 32, 2048),
         action="append",
         metavar="R",
         help="search only input resolution R (repeatable; default: every resolution of the "
@@ -126,7 +131,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", metavar="ADDR", help="evaluate on the Ray cluster at ADDR")
     p.add_argument("--out", default="search_out", help="output directory (default: %(default)s)")
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the strategy (default: %(default)s)"
+        "--seed",
+        type=bounded(int, 0),
+        default=0,
+        help="seed of the strategy (default: %(default)s)",
     )
     p.add_argument(
         "--verify",

@@ -69,3 +69,27 @@ def test_an_unwritable_out_is_refused_before_any_measuring(tmp_path, capsys):
     code = profile_main(["--limit", "1", "--out", str(blocker / "x.lut"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: cannot write") and "x.lut" in err
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["search", "--predictor", "p", "--target-ms", "-3"], "--target-ms"),
+        (["search", "--predictor", "p", "--target-ms", "5", "--alpha", "inf"], "--alpha"),
+        (["search", "--predictor", "p", "--target-ms", "5", "--resolution", "7"], "--resolution"),
+        (["evaluate", "--lut", "x.lut", "--test-fraction", "1.5"], "--test-fraction"),
+        (["evaluate", "--lut", "x.lut", "--repeat", "-1"], "--repeat"),
+        (["lut", "show", "x.lut", "--noisiest", "-2"], "--noisiest"),
+        (
+            ["predict", "--predictor", "p", "--torchvision", "m", "--resolution", "0"],
+            "--resolution",
+        ),
+    ],
+)
+def test_the_other_commands_check_their_numbers_too(argv, option, capsys):
+    from cli.main import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert f"error: argument {option}: " in capsys.readouterr().err
