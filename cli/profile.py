@@ -231,7 +231,12 @@ def run(args: argparse.Namespace) -> int:
         for r, layer_list in wanted.items():
             print(f"resolution {r}: {len(layer_list)} unique layers")
         print(
-            f"total: {sum(len(v) for v in wanted.values())} unique layers"
+            f"total: {len({s.key for v in wanted.values() for s in v})} unique layers"
+            + (
+                " (a layer shared by several resolutions, e.g. the classifier, counts once)"
+                if len(wanted) > 1
+                else ""
+            )
             + (f", {len(specs) - len(for_models)} after --limit" if args.limit is not None else "")
             + (
                 f", and {len(for_models)} more that the whole models' architectures need"
