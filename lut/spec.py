@@ -62,6 +62,13 @@ _KEY_RE = re.compile(
 )
 
 
+def se_ratio_of(squeeze: int, gated: int) -> float:
+    """The ``se_ratio`` of an SE squeezing ``gated`` channels to ``squeeze``: their ratio to four
+    places. With ``se_squeeze=squeeze`` beside it, every way of writing one network (a torch
+    module decomposed, an architecture of a space) names its SE layers with the same key."""
+    return round(squeeze / gated, 4)
+
+
 def _format_ratio(x: float) -> str:
     """Canonical text of a ratio: 0, 0.25, 0.5 (no trailing zeros, no exponent)."""
     text = f"{x:.6f}".rstrip("0").rstrip(".")

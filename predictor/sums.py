@@ -11,10 +11,11 @@ before its new segments are summed (one call per segment made a batch at a resol
 lacks an order of magnitude slower; benchmarks/search_throughput.py), and estimates are kept.
 
 An architecture never seen before usually brings one or two new segments among its nine, so
-only those are expanded (:meth:`~spaces.arch.BlockChoice.layer_specs`, the same pieces
+only those are expanded (the blocks' ``layer_specs``, the same pieces
 :meth:`~spaces.arch.Arch.layers` is made of; a block's layer specs are cached objects, each
-making its key once). Segment keys are tuples of plain values: hashing and comparing a
-``BlockChoice`` runs generated Python code, which was the cache lookup's main cost.
+making its key once). Segment keys are tuples of plain values (a block's ``segment_key``):
+hashing and comparing a ``BlockChoice`` runs generated Python code, which was the cache
+lookup's main cost.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from lut.spec import LayerSpec
 from predictor import features as F
 from predictor.layer_estimator import LayerEstimator
 from spaces.arch import Arch
-from spaces.space import SearchSpace, get_space
+from spaces.space import Space, get_space
 
 
 class NetworkSums:
@@ -149,26 +150,25 @@ class NetworkSums:
         return self._matrix[ids].sum(axis=1), keys, n_bad
 
 
-def _segment_keys(arch: Arch, space: SearchSpace) -> list[tuple]:
+def _segment_keys(arch: Arch, space: Space) -> list[tuple]:
     """Cache keys of the architecture's segments: stem, one per block, head."""
     resolution = arch.resolution
     keys: list[tuple] = [("stem", space.name, resolution)]
     cin = space.stem_channels
     for i, b in enumerate(arch.blocks):
-        choice = (b.op, b.expansion, b.kernel, b.se_ratio, b.skip, b.channels, b.layers)
-        keys.append((space.name, resolution, i, cin, choice))
+        keys.append((space.name, resolution, i, cin, b.segment_key))
         cin = b.channels
     keys.append(("head", space.name, resolution, cin))
     return keys
 
 
-def _segment_specs(arch: Arch, space: SearchSpace, segment: int) -> list[LayerSpec]:
+def _segment_specs(arch: Arch, space: Space, segment: int) -> list[LayerSpec]:
     """The layers of one segment of ``arch``: 0 the stem, 1..n the blocks, n + 1 the head.
 
     Concatenated over the segments, these are ``arch.layers()``."""
     resolution, blocks = arch.resolution, arch.blocks
     if segment == 0:
-        return [space.stem_spec(resolution)]
+        return space.stem_specs(resolution)
     if segment > len(blocks):
         return space.head_specs(blocks[-1].channels, space.final_hw(resolution))
     stage = segment - 1

@@ -12,7 +12,7 @@ import numpy as np
 
 from lutnas.errors import LutnasError
 from spaces.arch import Arch
-from spaces.space import SearchSpace
+from spaces.space import Space
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def predictor_identity(predictor: LatencyModel) -> dict:
     }
 
 
-def check_predictor(predictor: LatencyModel, space: SearchSpace, target_ms: float) -> None:
+def check_predictor(predictor: LatencyModel, space: Space, target_ms: float) -> None:
     """Refuse a predictor fitted on another space, and a T outside its latency range.
 
     A predictor that does not record its spaces or its latency range is not refused (a warning

@@ -37,13 +37,13 @@ from search.reward import MnasReward
 from search.strategies.base import Strategy
 from search.threads import single_threaded_libraries
 from spaces.arch import Arch
-from spaces.space import SearchSpace
+from spaces.space import Space
 
 log = logging.getLogger(__name__)
 
 
 def search_config(
-    space: SearchSpace,
+    space: Space,
     strategy: Strategy,
     evaluator: AccuracyEvaluator,
     predictor: LatencyModel,
@@ -108,7 +108,7 @@ class SearchRunner:
 
     def __init__(
         self,
-        space: SearchSpace,
+        space: Space,
         strategy: Strategy,
         predictor: LatencyModel,
         reward: MnasReward,
@@ -293,7 +293,7 @@ class SearchOutcome:
 
 def run_search(
     out_dir: str,
-    space: SearchSpace,
+    space: Space,
     strategy: Strategy,
     evaluator: AccuracyEvaluator,
     predictor: LatencyModel,

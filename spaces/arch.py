@@ -9,110 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
 from spaces.arch_record import check_record
-from spaces.space import ConvOp, SearchSpace, get_space
+from spaces.blocks import BlockChoice
+from spaces.elastic import LayerChoice, StageChoice
+from spaces.space import Space, get_space
+
+__all__ = ["Arch", "BlockChoice", "LayerChoice", "StageChoice"]
 
 if TYPE_CHECKING:
     from torch import nn
 
 
-_LABEL_RE = re.compile(
-    r"^(?P<op>conv|dconv|mbconv)(?P<expansion>\d*)_k(?P<kernel>\d+)(?:_se(?P<se_ratio>[0-9.]+))?"
-    r"_(?P<skip>[a-z]+)_c(?P<channels>\d+)_n(?P<layers>\d+)$"
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class BlockChoice:
-    """The layer chosen for one stage, repeated ``layers`` times.
-
-    Its label (one part of an :attr:`Arch.key`), decoded by :meth:`from_label`::
-
-        {op}{expansion if mbconv}_k{kernel}[_se{se_ratio}]_{skip}_c{channels}_n{layers}
-
-        e.g. mbconv6_k5_se0.25_idskip_c40_n3, dconv_k3_noskip_c16_n1
-    """
-
-    op: str  # conv | dconv | mbconv
-    expansion: int  # 1 for conv and dconv
-    kernel: int
-    se_ratio: float
-    skip: str  # poolskip | idskip | noskip (idskip is dropped where shapes change)
-    channels: int  # output channels of the stage
-    layers: int  # how many times the layer repeats; only the first has the stage's stride
-
-    @property
-    def conv_op(self) -> ConvOp:
-        return ConvOp(self.op, self.expansion)
-
-    def label(self) -> str:
-        se = f"_se{self.se_ratio:g}" if self.se_ratio else ""
-        return (
-            f"{self.conv_op.label}_k{self.kernel}{se}_{self.skip}_c{self.channels}_n{self.layers}"
-        )
-
-    @classmethod
-    def from_label(cls, label: str) -> BlockChoice:
-        """The block whose :meth:`label` is ``label`` (grammar in the class docstring).
-
-        Raises:
-            LutnasError: ``label`` does not follow the grammar.
-        """
-        m = _LABEL_RE.match(label)
-        if m is None or (m["op"] == "mbconv") != bool(m["expansion"]):
-            raise LutnasError(
-                f"{label!r} is not a block label like mbconv6_k5_se0.25_idskip_c40_n3 "
-                "(the expansion is given for mbconv only)"
-            )
-        return cls(
-            op=m["op"],
-            expansion=int(m["expansion"] or 1),
-            kernel=int(m["kernel"]),
-            se_ratio=float(m["se_ratio"] or 0.0),
-            skip=m["skip"],
-            channels=int(m["channels"]),
-            layers=int(m["layers"]),
-        )
-
-    def layer_specs(self, space: SearchSpace, stage: int, cin: int, hw: int) -> list[LayerSpec]:
-        """This block's layers as stage ``stage`` of ``space``, taking ``cin`` channels at
-        ``hw``×``hw``: the first layer has the stage's stride, the repeats (stride 1, ``channels``
-        in and out) are one and the same spec."""
-        op = self.conv_op
-        first = space.block_layer(
-            op,
-            kernel=self.kernel,
-            se_ratio=self.se_ratio,
-            skip=self.skip,
-            cin=cin,
-            cout=self.channels,
-            stride=space.stages[stage].stride,
-            hw=hw,
-        )
-        if self.layers == 1:
-            return [first]
-        repeat = space.block_layer(
-            op,
-            kernel=self.kernel,
-            se_ratio=self.se_ratio,
-            skip=self.skip,
-            cin=self.channels,
-            cout=self.channels,
-            stride=1,
-            hw=first.output_hw[0],
-        )
-        return [first] + [repeat] * (self.layers - 1)
-
-
 @dataclass(frozen=True)
 class Arch:
-    """One architecture: a space name, an input resolution and one ``BlockChoice`` per stage."""
+    """One architecture: a space name, an input resolution and one block per stage, of the
+    space's block type (:class:`BlockChoice` in mnasnet, :class:`StageChoice` in mobilenetv3)."""
 
     space: str
     resolution: int
@@ -121,18 +37,11 @@ class Arch:
     def __post_init__(self) -> None:
         space = get_space(self.space)
         space.check_resolution(self.resolution)
-        if len(self.blocks) != len(space.stages):
-            raise LutnasError(
-                f"space {self.space!r} has {len(space.stages)} stages, "
-                f"the architecture gives {len(self.blocks)}"
-            )
-        for i, b in enumerate(self.blocks):
-            if b.layers < 1 or b.channels < 1:
-                raise LutnasError(f"stage {i}: layers and channels must be at least 1 ({b})")
+        space.check_blocks(self.blocks)
         self.layers()  # every layer must be a valid LayerSpec; raises LutnasError otherwise
 
     @property
-    def space_obj(self) -> SearchSpace:
+    def space_obj(self) -> Space:
         return get_space(self.space)
 
     # --- identity ------------------------------------------------------------------------
@@ -150,7 +59,7 @@ class Arch:
         return {
             "space": self.space,
             "resolution": self.resolution,
-            "blocks": [asdict(b) for b in self.blocks],
+            "blocks": [b.to_record() for b in self.blocks],
         }
 
     def to_json(self) -> str:
@@ -165,7 +74,7 @@ class Arch:
             LutnasError: naming the field, its accepted type and range, and the value given.
         """
         space, resolution, blocks = check_record(data)
-        return cls(space, resolution, tuple(BlockChoice(**b) for b in blocks))
+        return cls(space, resolution, blocks)
 
     @classmethod
     def from_json(cls, text: str) -> Arch:
@@ -183,16 +92,7 @@ class Arch:
         if self.resolution not in space.resolutions:
             out.append(f"resolution {self.resolution} not in {space.resolutions}")
         for i, b in enumerate(self.blocks):
-            for name, value, allowed in [
-                ("conv_op", b.conv_op, space.conv_ops),
-                ("kernel", b.kernel, space.kernels),
-                ("se_ratio", b.se_ratio, space.se_ratios),
-                ("skip", b.skip, space.skips),
-                ("channels", b.channels, space.width_choices(i)),
-                ("layers", b.layers, space.layer_choices(i)),
-            ]:
-                if value not in allowed:
-                    out.append(f"stage {i} {name} {value!r} not in {tuple(allowed)!r}")
+            out += space.block_problems(i, b)
         return out
 
     def to_tokens(self) -> list[int]:
@@ -207,10 +107,9 @@ class Arch:
                 f"{self.key} is not in space {self.space!r}, so it has no tokens: "
                 + "; ".join(problems)
             )
-        values = [self.resolution]
-        for b in self.blocks:
-            values += [b.conv_op, b.kernel, b.se_ratio, b.skip, b.channels, b.layers]
-        return [d.choices.index(v) for d, v in zip(self.space_obj.decisions(), values, strict=True)]
+        space = self.space_obj
+        values = space.token_values(self.resolution, self.blocks)
+        return [d.choices.index(v) for d, v in zip(space.decisions(), values, strict=True)]
 
     @classmethod
     def from_tokens(cls, space_name: str, tokens: list[int]) -> Arch:
@@ -225,21 +124,7 @@ class Arch:
             if not 0 <= int(t) < len(d.choices):
                 raise LutnasError(f"token {t} out of range for {d.name} ({len(d.choices)} choices)")
             values.append(d.choices[int(t)])
-        blocks = []
-        for i in range(len(space.stages)):
-            op, k, se, skip, ch, n = values[1 + 6 * i : 7 + 6 * i]
-            blocks.append(
-                BlockChoice(
-                    op=op.op,
-                    expansion=op.expansion,
-                    kernel=k,
-                    se_ratio=se,
-                    skip=skip,
-                    channels=ch,
-                    layers=n,
-                )
-            )
-        return cls(space_name, values[0], tuple(blocks))
+        return cls(space_name, values[0], space.blocks_from_values(values))
 
     # --- layers and module ---------------------------------------------------------------
     def layers(self, num_classes: int | None = None) -> list[LayerSpec]:
@@ -249,7 +134,7 @@ class Arch:
         or a new width) is dropped, i.e. that layer is ``noskip``.
         """
         space = get_space(self.space)
-        specs = [space.stem_spec(self.resolution)]
+        specs = space.stem_specs(self.resolution)
         cin = space.stem_channels
         for i, (b, hw) in enumerate(
             zip(self.blocks, space.stage_inputs(self.resolution), strict=True)

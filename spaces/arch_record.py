@@ -7,7 +7,9 @@ Every message names the field, the accepted type and range, and the value given,
 from __future__ import annotations
 
 from lutnas.errors import LutnasError
-from spaces.space import MAX_RESOLUTION, MIN_RESOLUTION, get_space
+from spaces.base import MAX_RESOLUTION, MIN_RESOLUTION
+from spaces.blocks import BLOCK_FIELDS
+from spaces.registry import get_space
 
 MAX_CHANNELS = 8192
 MAX_LAYERS = 32  # repeats of one stage's layer
@@ -15,11 +17,7 @@ MAX_EXPANSION = 16
 MAX_KERNEL = 15
 BLOCK_OPS = ("conv", "dconv", "mbconv")
 BLOCK_SKIPS = ("poolskip", "idskip", "noskip")
-BLOCK_FIELDS = ("op", "expansion", "kernel", "se_ratio", "skip", "channels", "layers")
-RECORD_HINT = (
-    "expected keys space, resolution, blocks[op, expansion, kernel, se_ratio, skip, "
-    "channels, layers]"
-)
+RECORD_HINT = "expected keys space, resolution, blocks (one record per stage)"
 
 
 def whole_number(value: object, name: str, low: int, high: int, note: str = "") -> int:
@@ -38,14 +36,14 @@ def whole_number(value: object, name: str, low: int, high: int, note: str = "") 
     return int(value)
 
 
-def _number(value: object, name: str, low: float, below: float) -> float:
+def number(value: object, name: str, low: float, below: float) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if not (ok and low <= value < below):
         raise LutnasError(f"{name} must be a number from {low} to below {below}, got {value!r}")
     return float(value)
 
 
-def _one_of(value: object, name: str, allowed: tuple[str, ...]) -> str:
+def one_of(value: object, name: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise LutnasError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value  # type: ignore[return-value]
@@ -63,20 +61,8 @@ def check_resolution(value: object, name: str = "resolution") -> int:
 
 def check_block(data: object, name: str) -> dict:
     """The fields of one block record, checked; ``name`` prefixes messages (``blocks[2]``)."""
-    if not isinstance(data, dict):
-        raise LutnasError(f"{name} must be an object with keys {', '.join(BLOCK_FIELDS)}")
-    missing = [k for k in BLOCK_FIELDS if k not in data]
-    extra = sorted(set(data) - set(BLOCK_FIELDS))
-    if missing or extra:
-        raise LutnasError(
-            f"{name}: "
-            + "; ".join(
-                ([f"missing {', '.join(missing)}"] if missing else [])
-                + ([f"unknown key(s) {', '.join(extra)}"] if extra else [])
-            )
-            + f"; a block has exactly {', '.join(BLOCK_FIELDS)}"
-        )
-    op = _one_of(data["op"], f"{name}.op", BLOCK_OPS)
+    check_fields(data, name, BLOCK_FIELDS)
+    op = one_of(data["op"], f"{name}.op", BLOCK_OPS)
     expansion = whole_number(data["expansion"], f"{name}.expansion", 1, MAX_EXPANSION)
     if op != "mbconv" and expansion != 1:
         raise LutnasError(f"{name}.expansion must be 1 for op {op!r}, got {expansion}")
@@ -89,15 +75,34 @@ def check_block(data: object, name: str) -> dict:
         "op": op,
         "expansion": expansion,
         "kernel": kernel,
-        "se_ratio": _number(data["se_ratio"], f"{name}.se_ratio", 0.0, 1.0),
-        "skip": _one_of(data["skip"], f"{name}.skip", BLOCK_SKIPS),
+        "se_ratio": number(data["se_ratio"], f"{name}.se_ratio", 0.0, 1.0),
+        "skip": one_of(data["skip"], f"{name}.skip", BLOCK_SKIPS),
         "channels": whole_number(data["channels"], f"{name}.channels", 1, MAX_CHANNELS),
         "layers": whole_number(data["layers"], f"{name}.layers", 1, MAX_LAYERS),
     }
 
 
-def check_record(data: object) -> tuple[str, int, list[dict]]:
-    """``(space, resolution, blocks)`` of an architecture record, every field checked.
+def check_fields(data: object, name: str, fields: tuple[str, ...]) -> dict:
+    """``data`` when it is an object with exactly the keys ``fields`` (messages name ``name``)."""
+    if not isinstance(data, dict):
+        raise LutnasError(f"{name} must be an object with keys {', '.join(fields)}")
+    missing = [k for k in fields if k not in data]
+    extra = sorted(set(data) - set(fields))
+    if missing or extra:
+        raise LutnasError(
+            f"{name}: "
+            + "; ".join(
+                ([f"missing {', '.join(missing)}"] if missing else [])
+                + ([f"unknown key(s) {', '.join(extra)}"] if extra else [])
+            )
+            + f"; it has exactly {', '.join(fields)}"
+        )
+    return data
+
+
+def check_record(data: object) -> tuple[str, int, tuple]:
+    """``(space, resolution, blocks)`` of an architecture record, every field checked; the
+    blocks are the space's (:meth:`~spaces.base.Space.block_from_record`).
 
     Raises:
         LutnasError: the first field that is missing, of the wrong type or out of range.
@@ -120,4 +125,8 @@ def check_record(data: object) -> tuple[str, int, list[dict]]:
             f"blocks must be a list of {len(space.stages)} blocks (one per stage of space "
             f"{space.name!r}), got {got}"
         )
-    return space.name, resolution, [check_block(b, f"blocks[{i}]") for i, b in enumerate(blocks)]
+    return (
+        space.name,
+        resolution,
+        tuple(space.block_from_record(b, f"blocks[{i}]") for i, b in enumerate(blocks)),
+    )

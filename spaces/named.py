@@ -1,18 +1,26 @@
-"""Published networks written as ``Arch``es of the mnasnet space, provided by name."""
+"""Published networks written as ``Arch``es of lutnas's spaces, provided by name."""
 
 from __future__ import annotations
 
 from lutnas.errors import LutnasError
-from spaces.arch import Arch, BlockChoice
+from spaces.arch import Arch
+from spaces.space import get_space
 
 
-def _arch(*labels: str) -> Arch:
-    """An architecture of the mnasnet space at 224×224, one block label per stage (the grammar
-    of :class:`BlockChoice`, as in :attr:`Arch.key`)."""
-    return Arch(
-        space="mnasnet",
-        resolution=224,
-        blocks=tuple(BlockChoice.from_label(label) for label in labels),
+def _arch(*labels: str, space: str = "mnasnet", resolution: int = 224) -> Arch:
+    """An architecture from one block label per stage (the grammar of the space's block, as in
+    :attr:`Arch.key`)."""
+    blocks = tuple(get_space(space).block_from_label(label) for label in labels)
+    return Arch(space=space, resolution=resolution, blocks=blocks)
+
+
+def _uniform(space: str, resolution: int, depth: int, layer: str) -> Arch:
+    """Every stage of ``space`` at its own width with ``depth`` layers ``layer`` (``k7e6``)."""
+    stages = get_space(space).stages
+    return _arch(
+        *(f"c{s.channels}_" + "-".join([layer] * depth) for s in stages),
+        space=space,
+        resolution=resolution,
     )
 
 
@@ -39,6 +47,29 @@ _NAMED: dict[str, Arch] = {
         "mbconv6_k3_idskip_c160_n3",
         "mbconv6_k3_idskip_c320_n1",
     ),
+    # MobileNetV3-Large 1.0 (arXiv 1905.02244, Table 1; torchvision's mobilenet_v3_large):
+    # layer for layer the same LayerSpecs and parameter count. Its expanded widths 200 and 184
+    # (expansion 2.5 and 2.3) are off the grid, so it has no tokens.
+    "mobilenetv3-large": _arch(
+        "c24_k3e4-k3e3",
+        "c40_k5e3-k5e3-k5e3",
+        "c80_k3e6-k3m200-k3m184-k3m184",
+        "c112_k3e6-k3e6",
+        "c160_k5e6-k5e6-k5e6",
+        space="mobilenetv3",
+    ),
+    # MobileNetV3-Small 1.0 (Table 2; torchvision's mobilenet_v3_small) in the Small-based space;
+    # its first stage's widths 72 and 88 (expansion 4.5 and 3.7) are off the grid.
+    "mobilenetv3-small": _arch(
+        "c24_k3m72-k3m88",
+        "c40_k5e4-k5e6-k5e6",
+        "c48_k5e3-k5e3",
+        "c96_k5e6-k5e6-k5e6",
+        space="mobilenetv3-small",
+    ),
+    # The largest and smallest networks of Once-for-All's MobileNetV3 space.
+    "ofa-mbv3-max": _uniform("mobilenetv3", 224, 4, "k7e6"),
+    "ofa-mbv3-min": _uniform("mobilenetv3", 128, 2, "k3e3"),
 }
 
 

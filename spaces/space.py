@@ -13,15 +13,24 @@ from dataclasses import dataclass
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
-from lutnas.registry import Registry
+from spaces.arch_record import check_block
+from spaces.base import MAX_RESOLUTION, MIN_RESOLUTION, Decision, Space, round_channels
+from spaces.blocks import BlockChoice, ConvOp
+from spaces.registry import get_space, list_spaces, register_space
 
-MIN_RESOLUTION = 32
-MAX_RESOLUTION = 2048  # input height = width in pixels; far above any mobile network
-
-
-def round_channels(x: float, divisor: int = 8) -> int:
-    """Nearest multiple of ``divisor`` (halves round up), at least ``divisor``."""
-    return max(divisor, int(x / divisor + 0.5) * divisor)
+__all__ = [
+    "ConvOp",
+    "Decision",
+    "SearchSpace",
+    "Space",
+    "Stage",
+    "get_space",
+    "list_spaces",
+    "register_space",
+    "round_channels",
+    "MAX_RESOLUTION",
+    "MIN_RESOLUTION",
+]
 
 
 @dataclass(frozen=True)
@@ -34,28 +43,8 @@ class Stage:
     stride: int  # s: stride of the stage's first layer
 
 
-@dataclass(frozen=True)
-class ConvOp:
-    """A ConvOp choice: op kind and its expansion ratio (1 for conv and dconv)."""
-
-    op: str
-    expansion: int = 1
-
-    @property
-    def label(self) -> str:
-        return f"{self.op}{self.expansion}" if self.op == "mbconv" else self.op
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One token position: a name (``b3.kernel``) and the values it may take."""
-
-    name: str
-    choices: tuple
-
-
 @dataclass(frozen=True, kw_only=True)
-class SearchSpace:
+class SearchSpace(Space):
     """A factorized hierarchical search space (MnasNet, arXiv 1807.11626)."""
 
     name: str
@@ -105,19 +94,6 @@ class SearchSpace:
             ]
         return out
 
-    def choice_counts(self) -> list[int]:
-        return [len(d.choices) for d in self.decisions()]
-
-    def check_resolution(self, resolution: int) -> int:
-        ok = isinstance(resolution, int) and not isinstance(resolution, bool)
-        if not ok or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION or resolution % 8:
-            raise LutnasError(
-                f"resolution {resolution!r} is not usable: give a multiple of 8 from "
-                f"{MIN_RESOLUTION} to {MAX_RESOLUTION} "
-                f"(this space searches {', '.join(map(str, self.resolutions))})"
-            )
-        return resolution
-
     # --- geometry ----------------------------------------------------------------------
     def stage_inputs(self, resolution: int) -> list[int]:
         """Input height (= width) of each stage at ``resolution``."""
@@ -127,11 +103,6 @@ class SearchSpace:
             sizes.append(hw)
             hw = (hw - 1) // stage.stride + 1
         return sizes
-
-    def final_hw(self, resolution: int) -> int:
-        """Spatial size entering the head."""
-        hw = self.stage_inputs(resolution)[-1]
-        return (hw - 1) // self.stages[-1].stride + 1
 
     def stem_spec(self, resolution: int) -> LayerSpec:
         return LayerSpec(
@@ -147,6 +118,9 @@ class SearchSpace:
             input_h=resolution,
             input_w=resolution,
         )
+
+    def stem_specs(self, resolution: int) -> list[LayerSpec]:
+        return [self.stem_spec(resolution)]
 
     def head_specs(self, cin: int, hw: int, num_classes: int | None = None) -> list[LayerSpec]:
         """The head (1×1 conv, pool) at spatial size ``hw`` and the classifier."""
@@ -202,6 +176,58 @@ class SearchSpace:
             stride=stride,
             hw=hw,
         )
+
+    # --- blocks ------------------------------------------------------------------------
+    def check_blocks(self, blocks: tuple) -> None:
+        super().check_blocks(blocks)
+        for i, b in enumerate(blocks):
+            if not isinstance(b, BlockChoice):
+                raise LutnasError(f"stage {i}: space {self.name!r} takes a BlockChoice, got {b!r}")
+            if b.layers < 1 or b.channels < 1:
+                raise LutnasError(f"stage {i}: layers and channels must be at least 1 ({b})")
+
+    def block_from_record(self, data: object, name: str) -> BlockChoice:
+        return BlockChoice(**check_block(data, name))
+
+    def block_from_label(self, label: str) -> BlockChoice:
+        return BlockChoice.from_label(label)
+
+    def block_problems(self, stage: int, block: BlockChoice) -> list[str]:
+        out = []
+        for name, value, allowed in [
+            ("conv_op", block.conv_op, self.conv_ops),
+            ("kernel", block.kernel, self.kernels),
+            ("se_ratio", block.se_ratio, self.se_ratios),
+            ("skip", block.skip, self.skips),
+            ("channels", block.channels, self.width_choices(stage)),
+            ("layers", block.layers, self.layer_choices(stage)),
+        ]:
+            if value not in allowed:
+                out.append(f"stage {stage} {name} {value!r} not in {tuple(allowed)!r}")
+        return out
+
+    def token_values(self, resolution: int, blocks: tuple) -> list:
+        values = [resolution]
+        for b in blocks:
+            values += [b.conv_op, b.kernel, b.se_ratio, b.skip, b.channels, b.layers]
+        return values
+
+    def blocks_from_values(self, values: list) -> tuple:
+        blocks = []
+        for i in range(len(self.stages)):
+            op, k, se, skip, ch, n = values[1 + 6 * i : 7 + 6 * i]
+            blocks.append(
+                BlockChoice(
+                    op=op.op,
+                    expansion=op.expansion,
+                    kernel=k,
+                    se_ratio=se,
+                    skip=skip,
+                    channels=ch,
+                    layers=n,
+                )
+            )
+        return tuple(blocks)
 
     # --- enumeration -------------------------------------------------------------------
     def unique_layers(self, resolution: int) -> list[LayerSpec]:
@@ -259,27 +285,6 @@ class SearchSpace:
 def _layer(*, hw: int, **fields: object) -> LayerSpec:
     """A square-input (``hw`` × ``hw``) LayerSpec, validated once per distinct set of fields."""
     return LayerSpec(input_h=hw, input_w=hw, **fields)
-
-
-_SPACES: Registry[SearchSpace] = Registry("search space")
-
-
-def register_space(space: SearchSpace) -> SearchSpace:
-    """Add a space to the registry under its name; a taken name is an error."""
-    return _SPACES.register(space.name, space)
-
-
-def list_spaces() -> list[str]:
-    return _SPACES.list()
-
-
-def get_space(name: str) -> SearchSpace:
-    """The space registered as ``name``.
-
-    Raises:
-        LutnasError: unknown name (the message lists the spaces).
-    """
-    return _SPACES.lookup(name)
 
 
 # MnasNet's factorized hierarchical space on a MobileNetV2 base (arXiv 1807.11626, §4.1).

@@ -8,7 +8,7 @@ is the module's. Skips are not seen here: :mod:`predictor.decompose.walk` adds t
 
 from __future__ import annotations
 
-from lut.spec import LayerSpec
+from lut.spec import LayerSpec, se_ratio_of
 from lutnas.errors import LutnasError
 from predictor.decompose.units import Unit
 
@@ -85,7 +85,7 @@ class Builder:
                     "the vocabulary needs a squeeze narrower than its input"
                 )
             se_kw = {
-                "se_ratio": round(squeeze / gated, 4),
+                "se_ratio": se_ratio_of(squeeze, gated),
                 "se_squeeze": squeeze,
                 "se_act": se.attrs["se_act"],
                 "se_gate": se.attrs["gate"],

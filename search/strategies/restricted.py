@@ -15,10 +15,10 @@ from typing import Any
 
 from lutnas.errors import LutnasError
 from search.strategies.base import Strategy
-from spaces.space import SearchSpace
+from spaces.space import Space
 
 
-def check_resolutions(space: SearchSpace, resolutions: Sequence[int]) -> tuple[int, ...]:
+def check_resolutions(space: Space, resolutions: Sequence[int]) -> tuple[int, ...]:
     """``resolutions`` deduplicated, in the space's order.
 
     Raises:
@@ -37,7 +37,7 @@ class RestrictedResolutions(Strategy):
     """``inner`` (built on ``restricted_choices(space, resolutions)``) seen as a strategy of
     the full ``space`` whose resolution token only takes ``resolutions``."""
 
-    def __init__(self, inner: Strategy, space: SearchSpace, resolutions: Sequence[int]) -> None:
+    def __init__(self, inner: Strategy, space: Space, resolutions: Sequence[int]) -> None:
         if space.decisions()[0].name != "resolution":
             raise LutnasError(f"space {space.name!r} has no leading resolution decision")
         searched = check_resolutions(space, resolutions)
@@ -72,6 +72,6 @@ class RestrictedResolutions(Strategy):
         self.inner.load_state_dict(state["inner"])
 
 
-def restricted_choices(space: SearchSpace, resolutions: Sequence[int]) -> list[int]:
+def restricted_choices(space: Space, resolutions: Sequence[int]) -> list[int]:
     """The space's choice counts with the resolution decision limited to ``resolutions``."""
     return [len(resolutions), *space.choice_counts()[1:]]

@@ -1,0 +1,113 @@
+"""What every kind of search space has: the resolution limits, decisions (token positions) and
+the :class:`Space` interface that :class:`~spaces.arch.Arch`, the profiler, the predictor and the
+search use. The kinds: :class:`~spaces.space.SearchSpace` (MnasNet's factorized space) and
+:class:`~spaces.elastic.ElasticSpace` (Once-for-All's layer-wise MobileNetV3 space)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lut.spec import LayerSpec
+from lutnas.errors import LutnasError
+
+MIN_RESOLUTION = 32
+MAX_RESOLUTION = 2048  # input height = width in pixels; far above any mobile network
+
+
+def round_channels(x: float, divisor: int = 8) -> int:
+    """Nearest multiple of ``divisor`` (halves round up), at least ``divisor``."""
+    return max(divisor, int(x / divisor + 0.5) * divisor)
+
+
+def make_divisible(x: float, divisor: int = 8) -> int:
+    """MobileNet's channel rounding: the nearest multiple of ``divisor`` (at least ``divisor``),
+    one step up when rounding lost more than 10 % of ``x``."""
+    out = max(divisor, int(x + divisor / 2) // divisor * divisor)
+    return out + divisor if out < 0.9 * x else out
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One token position: a name (``b3.kernel``) and the values it may take."""
+
+    name: str
+    choices: tuple
+
+
+class Space:
+    """What every kind of space gives :class:`~spaces.arch.Arch`, the profiler, the predictor
+    and the search. An architecture is a resolution and one block per stage; the block's type
+    is the space's (:class:`~spaces.blocks.BlockChoice` here, a
+    :class:`~spaces.elastic.StageChoice` in the MobileNetV3 space).
+
+    Subclasses are frozen dataclasses with ``name``, ``stages``, ``resolutions`` and
+    ``stem_channels`` (the channels the first stage takes), and implement the methods below
+    that raise ``NotImplementedError``.
+    """
+
+    name: str
+    stages: tuple
+    resolutions: tuple[int, ...]
+    stem_channels: int
+
+    def decisions(self) -> list[Decision]:
+        raise NotImplementedError
+
+    def choice_counts(self) -> list[int]:
+        return [len(d.choices) for d in self.decisions()]
+
+    def check_resolution(self, resolution: int) -> int:
+        ok = isinstance(resolution, int) and not isinstance(resolution, bool)
+        if not ok or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION or resolution % 8:
+            raise LutnasError(
+                f"resolution {resolution!r} is not usable: give a multiple of 8 from "
+                f"{MIN_RESOLUTION} to {MAX_RESOLUTION} "
+                f"(this space searches {', '.join(map(str, self.resolutions))})"
+            )
+        return resolution
+
+    # --- geometry: the stem segment, the stages' input sizes, the head ---------------------
+    def stem_specs(self, resolution: int) -> list[LayerSpec]:
+        raise NotImplementedError
+
+    def stage_inputs(self, resolution: int) -> list[int]:
+        raise NotImplementedError
+
+    def final_hw(self, resolution: int) -> int:
+        """Spatial size entering the head."""
+        hw = self.stage_inputs(resolution)[-1]
+        return (hw - 1) // self.stages[-1].stride + 1
+
+    def head_specs(self, cin: int, hw: int, num_classes: int | None = None) -> list[LayerSpec]:
+        raise NotImplementedError
+
+    def unique_layers(self, resolution: int) -> list[LayerSpec]:
+        raise NotImplementedError
+
+    # --- blocks: validation, JSON, labels, tokens ------------------------------------------
+    def check_blocks(self, blocks: tuple) -> None:
+        """Raise :class:`LutnasError` unless ``blocks`` has one block of this space per stage."""
+        if len(blocks) != len(self.stages):
+            raise LutnasError(
+                f"space {self.name!r} has {len(self.stages)} stages, "
+                f"the architecture gives {len(blocks)}"
+            )
+
+    def block_from_record(self, data: object, name: str):
+        """The block of a JSON record, every field checked; ``name`` prefixes messages."""
+        raise NotImplementedError
+
+    def block_from_label(self, label: str):
+        raise NotImplementedError
+
+    def block_problems(self, stage: int, block) -> list[str]:
+        """Values of ``block`` outside the choices of ``stage`` (empty: on the grid)."""
+        raise NotImplementedError
+
+    def token_values(self, resolution: int, blocks: tuple) -> list:
+        """One value per decision, in :meth:`decisions` order (the arch is on the grid)."""
+        raise NotImplementedError
+
+    def blocks_from_values(self, values: list) -> tuple:
+        """The blocks of one value per decision (``values[0]`` is the resolution)."""
+        raise NotImplementedError
