@@ -6,11 +6,11 @@ import json
 
 from lut.store import LutStore
 from profiler.quality import assess, quality_lines, robust_noise
-from spaces.space import SearchSpace
+from spaces.space import Space
 
 
 def coverage(
-    store: LutStore, space: SearchSpace, resolutions: list[int]
+    store: LutStore, space: Space, resolutions: list[int]
 ) -> dict[int, tuple[int, int]]:
     """Per resolution: (rows present, unique layers of the space)."""
     keys = store.layer_keys()
@@ -21,7 +21,7 @@ def coverage(
     return out
 
 
-def profiled_resolutions(layers, space: SearchSpace) -> list[int]:
+def profiled_resolutions(layers, space: Space) -> list[int]:
     """The resolutions a LUT has rows for (by its stem rows' input size), or the space's
     largest (profile-device's default, 224) when it has none: never the space's other
     resolutions, which were never profiled."""
@@ -30,7 +30,7 @@ def profiled_resolutions(layers, space: SearchSpace) -> list[int]:
     return found or [max(space.resolutions)]
 
 
-def describe(store: LutStore, space: SearchSpace | None, noisiest: int = 10) -> str:
+def describe(store: LutStore, space: Space | None, noisiest: int = 10) -> str:
     meta = store.meta
     layers = store.layers_frame()
     lines = [

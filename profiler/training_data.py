@@ -19,7 +19,7 @@ import numpy as np
 from lutnas.errors import LutnasError
 from spaces.arch import Arch
 from spaces.sampling import sample_archs
-from spaces.space import SearchSpace
+from spaces.space import Space
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def stratified_pick(scores: np.ndarray, n: int, bins: int = BINS, seed: int = 0)
 
 
 def candidate_pool(
-    space: SearchSpace,
+    space: Space,
     n: int,
     seed: int = 0,
     resolutions: tuple[int, ...] | None = None,
@@ -84,7 +84,7 @@ def candidate_pool(
 
 
 def latency_stratified_archs(
-    space: SearchSpace,
+    space: Space,
     n: int,
     latency_ms: Callable[[list[str]], dict[str, float]],
     seed: int = 0,

@@ -50,8 +50,13 @@ class LayerChoice:
     mid: int = 0
 
     def __post_init__(self) -> None:
-        if (self.expansion > 0) == (self.mid > 0) or min(self.expansion, self.mid) < 0:
-            raise LutnasError(f"a layer gives an expansion or a mid width, not both ({self})")
+        if min(self.expansion, self.mid) < 0:
+            raise LutnasError(f"a layer's expansion and mid width cannot be negative ({self})")
+        if (self.expansion > 0) == (self.mid > 0):
+            given = "both" if self.expansion else "neither"
+            raise LutnasError(
+                f"a layer gives its expansion or its mid width, exactly one; {given} given ({self})"
+            )
         if self.kernel < 1 or self.kernel % 2 == 0:
             raise LutnasError(f"kernel {self.kernel} must be odd and positive")
 
@@ -99,13 +104,16 @@ class StageChoice:
                 f"{label!r} is not a stage label like c40_k5e3-k3e6-k7m200 "
                 "(width, then each layer's kernel and expansion or mid width)"
             )
-        return cls(
-            channels=int(m["channels"]),
-            layers=tuple(
-                LayerChoice(int(x["kernel"]), int(x["expansion"] or 0), int(x["mid"] or 0))
-                for x in layers
-            ),
-        )
+        try:
+            return cls(
+                channels=int(m["channels"]),
+                layers=tuple(
+                    LayerChoice(int(x["kernel"]), int(x["expansion"] or 0), int(x["mid"] or 0))
+                    for x in layers
+                ),
+            )
+        except LutnasError as exc:
+            raise LutnasError(f"stage label {label!r}: {exc}") from None
 
     @functools.cached_property
     def segment_key(self) -> tuple:
@@ -331,6 +339,8 @@ class ElasticSpace(Space):
 
 def _layer_record(data: object, name: str) -> LayerChoice:
     """A layer record: ``{"kernel": k, "expansion": e}`` or ``{"kernel": k, "mid": width}``."""
+    if isinstance(data, dict) and "mid" in data and "expansion" in data:
+        raise LutnasError(f"{name}: give expansion or mid (an expanded width), not both")
     width = "mid" if isinstance(data, dict) and "mid" in data else "expansion"
     check_fields(data, name, ("kernel", width))
     kernel = whole_number(data["kernel"], f"{name}.kernel", 1, MAX_KERNEL, " (odd)")

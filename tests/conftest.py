@@ -26,7 +26,7 @@ from adbemu.fixtures import (  # noqa: E402,F401
     phone,
     phone_factory,
 )
-from test_search_fixtures import small_predictor  # noqa: E402
+from test_search_fixtures import both_spaces_predictor, small_predictor  # noqa: E402
 
 from lutnas.errors import LutnasError  # noqa: E402
 
@@ -36,6 +36,13 @@ def predictor_path(tmp_path_factory):
     """A small real predictor (see :func:`test_search_fixtures.small_predictor`), fitted once
     per session."""
     return small_predictor(tmp_path_factory.getbasetemp() / "search_predictor")
+
+
+@pytest.fixture(scope="session")
+def both_spaces_predictor_path(tmp_path_factory):
+    """A small real predictor fitted on both spaces (see
+    :func:`test_search_fixtures.both_spaces_predictor`), fitted once per session."""
+    return both_spaces_predictor(tmp_path_factory.getbasetemp() / "search_predictor")
 
 
 def _no_real_phone() -> str | None:

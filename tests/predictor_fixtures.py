@@ -12,7 +12,7 @@ from pathlib import Path
 from lut.store import LutStore
 from profiler.base import get_backend
 from profiler.loop import ProfileSettings, profile_layers, profile_models
-from spaces.arch import Arch
+from spaces.arch import Arch, StageChoice
 from spaces.named import get_named_arch
 
 RESOLUTION = 32
@@ -38,6 +38,21 @@ def variants(n: int = 6) -> list[Arch]:
             arch = Arch(base.space, RESOLUTION, tuple(blocks))
             if arch.key not in {a.key for a in out}:
                 out.append(arch)
+            if len(out) == n:
+                return out
+    return out
+
+
+def mbv3_variants(n: int = 6, resolution: int = RESOLUTION) -> list[Arch]:
+    """``n`` distinct small architectures of the mobilenetv3 space: its smallest network with
+    one stage's kernel, expansion or depth changed."""
+    base = dataclasses.replace(get_named_arch("ofa-mbv3-min"), resolution=resolution)
+    out = [base]
+    for stage in range(len(base.blocks)):
+        for label in ("k5e3-k3e3", "k3e6-k3e3", "k3e3-k7e4", "k3e3-k3e3-k3e3"):
+            blocks = list(base.blocks)
+            blocks[stage] = StageChoice.from_label(f"c{blocks[stage].channels}_{label}")
+            out.append(Arch(base.space, resolution, tuple(blocks)))
             if len(out) == n:
                 return out
     return out

@@ -37,6 +37,27 @@ def small_predictor(directory: Path) -> Path:
     return path
 
 
+def both_spaces_predictor(directory: Path) -> Path:
+    """A real predictor fitted on whole models of both spaces at 160 px: 6 MobileNetV2
+    variants (mnasnet) and 6 variants of the mobilenetv3 space's smallest network, with the
+    layers of 6 more of each. Reused when ``directory`` already holds it."""
+    path = directory / "both.predictor"
+    if (path / "meta.json").is_file():
+        return path
+    from predictor_fixtures import build_lut, mbv3_variants, variants
+
+    from predictor import LatencyPredictor
+
+    directory.mkdir(parents=True, exist_ok=True)
+    mnas = [dataclasses.replace(a, resolution=RESOLUTION) for a in variants(12)]
+    mbv3 = mbv3_variants(12, RESOLUTION)
+    lut = build_lut(
+        directory / "both.lut", mnas[:6] + mbv3[:6], extra_layers_of=mnas[6:] + mbv3[6:]
+    )
+    LatencyPredictor.fit(lut).save(path)
+    return path
+
+
 def middle_target_ms(predictor_path: Path) -> float:
     """A target T inside the predictor's training latency range."""
     import json
