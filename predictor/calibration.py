@@ -11,8 +11,14 @@ model       target latency                                      needs N points
 scale       ``k · p``                                           1
 power       ``c · p^a`` (small networks relatively slower)      4
 overhead    ``k · p + b · layers``                              4
+macs        ``m · MACs + d`` (the source's ranking dropped)     4
+mixed       ``k · p + m · MACs``                                4
 full        ``k · p + m · MACs + b · layers + d`` (ridge)       10
 ==========  ==================================================  ==============
+
+``macs`` is there for targets whose latency follows arithmetic more closely than the source's
+does (the host's ONNX Runtime → XNNPACK on the host: the plain MACs line beat every map of the
+ONNX Runtime predictor; docs/calibrating.md); when it wins, the calibrated predictor says so.
 
 The model is chosen by leave-one-out relative error (RMSPE) on the N points, the simplest one
 winning ties within 1 %; the 90 % interval comes from the leave-one-out residuals, widened for
@@ -30,8 +36,14 @@ import numpy as np
 
 from lutnas.errors import LutnasError
 
-MODELS = ("scale", "power", "overhead", "full")
-MIN_POINTS = {"scale": 1, "power": 4, "overhead": 4, "full": 10}
+MODELS = ("scale", "power", "overhead", "macs", "mixed", "full")
+MIN_POINTS = {"scale": 1, "power": 4, "overhead": 4, "macs": 4, "mixed": 4, "full": 10}
+_COLUMNS = {  # the linear models' design columns
+    "overhead": ("p", "layers"),
+    "macs": ("macs", "one"),
+    "mixed": ("p", "macs"),
+    "full": ("p", "macs", "layers", "one"),
+}
 TIE = 0.01  # a more complex model must beat a simpler one by this much (LOO RMSPE) to win
 RIDGE = 0.1  # pull of the full model towards the scale model, relative to the data's size
 
@@ -46,10 +58,13 @@ class NetworkNumbers:
 
 
 def _design(kind: str, x: Sequence[NetworkNumbers]) -> np.ndarray:
-    p = np.array([n.source_ms for n in x])
-    if kind == "overhead":
-        return np.column_stack([p, [n.layers for n in x]])
-    return np.column_stack([p, [n.macs_m for n in x], [n.layers for n in x], np.ones(len(x))])
+    values = {
+        "p": [n.source_ms for n in x],
+        "macs": [n.macs_m for n in x],
+        "layers": [n.layers for n in x],
+        "one": np.ones(len(x)),
+    }
+    return np.column_stack([values[c] for c in _COLUMNS[kind]]).astype(float)
 
 
 def _fit(kind: str, x: Sequence[NetworkNumbers], y: np.ndarray) -> np.ndarray:
@@ -63,7 +78,7 @@ def _fit(kind: str, x: Sequence[NetworkNumbers], y: np.ndarray) -> np.ndarray:
         return np.array([a, log_c])
     design = _design(kind, x) / y[:, None]
     target = np.ones(len(y))
-    if kind == "overhead":
+    if kind != "full":
         params, *_ = np.linalg.lstsq(design, target, rcond=None)
         return params
     # full: ridge towards (k from the scale model, 0, 0, 0), scaled to the columns' size

@@ -49,6 +49,23 @@ def test_per_layer_overhead_is_found_when_the_points_show_it():
     assert c.apply(x) == pytest.approx(y, rel=0.01)
 
 
+def test_a_target_that_follows_arithmetic_not_the_source_gets_the_macs_line():
+    # source latencies are random with respect to MACs here: no map of them can do it
+    x = _networks(10, seed=3)
+    y = [0.02 * n.macs_m + 1.5 for n in x]
+    c = fit_calibration(x, y)
+    assert c.kind == "macs" and c.params == pytest.approx((0.02, 1.5))
+    assert c.loo_rmspe["macs"] < 1e-6 < 10 < c.loo_rmspe["scale"]
+    assert c.apply(x) == pytest.approx(y)
+
+
+def test_source_and_arithmetic_together_get_the_mixed_model():
+    x = _networks(10, seed=4)
+    y = [0.7 * n.source_ms + 0.01 * n.macs_m for n in x]
+    c = fit_calibration(x, y)
+    assert c.kind == "mixed" and c.params == pytest.approx((0.7, 0.01))
+
+
 def test_few_points_allow_only_the_simple_models():
     x = _networks(3, seed=2)
     c = fit_calibration(x, [0.5 * n.source_ms + n.layers for n in x])
