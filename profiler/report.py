@@ -9,9 +9,7 @@ from profiler.quality import assess, quality_lines, robust_noise
 from spaces.space import Space
 
 
-def coverage(
-    store: LutStore, space: Space, resolutions: list[int]
-) -> dict[int, tuple[int, int]]:
+def coverage(store: LutStore, space: Space, resolutions: list[int]) -> dict[int, tuple[int, int]]:
     """Per resolution: (rows present, unique layers of the space)."""
     keys = store.layer_keys()
     out = {}

@@ -1,6 +1,6 @@
 """Search spaces as data, and what lives in them: the space interface (``base``), MnasNet's
 factorized space (``space``, its block in ``blocks``), Once-for-All's layer-wise MobileNetV3
-space (``elastic``), the registry of spaces by name (``registry``), an architecture ``Arch``
+space (``elastic``, its block in ``elastic_blocks``), the registry of spaces by name (``registry``), an architecture ``Arch``
 that expands to its ``LayerSpec``s and builds a module (``arch``), named architectures
 (``named``), random sampling (``sampling``) and architecture JSON files (``io``).
 

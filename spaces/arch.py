@@ -16,7 +16,7 @@ from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
 from spaces.arch_record import check_record
 from spaces.blocks import BlockChoice
-from spaces.elastic import LayerChoice, StageChoice
+from spaces.elastic_blocks import LayerChoice, StageChoice
 from spaces.space import Space, get_space
 
 __all__ = ["Arch", "BlockChoice", "LayerChoice", "StageChoice"]

@@ -38,7 +38,7 @@ class Space:
     """What every kind of space gives :class:`~spaces.arch.Arch`, the profiler, the predictor
     and the search. An architecture is a resolution and one block per stage; the block's type
     is the space's (:class:`~spaces.blocks.BlockChoice` here, a
-    :class:`~spaces.elastic.StageChoice` in the MobileNetV3 space).
+    :class:`~spaces.elastic_blocks.StageChoice` in the MobileNetV3 space).
 
     Subclasses are frozen dataclasses with ``name``, ``stages``, ``resolutions`` and
     ``stem_channels`` (the channels the first stage takes), and implement the methods below

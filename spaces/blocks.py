@@ -2,7 +2,7 @@
 
 :class:`BlockChoice` is the value one stage of an :class:`~spaces.arch.Arch` takes in
 :class:`~spaces.space.SearchSpace`; the space's other kind, the layer-wise MobileNetV3 space,
-has its own block (:class:`~spaces.elastic.StageChoice`). Both give the same small interface:
+has its own block (:class:`~spaces.elastic_blocks.StageChoice`). Both give the same small interface:
 ``channels``, ``label()``, ``segment_key``, ``to_record()`` and
 ``layer_specs(space, stage, cin, hw)``.
 """
