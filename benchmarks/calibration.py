@@ -12,8 +12,10 @@ predictor fitted on the target's own LUT (its layers and every non-held-out whol
         [--target out/torch224.lut] [--sizes 5 10 20 50] [--seeds 5]
 
 Prints, per target and N, the median over seeds of ±10 %, ±5 %, RMSPE and Kendall τ on the
-held-out models, and each figure of the calibration as a ratio to the ceiling's RMSPE; writes
-benchmarks/results/calibration.json and a learning-curve PNG beside it.
+held-out models, and each figure of the calibration as a ratio to the ceiling's RMSPE; where the
+target LUT holds measurements of torchvision's networks (``benchmarks/cross_family.py
+--measure``), the same figures on those networks; writes benchmarks/results/calibration.json
+and a learning-curve PNG beside it. Only the ``mnasnet`` space's whole models are used.
 """
 
 from __future__ import annotations
@@ -32,37 +34,66 @@ from _results import RESULTS, write_result  # noqa: E402
 
 from lut.store import LutStore  # noqa: E402
 from predictor import LatencyPredictor  # noqa: E402
+from predictor.evaluate import torchvision_layers  # noqa: E402
 from predictor.features import layer_cost  # noqa: E402
 from predictor.metrics import metrics  # noqa: E402
+from profiler.networks import torchvision_measurements  # noqa: E402
 from spaces.arch import Arch  # noqa: E402
 
 METHODS = ("calibrated", "source×k", "flops-linear", "ceiling")
 FIGURES = ("within_10", "within_5", "rmspe", "kendall_tau")
 
 
-def whole_models(lut: str) -> tuple[list[Arch], np.ndarray, str]:
+def whole_models(lut: str) -> tuple[list[Arch], np.ndarray, str, dict]:
+    """The target's mnasnet whole models, their latencies, its device and its torchvision
+    measurements (name -> (layers, resolution, median ms))."""
     with LutStore.open(lut, writable=False) as store:
         frame = store.models_frame()
+        frame = frame[frame["space"] == "mnasnet"]
         device = f"{store.backend_config['backend']} {store.backend_config.get('device', '')}"
-    return [Arch.from_json(j) for j in frame["arch_json"]], frame["median_ms"].to_numpy(), device
+        tv = torchvision_measurements(store.meta)
+    networks = {}
+    for name, m in tv.items():
+        res = int(m.get("resolution", 224))
+        truth = float(np.median([m["median_ms"], *m.get("repeats_ms", [])]))
+        networks[name] = (torchvision_layers(name, res), res, truth)
+    archs = [Arch.from_json(j) for j in frame["arch_json"]]
+    return archs, frame["median_ms"].to_numpy(), device, networks
 
 
-def macs(archs: list[Arch]) -> np.ndarray:
-    return np.array([sum(layer_cost(s)[0] for s in a.layers()) for a in archs])
+def macs(archs: list) -> np.ndarray:
+    """MACs (millions) of architectures or of LayerSpec lists."""
+    return np.array(
+        [sum(layer_cost(s)[0] for s in (a.layers() if isinstance(a, Arch) else a)) for a in archs]
+    )
 
 
-def one_draw(source, archs, y, train, test, device) -> dict[str, dict]:
+def _predict(predictor, networks: dict) -> np.ndarray:
+    return np.array([predictor.predict_detail(s, r).latency_ms for s, r, _ in networks.values()])
+
+
+def one_draw(source, archs, y, train, test, device, networks) -> dict[str, dict]:
+    """Figures of each cheap method on the held-out models (and, under ``tv:`` names, on the
+    torchvision networks) after calibrating on the models ``train``."""
     x_train, x_test = [archs[i] for i in train], [archs[i] for i in test]
-    out = {}
+    out, tv = {}, {}
     calibrated = source.calibrate(list(zip(x_train, y[train], strict=True)), device=device)
     out["calibrated"] = calibrated.predict_many(x_test)
     p_train, p_test = source.predict_many(x_train), source.predict_many(x_test)
     r = p_train / y[train]
-    out["source×k"] = float(r.sum() / (r * r).sum()) * p_test  # least relative squared error
+    k = float(r.sum() / (r * r).sum())  # least relative squared error
+    out["source×k"] = k * p_test
     m_train, m_test = macs(x_train), macs(x_test)
     a, b = np.polyfit(m_train, y[train], 1, w=1 / y[train]) if len(train) > 1 else (0, y[train][0])
     out["flops-linear"] = a * m_test + b
-    return {k: metrics(np.maximum(v, 1e-6), y[test]) for k, v in out.items()}
+    if networks:
+        tv["calibrated"] = _predict(calibrated, networks)
+        tv["source×k"] = k * _predict(source, networks)
+        tv["flops-linear"] = a * macs([s for s, _, _ in networks.values()]) + b
+    truth = np.array([t for _, _, t in networks.values()])
+    figures = {m: metrics(np.maximum(v, 1e-6), y[test]) for m, v in out.items()}
+    figures |= {f"tv:{m}": metrics(np.maximum(v, 1e-6), truth) for m, v in tv.items()}
+    return figures
 
 
 def main() -> int:
@@ -78,43 +109,55 @@ def main() -> int:
     report: dict = {"source": args.source, "targets": {}}
     lines = []
     for target in args.target:
-        archs, y, device = whole_models(target)
+        archs, y, device, networks = whole_models(target)
         order = list(range(len(archs)))
         random.Random(0).shuffle(order)
         n_test = max(5, int(len(order) * args.test_fraction))
         test, pool = order[:n_test], order[n_test:]
-        ceiling = None  # needs the target's own layers
+        ceiling = tv_ceiling = None  # needs the target's own layers
         with LutStore.open(target, writable=False) as store:
             has_layers = store.layer_count() > 0
         if has_layers:
             ceiling_fit = LatencyPredictor.fit(target, [(archs[i], y[i]) for i in pool])
             ceiling = metrics(ceiling_fit.predict_many([archs[i] for i in test]), y[test])
+            if networks:
+                truth = np.array([t for _, _, t in networks.values()])
+                tv_ceiling = metrics(_predict(ceiling_fit, networks), truth)
         curve: dict = {}
         for n in [s for s in args.sizes if s <= len(pool)]:
             draws = [
-                one_draw(source, archs, y, random.Random(seed).sample(pool, n), test, device)
+                one_draw(
+                    source, archs, y, random.Random(seed).sample(pool, n), test, device, networks
+                )
                 for seed in range(args.seeds)
             ]
             curve[n] = {
                 m: {f: float(np.median([d[m][f] for d in draws])) for f in FIGURES}
-                for m in METHODS[:-1]
+                for m in draws[0]
             }
             if ceiling is not None:
                 curve[n]["ceiling"] = {f: ceiling[f] for f in FIGURES}
+            if tv_ceiling is not None:
+                curve[n]["tv:ceiling"] = {f: tv_ceiling[f] for f in FIGURES}
         report["targets"][target] = {
             "device": device,
             "held_out": len(test),
+            "torchvision": sorted(networks),
             "pool": len(pool),
             "curve": curve,
         }
-        lines.append(f"\n{target} ({device}): {len(test)} held out, pool {len(pool)}")
+        lines.append(
+            f"\n{target} ({device}): {len(test)} held out, pool {len(pool)}, "
+            f"{len(networks)} torchvision networks"
+        )
         lines.append(
             f"{'N':>4} {'method':<13} {'±10%':>6} {'±5%':>6} {'RMSPE':>7} {'τ':>6}  RMSPE / ceiling"
         )
         for n, row in curve.items():
-            for m in (m for m in METHODS if m in row):
+            for m in (m for m in [*METHODS, *(f"tv:{x}" for x in METHODS)] if m in row):
                 f = row[m]
-                vs = f"{f['rmspe'] / ceiling['rmspe']:.2f}x" if ceiling else "(no target LUT)"
+                base = tv_ceiling if m.startswith("tv:") else ceiling
+                vs = f"{f['rmspe'] / base['rmspe']:.2f}x" if base else "(no target LUT)"
                 lines.append(
                     f"{n:>4} {m:<13} {100 * f['within_10']:>5.1f}% {100 * f['within_5']:>5.1f}% "
                     f"{f['rmspe']:>6.2f}% {f['kendall_tau']:>6.3f}  {vs}"
@@ -137,7 +180,7 @@ def plot(report: dict, png: Path) -> None:
     fig, axes = plt.subplots(1, len(targets), figsize=(6 * len(targets), 4), squeeze=False)
     for ax, t in zip(axes[0], targets.values(), strict=True):
         sizes = sorted(t["curve"])
-        for m in (m for m in METHODS if m in t["curve"][sizes[0]]):
+        for m in (m for m in t["curve"][sizes[0]] if not m.startswith("tv:")):
             ax.plot(sizes, [t["curve"][n][m]["rmspe"] for n in sizes], marker="o", label=m)
         ax.set_xscale("log")
         ax.set_xlabel("target measurements N")
