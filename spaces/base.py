@@ -70,8 +70,20 @@ class Space:
     def stem_specs(self, resolution: int) -> list[LayerSpec]:
         raise NotImplementedError
 
-    def stage_inputs(self, resolution: int) -> list[int]:
+    def stem_strides(self) -> tuple[int, ...]:
+        """Strides of the stem segment's layers (what comes before the first stage)."""
         raise NotImplementedError
+
+    def stage_inputs(self, resolution: int) -> list[int]:
+        """Input height (= width) of each stage at ``resolution`` (same padding: ceil)."""
+        hw = resolution
+        for stride in self.stem_strides():
+            hw = (hw - 1) // stride + 1
+        sizes = []
+        for stage in self.stages:
+            sizes.append(hw)
+            hw = (hw - 1) // stage.stride + 1
+        return sizes
 
     def final_hw(self, resolution: int) -> int:
         """Spatial size entering the head."""

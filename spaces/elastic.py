@@ -138,14 +138,8 @@ class ElasticSpace(Space):
         return StageChoice.from_label(label)
 
     # --- geometry ----------------------------------------------------------------------
-    def stage_inputs(self, resolution: int) -> list[int]:
-        hw = (resolution - 1) // 2 + 1  # the stem has stride 2
-        hw = (hw - 1) // self.first_stride + 1
-        sizes = []
-        for stage in self.stages:
-            sizes.append(hw)
-            hw = (hw - 1) // stage.stride + 1
-        return sizes
+    def stem_strides(self) -> tuple[int, ...]:
+        return (2, self.first_stride)  # the stem conv, the first block
 
     def stem_specs(self, resolution: int) -> list[LayerSpec]:
         c = self.stem_channels

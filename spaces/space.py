@@ -95,14 +95,8 @@ class SearchSpace(Space):
         return out
 
     # --- geometry ----------------------------------------------------------------------
-    def stage_inputs(self, resolution: int) -> list[int]:
-        """Input height (= width) of each stage at ``resolution``."""
-        hw = (resolution - 1) // self.stem_stride + 1
-        sizes = []
-        for stage in self.stages:
-            sizes.append(hw)
-            hw = (hw - 1) // stage.stride + 1
-        return sizes
+    def stem_strides(self) -> tuple[int, ...]:
+        return (self.stem_stride,)
 
     def stem_spec(self, resolution: int) -> LayerSpec:
         return LayerSpec(
