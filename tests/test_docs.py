@@ -2,9 +2,9 @@
 block, on tiny inputs, so a snippet that breaks fails CI.
 
 The workspace holds what the docs' commands write before their readers need it, made small: a
-real LUT of a few MobileNetV2 variants at 160 px with twelve whole models (``host.lut``, also as
-``onnxruntime.lut`` and the other names the docs use), its fitted predictor (``host.predictor``)
-and architecture files.
+real LUT of a few variants of each space at 160 px with twelve whole models (``host.lut``, also
+as ``onnxruntime.lut`` and the other names the docs use), its fitted predictor
+(``host.predictor``) and architecture files.
 Commands are run as written, with these rewrites to keep them small (a rewrite never adds an
 option a command lacks, only shrinks what it has or adds profile-device's size limits):
 
@@ -123,20 +123,15 @@ def tiny(argv: list[str], predictor: Path, n: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    """Files the docs' commands expect: a LUT with 12 whole models (an evaluation holds some
-    out), its predictor, architecture files."""
-    import dataclasses
-
-    from predictor_fixtures import build_lut, variants
+def workspace(tmp_path_factory, both_spaces_predictor_path) -> Path:
+    """Files the docs' commands expect: a LUT with whole models of both spaces (an evaluation
+    holds some out; the session's :func:`both_spaces_predictor` LUT), its predictor,
+    architecture files."""
     from test_search_fixtures import RESOLUTION
 
-    from predictor import LatencyPredictor
-
     ws = tmp_path_factory.mktemp("docs")
-    archs = [dataclasses.replace(a, resolution=RESOLUTION) for a in variants(16)]
-    build_lut(ws / "host.lut", archs[:12], extra_layers_of=archs[12:])
-    LatencyPredictor.fit(ws / "host.lut").save(ws / "host.predictor")
+    shutil.copy(both_spaces_predictor_path.parent / "both.lut", ws / "host.lut")
+    shutil.copytree(both_spaces_predictor_path, ws / "host.predictor")
     for name in ("onnxruntime.lut", "pixel.lut", "a.lut", "b.lut", "target.lut"):
         shutil.copy(ws / "host.lut", ws / name)
     (ws / "target.csv").write_text(  # docs/calibrating.md's measurements, at the tiny size
