@@ -1,14 +1,17 @@
 """``Arch``: one architecture of a search space, immutable, with JSON and token forms.
 
-An ``Arch`` stores concrete values (channels, not multipliers), so networks slightly off a
-space's grid — MnasNet-A1's 112-wide stage — are still expressible; :meth:`SearchSpace`
-membership is checked by :meth:`Arch.problems` and required only for tokens.
+An ``Arch`` stores concrete values (channels, not multipliers; expanded widths where they are
+not a grid ratio), so networks slightly off a space's grid — MnasNet-A1's 112-wide stage,
+MobileNetV3-Large's 200-wide expansion — are still expressible; membership of the space's grid
+is checked by :meth:`Arch.problems` and required only for tokens. The block type, JSON record
+and token layout are the space's (:class:`spaces.base.Space`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -121,9 +124,15 @@ class Arch:
             )
         values = []
         for d, t in zip(decisions, tokens, strict=True):
-            if not 0 <= int(t) < len(d.choices):
-                raise LutnasError(f"token {t} out of range for {d.name} ({len(d.choices)} choices)")
-            values.append(d.choices[int(t)])
+            try:
+                index = operator.index(t)  # ints and numpy ints; not 1.7, not "1"
+            except TypeError:
+                index = None
+            if index is None or isinstance(t, bool) or not 0 <= index < len(d.choices):
+                raise LutnasError(
+                    f"token {t!r} out of range for {d.name} ({len(d.choices)} choices)"
+                )
+            values.append(d.choices[index])
         return cls(space_name, values[0], space.blocks_from_values(values))
 
     # --- layers and module ---------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""Search spaces as data, a registry of them, and the enumeration of their candidate layers.
+"""MnasNet's kind of space (:class:`SearchSpace`, factorized: one ConvOp choice repeated per
+stage), the enumeration of its candidate layers, and the ``mnasnet`` space itself.
 
 A space is a base network (stem, stage table, head) plus the per-block choices. An architecture
 (:class:`spaces.arch.Arch`) picks one value per decision; :meth:`SearchSpace.decisions` lists the
-decisions in token order (one token per decision, for the RL controller).
+decisions in token order (one token per decision, for the RL controller). The interface both
+kinds share is :class:`spaces.base.Space`; the registry is :mod:`spaces.registry` (its
+functions are importable from here too).
 """
 
 from __future__ import annotations

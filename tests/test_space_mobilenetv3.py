@@ -12,6 +12,7 @@ import random
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -249,6 +250,11 @@ def test_bad_tokens_and_labels_give_clear_errors():
         Arch.from_tokens("mobilenetv3", [7] + [0] * 45)
     with pytest.raises(LutnasError, match="token -1 out of range for s0.depth"):
         Arch.from_tokens("mobilenetv3", [0, -1] + [0] * 44)
+    for loose in (1.7, True, "1"):  # int(1.7) would be 1: such a token is refused, not rounded
+        with pytest.raises(LutnasError, match=f"token {loose!r} out of range for s0.depth"):
+            Arch.from_tokens("mobilenetv3", [0, loose] + [0] * 44)
+    numpy_ints = [np.int64(0)] * 46  # what strategies hand over
+    assert Arch.from_tokens("mobilenetv3", numpy_ints).to_tokens() == [0] * 46
     for bad in ["", "c40_", "c40_k3", "c40_k3e3-", "c40_k3e3m200", "40_k3e3", "c40_e3k3"]:
         with pytest.raises(LutnasError, match="is not a stage label"):
             StageChoice.from_label(bad)
