@@ -51,14 +51,14 @@ def _sane(ms: float, reference: float) -> bool:
 def test_the_predictor_records_both_spaces(predictor):
     assert set(predictor.training_spaces) == {"mnasnet", "mobilenetv3"}
     assert predictor.training_resolutions == (RESOLUTION,)
-    assert predictor.meta["training"]["measurements"] == 12
+    assert predictor.meta["training"]["measurements"] == 16
     low, high = predictor.latency_range_ms
     assert 0 < low < high
 
 
 def test_the_lut_holds_layers_and_whole_models_of_both_spaces(lut):
     models = lut.models_frame()
-    assert models["space"].value_counts().to_dict() == {"mnasnet": 6, "mobilenetv3": 6}
+    assert models["space"].value_counts().to_dict() == {"mnasnet": 8, "mobilenetv3": 8}
     assert set(models["resolution"]) == {RESOLUTION}
     for row in models.itertuples():  # each row's JSON is an architecture of its space
         arch = Arch.from_json(row.arch_json)
