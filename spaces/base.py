@@ -5,6 +5,7 @@ search use. The kinds: :class:`~spaces.space.SearchSpace` (MnasNet's factorized 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from lut.spec import LayerSpec
@@ -123,3 +124,15 @@ class Space:
     def blocks_from_values(self, values: list) -> tuple:
         """The blocks of one value per decision (``values[0]`` is the resolution)."""
         raise NotImplementedError
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def square_layer(
+    *, hw: int, skip: str = "noskip", expansion: int = 1, se_ratio: float = 0.0, **fields: object
+) -> LayerSpec:
+    """A square-input (``hw`` × ``hw``) LayerSpec (no skip, expansion 1, no SE unless given),
+    validated once per distinct set of fields: a space has a few thousand distinct layers, and
+    expanding architectures is on the predictor's hot path (the spec is immutable)."""
+    return LayerSpec(
+        input_h=hw, input_w=hw, skip=skip, expansion=expansion, se_ratio=se_ratio, **fields
+    )

@@ -14,7 +14,6 @@ expansion); a slot beyond the depth is ignored (and is 0 in :meth:`ElasticSpace.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ from spaces.arch_record import (
     check_fields,
     whole_number,
 )
-from spaces.base import Decision, Space, make_divisible
+from spaces.base import Decision, Space, make_divisible, square_layer
 from spaces.elastic_blocks import LayerChoice, StageChoice, layer_from_record
 from spaces.registry import register_space
 
@@ -143,11 +142,11 @@ class ElasticSpace(Space):
 
     def stem_specs(self, resolution: int) -> list[LayerSpec]:
         c = self.stem_channels
-        stem = _square(
+        stem = square_layer(
             op="stem", kernel=3, act=self.stem_act, cin=3, cout=c, stride=2, hw=resolution
         )
         se = _se_fields(c) if self.first_se else {}
-        first = _square(
+        first = square_layer(
             op="dconv",
             kernel=3,
             act="relu",
@@ -166,7 +165,7 @@ class ElasticSpace(Space):
         """One MBConv layer of stage ``stage``: residual where shapes match, SE as the stage
         says."""
         st = self.stages[stage]
-        return _square(
+        return square_layer(
             op="mbconv",
             kernel=kernel,
             expansion=max(1, round(mid / cin)),
@@ -185,13 +184,13 @@ class ElasticSpace(Space):
         classes = self.num_classes if num_classes is None else num_classes
         act, hidden = self.head_act, self.hidden_channels
         return [
-            _square(
+            square_layer(
                 op="head", kernel=1, act=act, cin=cin, cout=self.head_channels, stride=1, hw=hw
             ),
-            _square(
+            square_layer(
                 op="fcact", kernel=1, act=act, cin=self.head_channels, cout=hidden, stride=1, hw=1
             ),
-            _square(op="fc", kernel=1, act="relu", cin=hidden, cout=classes, stride=1, hw=1),
+            square_layer(op="fc", kernel=1, act="relu", cin=hidden, cout=classes, stride=1, hw=1),
         ]
 
     # --- enumeration -------------------------------------------------------------------
@@ -230,13 +229,6 @@ def _se_fields(gated: int) -> dict:
         "se_act": "relu",
         "se_gate": "hsigmoid",
     }
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _square(*, hw: int, skip: str = "noskip", **fields: object) -> LayerSpec:
-    """A square-input LayerSpec (expansion 1 and no SE unless given), made once per fields."""
-    fields = {"expansion": 1, "se_ratio": 0.0, **fields}
-    return LayerSpec(input_h=hw, input_w=hw, skip=skip, **fields)
 
 
 # Once-for-All's MobileNetV3 space: MobileNetV3-Large's base (torchvision's widths, strides, SE

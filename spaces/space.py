@@ -10,14 +10,20 @@ functions are importable from here too).
 
 from __future__ import annotations
 
-import functools
 import itertools
 from dataclasses import dataclass
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
 from spaces.arch_record import check_block
-from spaces.base import MAX_RESOLUTION, MIN_RESOLUTION, Decision, Space, round_channels
+from spaces.base import (
+    MAX_RESOLUTION,
+    MIN_RESOLUTION,
+    Decision,
+    Space,
+    round_channels,
+    square_layer,
+)
 from spaces.blocks import BlockChoice, ConvOp
 from spaces.registry import get_space, list_spaces, register_space
 
@@ -161,7 +167,7 @@ class SearchSpace(Space):
         path; the returned spec is immutable."""
         if skip == "idskip" and (cin != cout or stride != 1):
             skip = "noskip"
-        return _layer(
+        return square_layer(
             op=op.op,
             kernel=kernel,
             expansion=op.expansion,
@@ -276,12 +282,6 @@ class SearchSpace(Space):
             for spec in self.head_specs(cin, self.final_hw(resolution)):
                 add(spec)
         return list(seen.values())
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _layer(*, hw: int, **fields: object) -> LayerSpec:
-    """A square-input (``hw`` × ``hw``) LayerSpec, validated once per distinct set of fields."""
-    return LayerSpec(input_h=hw, input_w=hw, **fields)
 
 
 # MnasNet's factorized hierarchical space on a MobileNetV2 base (arXiv 1807.11626, §4.1).
