@@ -14,6 +14,7 @@ import random
 import sys
 
 from cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
+from cli.options import add_space_option
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.cli_util import bounded, user_errors
@@ -26,7 +27,7 @@ from spaces.arch import Arch
 from spaces.io import load_archs
 from spaces.named import get_named_arch, list_named_archs
 from spaces.sampling import sample_archs
-from spaces.space import get_space, list_spaces
+from spaces.space import get_space
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,11 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="onnxruntime",
         help=f"where to time: {', '.join(list_backends())} (default: %(default)s)",
     )
-    p.add_argument(
-        "--space",
-        default="mnasnet",
-        help=f"search space: {', '.join(list_spaces())} (default: %(default)s)",
-    )
+    add_space_option(p)
     p.add_argument(
         "--resolution",
         type=bounded(int, 32, 2048),

@@ -22,13 +22,14 @@ import json
 import os
 import time
 
+from cli.options import add_space_option
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 from search.evaluators import AccuracyEvaluator, get_evaluator, list_evaluators
 from search.reward import PRESETS, make_reward
 from search.strategies import get_strategy
 from search.strategies.restricted import RestrictedResolutions, check_resolutions
-from spaces.space import get_space, list_spaces
+from spaces.space import get_space
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -53,11 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--beta", type=bounded(float, -10, 10), help="reward exponent when LAT > T (custom)"
     )
-    p.add_argument(
-        "--space",
-        default="mnasnet",
-        help=f"search space: {', '.join(list_spaces())} (default: %(default)s)",
-    )
+    add_space_option(p)
     p.add_argument(
         "--resolution",
         type=bounded(int, 32, 2048),
