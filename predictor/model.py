@@ -185,7 +185,13 @@ def _select(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[dict, int]:
     folds = _folds(n, _n_folds(n), seed)
     for params in GRID:
         result = xgb.cv(
-            {**BASE, **params, "objective": "reg:squarederror", "eval_metric": "rmse"},
+            {
+                **BASE,
+                **params,
+                "seed": seed,
+                "objective": "reg:squarederror",
+                "eval_metric": "rmse",
+            },
             xgb.DMatrix(_m(x), y),
             MAX_ROUNDS,
             folds=[(np.setdiff1d(np.arange(n), f), f) for f in folds],
@@ -221,6 +227,7 @@ def fit_correction(x: np.ndarray, measured_ms: np.ndarray, seed: int = 0) -> Fit
     r = np.log(measured_ms) - np.log(x[:, FEATURES.index("lut_ms")].astype(float))
     coef = fit_base(x, measured_ms)
     params, rounds = _select(x, r - _log_base_ratio(x, coef), seed)
+    params = {**params, "seed": seed}  # XGBoost's row and column subsampling
     oof = np.empty(n)
     oof_q = np.empty((n, len(ALPHAS)))
     for fold in _folds(n, _n_folds(n), seed + 1):

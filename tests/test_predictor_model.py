@@ -67,6 +67,20 @@ def test_fit_is_accurate_calibrated_and_flags_the_unseen():
     assert any("lut_ms" in r for r in fitted.out_of_distribution(far)[0])
 
 
+def test_the_seed_reaches_xgboost_and_repeats_exactly():
+    # subsample and colsample_bytree are below 1, so XGBoost's own seed changes the trees
+    x, y = _features(60)
+    a, again, other = (
+        fit_correction(x, y, seed=1),
+        fit_correction(x, y, seed=1),
+        fit_correction(x, y, seed=2),
+    )
+    xt, _ = _features(20, seed=3)
+    assert a.params["seed"] == 1 and other.params["seed"] == 2
+    assert np.array_equal(a.predict_log_ratio(xt)[0], again.predict_log_ratio(xt)[0])
+    assert not np.array_equal(a.predict_log_ratio(xt)[0], other.predict_log_ratio(xt)[0])
+
+
 def test_numpy_trees_equal_xgboost():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(500, 7)).astype(np.float32)
