@@ -1,7 +1,9 @@
 """The second host backend: torch eager mode.
 
 The module runs under ``torch.inference_mode`` with ``torch.set_num_threads(threads)`` (restored
-on exit). Units: ms per forward call, wall clock.
+on exit), in a process whose glibc malloc thresholds are fixed (:mod:`profiler.allocator`: torch
+allocates every activation anew, and the moving thresholds made latency depend on the process's
+history). Units: ms per forward call, wall clock.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 
 import torch
 
+from profiler.allocator import steady_allocator
 from profiler.backends.host_base import HostBackend
 from profiler.base import Workload
 
@@ -24,6 +27,7 @@ class TorchBackend(HostBackend):
 
     def __enter__(self) -> TorchBackend:
         super().__enter__()
+        steady_allocator()
         self._threads_before = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         return self
@@ -39,6 +43,7 @@ class TorchBackend(HostBackend):
             "torch": torch.__version__.split("+")[0],
             "mode": "eager",
             "dtype": "float32",
+            "allocator": steady_allocator(),
         }
 
     def _runner(self, workload: Workload) -> Callable[[], object]:
