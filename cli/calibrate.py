@@ -88,10 +88,11 @@ def run(args: argparse.Namespace) -> int:
     target = source.calibrate(items, device=args.device)
     path = target.save(args.out)
     c = target.calibration
+    names = {"shrunk": "this map", "scale": "one factor alone"}
     tried = (
-        ", ".join(f"{k} {v:.1f}%" for k, v in c.loo_rmspe.items() if v is not None)
+        ", ".join(f"{names.get(k, k)} {v:.1f}%" for k, v in c.loo_rmspe.items() if v is not None)
         or "none (one measurement)"
     )
     print(f"{path}: {target.describe()}")
-    print(f"  leave-one-out RMSPE of the models tried: {tried}")
+    print(f"  leave-one-out RMSPE: {tried}")
     return 0

@@ -33,15 +33,16 @@ from predictor.features import layer_cost
 from predictor.prediction import Prediction
 from spaces.arch import Arch
 
-
-@functools.lru_cache(maxsize=200_000)
-def _macs_m(spec: LayerSpec) -> float:
-    return layer_cost(spec)[0]
+_layer_cost = functools.lru_cache(maxsize=200_000)(layer_cost)
 
 
 def _numbers(source_ms: float, specs: Sequence[LayerSpec]) -> NetworkNumbers:
+    costs = [_layer_cost(s) for s in specs]
     return NetworkNumbers(
-        source_ms=float(source_ms), macs_m=sum(_macs_m(s) for s in specs), layers=len(specs)
+        source_ms=float(source_ms),
+        macs_m=sum(c[0] for c in costs),
+        act_m=sum(c[2] for c in costs),
+        layers=len(specs),
     )
 
 

@@ -1,29 +1,29 @@
 """Moving a predictor to a new device with a handful of whole-model measurements.
 
-What carries over between devices is the ranking of networks; what changes is the scale, how
-much arithmetic costs against memory traffic, and fixed per-layer overhead (HELP, NeurIPS 2021;
-DESIGN.md "Calibrating to a new device"). So the source predictor's latency ``p`` stays the main
-input and a few free parameters map it to the target, more of them only as the points allow:
+What carries over between devices is the ranking of networks; what changes is the scale and
+how much arithmetic costs against memory traffic (HELP, NeurIPS 2021; DESIGN.md "Calibrating to
+a new device"). So the source predictor's latency ``p`` (ms) stays the main input, and the
+target's latency is
 
-==========  ==================================================  ==============
-model       target latency                                      needs N points
-==========  ==================================================  ==============
-scale       ``k · p``                                           1
-power       ``c · p^a`` (small networks relatively slower)      4
-overhead    ``k · p + b · layers``                              4
-macs        ``m · MACs + d`` (the source's ranking dropped)     4
-mixed       ``k · p + m · MACs``                                4
-full        ``k · p + m · MACs + b · layers + d`` (ridge)       10
-==========  ==================================================  ==============
+    k · p + m · MACs + v · act        (MACs and act, the activation elements read and written,
+                                       in millions; predictor.features.layer_cost)
 
-``macs`` is there for targets whose latency follows arithmetic more closely than the source's
-does (the host's ONNX Runtime → XNNPACK on the host: the plain MACs line beat every map of the
-ONNX Runtime predictor; docs/calibrating.md); when it wins, the calibrated predictor says so.
+with ``m`` and ``v`` pulled towards 0 — the source rescaled by one factor — as far as the points
+say: a Bayesian ridge regression of ``y / p`` on ``MACs / p`` and ``act / p``, whose prior
+precision maximises the evidence (MacKay; scikit-learn's ``BayesianRidge``). Few or scattered
+points keep the map near ``k · p``; many consistent ones free the two terms. This is the
+``shrunk`` map, fitted from :data:`SHRUNK_MIN` points on (``scale``, ``k · p``, below). A target
+may weigh the terms either way: XNNPACK on the host pays less for memory traffic than ONNX
+Runtime does (``v < 0``), torch eager, whose unfused layers each write their activations, more.
 
-The model is chosen by leave-one-out relative error (RMSPE) on the N points, the simplest one
-winning ties within 1 %; the 90 % interval comes from the leave-one-out residuals, widened for
-small N. Everything here is pure numpy on per-network numbers (``p`` in ms, MACs in millions,
-layer count), so it is tested without any device.
+An earlier version chose among several maps (power law, per-layer overhead, MACs line, ...) by
+leave-one-out error on the N points. On real pairs of devices that choice was the noisiest part
+at N ≤ 10 and lost to the one shrunk map (figures in docs/calibrating.md); those maps are still
+applied when a predictor calibrated by that version is loaded (:data:`EARLIER`).
+
+The 90 % interval comes from the leave-one-out residuals of the fitted map, widened for small
+N. Everything here works on per-network numbers (``p``, MACs, activations, layer count), so it
+is tested without any device.
 """
 
 from __future__ import annotations
@@ -36,77 +36,73 @@ import numpy as np
 
 from lutnas.errors import LutnasError
 
-MODELS = ("scale", "power", "overhead", "macs", "mixed", "full")
-MIN_POINTS = {"scale": 1, "power": 4, "overhead": 4, "macs": 4, "mixed": 4, "full": 10}
-_COLUMNS = {  # the linear models' design columns
+FLOOR = 0.01  # no prediction below this share of the source's (a map can go negative)
+SHRUNK_MIN = 3  # points from which the shrunk map is fitted (below: one factor)
+FITTED = ("scale", "shrunk")
+# Maps an earlier version fitted, by their design columns (``power`` is c·p^a): applied when a
+# predictor calibrated by it is loaded, never fitted now.
+EARLIER = {
+    "power": (),
     "overhead": ("p", "layers"),
     "macs": ("macs", "one"),
     "mixed": ("p", "macs"),
     "full": ("p", "macs", "layers", "one"),
 }
-TIE = 0.01  # a more complex model must beat a simpler one by this much (LOO RMSPE) to win
-RIDGE = 0.1  # pull of the full model towards the scale model, relative to the data's size
+MODELS = (*FITTED, *EARLIER)
 
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkNumbers:
-    """What a calibration sees of one network: the source prediction and two size figures."""
+    """What a calibration sees of one network: the source prediction and three size figures."""
 
     source_ms: float
     macs_m: float
+    act_m: float  # activation elements read and written, millions (predictor.features)
     layers: int
 
 
-def _design(kind: str, x: Sequence[NetworkNumbers]) -> np.ndarray:
-    values = {
-        "p": [n.source_ms for n in x],
-        "macs": [n.macs_m for n in x],
-        "layers": [n.layers for n in x],
-        "one": np.ones(len(x)),
-    }
-    return np.column_stack([values[c] for c in _COLUMNS[kind]]).astype(float)
+def _column(name: str, x: Sequence[NetworkNumbers]) -> np.ndarray:
+    if name == "one":
+        return np.ones(len(x))
+    attr = {"p": "source_ms", "macs": "macs_m", "act": "act_m", "layers": "layers"}[name]
+    return np.array([float(getattr(n, attr)) for n in x])
 
 
 def _fit(kind: str, x: Sequence[NetworkNumbers], y: np.ndarray) -> np.ndarray:
-    """Parameters of ``kind`` fitted on relative error (each point weighted by 1/y)."""
-    p = np.array([n.source_ms for n in x])
+    """Parameters of ``kind`` (one of :data:`FITTED`) for target latencies ``y``."""
+    p = _column("p", x)
     if kind == "scale":  # the k minimising relative squared error
         r = p / y
         return np.array([float(r.sum() / (r * r).sum())])
-    if kind == "power":  # log y = a log p + log c
-        a, log_c = np.polyfit(np.log(p), np.log(y), 1)
-        return np.array([a, log_c])
-    design = _design(kind, x) / y[:, None]
-    target = np.ones(len(y))
-    if kind != "full":
-        params, *_ = np.linalg.lstsq(design, target, rcond=None)
-        return params
-    # full: ridge towards (k from the scale model, 0, 0, 0), scaled to the columns' size
-    prior = np.array([_fit("scale", x, y)[0], 0.0, 0.0, 0.0])
-    scale = np.sqrt((design**2).mean(axis=0)) + 1e-12
-    lam = RIDGE * len(y)
-    a = design.T @ design + lam * np.diag(scale**2)
-    b = design.T @ target + lam * np.diag(scale**2) @ prior
-    return np.linalg.solve(a, b)
+    from sklearn.linear_model import BayesianRidge  # only calibrating needs it
+
+    z = np.column_stack([_column("macs", x), _column("act", x)]) / p[:, None]
+    mean, std = z.mean(axis=0), z.std(axis=0)
+    std[std == 0] = 1.0
+    fitted = BayesianRidge().fit((z - mean) / std, y / p)
+    w = fitted.coef_ / std
+    return np.array([fitted.intercept_ - float(w @ mean), *w])
 
 
 def _apply(kind: str, params: np.ndarray, x: Sequence[NetworkNumbers]) -> np.ndarray:
-    p = np.array([n.source_ms for n in x])
+    p = _column("p", x)
     if kind == "scale":
         return params[0] * p
+    if kind == "shrunk":
+        return params[0] * p + params[1] * _column("macs", x) + params[2] * _column("act", x)
     if kind == "power":
         return np.exp(params[1]) * p ** params[0]
-    return _design(kind, x) @ params
+    return np.column_stack([_column(c, x) for c in EARLIER[kind]]) @ params
 
 
 def _loo_log_residuals(kind: str, x: Sequence[NetworkNumbers], y: np.ndarray) -> np.ndarray:
-    """log(prediction / truth) of each point, predicted by the model fitted on the others."""
+    """log(prediction / truth) of each point, predicted by the map fitted on the others."""
     out = []
     for i in range(len(y)):
         keep = [j for j in range(len(y)) if j != i]
         params = _fit(kind, [x[j] for j in keep], y[keep])
-        pred = float(_apply(kind, params, [x[i]])[0])
-        out.append(math.log(pred / y[i]) if pred > 0 else math.inf)
+        pred = max(float(_apply(kind, params, [x[i]])[0]), FLOOR * x[i].source_ms)
+        out.append(math.log(pred / y[i]))
     return np.array(out)
 
 
@@ -115,10 +111,11 @@ class Calibration:
     """A fitted map from the source predictor's latency to the target device's.
 
     Attributes:
-        kind: one of :data:`MODELS`.
-        params: its parameters (see the module docstring for their order).
+        kind: one of :data:`MODELS` (``scale`` or ``shrunk`` when fitted by this version).
+        params: its parameters (``(k,)`` or ``(k, m, v)``; see the module docstring).
         n: measurements it was fitted on.
-        loo_rmspe: leave-one-out RMSPE (%) of every model tried, by kind (None: too few points).
+        loo_rmspe: leave-one-out RMSPE (%) of the fitted map and of one factor (``scale``), by
+            kind, for comparison (None: too few points).
         interval_log: half-width of the 90% interval in log space.
     """
 
@@ -131,7 +128,7 @@ class Calibration:
     def apply(self, x: Sequence[NetworkNumbers]) -> np.ndarray:
         """Target latency (ms) of each network; never below a hundredth of the source's."""
         pred = _apply(self.kind, np.array(self.params), x)
-        floor = 0.01 * np.array([n.source_ms for n in x])
+        floor = FLOOR * np.array([n.source_ms for n in x])
         return np.maximum(pred, floor)
 
     def to_dict(self) -> dict:
@@ -151,7 +148,8 @@ class Calibration:
 
 
 def fit_calibration(x: Sequence[NetworkNumbers], y_ms: Sequence[float]) -> Calibration:
-    """Choose and fit the calibration model for these target measurements.
+    """Fit the calibration map for these target measurements: ``shrunk`` from
+    :data:`SHRUNK_MIN` points on, one factor below.
 
     Raises:
         LutnasError: no measurements, or a latency that is not a positive finite number.
@@ -163,22 +161,17 @@ def fit_calibration(x: Sequence[NetworkNumbers], y_ms: Sequence[float]) -> Calib
         raise LutnasError(f"target latencies must be positive numbers of ms, got {list(y)}")
     if any(not (n.source_ms > 0) for n in x):
         raise LutnasError("the source predictor gave a non-positive latency for a network")
+    kind = "shrunk" if len(y) >= SHRUNK_MIN else "scale"
     loo: dict[str, float | None] = {}
     residuals: dict[str, np.ndarray] = {}
-    for kind in MODELS:
-        if len(y) < max(2, MIN_POINTS[kind]):  # leave-one-out needs two points at least
-            loo[kind] = None
+    for k in FITTED:
+        if len(y) < (2 if k == "scale" else SHRUNK_MIN):  # leave-one-out needs two points
+            loo[k] = None
             continue
-        r = _loo_log_residuals(kind, x, y)
-        residuals[kind] = r
-        loo[kind] = float(100 * np.sqrt(np.mean(np.expm1(r) ** 2)))
-    best = "scale"
-    for kind in MODELS[1:]:
-        ours, theirs = loo.get(kind), loo.get(best)
-        if ours is not None and (theirs is None or ours < theirs * (1 - TIE) - 1e-9):
-            best = kind
-    r = residuals.get(best)
+        residuals[k] = _loo_log_residuals(k, x, y)
+        loo[k] = float(100 * np.sqrt(np.mean(np.expm1(residuals[k]) ** 2)))
+    r = residuals.get(kind)
     width = float(np.quantile(np.abs(r), 0.9)) if r is not None else math.log(1.3)
     width *= 1 + 2 / len(y)  # few points: the residuals understate the spread
-    params = tuple(float(v) for v in _fit(best, x, y))
-    return Calibration(kind=best, params=params, n=len(y), loo_rmspe=loo, interval_log=width)
+    params = tuple(float(v) for v in _fit(kind, x, y))
+    return Calibration(kind=kind, params=params, n=len(y), loo_rmspe=loo, interval_log=width)
