@@ -15,7 +15,8 @@ Prints, per target and N, the median over seeds of ±10 %, ±5 %, RMSPE and Kend
 held-out models, and each figure of the calibration as a ratio to the ceiling's RMSPE; where the
 target LUT holds measurements of torchvision's networks (``benchmarks/cross_family.py
 --measure``), the same figures on those networks; writes benchmarks/results/calibration.json
-and a learning-curve PNG beside it. Only the ``mnasnet`` space's whole models are used.
+and a learning-curve PNG beside it (``--name`` for another file name, e.g. one per source).
+Only the ``mnasnet`` space's whole models are used.
 """
 
 from __future__ import annotations
@@ -103,6 +104,11 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 20, 50])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--test-fraction", type=float, default=0.3)
+    ap.add_argument(
+        "--name",
+        default="calibration",
+        help="results/<name>.json and .png (default: %(default)s; e.g. one name per source)",
+    )
     args = ap.parse_args()
 
     source = LatencyPredictor.fit(args.source)
@@ -163,10 +169,10 @@ def main() -> int:
                     f"{f['rmspe']:>6.2f}% {f['kendall_tau']:>6.3f}  {vs}"
                 )
     print("\n".join(lines))
-    png = RESULTS / "calibration.png"
+    png = RESULTS / f"{args.name}.png"
     plot(report, png)
     report["png"] = str(png.relative_to(ROOT))
-    write_result("calibration", report)
+    write_result(args.name, report)
     return 0
 
 
