@@ -26,7 +26,7 @@ from search.evaluators import get_evaluator
 from search.latency_model import check_predictor
 from search.outputs import best_row, distinct_successful, hypervolume
 from search.reward import make_reward
-from search.runner import run_search
+from search.session import run_search
 from search.strategies import get_strategy
 from spaces.named import get_named_arch
 from spaces.space import get_space

@@ -29,7 +29,7 @@ from search.evaluators import get_evaluator
 from search.latency_model import check_predictor
 from search.outputs import best_row, write_outputs
 from search.reward import make_reward
-from search.runner import run_search
+from search.session import run_search
 from search.strategies import get_strategy
 from spaces.arch import Arch
 from spaces.named import get_named_arch

@@ -21,7 +21,7 @@ import time
 from predictor import LatencyPredictor
 from search.evaluators import get_evaluator
 from search.reward import make_reward
-from search.runner import run_search
+from search.session import run_search
 from search.strategies import get_strategy
 from search.threads import single_threaded_libraries
 from spaces.sampling import sample_archs

@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     from predictor import LatencyPredictor
     from search.latency_model import check_predictor
     from search.outputs import ranked, write_outputs
-    from search.runner import run_search
+    from search.session import run_search
 
     workers = _check_counts(args)
     space = get_space(args.space)

@@ -29,8 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lutnas.errors import LutnasError
-from search.evaluators.base import AccuracyEvaluator
-from search.latency_model import LatencyModel, predictor_identity
+from search.latency_model import LatencyModel
 from search.parallel import EvalExecutor
 from search.record import BatchStats, Evaluation, HistoryRow, SearchRecord
 from search.reward import MnasReward
@@ -40,31 +39,6 @@ from spaces.arch import Arch
 from spaces.space import Space
 
 log = logging.getLogger(__name__)
-
-
-def search_config(
-    space: Space,
-    strategy: Strategy,
-    evaluator: AccuracyEvaluator,
-    predictor: LatencyModel,
-    reward: MnasReward,
-    batch_size: int,
-) -> dict:
-    """The configuration identity a record is bound to (budget and workers are not part of it:
-    a search may be extended, and the worker count does not change results)."""
-    return {
-        "space": {"name": space.name, "choices": space.choice_counts()},
-        "strategy": {"name": strategy.name, "seed": strategy.seed, "options": strategy.options},
-        "batch_size": batch_size,
-        "evaluator": evaluator.identity(),
-        "predictor": predictor_identity(predictor),
-        "reward": {
-            "preset": reward.preset,
-            "target_ms": reward.target_ms,
-            "alpha": reward.alpha,
-            "beta": reward.beta,
-        },
-    }
 
 
 # --- the loop -----------------------------------------------------------------------------------
@@ -100,7 +74,7 @@ class SearchRunner:
             ``predict_many(archs) -> ms``.
         reward: the MnasNet reward (T, α, β).
         record: the open record; its configuration must be this one's (see
-            :func:`search_config`).
+            :func:`search.session.search_config`).
         executor: where accuracy evaluations run.
         batch_size: asks per batch (candidates evaluated in parallel).
         progress: show a progress bar with ETA.
@@ -277,84 +251,3 @@ class SearchRunner:
             bar.set_postfix_str(
                 f"best R={b.reward:.4f} (acc {acc}, {b.latency_ms:.2f} ms)", refresh=False
             )
-
-
-@dataclass(frozen=True)
-class SearchOutcome:
-    """A finished (or already complete) search: this call's report (None when the record
-    already held the budget), the record's whole history and its configuration."""
-
-    report: RunReport | None
-    history: list[HistoryRow]
-    batches: list[BatchStats]
-    config: dict
-    record_path: str
-
-
-def run_search(
-    out_dir: str,
-    space: Space,
-    strategy: Strategy,
-    evaluator: AccuracyEvaluator,
-    predictor: LatencyModel,
-    reward: MnasReward,
-    *,
-    budget: int,
-    batch_size: int = 8,
-    workers: int = 1,
-    use_ray: bool = False,
-    ray_address: str | None = None,
-    progress: bool = True,
-    announce: bool = False,
-) -> SearchOutcome:
-    """Open (or resume) the record in ``out_dir``, run to ``budget``, close; the library form
-    of ``lutnas search`` without its outputs (see :mod:`search.outputs`).
-
-    Raises:
-        LutnasError: another configuration in the record, a record locked by another search,
-            or an error from :meth:`SearchRunner.run`.
-    """
-    from pathlib import Path
-
-    from search.parallel import make_executor
-    from search.record import RECORD_NAME
-
-    config = search_config(space, strategy, evaluator, predictor, reward, batch_size)
-    report = None
-    with SearchRecord.open(Path(out_dir) / RECORD_NAME, config) as record:
-        done = record.tell_count()
-        if announce:
-            print(
-                f"search: {strategy.name} on {space.name}, {budget} candidates (batches of "
-                f"{batch_size}), {evaluator.label} [{evaluator.name}], reward "
-                f"{reward.preset} T={reward.target_ms:g} ms"
-                + (f"; resuming at {done}" if done else "")
-                + f"; record {record.path}"
-            )
-        if done < budget:
-            with make_executor(evaluator, workers, use_ray, ray_address) as executor:
-                if announce:
-                    print(f"evaluating on {executor.description}")
-                runner = SearchRunner(
-                    space,
-                    strategy,
-                    predictor,
-                    reward,
-                    record,
-                    executor,
-                    batch_size=batch_size,
-                    progress=progress,
-                )
-                report = runner.run(budget)
-        elif announce and done > budget:
-            print(
-                f"the record already holds {done} candidates (more than the budget); "
-                "all of them count"
-            )
-        return SearchOutcome(
-            report=report,
-            history=record.history(),
-            batches=record.batch_stats(),
-            config=config,
-            record_path=str(record.path),
-        )

@@ -162,7 +162,8 @@ def build_search(
     from search.parallel import InProcessExecutor
     from search.record import RECORD_NAME, SearchRecord
     from search.reward import make_reward
-    from search.runner import SearchRunner, search_config
+    from search.runner import SearchRunner
+    from search.session import search_config
     from search.strategies import get_strategy
     from spaces.space import get_space
 
