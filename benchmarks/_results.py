@@ -27,22 +27,27 @@ def machine() -> dict:
     }
 
 
-def write_result(name: str, figures: dict) -> Path:
-    """Write ``figures`` (JSON-serialisable) with the date, machine and command; returns the
-    path. The command is this process's own ``python <script> <args>``."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def stamped(figures: dict) -> dict:
+    """``figures`` with the date, machine and command: this process's own
+    ``python <script> <args>``."""
     script = Path(sys.argv[0]).resolve()
     try:
         script_text = str(script.relative_to(RESULTS.parents[1]))
     except ValueError:
         script_text = str(script)
-    record = {
+    return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": shlex.join(["python", script_text, *sys.argv[1:]]),
         "machine": machine(),
         "figures": figures,
     }
+
+
+def write_result(name: str, figures: dict) -> Path:
+    """Write ``figures`` (JSON-serialisable) with the date, machine and command to
+    ``results/<name>.json``; returns the path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    path.write_text(json.dumps(stamped(figures), indent=2) + "\n")
     print(f"figures written to {path}")
     return path

@@ -21,7 +21,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from _results import stamped  # noqa: E402
 
 from predictor.evaluate import (  # noqa: E402
     CURVE_SIZES,
@@ -119,7 +121,11 @@ def main() -> int:
     )
     ap.add_argument("--test-fraction", type=float, default=0.25)
     ap.add_argument("--png", default=None, help="default: <lut>.accuracy.png")
-    ap.add_argument("--json", default=None, help="default: <lut>.accuracy.json")
+    ap.add_argument(
+        "--json",
+        default=None,
+        help="default: <lut>.accuracy.json (the report with the date, machine and command)",
+    )
     ap.add_argument("--no-curve", action="store_true")
     args = ap.parse_args()
     start = time.monotonic()
@@ -135,7 +141,7 @@ def main() -> int:
     print()
     print("\n".join(verdict(report)))
     out = args.json or str(Path(args.lut).with_suffix(".accuracy.json"))
-    Path(out).write_text(json.dumps(asdict(report), indent=1, default=float))
+    Path(out).write_text(json.dumps(stamped(asdict(report)), indent=1, default=float))
     print(f"\nplot: {png}\nfigures: {out}\n({time.monotonic() - start:.0f} s)")
     return 0
 
