@@ -8,8 +8,9 @@ this project's VM (1 thread, MnasNet-space models at 224), a model built in a fr
 0 to 24,000 minor page faults per forward call, and its latency moved with them (60 to 82 ms
 for one model, up to 1.5× between two timings of one model minutes apart). Fixing both
 thresholds (``mallopt``) once stops it: every forward call reuses the heap, 0 faults, and the
-same model built three times times within 3 %. PyTorch's performance guide makes the same point
-for its own builds (a caching allocator such as jemalloc or tcmalloc, LD_PRELOADed).
+same model built three times timed within 3 %. PyTorch's and Intel's CPU performance-tuning
+guides recommend another allocator (jemalloc or tcmalloc, LD_PRELOADed) for the same reason; this
+needs nothing installed and no restart.
 
 ONNX Runtime and LiteRT allocate activations from their own arenas once per session and took 0
 faults per call either way, so only the torch backend needs this. The setting lasts for the
