@@ -58,6 +58,9 @@ class Backend(ABC):
     name: ClassVar[str]
     # True when measure_against() can interleave runs with a reference (profiler.reference)
     interleaves_reference: ClassVar[bool] = False
+    # False when the backend's exporter writes lutnas's own layer modules only (lut.modules), so
+    # another network (torchvision's) is timed as the chain of its layers (profiler.networks)
+    any_module: ClassVar[bool] = True
 
     def __enter__(self) -> Backend:
         return self

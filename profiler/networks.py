@@ -7,7 +7,9 @@ with its warm-up, runs and drift reference, and record into the LUT's metadata, 
 be re-run without re-measuring:
 
 - ``torchvision_models``: {name: the first measurement's statistics, ``resolution``,
-  ``attempts``, and later measurements' medians in ``repeats_ms``};
+  ``attempts``, ``timed_as`` (``module``: torchvision's own module; ``layers``: the chain of
+  lutnas layer modules it decomposes into, on a backend whose exporter writes only those, such
+  as LiteRT), and later measurements' medians in ``repeats_ms``};
 - ``repeat_measurements``: {arch key: [median ms, ...]}, the measurements after the first.
 """
 
@@ -59,6 +61,31 @@ def _torchvision_model(name: str):
     return getattr(tvm, name)(weights=None).eval()
 
 
+def _as_layers(specs: Sequence[LayerSpec]):
+    """The network of ``specs`` built from lutnas's own layer modules (what a backend whose
+    exporter writes only those can time; a torchvision network decomposes into exactly these
+    layers, so it is the same network, layer for layer)."""
+    from torch import nn
+
+    from lut.modules import build_layer
+
+    return nn.Sequential(*(build_layer(s) for s in specs)).eval()
+
+
+def _torchvision_workload(
+    backend: Backend, name: str, resolution: int, layers_of: Callable
+) -> tuple[Workload, str]:
+    """The workload timing torchvision's ``name`` on ``backend``, and its form: ``module``
+    (torchvision's own), or ``layers`` where the backend's exporter takes lutnas's modules only
+    (:attr:`~profiler.base.Backend.any_module`)."""
+    shape = (1, 3, resolution, resolution)
+    key = f"torchvision:{name}@{resolution}"
+    if backend.any_module:
+        return Workload(key, lambda: _torchvision_model(name), shape), "module"
+    specs = layers_of(name, resolution)
+    return Workload(f"{key}:layers", lambda: _as_layers(specs), shape), "layers"
+
+
 def measure_torchvision(
     lut: str | Path,
     names: Sequence[str] = TORCHVISION,
@@ -105,16 +132,17 @@ def measure_torchvision(
                     have = 1 + len(done[name].get("repeats_ms", [])) if name in done else 0
                     if have > time_:
                         continue
-                    w = Workload(
-                        f"torchvision:{name}@{resolution}",
-                        lambda name=name: _torchvision_model(name),
-                        (1, 3, resolution, resolution),
-                    )
+                    w, form = _torchvision_workload(backend, name, resolution, layers_of)
                     m, attempts = measure_steady(backend, w, settings, reference)
                     if name in done:
                         done[name]["repeats_ms"] = [*done[name].get("repeats_ms", []), m.median_ms]
                     else:
-                        done[name] = {**m.to_dict(), "resolution": resolution, "attempts": attempts}
+                        done[name] = {
+                            **m.to_dict(),
+                            "resolution": resolution,
+                            "attempts": attempts,
+                            "timed_as": form,
+                        }
                     store.set_meta(TORCHVISION_KEY, done)
     return done
 

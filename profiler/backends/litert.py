@@ -31,6 +31,7 @@ def litert_version() -> str:
 
 class LiteRtBackend(HostBackend):
     name = "litert"
+    any_module = False  # lutnas's .tflite writer (profiler.tflite) covers lut.modules only
 
     def __init__(
         self, threads: int = 1, pin: bool = True, cache_dir: str | Path | None = None
