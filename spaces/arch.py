@@ -41,6 +41,7 @@ class Arch:
         space = get_space(self.space)
         space.check_resolution(self.resolution)
         space.check_blocks(self.blocks)
+        object.__setattr__(self, "blocks", space.canonical_blocks(self.blocks))
         self.layers()  # every layer must be a valid LayerSpec; raises LutnasError otherwise
 
     @property

@@ -106,6 +106,11 @@ class Space:
                 f"the architecture gives {len(blocks)}"
             )
 
+    def canonical_blocks(self, blocks: tuple) -> tuple:
+        """``blocks`` in the one form this space writes each network in (so one network has
+        one key); the default form is the given one."""
+        return blocks
+
     def block_from_record(self, data: object, name: str):
         """The block of a JSON record, every field checked; ``name`` prefixes messages."""
         raise NotImplementedError

@@ -97,6 +97,25 @@ class ElasticSpace(Space):
                     f"({b.label()})"
                 )
 
+    def canonical_blocks(self, blocks: tuple) -> tuple:
+        """A layer whose expanded width is its input times a grid expansion (``k3m48`` on a
+        16-wide input) is written as that expansion (``k3e3``): the same network, one key."""
+        out, cin = [], self.stem_channels
+        for b in blocks:
+            layers = tuple(
+                self._canonical_layer(x, cin if j == 0 else b.channels)
+                for j, x in enumerate(b.layers)
+            )
+            out.append(b if layers == b.layers else StageChoice(b.channels, layers))
+            cin = b.channels
+        return tuple(out)
+
+    def _canonical_layer(self, layer: LayerChoice, cin: int) -> LayerChoice:
+        expansion, rest = divmod(layer.mid, cin)
+        if layer.mid and not rest and expansion in self.expansions:
+            return LayerChoice(layer.kernel, expansion)
+        return layer
+
     def block_problems(self, stage: int, block: StageChoice) -> list[str]:
         out = []
         if block.channels != self.stages[stage].channels:

@@ -493,3 +493,23 @@ def test_dry_run_with_two_resolutions_and_named_archs(capsys):
     assert "resolution 224: 15 unique layers" in capsys.readouterr().out
     assert lutnas_main(["profile-device", "--dry-run", "--arch", "ofa-mbv3-max"]) == 2
     assert "is from space 'mobilenetv3', not 'mnasnet'" in capsys.readouterr().err
+
+
+def test_an_expanded_width_on_the_grid_is_written_as_its_expansion():
+    # stage 0 takes the first block's 16 channels: 48 = 16 × 3 is expansion 3; its second
+    # layer takes 24: 96 = 24 × 4. The same network written either way has one key, one set
+    # of layers and tokens; a width off the grid (16 × 5 = 80) keeps its mid form.
+    ofa_min = get_named_arch("ofa-mbv3-min")
+    first = ofa_min.blocks[0]
+    as_mid = StageChoice(first.channels, (LayerChoice(3, mid=48), LayerChoice(5, mid=96)))
+    as_expansion = StageChoice(first.channels, (LayerChoice(3, 3), LayerChoice(5, 4)))
+    a = dataclasses.replace(ofa_min, blocks=(as_mid, *ofa_min.blocks[1:]))
+    b = dataclasses.replace(ofa_min, blocks=(as_expansion, *ofa_min.blocks[1:]))
+    assert a == b and a.key == b.key and a.blocks[0].label() == "c24_k3e3-k5e4"
+    assert a.to_tokens() == b.to_tokens() and a.layers() == b.layers()
+    assert Arch.from_json(a.to_json()) == b
+    off = dataclasses.replace(
+        ofa_min,
+        blocks=(StageChoice(24, (LayerChoice(3, mid=80), LayerChoice(3, 3))),) + ofa_min.blocks[1:],
+    )
+    assert off.blocks[0].layers[0] == LayerChoice(3, mid=80) and off.problems()
