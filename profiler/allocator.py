@@ -7,10 +7,12 @@ forward call page-faults on fresh memory depends on what the process did before:
 this project's VM (1 thread, MnasNet-space models at 224), a model built in a fresh process took
 0 to 24,000 minor page faults per forward call, and its latency moved with them (60 to 82 ms
 for one model, up to 1.5× between two timings of one model minutes apart). Fixing both
-thresholds (``mallopt``) once stops it: every forward call reuses the heap, 0 faults, and the
-same model built three times timed within 3 %. PyTorch's and Intel's CPU performance-tuning
-guides recommend another allocator (jemalloc or tcmalloc, LD_PRELOADed) for the same reason; this
-needs nothing installed and no restart.
+thresholds (``mallopt``) once stops it: forward calls reuse the heap, and the same model built
+three times timed within 3 %. The heap still grows now and then while its free blocks settle
+(a mid-network layer at 112x112, 50 timed calls after 10 warm-up: 0 to 2 calls touched fresh
+pages, against 46 to 50 without the fix), which a median does not feel. PyTorch's and Intel's
+CPU performance-tuning guides recommend another allocator (jemalloc or tcmalloc, LD_PRELOADed)
+for the same reason; this needs nothing installed and no restart.
 
 ONNX Runtime and LiteRT allocate activations from their own arenas once per session and took 0
 faults per call either way, so only the torch backend needs this. The setting lasts for the
