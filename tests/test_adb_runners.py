@@ -9,6 +9,7 @@ so ``lutnas fit`` and ``lutnas search --verify`` work on a phone LUT.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 
@@ -206,11 +207,18 @@ def test_fit_and_search_verify_on_a_phone_lut(phone_factory, options, tmp_path, 
     assert main(search) == 2
     err = capsys.readouterr().err
     assert "verify_archs.json" in err and "--runner" in err
-    before = len([c for c in phone.shell_commands if "--graph=" in c])
+    before = len(phone.shell_commands)
     assert main([*search, "--runner", str(options["runner"])]) == 0
     printed = capsys.readouterr().out
     assert "median |error|" in printed and "over 2 architectures" in printed
-    assert len([c for c in phone.shell_commands if "--graph=" in c]) == before + 2
+    # both architectures ran on the phone: two graphs (a noisy timing is re-measured, so a
+    # graph may run more than once; the emulated runner really times on this shared host)
+    graphs = {
+        re.search(r"--graph=(\S+)", c).group(1)
+        for c in phone.shell_commands[before:]
+        if "--graph=" in c
+    }
+    assert len(graphs) == 2, graphs
     # another phone is refused: its measurements would not test this predictor
     other = phone_factory()
     assert main([*search, "--runner", str(options["runner"]), "--serial", other.address]) == 2
