@@ -17,11 +17,19 @@ target LUT holds measurements of torchvision's networks (``benchmarks/cross_fami
 --measure``), the same figures on those networks; writes benchmarks/results/calibration.json
 and a learning-curve PNG beside it (``--name`` for another file name, e.g. one per source).
 Only the ``mnasnet`` space's whole models are used.
+
+Also prints, per target, how far a map of network-level figures can go at all: three linear
+maps fitted (least relative squared error, no prior) on every pool model rather than N, on the
+same held-out models: the calibrated map's form (k·p + m·MACs + v·act), the same with an
+operator count (torch modules per network: eager dispatches each), and the operator-count form
+without the source (a·MACs + b·act + c·ops + d). When the last matches the first two, the
+source's latencies tell nothing about the target that the network's size does not.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sys
 from pathlib import Path
@@ -67,6 +75,36 @@ def macs(archs: list) -> np.ndarray:
     return np.array(
         [sum(layer_cost(s)[0] for s in (a.layers() if isinstance(a, Arch) else a)) for a in archs]
     )
+
+
+@functools.cache
+def _ops(spec) -> int:
+    from lut.modules import build_layer
+
+    return sum(1 for m in build_layer(spec).modules() if not list(m.children()))
+
+
+def linear_bounds(source, archs, y, pool, test) -> dict[str, dict]:
+    """Figures on ``test`` of three linear maps fitted on every ``pool`` model (see above)."""
+    cost = np.array([np.sum([layer_cost(s) for s in a.layers()], axis=0) for a in archs])
+    cols = {
+        "p": source.predict_many(archs),
+        "macs": cost[:, 0],
+        "act": cost[:, 2],
+        "ops": np.array([sum(_ops(s) for s in a.layers()) for a in archs], dtype=float),
+        "one": np.ones(len(archs)),
+    }
+    forms = {
+        "bound:map": ("p", "macs", "act"),
+        "bound:map+ops": ("p", "macs", "act", "ops"),
+        "bound:no-source": ("macs", "act", "ops", "one"),
+    }
+    out = {}
+    for name, form in forms.items():
+        x = np.column_stack([cols[c] for c in form])
+        w = np.linalg.lstsq(x[pool] / y[pool, None], np.ones(len(pool)), rcond=None)[0]
+        out[name] = metrics(np.maximum(x[test] @ w, 1e-6), y[test])
+    return out
 
 
 def _predict(predictor, networks: dict) -> np.ndarray:
@@ -145,8 +183,10 @@ def main() -> int:
                 curve[n]["ceiling"] = {f: ceiling[f] for f in FIGURES}
             if tv_ceiling is not None:
                 curve[n]["tv:ceiling"] = {f: tv_ceiling[f] for f in FIGURES}
+        bounds = linear_bounds(source, archs, y, pool, test)
         report["targets"][target] = {
             "device": device,
+            "bounds": {m: {f: float(v[f]) for f in FIGURES} for m, v in bounds.items()},
             "held_out": len(test),
             "torchvision": sorted(networks),
             "pool": len(pool),
@@ -168,6 +208,13 @@ def main() -> int:
                     f"{n:>4} {m:<13} {100 * f['within_10']:>5.1f}% {100 * f['within_5']:>5.1f}% "
                     f"{f['rmspe']:>6.2f}% {f['kendall_tau']:>6.3f}  {vs}"
                 )
+        lines.append(f"every pool model ({len(pool)}), no prior:")
+        for m, f in bounds.items():
+            vs = f"{f['rmspe'] / ceiling['rmspe']:.2f}x" if ceiling else "(no target LUT)"
+            lines.append(
+                f"{'all':>4} {m:<16} {100 * f['within_10']:>5.1f}% {100 * f['within_5']:>5.1f}% "
+                f"{f['rmspe']:>6.2f}% {f['kendall_tau']:>6.3f}  {vs}"
+            )
     print("\n".join(lines))
     png = RESULTS / f"{args.name}.png"
     plot(report, png)
