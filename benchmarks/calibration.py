@@ -9,7 +9,7 @@ FLOPs-linear (a · MACs + b) fitted on the N. The ceiling, where the target LUT 
 predictor fitted on the target's own LUT (its layers and every non-held-out whole model).
 
     python benchmarks/calibration.py --source out/ort224.lut --target out/litert.lut \\
-        [--target out/torch224.lut] [--sizes 5 10 20 50] [--seeds 5]
+        [--target out/torch224.lut] [--sizes 5 10 20 50] [--seeds 30]
 
 Prints, per target and N, the median over seeds of ±10 %, ±5 %, RMSPE and Kendall τ on the
 held-out models, and each figure of the calibration as a ratio to the ceiling's RMSPE; where the
@@ -140,7 +140,9 @@ def main() -> int:
     ap.add_argument("--source", required=True, help="LUT with whole models (the source)")
     ap.add_argument("--target", action="append", required=True, help="target LUT (repeatable)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 20, 50])
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument(
+        "--seeds", type=int, default=30, help="draws of N per size (default: %(default)s)"
+    )
     ap.add_argument("--test-fraction", type=float, default=0.3)
     ap.add_argument(
         "--name",
