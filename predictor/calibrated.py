@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Sequence
 
@@ -33,6 +34,7 @@ from predictor.features import layer_cost
 from predictor.prediction import Prediction
 from spaces.arch import Arch
 
+log = logging.getLogger(__name__)
 _layer_cost = functools.lru_cache(maxsize=200_000)(layer_cost)
 
 
@@ -46,8 +48,9 @@ def _numbers(source_ms: float, specs: Sequence[LayerSpec]) -> NetworkNumbers:
     )
 
 
-def expand(item: tuple) -> tuple[str, list[LayerSpec], int, float]:
-    """``(label, layers, resolution, latency_ms)`` of one measurement.
+def expand(item: tuple) -> tuple[str, str, list[LayerSpec], int, float]:
+    """``(label, family, layers, resolution, latency_ms)`` of one measurement; the family is
+    the architecture's search space, ``torchvision`` or ``module``.
 
     Accepted: ``(Arch, ms)``, ``(name, ms)`` with a named architecture or a torchvision model
     name (at 224 px), ``(name, resolution, ms)``, and ``(module, input_shape, ms)``.
@@ -69,27 +72,30 @@ def expand(item: tuple) -> tuple[str, list[LayerSpec], int, float]:
     if not (math.isfinite(latency_ms) and latency_ms > 0):
         raise LutnasError(f"measurement {item!r}: latency_ms must be a positive number")
     if isinstance(network, Arch):
-        return network.key, network.layers(), network.resolution, latency_ms
+        return network.key, network.space, network.layers(), network.resolution, latency_ms
     if isinstance(network, str):
         resolution = int(item[1]) if len(item) == 3 else 224
-        return network, _named_layers(network, resolution), resolution, latency_ms
+        family, specs = _named_layers(network, resolution)
+        return network, family, specs, resolution, latency_ms
     if len(item) == 3 and hasattr(network, "forward"):
         from predictor.decompose import decompose_module
 
         shape = tuple(int(d) for d in item[1])
         specs = decompose_module(network, shape).specs
-        return type(network).__name__, specs, shape[-2], latency_ms
+        return type(network).__name__, "module", specs, shape[-2], latency_ms
     raise LutnasError(
         f"measurement {item!r}: the network must be an Arch, a named "
         "architecture, a torchvision model name or an nn.Module with its shape"
     )
 
 
-def _named_layers(name: str, resolution: int) -> list[LayerSpec]:
+def _named_layers(name: str, resolution: int) -> tuple[str, list[LayerSpec]]:
+    """The family (search space or ``torchvision``) and layers of a named network."""
     from spaces.named import get_named_arch, list_named_archs
 
     if name in list_named_archs():
-        return dataclasses.replace(get_named_arch(name), resolution=resolution).layers()
+        arch = dataclasses.replace(get_named_arch(name), resolution=resolution)
+        return arch.space, arch.layers()
     import torchvision.models as tvm
 
     if name not in tvm.list_models(module=tvm):
@@ -99,7 +105,7 @@ def _named_layers(name: str, resolution: int) -> list[LayerSpec]:
         )
     from predictor.evaluate import torchvision_layers
 
-    return torchvision_layers(name, resolution)
+    return "torchvision", torchvision_layers(name, resolution)
 
 
 def calibrate(
@@ -112,7 +118,7 @@ def calibrate(
         raise LutnasError("calibrate the original predictor, not an already calibrated one")
     rows, numbers, ys = [], [], []
     for item in measurements:
-        label, specs, resolution, latency_ms = expand(item)
+        label, family, specs, resolution, latency_ms = expand(item)
         detail = LatencyPredictor.predict_detail(source, specs, resolution)
         numbers.append(_numbers(detail.latency_ms, specs))
         ys.append(latency_ms)
@@ -122,6 +128,9 @@ def calibrate(
                 "resolution": resolution,
                 "latency_ms": latency_ms,
                 "source_ms": round(detail.latency_ms, 6),
+                "family": family,
+                "estimated_share": round(detail.estimated_share, 4),
+                "out_of_distribution": detail.out_of_distribution,
             }
         )
     calibration = fit_calibration(numbers, ys)
@@ -136,9 +145,12 @@ def calibrate(
         "measurements": rows,
     }
     meta = {**source.meta, "calibration": record}
-    return CalibratedPredictor(
+    target = CalibratedPredictor(
         source.fitted, source.estimator, source.lut_rows, meta, source.lut_path
     )
+    for line in target.caveats():
+        log.warning("%s", line)
+    return target
 
 
 class CalibratedPredictor(LatencyPredictor):
@@ -177,13 +189,51 @@ class CalibratedPredictor(LatencyPredictor):
         r = float(self.record.get("median_target_over_source", 1.0))
         return (source[0] * r, source[1] * r)
 
+    def caveats(self) -> list[str]:
+        """What makes this calibration less trustworthy than its leave-one-out error says: the
+        measured networks lie outside what the source predictor was fitted on (another search
+        space, rows its LUT lacks, features outside its training range), so the map was fitted
+        on the source's extrapolations. Empty for a calibration recorded before this was kept.
+        """
+        rows = [r for r in self.record.get("measurements", []) if "family" in r]
+        if not rows:
+            return []
+        out = []
+        known = set(self.training_spaces)
+        foreign = sorted({r["family"] for r in rows} - known - {"torchvision", "module"})
+        if known and foreign:
+            n = sum(r["family"] in foreign for r in rows)
+            out.append(
+                f"{n} of {len(rows)} measured networks are from the search space(s) "
+                f"{', '.join(foreign)}, and the source predictor was fitted on "
+                f"{', '.join(sorted(known))}: fit the source on a LUT of "
+                f"{'that space' if len(foreign) == 1 else 'those spaces'} "
+                f"(profile-device --space {foreign[0]} ..., lutnas fit) and calibrate that"
+            )
+        estimated = [r["estimated_share"] for r in rows if r["estimated_share"] > 0]
+        if estimated:
+            out.append(
+                f"{len(estimated)} of {len(rows)} measured networks rest on LUT rows the source "
+                f"does not hold (estimated; up to {100 * max(estimated):.0f}% of a network's "
+                "LUT sum): the map corrects estimates, not measurements"
+            )
+        ood = sum(bool(r["out_of_distribution"]) for r in rows)
+        if ood:
+            out.append(
+                f"{ood} of {len(rows)} measured networks lie outside the source predictor's "
+                "training networks (out of distribution): its predictions for them extrapolate"
+            )
+        return out
+
     def describe(self) -> str:
         c = self.calibration
         return (
             f"calibrated to {self.record['target_device']} from {c.n} measurements "
             f"({c.kind} model, leave-one-out RMSPE "
             + (f"{c.loo_rmspe[c.kind]:.1f}%" if c.loo_rmspe.get(c.kind) is not None else "unknown")
-            + f"; source {self.record['source_device']})"
+            + f"; source {self.record['source_device']}"
+            + ("; measured networks outside the source's training set" if self.caveats() else "")
+            + ")"
         )
 
     def predict_many(self, archs: Sequence[Arch], strict: bool = False) -> np.ndarray:

@@ -190,6 +190,29 @@ def test_measurements_by_name_module_and_resolution(source):
     ]
 
 
+def test_a_prior_from_another_space_is_used_with_its_caveats_said(source, tmp_path, caplog):
+    # the source was fitted on MobileNetV2 variants (mnasnet space); networks of the
+    # mobilenetv3 space rest on rows its LUT lacks, so the map fits the source's extrapolations
+    from predictor_fixtures import mbv3_variants, variants
+
+    foreign = mbv3_variants(4, RESOLUTION)
+    with caplog.at_level("WARNING"):
+        target = source.calibrate([(a, 5.0 + i) for i, a in enumerate(foreign)], device="x")
+    caveats = target.caveats()
+    assert "4 of 4 measured networks are from the search space(s) mobilenetv3" in caveats[0]
+    assert "profile-device --space mobilenetv3" in caveats[0]
+    assert any("rest on LUT rows the source does not hold" in c for c in caveats)
+    assert caveats == [r.getMessage() for r in caplog.records]
+    assert "outside the source's training set" in target.predict_detail(foreign[0]).calibration
+    again = LatencyPredictor.load(target.save(tmp_path / "foreign.predictor"))
+    assert again.caveats() == caveats
+
+    # the source's own whole models (test_search_fixtures.small_predictor): nothing to warn of
+    own = [dataclasses.replace(a, resolution=RESOLUTION) for a in variants(12)[:6]]
+    target = source.calibrate(list(zip(own, _target_ms(source, own), strict=True)), device="x")
+    assert target.caveats() == [] and "outside" not in target.describe()
+
+
 @pytest.mark.parametrize(
     "item, message",
     [
@@ -289,3 +312,24 @@ def test_calibrating_from_whole_models_timed_on_the_target(predictor_path, tmp_p
     assert "(torch)" in target.record["target_device"]
     assert profile_main(["--no-layers", "--out", str(tmp_path / "x.lut")]) == 2
     assert "give --whole-models N" in capsys.readouterr().err
+
+
+def test_fit_with_a_prior_from_another_space_warns(predictor_path, tmp_path, caplog):
+    from cli.main import main
+    from cli.profile import main as profile_main
+
+    lut = tmp_path / "mbv3.lut"
+    timing = ["--runs", "3", "--warmup", "1", "--reference-every", "0", "--no-drift-correction"]
+    args = ["--backend", "torch", "--space", "mobilenetv3", "--no-layers", "--whole-models", "3"]
+    assert profile_main([*args, "--resolution", str(RESOLUTION), *timing, "--no-progress",
+                         "--out", str(lut)]) == 0  # fmt: skip
+    out = tmp_path / "mbv3.predictor"
+    with caplog.at_level("WARNING"):
+        assert (
+            main(["fit", "--lut", str(lut), "--prior", str(predictor_path), "--out", str(out)]) == 0
+        )
+    said = [r.getMessage() for r in caplog.records]
+    assert any(
+        "3 of 3 measured networks are from the search space(s) mobilenetv3" in m for m in said
+    )
+    assert LatencyPredictor.load(out).caveats()
