@@ -191,9 +191,10 @@ class CalibratedPredictor(LatencyPredictor):
 
     def caveats(self) -> list[str]:
         """What makes this calibration less trustworthy than its leave-one-out error says: the
-        measured networks lie outside what the source predictor was fitted on (another search
-        space, rows its LUT lacks, features outside its training range), so the map was fitted
-        on the source's extrapolations. Empty for a calibration recorded before this was kept.
+        measured networks lie outside what the source predictor was fitted on (any from another
+        search space; a quarter or more resting on rows its LUT lacks or outside its training
+        range), so the map was fitted on the source's extrapolations. Empty for a calibration
+        recorded before this was kept.
         """
         rows = [r for r in self.record.get("measurements", []) if "family" in r]
         if not rows:
@@ -210,15 +211,16 @@ class CalibratedPredictor(LatencyPredictor):
                 f"{'that space' if len(foreign) == 1 else 'those spaces'} "
                 f"(profile-device --space {foreign[0]} ..., lutnas fit) and calibrate that"
             )
+        many = len(rows) / 4  # a stray network or two is normal; a quarter or more is not
         estimated = [r["estimated_share"] for r in rows if r["estimated_share"] > 0]
-        if estimated:
+        if len(estimated) >= many:
             out.append(
                 f"{len(estimated)} of {len(rows)} measured networks rest on LUT rows the source "
                 f"does not hold (estimated; up to {100 * max(estimated):.0f}% of a network's "
                 "LUT sum): the map corrects estimates, not measurements"
             )
         ood = sum(bool(r["out_of_distribution"]) for r in rows)
-        if ood:
+        if ood >= many:
             out.append(
                 f"{ood} of {len(rows)} measured networks lie outside the source predictor's "
                 "training networks (out of distribution): its predictions for them extrapolate"
