@@ -12,7 +12,8 @@ predictor fitted on the target's own LUT (its layers and every non-held-out whol
         [--target out/torch224.lut] [--sizes 5 10 20 50] [--seeds 30]
 
 Prints, per target and N, the median over seeds of ±10 %, ±5 %, RMSPE and Kendall τ on the
-held-out models, and each figure of the calibration as a ratio to the ceiling's RMSPE; where the
+held-out models, and each figure of the calibration as a ratio to the ceiling's RMSPE; how often
+the calibrated predictor's 90 % interval holds the held-out truth, and how wide it is; where the
 target LUT holds measurements of torchvision's networks (``benchmarks/cross_family.py
 --measure``), the same figures on those networks; writes benchmarks/results/calibration.json
 and a learning-curve PNG beside it (``--name`` for another file name, e.g. one per source).
@@ -118,6 +119,7 @@ def one_draw(source, archs, y, train, test, device, networks) -> dict[str, dict]
     out, tv = {}, {}
     calibrated = source.calibrate(list(zip(x_train, y[train], strict=True)), device=device)
     out["calibrated"] = calibrated.predict_many(x_test)
+    details = [calibrated.predict_detail(a) for a in x_test]
     p_train, p_test = source.predict_many(x_train), source.predict_many(x_test)
     r = p_train / y[train]
     k = float(r.sum() / (r * r).sum())  # least relative squared error
@@ -131,6 +133,12 @@ def one_draw(source, archs, y, train, test, device, networks) -> dict[str, dict]
         tv["flops-linear"] = a * macs([s for s, _, _ in networks.values()]) + b
     truth = np.array([t for _, _, t in networks.values()])
     figures = {m: metrics(np.maximum(v, 1e-6), y[test]) for m, v in out.items()}
+    figures["calibrated"]["interval_coverage"] = float(
+        np.mean([d.low_ms <= t <= d.high_ms for d, t in zip(details, y[test], strict=True)])
+    )
+    figures["calibrated"]["interval_high_over_low"] = float(
+        np.median([d.high_ms / d.low_ms for d in details])
+    )
     figures |= {f"tv:{m}": metrics(np.maximum(v, 1e-6), truth) for m, v in tv.items()}
     return figures
 
@@ -170,6 +178,7 @@ def main() -> int:
                 truth = np.array([t for _, _, t in networks.values()])
                 tv_ceiling = metrics(_predict(ceiling_fit, networks), truth)
         curve: dict = {}
+        intervals: dict = {}  # per N: [worst, median] over draws
         for n in [s for s in args.sizes if s <= len(pool)]:
             draws = [
                 one_draw(
@@ -180,6 +189,10 @@ def main() -> int:
             curve[n] = {
                 m: {f: float(np.median([d[m][f] for d in draws])) for f in FIGURES}
                 for m in draws[0]
+            }
+            intervals[n] = {
+                f: [float(np.percentile([d["calibrated"][f] for d in draws], q)) for q in (0, 50)]
+                for f in ("interval_coverage", "interval_high_over_low")
             }
             if ceiling is not None:
                 curve[n]["ceiling"] = {f: ceiling[f] for f in FIGURES}
@@ -193,6 +206,7 @@ def main() -> int:
             "torchvision": sorted(networks),
             "pool": len(pool),
             "curve": curve,
+            "calibrated_interval": intervals,
         }
         lines.append(
             f"\n{target} ({device}): {len(test)} held out, pool {len(pool)}, "
@@ -210,6 +224,13 @@ def main() -> int:
                     f"{n:>4} {m:<13} {100 * f['within_10']:>5.1f}% {100 * f['within_5']:>5.1f}% "
                     f"{f['rmspe']:>6.2f}% {f['kendall_tau']:>6.3f}  {vs}"
                 )
+        lines.append("the calibrated predictor's 90% interval on the held-out models:")
+        for n, f in intervals.items():
+            lines.append(
+                f"{n:>4} covers {100 * f['interval_coverage'][1]:.0f}% (worst draw "
+                f"{100 * f['interval_coverage'][0]:.0f}%), high/low "
+                f"{f['interval_high_over_low'][1]:.2f}x (medians over draws)"
+            )
         lines.append(f"every pool model ({len(pool)}), no prior:")
         for m, f in bounds.items():
             vs = f"{f['rmspe'] / ceiling['rmspe']:.2f}x" if ceiling else "(no target LUT)"
