@@ -178,7 +178,7 @@ def main() -> int:
                 truth = np.array([t for _, _, t in networks.values()])
                 tv_ceiling = metrics(_predict(ceiling_fit, networks), truth)
         curve: dict = {}
-        intervals: dict = {}  # per N: [worst, median] over draws
+        intervals: dict = {}  # per N and figure: [lowest, median] over draws
         for n in [s for s in args.sizes if s <= len(pool)]:
             draws = [
                 one_draw(

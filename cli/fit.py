@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         f"{100 * abs(ratio - 1):.1f}% {'low' if ratio > 1 else 'high'})"
     )
     with LutStore.open(args.lut, writable=False) as store:  # the LUT's own quality
-        quality, runs = assess(store.layers_frame(), store.meta), store.meta["settings"]["runs"]
+        quality = assess(store.layers_frame(), store.meta, store.models_frame())
+        runs = store.meta["settings"]["runs"]
     lines = quality_lines(quality, str(args.lut), runs, "    ")
     print(f"  the LUT {args.lut}:")
     print("\n".join(lines))

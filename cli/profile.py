@@ -277,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
             _print_report("whole models", report)
             failed |= bool(report.failed)
         print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
-        quality = assess(store.layers_frame(), store.meta)
+        quality = assess(store.layers_frame(), store.meta, store.models_frame())
         print("\n".join(quality_lines(quality, out, settings.runs)))
         return failed
 

@@ -17,6 +17,13 @@ Why these thresholds (DESIGN.md, "Measuring latency"):
   names the rows above it: ``lutnas lut remove`` them and profile again (it resumes).
 - :data:`DRIFT_MAX` 10%: the reference layer moving more than 10% from its timing at the start
   of a run is the drift DESIGN.md says to flag; rows timed after it are skewed.
+- Whole models, drift-corrected, carry their ``drift_factor`` (the reference's calibrated
+  latency over its latency beside the model). One further than :data:`DRIFT_MAX` from 1 was
+  timed with the machine that much off its calibrated speed, and there the correction is only
+  partial: a LUT whose models were timed at factors 0.77–1.07 (another profile running), re-timed
+  on an idle machine, read 0.79–0.99 of its stored values, per model and repeatably; timed beside
+  a running profile (factors about 0.45), 0.70–1.15 (docs/how-it-works.md). When
+  :data:`MODELS_OFF_SHARE` of them or more were, the table is ``drifting`` too.
 - :data:`REMEASURED_SHARE_NOTE` 25%: informational; when a quarter of the rows needed a second
   measurement the machine was busy, even if the kept rows end up steady.
 """
@@ -30,6 +37,7 @@ MEDIAN_NOISE_MAX = 0.09  # median robust CV of the rows
 P90_NOISE_MAX = 0.10  # 90th percentile of the rows' robust CV (= default --cv-threshold)
 DRIFT_MAX = 0.10  # |reference ratio - 1| beyond which a run drifted
 REMEASURED_SHARE_NOTE = 0.25  # share of rows measured more than once worth a mention
+MODELS_OFF_SHARE = 0.25  # share of whole models timed off speed that makes a table drifting
 NORMAL_P10_P90_Z = 1.2816  # z of the normal's 90th percentile
 
 
@@ -55,6 +63,9 @@ class Quality:
     remeasured_share: float  # rows measured more than once (attempts > 1)
     rows_above_target: int  # rows whose robust CV exceeds P90_NOISE_MAX
     drift_runs: tuple[DriftRun, ...] = field(default_factory=tuple)
+    models_corrected: int = 0  # whole models with a drift factor
+    models_off_speed: int = 0  # of those, with |drift factor - 1| > DRIFT_MAX
+    model_factor_range: tuple[float, float] | None = None  # min and max drift factor
 
     @property
     def noisy(self) -> bool:
@@ -63,8 +74,14 @@ class Quality:
         )
 
     @property
+    def models_drifted(self) -> bool:
+        return self.models_off_speed > 0 and (
+            self.models_off_speed >= MODELS_OFF_SHARE * self.models_corrected
+        )
+
+    @property
     def drifted(self) -> bool:
-        return bool(self.drift_runs)
+        return bool(self.drift_runs) or self.models_drifted
 
     @property
     def verdict(self) -> str:
@@ -116,10 +133,13 @@ def drift_runs(meta: dict) -> tuple[DriftRun, ...]:
     )
 
 
-def assess(layers, meta: dict) -> Quality:
-    """The quality figures of a LUT's layers table and meta."""
+def assess(layers, meta: dict, models=None) -> Quality:
+    """The quality figures of a LUT's layers table, meta and (optional) whole-models table."""
     noise = sorted(v for v in robust_noise(layers) if not math.isnan(v))
     rows = len(layers)
+    factors = []
+    if models is not None and "drift_factor" in models:
+        factors = [float(f) for f in models["drift_factor"] if f is not None and not math.isnan(f)]
     return Quality(
         rows=rows,
         rows_with_spread=len(noise),
@@ -128,6 +148,9 @@ def assess(layers, meta: dict) -> Quality:
         remeasured_share=float((layers["attempts"] > 1).sum()) / rows if rows else 0.0,
         rows_above_target=sum(v > P90_NOISE_MAX for v in noise),
         drift_runs=drift_runs(meta),
+        models_corrected=len(factors),
+        models_off_speed=sum(abs(f - 1) > DRIFT_MAX for f in factors),
+        model_factor_range=(min(factors), max(factors)) if factors else None,
     )
 
 
@@ -143,10 +166,18 @@ def remedy(q: Quality, lut: str, runs: int | None = None) -> list[str]:
             f"--noisiest {n} lists them), then the same profile-device command again (it "
             "resumes and measures what is missing)"
         )
-    if q.drifted:
+    if q.drift_runs:
         todo.append(
             "the machine's speed changed while profiling (throttling or other load): re-run on "
             "an idle, cool machine; rows timed after the drift are skewed"
+        )
+    if q.models_drifted:
+        todo.append(
+            f"{q.models_off_speed} whole models were timed with the machine more than "
+            f"{_pct(DRIFT_MAX)} off its calibrated speed, where the drift correction is only "
+            "partial: re-time them on an idle machine (their keys and drift_factor: lutnas lut "
+            f"export {lut} --csv rows.csv; lutnas lut remove {lut} KEY..., then the same "
+            "profile-device command again)"
         )
     if q.verdict == "unknown noise":
         todo.append("the runner reported no p10/p90, so the rows' spread is unknown")
@@ -160,9 +191,11 @@ def _pct(x: float) -> str:
 def verdict_line(q: Quality, lut: str, runs: int | None = None) -> str:
     """ONE line: the verdict, the figures behind it and, when not usable, what to do."""
     if q.verdict == "empty":
+        todo = remedy(q, lut, runs)
         return (
             "verdict: no layer rows — whole models only, e.g. to calibrate a predictor with "
             f"(lutnas fit --lut {lut} --prior SOURCE.predictor), or profile the layers next"
+            + (f"; {'; '.join(todo)}" if todo else "")
         )
     if q.median_noise is None:
         noise = "noise unknown"
@@ -172,10 +205,12 @@ def verdict_line(q: Quality, lut: str, runs: int | None = None) -> str:
             noise += f" (targets ≤ {_pct(MEDIAN_NOISE_MAX)}, ≤ {_pct(P90_NOISE_MAX)})"
     drift = (
         "no drift"
-        if not q.drifted
+        if not q.drift_runs
         else f"drift in {len(q.drift_runs)} run(s), worst "
         f"{max((r.worst_ratio for r in q.drift_runs), key=lambda r: abs(r - 1)):.2f}x"
     )
+    if q.models_drifted:
+        drift += f", {q.models_off_speed} of {q.models_corrected} whole models timed off speed"
     todo = remedy(q, lut, runs)
     return f"verdict: {q.verdict} — {noise}, {drift}" + (f": {'; '.join(todo)}" if todo else "")
 
@@ -198,6 +233,13 @@ def quality_lines(q: Quality, lut: str, runs: int | None = None, indent: str = "
             f"{indent}drift, run {i} ({base}): {run.events} event(s) from "
             f"{run.first_rows_done} to {run.last_rows_done} rows in the file, worst "
             f"{run.worst_ratio:.2f}x its start"
+        )
+    if q.model_factor_range:
+        low, high = q.model_factor_range
+        lines.append(
+            f"{indent}whole models: drift factor {low:.2f}-{high:.2f}; {q.models_off_speed} of "
+            f"{q.models_corrected} more than {_pct(DRIFT_MAX)} off 1 (the machine off its "
+            "calibrated speed)"
         )
     lines.append(indent + verdict_line(q, lut, runs))
     return lines

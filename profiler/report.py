@@ -57,5 +57,7 @@ def describe(store: LutStore, space: Space | None, noisiest: int = 10) -> str:
                 f"    {row.robust_cv:6.3f} {row.cv:6.3f}  {row.median_ms:8.3f} ms  "
                 f"x{row.attempts}  {row.key}"
             )
-    lines += quality_lines(assess(layers, meta), str(store.path), meta["settings"].get("runs"))
+    lines += quality_lines(
+        assess(layers, meta, store.models_frame()), str(store.path), meta["settings"].get("runs")
+    )
     return "\n".join(lines)
