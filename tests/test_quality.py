@@ -77,27 +77,28 @@ def test_drift_is_reported_per_run_with_its_row_counts():
     assert text.splitlines()[-1].strip().startswith("verdict: drifting")
 
 
-def test_whole_models_timed_off_the_calibrated_speed_are_counted_and_flagged():
+def test_whole_models_timed_while_the_speed_moved_are_counted_and_flagged():
     def models(factors):
         return pd.DataFrame({"drift_factor": factors})
 
-    steady = assess(frame([0.02] * 10), {}, models([1.02] * 9 + [0.85]))  # one stray model
+    # a steady machine: factors near their median, whatever that is (here 0.88), one stray
+    steady = assess(frame([0.02] * 10), {}, models([0.88] * 8 + [0.86, 0.75]))
     assert (steady.models_corrected, steady.models_off_speed) == (10, 1)
     assert steady.verdict == "usable"
     text = "\n".join(quality_lines(steady, "a.lut"))
-    assert "whole models: drift factor 0.85-1.02; 1 of 10 more than 10.0% off 1" in text
+    assert "whole models: drift factor 0.75-0.88, median 0.88; 1 of 10 more than 10.0%" in text
 
-    busy = assess(frame([0.02] * 10), {}, models([1.0] * 6 + [0.8, 0.45]))  # a quarter
-    assert busy.verdict == "drifting" and busy.model_factor_range == (0.45, 1.0)
+    busy = assess(frame([0.02] * 10), {}, models([1.0] * 8 + [0.8, 1.2]))  # a fifth moved
+    assert busy.verdict == "drifting" and busy.model_factors == (0.8, 1.0, 1.2)
     line = verdict_line(busy, "a.lut")
-    assert "no drift, 2 of 8 whole models timed off speed" in line  # no layer-run drift
+    assert "no drift, 2 of 10 whole models timed off speed" in line  # no layer-run drift
     assert "re-time them on an idle machine" in line and "lutnas lut export a.lut" in line
     assert "the machine's speed changed while profiling" not in line  # that is layer runs'
 
-    only_models = verdict_line(assess(frame([]), {}, models([0.7, 0.8])), "m.lut")
+    only_models = verdict_line(assess(frame([]), {}, models([0.5, 0.8, 0.8])), "m.lut")
     assert only_models.startswith("verdict: no layer rows") and "re-time them" in only_models
     uncorrected = assess(frame([0.02] * 10), {}, models([None, float("nan")]))
-    assert uncorrected.model_factor_range is None and uncorrected.verdict == "usable"
+    assert uncorrected.model_factors is None and uncorrected.verdict == "usable"
 
 
 def test_no_spread_and_no_rows_are_said_so():
