@@ -24,6 +24,7 @@ from lut.store import LutStore
 from lutnas.errors import LutnasError
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
 from profiler.reference import REFERENCE_SPEC, Reference, calibrated_reference
+from profiler.scale_check import check_scale
 from profiler.workloads import arch_workload, layer_workload
 
 log = logging.getLogger(__name__)
@@ -240,12 +241,16 @@ def profile_models(
     settings: ProfileSettings,
     progress: bool = True,
 ) -> ProfileReport:
-    """Time every whole architecture (``spaces.arch.Arch``) not yet in ``store``."""
+    """Time every whole architecture (``spaces.arch.Arch``) not yet in ``store``; when the
+    stored ones are from another session, first check that they are still on this session's
+    scale (:mod:`profiler.scale_check`)."""
     done = store.model_keys()
     todo = list({a.key: a for a in archs if a.key not in done}.values())
     random.Random(settings.seed).shuffle(todo)
     items = [(arch_workload(a), lambda m, n, a=a: store.put_model(a, m, n)) for a in todo]
     reference = reference_for(backend, store, settings) if todo else None
+    if todo and done:
+        check_scale(backend, store, lambda b, w, r: measure_steady(b, w, settings, r)[0], reference)
     report = run_workloads(backend, store, items, settings, "whole models", progress, reference)
     report.skipped = len({a.key for a in archs}) - len(todo)
     return report

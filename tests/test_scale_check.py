@@ -1,0 +1,80 @@
+"""A profile resumed in a later session first checks that the stored whole models are still on
+the machine's scale (profiler.scale_check), with onnxruntime and SQLite for real; the age and
+the scale of the stored rows are moved in the file, as another day would have left them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import pytest
+from predictor_fixtures import SETTINGS, variants
+
+from lut.store import LutStore
+from profiler.base import get_backend
+from profiler.loop import profile_models
+from profiler.scale_check import META_KEY, MODELS, STALE_AFTER_S
+
+CONFIG_THREADS = 1
+
+
+def _profile(path, archs) -> None:
+    with get_backend("onnxruntime", threads=CONFIG_THREADS) as backend:
+        with LutStore.create_or_resume(
+            path, backend.config(), backend.device_info(), SETTINGS.identity()
+        ) as store:
+            profile_models(backend, store, archs, SETTINGS, progress=False)
+
+
+def _age_and_scale(path, hours: float, factor: float) -> None:
+    """Make every stored whole model ``hours`` old and ``factor`` times its latency."""
+    when = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)).isoformat(timespec="seconds")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE models SET measured_at = ?, median_ms = median_ms * ?", (when, factor))
+
+
+def _checks(path) -> list[dict]:
+    with LutStore.open(path, writable=False) as store:
+        return store.meta.get(META_KEY, [])
+
+
+@pytest.fixture(scope="module")
+def archs():
+    return variants(6)
+
+
+def test_a_quick_resume_times_nothing_extra(tmp_path, archs):
+    path = tmp_path / "a.lut"
+    _profile(path, archs[:4])
+    _profile(path, archs[:5])  # the stored models are seconds old
+    assert _checks(path) == []
+
+
+def test_a_later_resume_on_another_scale_warns_and_keeps_the_stored_rows(tmp_path, archs, caplog):
+    path = tmp_path / "b.lut"
+    _profile(path, archs[:4])
+    _age_and_scale(path, hours=STALE_AFTER_S / 3600 + 1, factor=2.0)  # a slower day, stored
+    with LutStore.open(path, writable=False) as store:
+        frame = store.models_frame()
+    stored = dict(zip(frame["arch_key"], frame["median_ms"], strict=True))
+    with caplog.at_level("WARNING"):
+        _profile(path, archs[:5])
+    (check,) = _checks(path)
+    assert len(check["keys"]) == MODELS and check["hours_since_newest"] > 1
+    lowest, highest = min(stored, key=stored.get), max(stored, key=stored.get)
+    assert lowest in check["keys"] and highest in check["keys"]  # spread over the latencies
+    assert check["ratio"] < 0.75  # the machine now times them at about half the stored value
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "read 0." in said and "will not be on one scale with the stored ones" in said
+    with LutStore.open(path, writable=False) as store:
+        frame = store.models_frame().set_index("arch_key")
+    assert all(frame.loc[k, "median_ms"] == v for k, v in stored.items())  # left as they were
+    assert len(frame) == 5
+
+
+def test_nothing_to_time_means_no_check(tmp_path, archs):
+    path = tmp_path / "c.lut"
+    _profile(path, archs[:3])
+    _age_and_scale(path, hours=30, factor=1.0)
+    _profile(path, archs[:3])  # every model stored already
+    assert _checks(path) == []
