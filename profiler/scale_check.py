@@ -21,7 +21,7 @@ import numpy as np
 
 from lut.store import LutStore
 from lut.store_util import now
-from profiler.base import Backend
+from profiler.base import Backend, BackendError, DeviceLostError
 from profiler.reference import Reference
 from profiler.workloads import arch_workload
 from spaces.arch import Arch
@@ -63,15 +63,23 @@ def check_scale(
     if frame.empty:
         return None
     newest = dt.datetime.fromisoformat(max(frame["measured_at"]))
+    if newest.tzinfo is None:  # written in UTC (lut.store_util.now); be safe with older files
+        newest = newest.replace(tzinfo=dt.UTC)
     age_s = (dt.datetime.now(dt.UTC) - newest).total_seconds()
     if age_s <= STALE_AFTER_S:
         return None
     frame = frame.sort_values("median_ms")
     picks = frame.iloc[np.unique(np.linspace(0, len(frame) - 1, MODELS).round().astype(int))]
-    new_ms = [
-        measure(backend, arch_workload(Arch.from_json(j)), reference).median_ms
-        for j in picks["arch_json"]
-    ]
+    try:
+        new_ms = [
+            measure(backend, arch_workload(Arch.from_json(j)), reference).median_ms
+            for j in picks["arch_json"]
+        ]
+    except DeviceLostError:
+        raise
+    except BackendError as exc:  # the check is a courtesy: never the reason a resume fails
+        log.warning("could not re-time stored whole models to check their scale: %s", exc)
+        return None
     check = ScaleCheck(
         keys=tuple(picks["arch_key"]),
         stored_ms=tuple(float(v) for v in picks["median_ms"]),
