@@ -74,12 +74,13 @@ def time_pass(backend, workloads, reference, settings, seed: int) -> dict:
 
 
 def _ready(backend, calibration: Path, settings, workloads):
-    """The calibrated reference (made once, then read back), every model exported and loaded."""
+    """The calibrated reference (made once, then read back); ``workloads`` (those this process
+    times) are exported and loaded once, outside the timing."""
     with LutStore.create_or_resume(
         calibration, backend.config(), backend.device_info(), settings.identity()
     ) as store:
         reference = calibrated_reference(backend, store, settings.warmup, settings.runs)
-    for w in workloads:  # export and load every model once, outside the timing
+    for w in workloads:
         backend.measure(w, 1, 1)
     return reference
 
@@ -113,7 +114,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:  # a scratch LUT holds the calibration
         calibration = Path(tmp) / "calibration.lut"
         with get_backend(args.backend, threads=args.threads) as backend:
-            reference = _ready(backend, calibration, settings, workloads)
+            # with fresh processes this one only calibrates; each child loads what it times
+            timed_here = [] if args.fresh_processes else workloads
+            reference = _ready(backend, calibration, settings, timed_here)
             for p in range(args.passes):
                 if args.fresh_processes:
                     out = Path(tmp) / f"pass{p}.json"

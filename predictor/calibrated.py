@@ -163,6 +163,7 @@ class CalibratedPredictor(LatencyPredictor):
             raise LutnasError("a calibrated predictor needs its calibration record")
         self.calibration = Calibration.from_dict(record.get("model") or {})
         self.record = record
+        self._caveats = self._find_caveats()
 
     @property
     def fingerprint(self) -> str:
@@ -196,6 +197,9 @@ class CalibratedPredictor(LatencyPredictor):
         range), so the map was fitted on the source's extrapolations. Empty for a calibration
         recorded before this was kept.
         """
+        return list(self._caveats)
+
+    def _find_caveats(self) -> list[str]:
         rows = [r for r in self.record.get("measurements", []) if "family" in r]
         if not rows:
             return []
@@ -234,7 +238,7 @@ class CalibratedPredictor(LatencyPredictor):
             f"({c.kind} model, leave-one-out RMSPE "
             + (f"{c.loo_rmspe[c.kind]:.1f}%" if c.loo_rmspe.get(c.kind) is not None else "unknown")
             + f"; source {self.record['source_device']}"
-            + ("; measured networks outside the source's training set" if self.caveats() else "")
+            + ("; measured networks outside the source's training set" if self._caveats else "")
             + ")"
         )
 

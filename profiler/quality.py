@@ -77,9 +77,7 @@ class Quality:
 
     @property
     def models_drifted(self) -> bool:
-        return self.models_off_speed > 0 and (
-            self.models_off_speed > MODELS_OFF_SHARE * self.models_corrected
-        )
+        return self.models_off_speed > MODELS_OFF_SHARE * self.models_corrected
 
     @property
     def drifted(self) -> bool:
