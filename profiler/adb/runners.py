@@ -123,6 +123,27 @@ def runner_kind(name: str | None, runner_path: str | None = None) -> RunnerKind:
     )
 
 
+def named_or_guessed(name: str | None, runner_path) -> RunnerKind | None:
+    """The runner kind named, or guessed from the file name; None: ask the binary later
+    (:func:`runner_kind_from_help`).
+
+    Raises:
+        LutnasError: an unknown name.
+    """
+    if name:
+        return runner_kind(name)
+    try:
+        return runner_kind(None, str(runner_path))
+    except LutnasError:
+        return None
+
+
+def exit_text(code: int) -> str:
+    """A runner's exit status for an error message, with the signal it means on Android."""
+    signals = {134: "SIGABRT", 135: "SIGBUS", 137: "SIGKILL", 139: "SIGSEGV"}
+    return f"exit {code}" + (f", {signals[code]}" if code in signals else "")
+
+
 # What each runner prints when asked for help (``--help``, no arguments, a bad flag), in every
 # release (tests/data/transcripts/SOURCES.md): alternatives, each a set of patterns all found.
 _HELP_SIGNS: dict[str, list[list[re.Pattern[str]]]] = {

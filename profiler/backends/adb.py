@@ -59,21 +59,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _kind_from_name(name: str | None, runner_path: Path) -> RunnerKind | None:
-    """The runner kind named, or guessed from the file name; None: ask the binary later."""
-    if name:
-        return runners.runner_kind(name)
-    try:
-        return runners.runner_kind(None, str(runner_path))
-    except LutnasError:
-        return None
-
-
-def _exit_text(code: int) -> str:
-    signals = {134: "SIGABRT", 135: "SIGBUS", 137: "SIGKILL", 139: "SIGSEGV"}
-    return f"exit {code}" + (f", {signals[code]}" if code in signals else "")
-
-
 class AdbBackend(Backend):
     """Times workloads on a phone over adb. See the module docstring for the guarantees.
 
@@ -122,7 +107,7 @@ class AdbBackend(Backend):
                 "prebuilt benchmark_model for android_arm64 (see docs/phone.md) "
                 "and pass its path with --runner"
             )
-        self.kind: RunnerKind | None = _kind_from_name(runner_kind, self.runner_path)
+        self.kind: RunnerKind | None = runners.named_or_guessed(runner_kind, self.runner_path)
         if not work_dir.startswith("/data/local/tmp/") or ".." in work_dir:
             raise LutnasError(f"work_dir {work_dir!r} must be a directory under /data/local/tmp/")
         self.serial = serial
@@ -329,7 +314,7 @@ class AdbBackend(Backend):
         where = f"{self.kind.name} on {workload.key}"
         if r.returncode != 0:
             detail = (r.stderr.strip() or r.stdout.strip() or "no output")[-300:]
-            raise BackendError(f"{where} failed ({_exit_text(r.returncode)}): {detail}")
+            raise BackendError(f"{where} failed ({runners.exit_text(r.returncode)}): {detail}")
         try:
             parsed = self.kind.parse(r.stdout)
         except ParseError as exc:
