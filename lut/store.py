@@ -12,7 +12,6 @@ storage can be read. The tables and columns: :mod:`lut.schema`.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +22,6 @@ from lut.schema import (  # FORMAT, SCHEMA_VERSION: importable from here too
     FORMAT,
     LAYER_COLUMNS,
     MODEL_COLUMNS,
-    SCHEMA_SQL,
     SCHEMA_VERSION,
     SPEC_COLUMNS,
     drift_values,
@@ -41,6 +39,7 @@ from lut.store_util import (  # describe_diff: importable from here too
     read_sql,
     refuse_directory,
     with_defaults,
+    write_new_file,
 )
 from lutnas import __version__
 from lutnas.errors import LutnasError
@@ -100,40 +99,23 @@ class LutStore:
     def create(
         cls, path: str | Path, backend_config: dict, device: dict, settings: dict
     ) -> LutStore:
-        """Create a new LUT file. Refuses to touch an existing file.
-
-        The file is made under a temporary name, complete with its schema and metadata, and
-        then linked to ``path``: a reader never sees a half-made LUT, and of two processes
-        creating the same file one gets it and the other an error.
-        """
+        """Create a new LUT file, complete or not at all (:func:`lut.store_util.write_new_file`).
+        Refuses to touch an existing file."""
         path = Path(path)
         if path.exists():
             raise LutnasError(f"{path} already exists; resume into it or choose another --out")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-        try:
-            conn = connect(tmp)
-            conn.executescript(SCHEMA_SQL)
-            with transaction(conn):
-                for key, value in {
-                    "format": FORMAT,
-                    "schema_version": SCHEMA_VERSION,
-                    "tool_version": __version__,
-                    "created_at": now(),
-                    "backend_config": backend_config,
-                    "device": device,
-                    "settings": settings,
-                }.items():
-                    put_meta(conn, key, value)
-            conn.close()
-            os.link(tmp, path)  # fails if path appeared meanwhile: never overwrites
-        except FileExistsError:
-            raise LutnasError(
-                f"{path} was created by another process just now; resume into it or choose "
-                "another --out"
-            ) from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_new_file(
+            path,
+            {
+                "format": FORMAT,
+                "schema_version": SCHEMA_VERSION,
+                "tool_version": __version__,
+                "created_at": now(),
+                "backend_config": backend_config,
+                "device": device,
+                "settings": settings,
+            },
+        )
         conn = connect(path)
         conn.execute("PRAGMA journal_mode=WAL")
         return cls(path, conn)
@@ -156,21 +138,12 @@ class LutStore:
             LutnasError: the file exists and ``resume`` is False, the file is not a LUT, or it
                 was measured with another backend configuration or settings.
         """
-        path = Path(path)
-        refuse_directory(path)
-        if path.exists() and not may_write(path):
-            raise LutnasError(
-                f"{path} is read-only here (file or directory not writable); profile into "
-                "another --out, or make it writable"
-            )
-        lock = WriterLock(path, "wait for it to finish, or choose another --out").acquire()
-        try:
-            store = cls._create_or_open(path, backend_config, device, settings, resume)
-        except BaseException:
-            lock.release()
-            raise
-        store._lock = lock
-        return store
+        return cls._locked(
+            path,
+            "; profile into another --out, or make it writable",
+            "wait for it to finish, or choose another --out",
+            lambda p: cls._create_or_open(p, backend_config, device, settings, resume),
+        )
 
     @classmethod
     def edit(cls, path: str | Path) -> LutStore:
@@ -181,13 +154,20 @@ class LutStore:
             LutnasError: no such file, not a LUT or damaged, not writable here, or another
                 process is writing it.
         """
+        return cls._locked(path, "", "wait for it to finish, then run the command again", cls.open)
+
+    @classmethod
+    def _locked(cls, path: str | Path, read_only_advice: str, wait_advice: str, opener):
+        """``opener(path)`` holding the writer lock, which the store keeps until it closes."""
         path = Path(path)
         refuse_directory(path)
         if path.exists() and not may_write(path):
-            raise LutnasError(f"{path} is read-only here (file or directory not writable)")
-        lock = WriterLock(path, "wait for it to finish, then run the command again").acquire()
+            raise LutnasError(
+                f"{path} is read-only here (file or directory not writable){read_only_advice}"
+            )
+        lock = WriterLock(path, wait_advice).acquire()
         try:
-            store = cls.open(path)
+            store = opener(path)
         except BaseException:
             lock.release()
             raise

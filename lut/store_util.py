@@ -10,8 +10,9 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lut.schema import FORMAT, SCHEMA_VERSION
+from lut.schema import FORMAT, SCHEMA_SQL, SCHEMA_VERSION
 from lutnas.errors import LutnasError
+from lutnas.sqlite import connect, transaction
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,3 +137,29 @@ def checked_meta(conn: sqlite3.Connection, path: Path) -> dict:
             f"{meta['schema_version']}); upgrade lutnas to read it"
         )
     return meta
+
+
+def write_new_file(path: Path, meta: dict) -> None:
+    """Make a LUT file at ``path`` with its schema and ``meta``, never overwriting.
+
+    The file is made under a temporary name, complete, and then linked to ``path``: a reader
+    never sees a half-made LUT, and of two processes creating the same file one gets it and the
+    other an error.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        conn = connect(tmp)
+        conn.executescript(SCHEMA_SQL)
+        with transaction(conn):
+            for key, value in meta.items():
+                put_meta(conn, key, value)
+        conn.close()
+        os.link(tmp, path)  # fails if path appeared meanwhile: never overwrites
+    except FileExistsError:
+        raise LutnasError(
+            f"{path} was created by another process just now; resume into it or choose "
+            "another --out"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)

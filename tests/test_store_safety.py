@@ -78,7 +78,7 @@ def test_creation_is_all_or_nothing(tmp_path, monkeypatch):
         shutil.copy(tmp_path / "other.lut", dst)
         raise FileExistsError(dst)
 
-    monkeypatch.setattr("lut.store.os.link", someone_else_was_faster)
+    monkeypatch.setattr("lut.store_util.os.link", someone_else_was_faster)
     with pytest.raises(LutnasError, match="created by another process just now"):
         LutStore.create(path, CONFIG, DEVICE, SETTINGS)
     monkeypatch.undo()
