@@ -35,7 +35,7 @@ STRATEGIES = ("random", "evolution", "rl")
 
 
 def _options(text: list[str]) -> dict:
-    from cli.search import parse_options
+    from cli.search_args import parse_options
 
     return parse_options(text, "strategy")
 
@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--out", default="out/search_compare")
     args = ap.parse_args()
 
-    from cli.search import parse_options
+    from cli.search_args import parse_options
 
     space = get_space("mnasnet")
     predictor = LatencyPredictor.load(args.predictor)

@@ -20,7 +20,7 @@ import statistics
 import time
 from pathlib import Path
 
-from cli.search import parse_options
+from cli.search_args import parse_options
 from predictor import LatencyPredictor
 from profiler.base import host_backend
 from profiler.loop import ProfileSettings, measure_steady

@@ -18,159 +18,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
 import time
 
-from cli.options import add_space_option
-from lutnas.cli_util import bounded
+from cli.search_args import add_arguments as add_arguments  # cli.main builds the parser with it
+from cli.search_args import check_counts, parse_options
 from lutnas.errors import LutnasError
-from search.evaluators import AccuracyEvaluator, get_evaluator, list_evaluators
-from search.reward import PRESETS, make_reward
+from search.evaluators import AccuracyEvaluator, get_evaluator
+from search.reward import make_reward
 from search.strategies import get_strategy
 from search.strategies.restricted import RestrictedResolutions, check_resolutions
 from spaces.space import get_space
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--predictor", required=True, help="predictor directory (lutnas fit)")
-    p.add_argument(
-        "--target-ms",
-        type=bounded(float, 0, above=True),
-        required=True,
-        metavar="T",
-        help="latency target T in ms on the predictor's device and backend",
-    )
-    p.add_argument(
-        "--reward",
-        choices=(*PRESETS, "custom"),
-        default="soft",
-        help="soft: α=β=-0.07; hard: α=0, β=-1; custom: give --alpha and --beta "
-        "(default: %(default)s)",
-    )
-    p.add_argument(
-        "--alpha", type=bounded(float, -10, 10), help="reward exponent when LAT <= T (custom)"
-    )
-    p.add_argument(
-        "--beta", type=bounded(float, -10, 10), help="reward exponent when LAT > T (custom)"
-    )
-    add_space_option(p)
-    p.add_argument(
-        "--resolution",
-        type=bounded(int, 32, 2048),
-        action="append",
-        metavar="R",
-        help="search only input resolution R (repeatable; default: every resolution of the "
-        "space), e.g. only those the predictor was fitted on",
-    )
-    p.add_argument(
-        "--strategy",
-        choices=("evolution", "rl", "random"),
-        default="evolution",
-        help="evolution: regularized evolution; rl: the MnasNet PPO controller; random: "
-        "uniform sampling (default: %(default)s)",
-    )
-    p.add_argument(
-        "--strategy-opt",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="strategy option, repeatable (evolution: population_size, "
-        "sample_size; rl: batch_size, lr, entropy_coef, ...)",
-    )
-    p.add_argument(
-        "--budget",
-        type=int,
-        default=200,
-        metavar="N",
-        help="candidates to tell the strategy (default: %(default)s)",
-    )
-    p.add_argument(
-        "--evaluator",
-        choices=list_evaluators(),
-        default="proxy-train",
-        help="proxy-train: really trains each candidate a few epochs on sklearn digits at "
-        "32 px, about 20-60 s per candidate and core (the default budget of 200 on 2 workers: "
-        "1-3 hours); zero-cost: a training-free score in well under a second (not an "
-        "accuracy); callable: your own function (default: %(default)s)",
-    )
-    p.add_argument(
-        "--evaluator-arg",
-        metavar="MODULE:FUNCTION",
-        help="for --evaluator callable: evaluate(arch) -> accuracy in [0, 1]",
-    )
-    p.add_argument(
-        "--evaluator-opt",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="evaluator option, repeatable (proxy-train: epochs, dataset, "
-        "resolution, limit, ...; zero-cost: batch, ...)",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=8,
-        help="candidates asked and evaluated in parallel per batch (default: %(default)s)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="parallel evaluations (default: CPU count, at most the batch size; "
-        "1 evaluates in this process)",
-    )
-    p.add_argument(
-        "--ray",
-        action="store_true",
-        help="evaluate on a local Ray instance (pip install 'lutnas[ray]')",
-    )
-    p.add_argument("--ray-address", metavar="ADDR", help="evaluate on the Ray cluster at ADDR")
-    p.add_argument("--out", default="search_out", help="output directory (default: %(default)s)")
-    p.add_argument(
-        "--seed",
-        type=bounded(int, 0),
-        default=0,
-        help="seed of the strategy (default: %(default)s)",
-    )
-    p.add_argument(
-        "--verify",
-        type=int,
-        default=0,
-        metavar="K",
-        help="measure the top K on the LUT's backend, print predicted vs measured "
-        "(default: %(default)s)",
-    )
-    phone = p.add_argument_group("--verify on a phone LUT (backend adb)")
-    phone.add_argument(
-        "--runner",
-        metavar="PATH",
-        help="the benchmark binary the LUT was measured with (benchmark_model or "
-        "onnxruntime_perf_test); with it the top K are timed on the phone",
-    )
-    phone.add_argument(
-        "--serial", help="adb serial of the LUT's phone (where several are attached)"
-    )
-    phone.add_argument(
-        "--cpu-mask", help="taskset hex mask (default: the one the LUT was measured with)"
-    )
-    p.add_argument("--no-onnx", action="store_true", help="do not export best_arch.onnx")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def parse_options(items: list[str], what: str) -> dict:
-    """``["epochs=2", "dataset=digits"]`` -> ``{"epochs": 2, "dataset": "digits"}`` (values
-    are JSON when they parse as JSON, text otherwise)."""
-    out = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise LutnasError(f"{what} option {item!r} is not KEY=VALUE")
-        try:
-            out[key] = json.loads(text)
-        except json.JSONDecodeError:
-            out[key] = text
-    return out
 
 
 def build_evaluator(name: str, target: str | None, options: dict) -> AccuracyEvaluator:
@@ -188,28 +45,13 @@ def build_evaluator(name: str, target: str | None, options: dict) -> AccuracyEva
     return get_evaluator(name, **options)
 
 
-def _check_counts(args: argparse.Namespace) -> int:
-    if args.budget < 1:
-        raise LutnasError(f"--budget must be at least 1, got {args.budget}")
-    if args.batch_size < 1:
-        raise LutnasError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.verify < 0:
-        raise LutnasError(f"--verify must be 0 or more, got {args.verify}")
-    workers = (
-        args.workers if args.workers is not None else min(os.cpu_count() or 1, args.batch_size)
-    )
-    if workers < 1:
-        raise LutnasError(f"--workers must be at least 1, got {workers}")
-    return workers
-
-
 def run(args: argparse.Namespace) -> int:
     from predictor import LatencyPredictor
     from search.latency_model import check_predictor
     from search.outputs import ranked, write_outputs
     from search.session import run_search
 
-    workers = _check_counts(args)
+    workers = check_counts(args)
     space = get_space(args.space)
     searched = space
     if args.resolution:
