@@ -74,10 +74,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    from lut.store import LutStore
     from predictor.api import LatencyPredictor
     from predictor.calibrated import calibrate_from_lut
 
     target = calibrate_from_lut(LatencyPredictor.load(args.prior), args.lut)
     path = target.save(args.out)
     print(f"{path}: {args.prior} {target.describe()}")
+    with LutStore.open(args.lut, writable=False) as store:
+        layers = store.layer_count()
+    if layers:  # measurements the calibration leaves unused
+        print(
+            f"  {args.lut} also holds {layers} layer rows of the target, which --prior does not "
+            f"use; without --prior, lutnas fit predicts from them (docs/calibrating.md: which "
+            f"is better for how many whole models)"
+        )
     return 0

@@ -317,12 +317,26 @@ def test_calibrating_from_whole_models_timed_on_the_target(predictor_path, tmp_p
     assert "0 layers, 4 whole models" in printed and "--prior" in printed
     out = tmp_path / "torch.predictor"
     assert main(["fit", "--lut", str(lut), "--prior", str(predictor_path), "--out", str(out)]) == 0
-    assert "calibrated to" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "calibrated to" in printed and "layer rows" not in printed  # it has none
     target = LatencyPredictor.load(out)
     assert isinstance(target, CalibratedPredictor) and target.calibration.n == 4
     assert "(torch)" in target.record["target_device"]
     assert profile_main(["--no-layers", "--out", str(tmp_path / "x.lut")]) == 2
     assert "give --whole-models N" in capsys.readouterr().err
+
+
+def test_fit_with_a_prior_names_the_layers_it_leaves_unused(predictor_path, tmp_path, capsys):
+    from cli.main import main
+
+    lut = predictor_path.parent / "small.lut"  # the fixture's own LUT: layers and whole models
+    out = tmp_path / "again.predictor"
+    assert main(["fit", "--lut", str(lut), "--prior", str(predictor_path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "calibrated to" in printed
+    assert f"also holds {LatencyPredictor.load(predictor_path).meta['lut']['rows']} layer rows" in (
+        printed
+    )
 
 
 def test_fit_with_a_prior_from_another_space_warns(predictor_path, tmp_path, caplog):
