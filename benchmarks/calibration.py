@@ -6,7 +6,10 @@ LUT (e.g. LiteRT or torch eager, 1 thread) holds whole models measured on the ta
 share is held out; for each N, ``--seeds`` random draws of N from the rest calibrate the source
 predictor (:mod:`predictor.calibrated`). On the same N: the source prediction × one factor, and
 FLOPs-linear (a · MACs + b) fitted on the N. The ceiling, where the target LUT has layers: a
-predictor fitted on the target's own LUT (its layers and every non-held-out whole model).
+predictor fitted on the target's own LUT (its layers and every non-held-out whole model); and,
+as ``own LUT@N``, the same LUT fitted on only the draw's N whole models (what a full target LUT
+gives when just as few whole models are measured), and ``own sum×k``, its plain layer sums
+times the one factor that fits the N best.
 
     python benchmarks/calibration.py --source out/ort224.lut --target out/litert.lut \\
         [--target out/torch224.lut] [--sizes 5 10 20 50] [--seeds 30]
@@ -24,7 +27,10 @@ maps fitted (least relative squared error, no prior) on every pool model rather 
 same held-out models: the calibrated map's form (k·p + m·MACs + v·act), the same with an
 operator count (torch modules per network: eager dispatches each), and the operator-count form
 without the source (a·MACs + b·act + c·ops + d). When the last matches the first two, the
-source's latencies tell nothing about the target that the network's size does not.
+source's latencies tell nothing about the target that the network's size does not. And
+``bound:trees``: a predictor on the source's LUT features (every feature, learned correction and
+all) fitted on every pool model's target latency, the most the source's numbers carry with far
+more than N measurements.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from predictor.metrics import metrics  # noqa: E402
 from profiler.networks import torchvision_measurements  # noqa: E402
 from spaces.arch import Arch  # noqa: E402
 
-METHODS = ("calibrated", "source×k", "flops-linear", "ceiling")
+METHODS = ("calibrated", "source×k", "flops-linear", "own sum×k", "own LUT@N", "ceiling")
 FIGURES = ("within_10", "within_5", "rmspe", "kendall_tau")
 
 
@@ -85,8 +91,9 @@ def _ops(spec) -> int:
     return sum(1 for m in build_layer(spec).modules() if not list(m.children()))
 
 
-def linear_bounds(source, archs, y, pool, test) -> dict[str, dict]:
-    """Figures on ``test`` of three linear maps fitted on every ``pool`` model (see above)."""
+def pool_bounds(source, source_lut, archs, y, pool, test) -> dict[str, dict]:
+    """Figures on ``test`` of three linear maps and of the source's features with a learned
+    correction, each fitted on every ``pool`` model (see above)."""
     cost = np.array([np.sum([layer_cost(s) for s in a.layers()], axis=0) for a in archs])
     cols = {
         "p": source.predict_many(archs),
@@ -105,6 +112,8 @@ def linear_bounds(source, archs, y, pool, test) -> dict[str, dict]:
         x = np.column_stack([cols[c] for c in form])
         w = np.linalg.lstsq(x[pool] / y[pool, None], np.ones(len(pool)), rcond=None)[0]
         out[name] = metrics(np.maximum(x[test] @ w, 1e-6), y[test])
+    trees = LatencyPredictor.fit(source_lut, [(archs[i], y[i]) for i in pool])
+    out["bound:trees"] = metrics(trees.predict_many([archs[i] for i in test]), y[test])
     return out
 
 
@@ -112,9 +121,10 @@ def _predict(predictor, networks: dict) -> np.ndarray:
     return np.array([predictor.predict_detail(s, r).latency_ms for s, r, _ in networks.values()])
 
 
-def one_draw(source, archs, y, train, test, device, networks) -> dict[str, dict]:
+def one_draw(source, archs, y, train, test, device, networks, target_lut) -> dict[str, dict]:
     """Figures of each cheap method on the held-out models (and, under ``tv:`` names, on the
-    torchvision networks) after calibrating on the models ``train``."""
+    torchvision networks) after calibrating on the models ``train``; with ``target_lut`` (a
+    target LUT with layers), also its own predictor fitted on the same ``train``."""
     x_train, x_test = [archs[i] for i in train], [archs[i] for i in test]
     out, tv = {}, {}
     calibrated = source.calibrate(list(zip(x_train, y[train], strict=True)), device=device)
@@ -131,6 +141,20 @@ def one_draw(source, archs, y, train, test, device, networks) -> dict[str, dict]
         tv["calibrated"] = _predict(calibrated, networks)
         tv["source×k"] = k * _predict(source, networks)
         tv["flops-linear"] = a * macs([s for s, _, _ in networks.values()]) + b
+    if target_lut is not None:
+        own = LatencyPredictor.fit(target_lut, list(zip(x_train, y[train], strict=True)))
+        out["own LUT@N"] = own.predict_many(x_test)
+        s_train, s_test = (
+            np.array([own.predict_detail(a).lut_sum_ms for a in x]) for x in (x_train, x_test)
+        )
+        r = s_train / y[train]
+        k_own = float(r.sum() / (r * r).sum())
+        out["own sum×k"] = k_own * s_test
+        if networks:
+            tv["own LUT@N"] = _predict(own, networks)
+            tv["own sum×k"] = k_own * np.array(
+                [own.predict_detail(s, res).lut_sum_ms for s, res, _ in networks.values()]
+            )
     truth = np.array([t for _, _, t in networks.values()])
     figures = {m: metrics(np.maximum(v, 1e-6), y[test]) for m, v in out.items()}
     figures["calibrated"]["interval_coverage"] = float(
@@ -182,7 +206,14 @@ def main() -> int:
         for n in [s for s in args.sizes if s <= len(pool)]:
             draws = [
                 one_draw(
-                    source, archs, y, random.Random(seed).sample(pool, n), test, device, networks
+                    source,
+                    archs,
+                    y,
+                    random.Random(seed).sample(pool, n),
+                    test,
+                    device,
+                    networks,
+                    target if has_layers else None,
                 )
                 for seed in range(args.seeds)
             ]
@@ -198,7 +229,7 @@ def main() -> int:
                 curve[n]["ceiling"] = {f: ceiling[f] for f in FIGURES}
             if tv_ceiling is not None:
                 curve[n]["tv:ceiling"] = {f: tv_ceiling[f] for f in FIGURES}
-        bounds = linear_bounds(source, archs, y, pool, test)
+        bounds = pool_bounds(source, args.source, archs, y, pool, test)
         report["targets"][target] = {
             "device": device,
             "bounds": {m: {f: float(v[f]) for f in FIGURES} for m, v in bounds.items()},
@@ -259,6 +290,8 @@ def plot(report: dict, png: Path) -> None:
         for m in (m for m in t["curve"][sizes[0]] if not m.startswith("tv:")):
             ax.plot(sizes, [t["curve"][n][m]["rmspe"] for n in sizes], marker="o", label=m)
         ax.set_xscale("log")
+        ax.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+        ax.minorticks_off()
         ax.set_xlabel("target measurements N")
         ax.set_ylabel("held-out RMSPE (%)")
         ax.set_title(t["device"][:60])
