@@ -12,6 +12,7 @@ import argparse
 import json
 from dataclasses import asdict
 
+from cli.options import add_seed_option
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 
@@ -24,9 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.25,
         help="share of the whole models held out (by a hash of their key; default: %(default)s)",
     )
-    p.add_argument(
-        "--seed", type=bounded(int, 0), default=0, help="seed of the fits (default: %(default)s)"
-    )
+    add_seed_option(p, "the fits")
     p.add_argument("--png", help="write the predicted-vs-measured plot here")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON here")
     p.add_argument("--no-curve", action="store_true", help="skip the learning curve")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from cli.options import add_seed_option
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -16,9 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="LUT file with whole-model rows (profile-device --whole-models N)",
     )
     p.add_argument("--out", required=True, help="predictor directory to write")
-    p.add_argument(
-        "--seed", type=int, default=0, help="seed of CV folds and XGBoost (default: %(default)s)"
-    )
+    add_seed_option(p, "CV folds and XGBoost")
     p.add_argument(
         "--prior",
         metavar="SOURCE.predictor",

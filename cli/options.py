@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lutnas.cli_util import bounded
 from spaces.space import list_spaces
 
 
@@ -13,4 +14,14 @@ def add_space_option(parser: argparse.ArgumentParser) -> None:
         "--space",
         default="mnasnet",
         help=f"search space: {', '.join(list_spaces())} (default: %(default)s)",
+    )
+
+
+def add_seed_option(parser: argparse.ArgumentParser, seeds: str) -> None:
+    """``--seed N`` (default 0, never negative); ``seeds`` says what it seeds."""
+    parser.add_argument(
+        "--seed",
+        type=bounded(int, 0),
+        default=0,
+        help=f"seed of {seeds} (default: %(default)s)",
     )

@@ -14,7 +14,7 @@ import random
 import sys
 
 from cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
-from cli.options import add_space_option
+from cli.options import add_seed_option, add_space_option
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.cli_util import bounded, user_errors
@@ -126,12 +126,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="host backends: do not time each row alongside a reference and rescale "
         "it to the calibrated speed (see profiler.reference)",
     )
-    p.add_argument(
-        "--seed",
-        type=bounded(int, 0),
-        default=0,
-        help="seed of the order and of random archs (default: %(default)s)",
-    )
+    add_seed_option(p, "the order and of random archs")
     p.add_argument(
         "--dry-run",
         action="store_true",

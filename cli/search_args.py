@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 
-from cli.options import add_space_option
+from cli.options import add_seed_option, add_space_option
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 from search.evaluators import list_evaluators
@@ -109,12 +109,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--ray-address", metavar="ADDR", help="evaluate on the Ray cluster at ADDR")
     p.add_argument("--out", default="search_out", help="output directory (default: %(default)s)")
-    p.add_argument(
-        "--seed",
-        type=bounded(int, 0),
-        default=0,
-        help="seed of the strategy (default: %(default)s)",
-    )
+    add_seed_option(p, "the strategy")
     p.add_argument(
         "--verify",
         type=int,

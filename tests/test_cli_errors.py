@@ -35,6 +35,17 @@ def test_numeric_options_are_checked_with_the_accepted_range(option, value, acce
     assert err.startswith("profile-device: error: argument " + option) and accepted in err
 
 
+@pytest.mark.parametrize("command", ["fit", "evaluate", "search", "profile-device"])
+def test_every_command_refuses_a_negative_seed(command, capsys):
+    from cli.main import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--seed", "-1"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --seed" in err and "at least 0" in err
+
+
 @pytest.mark.parametrize(
     "exc, expected",
     [
