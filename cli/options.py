@@ -25,3 +25,10 @@ def add_seed_option(parser: argparse.ArgumentParser, seeds: str) -> None:
         default=0,
         help=f"seed of {seeds} (default: %(default)s)",
     )
+
+
+def add_resolution_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--resolution R``, repeatable, a whole number of pixels from 32 to 2048."""
+    parser.add_argument(
+        "--resolution", type=bounded(int, 32, 2048), action="append", metavar="R", help=help
+    )

@@ -14,7 +14,7 @@ import random
 import sys
 
 from cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
-from cli.options import add_seed_option, add_space_option
+from cli.options import add_resolution_option, add_seed_option, add_space_option
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.cli_util import bounded, user_errors
@@ -37,12 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"where to time: {', '.join(list_backends())} (default: %(default)s)",
     )
     add_space_option(p)
-    p.add_argument(
-        "--resolution",
-        type=bounded(int, 32, 2048),
-        action="append",
-        help="input resolution (repeatable; default 224)",
-    )
+    add_resolution_option(p, "input resolution (repeatable; default 224)")
     p.add_argument("--out", help="LUT file (default: <backend>.lut); resumed when it exists")
     p.add_argument(
         "--no-resume", action="store_true", help="refuse to continue an existing --out file"

@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 
-from cli.options import add_seed_option, add_space_option
+from cli.options import add_resolution_option, add_seed_option, add_space_option
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 from search.evaluators import list_evaluators
@@ -37,13 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--beta", type=bounded(float, -10, 10), help="reward exponent when LAT > T (custom)"
     )
     add_space_option(p)
-    p.add_argument(
-        "--resolution",
-        type=bounded(int, 32, 2048),
-        action="append",
-        metavar="R",
-        help="search only input resolution R (repeatable; default: every resolution of the "
-        "space), e.g. only those the predictor was fitted on",
+    add_resolution_option(
+        p,
+        "search only input resolution R (repeatable; default: every resolution of the space), "
+        "e.g. only those the predictor was fitted on",
     )
     p.add_argument(
         "--strategy",
