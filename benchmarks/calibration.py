@@ -9,7 +9,9 @@ FLOPs-linear (a · MACs + b) fitted on the N. The ceiling, where the target LUT 
 predictor fitted on the target's own LUT (its layers and every non-held-out whole model); and,
 as ``own LUT@N``, the same LUT fitted on only the draw's N whole models (what a full target LUT
 gives when just as few whole models are measured), and ``own sum×k``, its plain layer sums
-times the one factor that fits the N best.
+times the one factor that fits the N best. And ``source refit``: the source's LUT features and
+learned correction fitted on the N target latencies instead of a map (the trees "as N
+allows").
 
     python benchmarks/calibration.py --source out/ort224.lut --target out/litert.lut \\
         [--target out/torch224.lut] [--sizes 5 10 20 50] [--seeds 30]
@@ -56,7 +58,15 @@ from predictor.metrics import metrics  # noqa: E402
 from profiler.networks import torchvision_measurements  # noqa: E402
 from spaces.arch import Arch  # noqa: E402
 
-METHODS = ("calibrated", "source×k", "flops-linear", "own sum×k", "own LUT@N", "ceiling")
+METHODS = (
+    "calibrated",
+    "source×k",
+    "flops-linear",
+    "source refit",
+    "own sum×k",
+    "own LUT@N",
+    "ceiling",
+)
 FIGURES = ("within_10", "within_5", "rmspe", "kendall_tau")
 
 
@@ -121,10 +131,13 @@ def _predict(predictor, networks: dict) -> np.ndarray:
     return np.array([predictor.predict_detail(s, r).latency_ms for s, r, _ in networks.values()])
 
 
-def one_draw(source, archs, y, train, test, device, networks, target_lut) -> dict[str, dict]:
+def one_draw(
+    source, archs, y, train, test, device, networks, target_lut, source_lut=None
+) -> dict[str, dict]:
     """Figures of each cheap method on the held-out models (and, under ``tv:`` names, on the
     torchvision networks) after calibrating on the models ``train``; with ``target_lut`` (a
-    target LUT with layers), also its own predictor fitted on the same ``train``."""
+    target LUT with layers), also its own predictor fitted on the same ``train``; with
+    ``source_lut``, the source's features and learned correction refitted on them."""
     x_train, x_test = [archs[i] for i in train], [archs[i] for i in test]
     out, tv = {}, {}
     calibrated = source.calibrate(list(zip(x_train, y[train], strict=True)), device=device)
@@ -141,6 +154,9 @@ def one_draw(source, archs, y, train, test, device, networks, target_lut) -> dic
         tv["calibrated"] = _predict(calibrated, networks)
         tv["source×k"] = k * _predict(source, networks)
         tv["flops-linear"] = a * macs([s for s, _, _ in networks.values()]) + b
+    if source_lut is not None:
+        refit = LatencyPredictor.fit(source_lut, list(zip(x_train, y[train], strict=True)))
+        out["source refit"] = refit.predict_many(x_test)
     if target_lut is not None:
         own = LatencyPredictor.fit(target_lut, list(zip(x_train, y[train], strict=True)))
         out["own LUT@N"] = own.predict_many(x_test)
@@ -214,6 +230,7 @@ def main() -> int:
                     device,
                     networks,
                     target if has_layers else None,
+                    args.source,
                 )
                 for seed in range(args.seeds)
             ]
