@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from lut.store import LutStore
     from predictor import persistence
     from predictor.api import LatencyPredictor  # torch, xgboost: only when fitting
-    from profiler.quality import assess, quality_lines
+    from profiler.quality import assess_store, quality_lines
 
     persistence.check_out(args.out)  # an unwritable --out is found before the fit, not after
     if args.prior:
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         f"{100 * abs(ratio - 1):.1f}% {'low' if ratio > 1 else 'high'})"
     )
     with LutStore.open(args.lut, writable=False) as store:  # the LUT's own quality
-        quality = assess(store.layers_frame(), store.meta, store.models_frame())
+        quality = assess_store(store)
         runs = store.meta["settings"]["runs"]
     lines = quality_lines(quality, str(args.lut), runs, "    ")
     print(f"  the LUT {args.lut}:")

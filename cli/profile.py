@@ -21,7 +21,7 @@ from lutnas.cli_util import bounded, user_errors
 from lutnas.errors import LutnasError
 from profiler.base import backend_class, get_backend, list_backends
 from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
-from profiler.quality import assess, quality_lines
+from profiler.quality import assess_store, quality_lines
 from profiler.training_data import candidate_pool, latency_stratified_archs
 from spaces.arch import Arch
 from spaces.io import load_archs
@@ -267,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
             _print_report("whole models", report)
             failed |= bool(report.failed)
         print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
-        quality = assess(store.layers_frame(), store.meta, store.models_frame())
+        quality = assess_store(store)
         print("\n".join(quality_lines(quality, out, settings.runs)))
         return failed
 

@@ -155,6 +155,11 @@ def assess(layers, meta: dict, models=None) -> Quality:
     )
 
 
+def assess_store(store) -> Quality:
+    """:func:`assess` of an open ``LutStore``: its layers, meta and whole models."""
+    return assess(store.layers_frame(), store.meta, store.models_frame())
+
+
 def remedy(q: Quality, lut: str, runs: int | None = None) -> list[str]:
     """What to do about a table that is not ``usable`` (commands that exist today)."""
     todo = []
