@@ -33,7 +33,7 @@ from profiler.networks import (  # noqa: E402
     REPEATS_KEY,
     TORCHVISION,
     TORCHVISION_KEY,
-    measure_torchvision,  # noqa: E402
+    measure_torchvision,
 )
 from profiler.workloads import arch_workload  # noqa: E402
 from spaces.arch import Arch  # noqa: E402
