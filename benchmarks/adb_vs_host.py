@@ -28,10 +28,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from adbemu.device import EmulatedDevice  # noqa: E402
 from adbemu.fixtures import ADB, AdbServer, free_port  # noqa: E402
 
+from lutnas.spaces.space import get_space  # noqa: E402
 from profiler.backends.adb import AdbBackend  # noqa: E402
 from profiler.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
 from profiler.loop import layer_workload  # noqa: E402
-from spaces.space import get_space  # noqa: E402
 
 
 def main() -> int:

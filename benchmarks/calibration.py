@@ -51,12 +51,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from _results import RESULTS, write_result  # noqa: E402
 
 from lut.store import LutStore  # noqa: E402
+from lutnas.spaces.arch import Arch  # noqa: E402
 from predictor import LatencyPredictor  # noqa: E402
 from predictor.evaluate import torchvision_layers  # noqa: E402
 from predictor.features import layer_cost  # noqa: E402
 from predictor.metrics import metrics  # noqa: E402
 from profiler.networks import torchvision_measurements  # noqa: E402
-from spaces.arch import Arch  # noqa: E402
 
 METHODS = (
     "calibrated",

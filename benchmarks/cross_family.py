@@ -34,10 +34,10 @@ import pandas as pd  # noqa: E402
 from _results import RESULTS, write_result  # noqa: E402
 
 from lut.store import LutStore  # noqa: E402
+from lutnas.spaces.arch import Arch  # noqa: E402
 from predictor import LatencyPredictor  # noqa: E402
 from predictor.evaluate import TORCHVISION, metrics, split, torchvision_layers  # noqa: E402
 from profiler.networks import measure_torchvision, torchvision_measurements  # noqa: E402
-from spaces.arch import Arch  # noqa: E402
 
 
 def held_out(pred: LatencyPredictor, frame: pd.DataFrame) -> tuple[dict, np.ndarray]:

@@ -39,12 +39,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from _results import write_result  # noqa: E402
 
 from lut.store import LutStore  # noqa: E402
+from lutnas.spaces.sampling import sample_archs  # noqa: E402
+from lutnas.spaces.space import get_space  # noqa: E402
 from profiler.base import get_backend  # noqa: E402
 from profiler.loop import ProfileSettings, measure_steady  # noqa: E402
 from profiler.reference import calibrated_reference  # noqa: E402
 from profiler.workloads import arch_workload  # noqa: E402
-from spaces.sampling import sample_archs  # noqa: E402
-from spaces.space import get_space  # noqa: E402
 
 
 def spread(values: np.ndarray) -> dict[str, float]:

@@ -30,10 +30,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from _results import write_result  # noqa: E402
 
+from lutnas.spaces.sampling import sample_archs  # noqa: E402
+from lutnas.spaces.space import get_space  # noqa: E402
 from profiler.base import get_backend  # noqa: E402
 from profiler.workloads import arch_workload, layer_workload  # noqa: E402
-from spaces.sampling import sample_archs  # noqa: E402
-from spaces.space import get_space  # noqa: E402
 
 BACKENDS = ("onnxruntime", "litert")
 

@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lutnas.spaces.sampling import sample_archs  # noqa: E402
+from lutnas.spaces.space import get_space  # noqa: E402
 from predictor import LatencyPredictor  # noqa: E402
-from spaces.sampling import sample_archs  # noqa: E402
-from spaces.space import get_space  # noqa: E402
 
 
 def main() -> int:

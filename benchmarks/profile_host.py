@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from lut.store import LutStore
+from lutnas.spaces.space import get_space
 from profiler.base import get_backend
 from profiler.export import onnx_path
 from profiler.loop import ProfileSettings, layer_workload, profile_layers
-from spaces.space import get_space
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from lut.store import LutStore  # noqa: E402
+from lutnas.spaces.arch import Arch  # noqa: E402
 from predictor.evaluate import torchvision_layers  # noqa: E402
 from profiler.base import host_backend  # noqa: E402
 from profiler.loop import ProfileSettings, measure_steady, reference_for  # noqa: E402
@@ -36,7 +37,6 @@ from profiler.networks import (  # noqa: E402
     measure_torchvision,
 )
 from profiler.workloads import arch_workload  # noqa: E402
-from spaces.arch import Arch  # noqa: E402
 
 
 def main() -> int:

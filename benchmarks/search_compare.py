@@ -21,6 +21,8 @@ import statistics
 import time
 from pathlib import Path
 
+from lutnas.spaces.named import get_named_arch
+from lutnas.spaces.space import get_space
 from predictor import LatencyPredictor
 from search.evaluators import get_evaluator
 from search.latency_model import check_predictor
@@ -28,14 +30,12 @@ from search.outputs import best_row, distinct_successful, hypervolume
 from search.reward import make_reward
 from search.session import run_search
 from search.strategies import get_strategy
-from spaces.named import get_named_arch
-from spaces.space import get_space
 
 STRATEGIES = ("random", "evolution", "rl")
 
 
 def _options(text: list[str]) -> dict:
-    from cli.search_args import parse_options
+    from lutnas.cli.search_args import parse_options
 
     return parse_options(text, "strategy")
 
@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--out", default="out/search_compare")
     args = ap.parse_args()
 
-    from cli.search_args import parse_options
+    from lutnas.cli.search_args import parse_options
 
     space = get_space("mnasnet")
     predictor = LatencyPredictor.load(args.predictor)

@@ -20,7 +20,10 @@ import statistics
 import time
 from pathlib import Path
 
-from cli.search_args import parse_options
+from lutnas.cli.search_args import parse_options
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.named import get_named_arch
+from lutnas.spaces.space import get_space
 from predictor import LatencyPredictor
 from profiler.base import host_backend
 from profiler.loop import ProfileSettings, measure_steady
@@ -31,9 +34,6 @@ from search.outputs import best_row, write_outputs
 from search.reward import make_reward
 from search.session import run_search
 from search.strategies import get_strategy
-from spaces.arch import Arch
-from spaces.named import get_named_arch
-from spaces.space import get_space
 
 REPEATS = 3  # interleaved measurements of the chosen arch and of MobileNetV2
 

@@ -18,14 +18,14 @@ import contextlib
 import tempfile
 import time
 
+from lutnas.spaces.sampling import sample_archs
+from lutnas.spaces.space import get_space
 from predictor import LatencyPredictor
 from search.evaluators import get_evaluator
 from search.reward import make_reward
 from search.session import run_search
 from search.strategies import get_strategy
 from search.threads import single_threaded_libraries
-from spaces.sampling import sample_archs
-from spaces.space import get_space
 
 
 def main() -> None:

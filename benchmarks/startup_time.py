@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from _results import write_result  # noqa: E402
 
-from cli.main import SUBCOMMANDS  # noqa: E402  (light: names and help only)
+from lutnas.cli.main import SUBCOMMANDS  # noqa: E402  (light: names and help only)
 
 
 def _entry(name: str) -> list[str]:
@@ -31,7 +31,11 @@ def _entry(name: str) -> list[str]:
     found = shutil.which(name)
     if found:
         return [found]
-    return [sys.executable, "-m", {"lutnas": "cli.main", "profile-device": "cli.profile"}[name]]
+    return [
+        sys.executable,
+        "-m",
+        {"lutnas": "lutnas.cli.main", "profile-device": "lutnas.cli.profile"}[name],
+    ]
 
 
 def commands() -> dict[str, list[str]]:

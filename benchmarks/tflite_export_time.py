@@ -25,9 +25,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from _results import write_result  # noqa: E402
 
+from lutnas.spaces.space import get_space  # noqa: E402
 from profiler.export import tflite_export_settings, tflite_path  # noqa: E402
 from profiler.workloads import layer_workload  # noqa: E402
-from spaces.space import get_space  # noqa: E402
 
 
 def main() -> None:

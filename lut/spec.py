@@ -30,7 +30,7 @@ Op meanings (the MnasNet paper leaves details open; these keep the space consist
 - ``fcact``:  linear cin → cout → act on a 1×1 input (MobileNetV3's hidden classifier layer).
 
 Skips: ``noskip``; ``idskip`` adds the input and is only valid where shapes match (cin = cout,
-stride 1) — a ``LayerSpec`` refuses it elsewhere, and :class:`spaces.arch.Arch` turns it into
+stride 1) — a ``LayerSpec`` refuses it elsewhere, and :class:`lutnas.spaces.arch.Arch` turns it into
 ``noskip`` on the first layer of a block that changes shape; ``poolskip`` adds a 3×3 average
 pool of the input with the layer's stride (padding 1), followed by 1×1 conv → BN where widths
 differ, so it also works across a shape change. SE squeeze width = round(ratio × gated channels),

@@ -280,7 +280,7 @@ class LutStore:
 
     # --- whole models ----------------------------------------------------------------------
     def put_model(self, arch, m: Measurement, attempts: int = 1, name: str | None = None) -> None:
-        """Store the whole-model measurement of ``arch``: an :class:`spaces.arch.Arch`, or
+        """Store the whole-model measurement of ``arch``: an :class:`lutnas.spaces.arch.Arch`, or
         anything with its ``key``, ``to_json()``, ``space`` and ``resolution``."""
         self._conn.execute(
             insert_sql("models", MODEL_COLUMNS),

@@ -31,6 +31,7 @@ import numpy as np
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from predictor import features as F
 from predictor import persistence
 from predictor.fit import fit_predictor, matching_lut_rows
@@ -38,7 +39,6 @@ from predictor.layer_estimator import LayerEstimator
 from predictor.model import Fitted
 from predictor.prediction import Prediction, predict_archs, predict_specs
 from predictor.sums import NetworkSums
-from spaces.arch import Arch
 
 __all__ = ["LatencyPredictor", "Prediction"]
 
@@ -318,7 +318,7 @@ class LatencyPredictor:
     # --- advice in missing-row errors ----------------------------------------------------------
     def _how_archs(self) -> str:
         return (
-            "Save the architectures (spaces.io.save_archs) and measure them with: "
+            "Save the architectures (lutnas.spaces.io.save_archs) and measure them with: "
             f"{self.profile_command()}; then reload: LatencyPredictor.load(P, lut=LUT)."
         )
 

@@ -28,11 +28,11 @@ import numpy as np
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from predictor.api import LatencyPredictor
 from predictor.calibration import Calibration, NetworkNumbers, fit_calibration
 from predictor.features import layer_cost
 from predictor.prediction import Prediction
-from spaces.arch import Arch
 
 log = logging.getLogger(__name__)
 _layer_cost = functools.lru_cache(maxsize=200_000)(layer_cost)
@@ -91,7 +91,7 @@ def expand(item: tuple) -> tuple[str, str, list[LayerSpec], int, float]:
 
 def _named_layers(name: str, resolution: int) -> tuple[str, list[LayerSpec]]:
     """The family (search space or ``torchvision``) and layers of a named network."""
-    from spaces.named import get_named_arch, list_named_archs
+    from lutnas.spaces.named import get_named_arch, list_named_archs
 
     if name in list_named_archs():
         arch = dataclasses.replace(get_named_arch(name), resolution=resolution)

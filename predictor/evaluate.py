@@ -22,13 +22,13 @@ import pandas as pd
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from predictor import features as F
 from predictor.api import LatencyPredictor
 from predictor.layer_estimator import LayerEstimator
 from predictor.metrics import PREDICTORS, Baselines, metrics, repeat_noise
 from predictor.report import Report, plot
 from profiler.networks import TORCHVISION, repeat_measurements, torchvision_measurements
-from spaces.arch import Arch
 
 __all__ = [
     "CURVE_SIZES",

@@ -14,13 +14,13 @@ import pandas as pd
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from predictor import features as F
 from predictor.layer_estimator import MIN_ROWS, LayerEstimator
 from predictor.model import Fitted, fit_correction
 from predictor.persistence import new_meta
 from predictor.sums import NetworkSums
 from profiler.on_demand import config_diff
-from spaces.arch import Arch
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ import numpy as np
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from predictor import features as F
 from predictor.model import Fitted
 from predictor.sums import NetworkSums
-from spaces.arch import Arch
 
 _SHOW_KEYS = 20  # missing keys listed in an error message
 

@@ -1,7 +1,7 @@
 """A network's LUT sums (:data:`~predictor.features.LAYER_COLUMNS`), fast for architectures.
 
-Expanding an :class:`~spaces.arch.Arch` into validated LayerSpecs costs ~0.2 ms, more than the
-whole prediction, and a search visits the same blocks again and again. So the sums are cached
+Expanding an :class:`~lutnas.spaces.arch.Arch` into validated LayerSpecs costs ~0.2 ms, more than
+the whole prediction, and a search visits the same blocks again and again. So the sums are cached
 per *segment* — the stem, each stage's block (keyed by resolution, stage, input width and the
 block's choice) and the head — and an architecture's row is the sum of its segments' rows,
 one numpy gather for a whole batch. Rows missing from the LUT are estimated when an estimator
@@ -12,7 +12,7 @@ lacks an order of magnitude slower; benchmarks/search_throughput.py), and estima
 
 An architecture never seen before usually brings one or two new segments among its nine, so
 only those are expanded (the blocks' ``layer_specs``, the same pieces
-:meth:`~spaces.arch.Arch.layers` is made of; a block's layer specs are cached objects, each
+:meth:`~lutnas.spaces.arch.Arch.layers` is made of; a block's layer specs are cached objects, each
 making its key once). Segment keys are tuples of plain values (a block's ``segment_key``):
 hashing and comparing a ``BlockChoice`` runs generated Python code, which was the cache
 lookup's main cost.
@@ -25,10 +25,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from lut.spec import LayerSpec
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.space import Space, get_space
 from predictor import features as F
 from predictor.layer_estimator import LayerEstimator
-from spaces.arch import Arch
-from spaces.space import Space, get_space
 
 
 class NetworkSums:

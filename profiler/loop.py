@@ -241,7 +241,7 @@ def profile_models(
     settings: ProfileSettings,
     progress: bool = True,
 ) -> ProfileReport:
-    """Time every whole architecture (``spaces.arch.Arch``) not yet in ``store``; when the
+    """Time every whole architecture (``lutnas.spaces.arch.Arch``) not yet in ``store``; when the
     stored ones are from another session, first check that they are still on this session's
     scale (:mod:`profiler.scale_check`)."""
     done = store.model_keys()

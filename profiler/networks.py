@@ -21,10 +21,10 @@ from pathlib import Path
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from profiler.base import Backend, Workload, host_backend
 from profiler.loop import ProfileSettings, measure_steady, profile_layers, reference_for
 from profiler.workloads import arch_workload
-from spaces.arch import Arch
 
 TORCHVISION = (
     "mnasnet0_5",

@@ -61,7 +61,7 @@ CALIBRATION_FACTOR = 10  # calibration takes this many times the LUT's runs per 
 
 def reference_workload() -> Workload:
     """The reference model timed in turns with every whole model."""
-    from spaces.named import get_named_arch
+    from lutnas.spaces.named import get_named_arch
 
     return arch_workload(get_named_arch(REFERENCE_ARCH))
 

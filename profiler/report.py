@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from lut.store import LutStore
+from lutnas.spaces.space import Space
 from profiler.quality import assess, quality_lines, robust_noise
-from spaces.space import Space
 
 
 def coverage(store: LutStore, space: Space, resolutions: list[int]) -> dict[int, tuple[int, int]]:

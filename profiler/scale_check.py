@@ -21,10 +21,10 @@ import numpy as np
 
 from lut.store import LutStore
 from lut.store_util import now
+from lutnas.spaces.arch import Arch
 from profiler.base import Backend, BackendError, DeviceLostError
 from profiler.reference import Reference
 from profiler.workloads import arch_workload
-from spaces.arch import Arch
 
 log = logging.getLogger(__name__)
 

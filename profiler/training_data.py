@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from lutnas.errors import LutnasError
-from spaces.arch import Arch
-from spaces.sampling import sample_archs
-from spaces.space import Space
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.sampling import sample_archs
+from lutnas.spaces.space import Space
 
 log = logging.getLogger(__name__)
 

@@ -18,5 +18,5 @@ def layer_workload(spec: LayerSpec) -> Workload:
 
 
 def arch_workload(arch) -> Workload:
-    """A whole :class:`spaces.arch.Arch` (random weights), keyed by the arch's key."""
+    """A whole :class:`lutnas.spaces.arch.Arch` (random weights), keyed by the arch's key."""
     return Workload(arch.key, lambda: arch.build().eval(), arch.input_shape)

@@ -11,8 +11,8 @@ from typing import Protocol
 import numpy as np
 
 from lutnas.errors import LutnasError
-from spaces.arch import Arch
-from spaces.space import Space
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.space import Space
 
 log = logging.getLogger(__name__)
 

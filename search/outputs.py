@@ -8,7 +8,7 @@
     pareto.json      the same with each architecture's JSON, the score's meaning, T and the
                      front's hypervolume
     pareto.png       all candidates (grey), the front (red), T (dashed), the best (star)
-    best_arch.json   the highest-reward architecture (``spaces.arch.Arch`` JSON)
+    best_arch.json   the highest-reward architecture (``lutnas.spaces.arch.Arch`` JSON)
     best_arch.onnx   that architecture exported to ONNX (batch 1, fp32, at its resolution,
                      the space's 1000-class head: the network whose latency was predicted)
     summary.json     configuration, counts, the best candidate, hypervolume, timings
@@ -16,7 +16,7 @@
 Rebuilding the best network in torch (random weights; train it on your data)::
 
     from pathlib import Path
-    from spaces.arch import Arch
+    from lutnas.spaces.arch import Arch
     arch = Arch.from_json(Path("OUT/best_arch.json").read_text())
     net = arch.build()                 # nn.Sequential, input (N, 3, arch.resolution, ...)
     net = arch.build(num_classes=10)   # the same body with a 10-class classifier
@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from search.pareto import hypervolume_2d, pareto_front
 from search.record import HistoryRow
-from spaces.arch import Arch
 
 README_TEXT = """Files of a lutnas search (see search/outputs.py):
 candidates.csv  every candidate told to the strategy, in order
@@ -47,7 +47,7 @@ pareto.csv/json the Pareto front of {score} vs predicted latency (ms)
 pareto.png      its plot
 best_arch.json  the highest-reward architecture; rebuild it in torch with
                   Arch.from_json(open("best_arch.json").read()).build(num_classes=N)
-                (from spaces.arch import Arch)
+                (from lutnas.spaces.arch import Arch)
 best_arch.onnx  that architecture in ONNX (batch 1, fp32, 1000 classes)
 summary.json    configuration, counts, best candidate, hypervolume, timings
 search.sqlite   the record: run the same command again to resume or extend the search

@@ -31,8 +31,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from search.evaluators.base import AccuracyEvaluator
-from spaces.arch import Arch
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from search.evaluators.base import AccuracyEvaluator
 from search.parallel import (
     RAY_HINT,
@@ -17,7 +18,6 @@ from search.parallel import (
     evaluate_safely,
     import_ray,
 )
-from spaces.arch import Arch
 
 
 class _EvalActor:

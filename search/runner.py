@@ -29,14 +29,14 @@ import numpy as np
 from tqdm import tqdm
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.space import Space
 from search.latency_model import LatencyModel
 from search.parallel import EvalExecutor
 from search.record import BatchStats, Evaluation, HistoryRow, SearchRecord
 from search.reward import MnasReward
 from search.strategies.base import Strategy
 from search.threads import single_threaded_libraries
-from spaces.arch import Arch
-from spaces.space import Space
 
 log = logging.getLogger(__name__)
 

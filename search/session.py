@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lutnas.spaces.space import Space
 from search.evaluators.base import AccuracyEvaluator
 from search.latency_model import LatencyModel, predictor_identity
 from search.record import BatchStats, HistoryRow, SearchRecord
 from search.reward import MnasReward
 from search.runner import RunReport, SearchRunner
 from search.strategies.base import Strategy
-from spaces.space import Space
 
 
 def search_config(

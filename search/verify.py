@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.io import save_archs
 from profiler.base import HOST_BACKENDS, get_backend, host_backend
 from search.record import HistoryRow
-from spaces.arch import Arch
-from spaces.io import save_archs
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import dataclasses
 from pathlib import Path
 
 from lut.store import LutStore
+from lutnas.spaces.arch import Arch, StageChoice
+from lutnas.spaces.named import get_named_arch
 from profiler.base import get_backend
 from profiler.loop import ProfileSettings, profile_layers, profile_models
-from spaces.arch import Arch, StageChoice
-from spaces.named import get_named_arch
 
 RESOLUTION = 32
 SETTINGS = ProfileSettings(warmup=2, runs=7, max_attempts=1, reference_every=0)

@@ -331,7 +331,7 @@ def cli_args(runner, out, *extra: str) -> list[str]:
 def test_profile_device_command_fills_and_resumes_a_phone_lut(
     phone, adb_server, perf_test_runner, tmp_path, monkeypatch, capsys
 ):
-    from cli.profile import main
+    from lutnas.cli.profile import main
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "pixel.lut"
@@ -350,7 +350,7 @@ def test_profile_device_command_fills_and_resumes_a_phone_lut(
 def test_profile_device_command_with_two_serials(
     phone_factory, perf_test_runner, tmp_path, monkeypatch, capsys
 ):
-    from cli.profile import main
+    from lutnas.cli.profile import main
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
     a, b = phone_factory(), phone_factory()

@@ -112,7 +112,7 @@ def test_both_perf_test_releases_give_the_same_kind_of_row(
 def test_profile_device_times_whole_models_on_the_phone(
     phone, runner, tmp_path, monkeypatch, capsys
 ):
-    from cli.profile import main
+    from lutnas.cli.profile import main
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "phone.lut"
@@ -168,7 +168,7 @@ def _phone_lut(path, backend, archs, extra_layers_of):
 def test_fit_and_search_verify_on_a_phone_lut(phone_factory, options, tmp_path, capsys):
     import dataclasses
 
-    from cli.main import main
+    from lutnas.cli.main import main
 
     phone = phone_factory()
     archs = [dataclasses.replace(a, resolution=160) for a in variants(12)]

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from cli.profile import main as profile_main
+from lutnas.cli.profile import main as profile_main
 from lutnas.errors import LutnasError
-from spaces.arch import Arch
-from spaces.io import load_archs, save_archs
-from spaces.named import get_named_arch, list_named_archs
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.io import load_archs, save_archs
+from lutnas.spaces.named import get_named_arch, list_named_archs
 
 
 def _record(**changes) -> dict:

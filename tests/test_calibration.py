@@ -11,13 +11,13 @@ import pytest
 from test_search_fixtures import RESOLUTION
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.named import get_named_arch
+from lutnas.spaces.sampling import sample_archs
+from lutnas.spaces.space import get_space
 from predictor import LatencyPredictor
 from predictor.calibrated import CalibratedPredictor
 from predictor.calibration import Calibration, NetworkNumbers, fit_calibration
 from predictor.features import layer_cost
-from spaces.named import get_named_arch
-from spaces.sampling import sample_archs
-from spaces.space import get_space
 
 
 def _networks(n: int, seed: int = 0) -> list[NetworkNumbers]:
@@ -249,7 +249,7 @@ def test_calibrating_twice_or_without_a_device_is_refused(source):
 
 
 def test_the_command_reads_a_csv_and_names_bad_rows(predictor_path, tmp_path, capsys):
-    from cli.main import main
+    from lutnas.cli.main import main
 
     a1 = dataclasses.replace(get_named_arch("mnasnet-a1"), resolution=RESOLUTION)
     (tmp_path / "a1.json").write_text(a1.to_json())
@@ -289,8 +289,8 @@ def test_the_command_reads_a_csv_and_names_bad_rows(predictor_path, tmp_path, ca
 def test_calibrating_from_whole_models_timed_on_the_target(predictor_path, tmp_path, capsys):
     # the second way: time a few whole models on the target (here: torch eager, a real other
     # backend), no layers, then fit with the host predictor as the prior
-    from cli.main import main
-    from cli.profile import main as profile_main
+    from lutnas.cli.main import main
+    from lutnas.cli.profile import main as profile_main
 
     lut = tmp_path / "target.lut"
     args = [
@@ -327,7 +327,7 @@ def test_calibrating_from_whole_models_timed_on_the_target(predictor_path, tmp_p
 
 
 def test_fit_with_a_prior_names_the_layers_it_leaves_unused(predictor_path, tmp_path, capsys):
-    from cli.main import main
+    from lutnas.cli.main import main
 
     lut = predictor_path.parent / "small.lut"  # the fixture's own LUT: layers and whole models
     out = tmp_path / "again.predictor"
@@ -340,8 +340,8 @@ def test_fit_with_a_prior_names_the_layers_it_leaves_unused(predictor_path, tmp_
 
 
 def test_fit_with_a_prior_from_another_space_warns(predictor_path, tmp_path, caplog):
-    from cli.main import main
-    from cli.profile import main as profile_main
+    from lutnas.cli.main import main
+    from lutnas.cli.profile import main as profile_main
 
     lut = tmp_path / "mbv3.lut"
     timing = ["--runs", "3", "--warmup", "1", "--reference-every", "0", "--no-drift-correction"]

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from cli.profile import main as profile_main
+from lutnas.cli.profile import main as profile_main
 from lutnas.cli_util import user_errors
 
 
@@ -37,7 +37,7 @@ def test_numeric_options_are_checked_with_the_accepted_range(option, value, acce
 
 @pytest.mark.parametrize("command", ["fit", "evaluate", "search", "profile-device"])
 def test_every_command_refuses_a_negative_seed(command, capsys):
-    from cli.main import main
+    from lutnas.cli.main import main
 
     with pytest.raises(SystemExit) as stop:
         main([command, "--seed", "-1"])
@@ -98,7 +98,7 @@ def test_an_unwritable_out_is_refused_before_any_measuring(tmp_path, capsys):
     ],
 )
 def test_the_other_commands_check_their_numbers_too(argv, option, capsys):
-    from cli.main import main
+    from lutnas.cli.main import main
 
     with pytest.raises(SystemExit) as stop:
         main(argv)

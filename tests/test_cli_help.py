@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from cli.main import build_parser
+from lutnas.cli.main import build_parser
 
 
 def _parsers() -> dict[str, argparse.ArgumentParser]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli.predict import _report_measured
+from lutnas.cli.predict import _report_measured
 
 
 def test_measure_missing_names_the_lut_it_extended(tmp_path, capsys):

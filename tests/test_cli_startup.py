@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI_MODULES = sorted(f"cli.{p.stem}" for p in (ROOT / "cli").glob("*.py") if p.stem != "__init__")
+CLI_MODULES = sorted(
+    f"lutnas.cli.{p.stem}" for p in (ROOT / "lutnas" / "cli").glob("*.py") if p.stem != "__init__"
+)
 HEAVY = ("torch", "xgboost", "onnxruntime", "pandas")
 
 
@@ -21,8 +23,8 @@ HEAVY = ("torch", "xgboost", "onnxruntime", "pandas")
 def test_importing_a_cli_module_loads_no_heavy_library(module):
     code = (
         f"import sys, {module}\n"
-        "import cli.main\n"
-        "cli.main.build_parser()\n"
+        "import lutnas.cli.main\n"
+        "lutnas.cli.main.build_parser()\n"
         f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run(

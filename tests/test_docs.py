@@ -145,7 +145,7 @@ def workspace(tmp_path_factory, both_spaces_predictor_path) -> Path:
 
 
 def _arch_json() -> str:
-    from spaces.named import get_named_arch
+    from lutnas.spaces.named import get_named_arch
 
     return get_named_arch("mobilenetv2-1.0").to_json()
 
@@ -173,13 +173,13 @@ def _parse(argv: list[str]) -> None:
     if argv[0] == "profile-device":
         import argparse
 
-        from cli.profile import add_arguments
+        from lutnas.cli.profile import add_arguments
 
         parser = argparse.ArgumentParser(prog="profile-device", exit_on_error=False)
         add_arguments(parser)
         parser.parse_args(argv[1:])
         return
-    from cli.main import build_parser
+    from lutnas.cli.main import build_parser
 
     build_parser().parse_args(argv[1:])
 

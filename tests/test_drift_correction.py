@@ -13,13 +13,13 @@ from lut.measurement import Measurement
 from lut.spec import LayerSpec
 from lut.store import SCHEMA_VERSION, LutStore
 from lutnas.errors import LutnasError
+from lutnas.spaces.sampling import sample_archs
+from lutnas.spaces.space import get_space
 from profiler.backends.torch_eager import TorchBackend
 from profiler.base import Workload
 from profiler.loop import ProfileSettings, profile_layers, profile_models, reference_for
 from profiler.reference import reference_workload
 from profiler.timing import time_interleaved
-from spaces.sampling import sample_archs
-from spaces.space import get_space
 
 ARCHS = sample_archs(get_space("mnasnet"), 3, seed=0, resolutions=(224,))
 SPECS = [

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
-from cli.profile import main as profile_main
 from lut.measurement import Measurement
 from lut.store import LutStore
+from lutnas.cli.main import main
+from lutnas.cli.profile import main as profile_main
 from lutnas.errors import LutnasError
 from lutnas.filelock import WriterLock
-from spaces.space import get_space
+from lutnas.spaces.space import get_space
 
 FAST = ["--runs", "5", "--warmup", "1", "--reference-every", "0", "--no-progress"]
 PAGE = 4096

@@ -7,9 +7,9 @@ import torch
 
 from lut.modules import build_layer
 from lut.spec import LayerSpec
-from spaces.named import get_named_arch
-from spaces.sampling import sample_archs
-from spaces.space import get_space
+from lutnas.spaces.named import get_named_arch
+from lutnas.spaces.sampling import sample_archs
+from lutnas.spaces.space import get_space
 
 OPS = [("conv", 1), ("dconv", 1), ("mbconv", 3), ("mbconv", 6)]
 # (cin, cout, stride): same shape, wider + stride 2, narrower at stride 1

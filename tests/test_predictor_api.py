@@ -41,7 +41,9 @@ def saved(fitted, tmp_path_factory):
 def test_fit_learns_a_correction_better_than_the_plain_sum(lut, fitted):
     with LutStore.open(lut) as store:
         models = store.models_frame()
-    archs = [__import__("spaces.arch").arch.Arch.from_json(j) for j in models["arch_json"]]
+    archs = [
+        __import__("lutnas.spaces.arch").spaces.arch.Arch.from_json(j) for j in models["arch_json"]
+    ]
     true = models["median_ms"].to_numpy()
     ours = fitted.predict_many(archs)
     plain = np.array([fitted.lut_sum_ms(a) for a in archs])
@@ -201,7 +203,7 @@ def test_out_of_distribution_is_flagged(fitted):
 
 
 def test_cli_fit_and_predict(lut, tmp_path, capsys):
-    from cli.main import main
+    from lutnas.cli.main import main
 
     out = tmp_path / "cli.predictor"
     assert main(["fit", "--lut", str(lut), "--out", str(out)]) == 0

@@ -13,9 +13,9 @@ import pytest
 import torchvision.models as tvm
 
 from lut.store import LutStore
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.named import get_named_arch
 from predictor import LatencyPredictor
-from spaces.arch import Arch
-from spaces.named import get_named_arch
 
 RESOLUTION = 160
 NAMED = {"mobilenetv3": "ofa-mbv3-min", "mnasnet": "mobilenetv2-1.0"}  # space: network in it

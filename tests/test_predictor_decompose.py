@@ -10,11 +10,11 @@ from torch import nn
 from lut.modules import build_layer
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
+from lutnas.spaces.named import get_named_arch
+from lutnas.spaces.sampling import sample_archs
+from lutnas.spaces.space import ConvOp, get_space
 from predictor.decompose import decompose_module, mapped_modules
 from predictor.evaluate import TORCHVISION
-from spaces.named import get_named_arch
-from spaces.sampling import sample_archs
-from spaces.space import get_space
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -69,10 +69,24 @@ def test_every_skip_and_se_variant_round_trips():
                 specs = [
                     space.stem_spec(64),
                     space.block_layer(
-                        __import__("spaces.space").space.ConvOp(op, e), 3, se, skip, 32, 32, 1, 32
+                        ConvOp(op, e),
+                        3,
+                        se,
+                        skip,
+                        32,
+                        32,
+                        1,
+                        32,
                     ),
                     space.block_layer(
-                        __import__("spaces.space").space.ConvOp(op, e), 5, se, skip, 32, 48, 2, 32
+                        ConvOp(op, e),
+                        5,
+                        se,
+                        skip,
+                        32,
+                        48,
+                        2,
+                        32,
                     ),
                 ]
                 model = nn.Sequential(*(build_layer(s) for s in specs))

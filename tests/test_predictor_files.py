@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import predictor.api
-from cli.main import main
+from lutnas.cli.main import main
 from lutnas.errors import LutnasError
 from predictor import LatencyPredictor, persistence
 

@@ -7,8 +7,8 @@ import pytest
 
 from lut.store import LutStore
 from lutnas.errors import LutnasError
+from lutnas.spaces.space import get_space
 from profiler.training_data import latency_stratified_archs, stratified_pick
-from spaces.space import get_space
 
 
 def test_picks_cover_the_range_evenly_not_the_middle():
@@ -37,7 +37,7 @@ def test_a_lut_without_the_pool_rows_is_an_error():
 
 @pytest.mark.slow  # profiles the layers of 8 pool architectures at 32 px
 def test_profile_device_profiles_the_pool_before_latency_sampling(tmp_path, capsys):
-    from cli.profile import main
+    from lutnas.cli.profile import main
     from profiler.training_data import candidate_pool
 
     out = tmp_path / "small.lut"

@@ -6,11 +6,11 @@ import zlib
 
 import numpy as np
 
+from lutnas.spaces.sampling import sample_archs
+from lutnas.spaces.space import get_space
 from predictor import features as F
 from predictor.layer_estimator import LayerEstimator
 from predictor.sums import NetworkSums, _segment_specs
-from spaces.sampling import sample_archs
-from spaces.space import get_space
 
 SPACE = get_space("mnasnet")
 ARCHS = sample_archs(SPACE, 300, seed=11)

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from cli.profile import main as profile_main
 from lut.store import LutStore
-from spaces.arch import Arch
-from spaces.named import get_named_arch
-from spaces.space import get_space
+from lutnas.cli.profile import main as profile_main
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.named import get_named_arch
+from lutnas.spaces.space import get_space
 
 FAST = ["--runs", "5", "--warmup", "1", "--reference-every", "0", "--no-progress"]
 
@@ -26,7 +26,7 @@ def private_cache(tmp_path, monkeypatch):
 def cli(*args, timeout=300):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "lutnas.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -111,7 +111,7 @@ def test_limit_takes_a_seeded_subset_and_resume_skips_done(tmp_path, capsys):
 @pytest.mark.slow
 def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
     out = tmp_path / "kill.lut"
-    args = [sys.executable, "-m", "cli.profile", "--limit", "40", "--out", str(out), *FAST]
+    args = [sys.executable, "-m", "lutnas.cli.profile", "--limit", "40", "--out", str(out), *FAST]
     proc = subprocess.Popen(
         args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
     )
@@ -147,7 +147,7 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     out = tmp_path / "int.lut"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.profile", "--limit", "200", "--out", str(out), *FAST],
+        [sys.executable, "-m", "lutnas.cli.profile", "--limit", "200", "--out", str(out), *FAST],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,11 +9,11 @@ import pytest
 
 from lut.store import LutStore
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.named import get_named_arch
 from predictor import LatencyPredictor
 from profiler.base import get_backend
 from profiler.loop import ProfileSettings, profile_models
-from spaces.arch import Arch
-from spaces.named import get_named_arch
 
 FAST = [
     "--runs",
@@ -41,7 +41,7 @@ def _gaps(path) -> list[str]:
 
 
 def test_whole_models_bring_their_layers_despite_limit(tmp_path, capsys):
-    from cli.profile import main
+    from lutnas.cli.profile import main
 
     out = tmp_path / "small.lut"
     assert main(["--limit", "3", "--whole-models", "2", "--out", str(out), *FAST]) == 0
@@ -53,7 +53,7 @@ def test_whole_models_bring_their_layers_despite_limit(tmp_path, capsys):
 
 
 def test_dry_run_counts_the_whole_models_layers(capsys):
-    from cli.profile import main
+    from lutnas.cli.profile import main
 
     assert main(["--dry-run", "--limit", "3", "--whole-models", "2", "--resolution", "64"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
@@ -61,7 +61,7 @@ def test_dry_run_counts_the_whole_models_layers(capsys):
 
 
 def test_fill_models_profiles_exactly_the_missing_layers(tmp_path, capsys):
-    from cli.profile import main
+    from lutnas.cli.profile import main
 
     out = tmp_path / "old.lut"
     settings = ProfileSettings(warmup=1, runs=3, reference_every=0, drift_correction=False)

@@ -7,6 +7,8 @@ import pytest
 
 from lut.measurement import Measurement
 from lut.store import LutStore
+from lutnas.spaces.named import get_named_arch
+from lutnas.spaces.space import get_space
 from profiler.quality import (
     DRIFT_MAX,
     MEDIAN_NOISE_MAX,
@@ -16,8 +18,6 @@ from profiler.quality import (
     verdict_line,
 )
 from profiler.report import describe
-from spaces.named import get_named_arch
-from spaces.space import get_space
 
 CONFIG = {"backend": "onnxruntime", "threads": 1, "device": "host:test", "onnxruntime": "1.0"}
 DEVICE = {"kind": "host", "cpu_model": "test"}

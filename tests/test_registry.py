@@ -12,10 +12,10 @@ import pytest
 
 from lutnas.errors import LutnasError
 from lutnas.registry import Registry
+from lutnas.spaces.space import get_space
 from profiler.base import get_backend
 from search.evaluators import get_evaluator
 from search.strategies import get_strategy
-from spaces.space import get_space
 
 _names = itertools.count()
 

@@ -14,12 +14,12 @@ import pytest
 import torch
 from test_search_fixtures import middle_target_ms, search_args
 
-from cli.main import main
+from lutnas.cli.main import main
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from search.pareto import pareto_front
 from search.record import HistoryRow
 from search.verify import verify_top
-from spaces.arch import Arch
 
 
 def _range(predictor):

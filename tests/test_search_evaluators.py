@@ -9,10 +9,10 @@ import pytest
 from contracts import EvaluatorContract
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from search.evaluators import get_evaluator, register_evaluator
 from search.evaluators.data import load_dataset
 from search.evaluators.zero_cost import ZeroCostEvaluator
-from spaces.arch import Arch
 
 SMALL = Arch.from_tokens("mnasnet", [0] * 43)  # conv k3, narrowest, fewest layers, 160 px
 OTHER = Arch.from_tokens("mnasnet", [1] * 43)

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from spaces.arch import Arch
+from lutnas.spaces.arch import Arch
 
 RESOLUTION = 160  # the search space's smallest resolution: predictions stay near the data
 
@@ -157,6 +157,7 @@ def build_search(
     """A runner on a fresh or resumed record in ``out`` (the caller closes ``runner.record``
     and the executor). Small strategy defaults so a few batches already exercise them:
     evolution P=4, S=2; rl hidden 16, batch 4."""
+    from lutnas.spaces.space import get_space
     from predictor import LatencyPredictor
     from search.evaluators import get_evaluator
     from search.parallel import InProcessExecutor
@@ -165,7 +166,6 @@ def build_search(
     from search.runner import SearchRunner
     from search.session import search_config
     from search.strategies import get_strategy
-    from spaces.space import get_space
 
     defaults = {
         "evolution": {"population_size": 4, "sample_size": 2},

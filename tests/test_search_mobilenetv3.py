@@ -14,11 +14,11 @@ import pytest
 import torch
 from test_search_fixtures import fake_accuracy, middle_target_ms, search_args
 
-from cli.main import main
+from lutnas.cli.main import main
+from lutnas.spaces.arch import Arch
 from predictor import LatencyPredictor
 from search.record import RECORD_NAME, SearchRecord
 from search.reward import make_reward
-from spaces.arch import Arch
 
 SPACE = "mobilenetv3"
 RESOLUTION = 160  # the only resolution the both-spaces predictor was fitted on

@@ -83,7 +83,7 @@ def test_whole_search_without_device_or_network(predictor_path, tmp_path):
         [
             sys.executable,
             "-m",
-            "cli.main",
+            "lutnas.cli.main",
             *search_args(predictor_path, out, "--verify", "1", workers=2),
         ],
         env=env,

@@ -9,7 +9,7 @@ import logging
 import pytest
 from test_search_fixtures import middle_target_ms, run_search, search_args
 
-from cli.main import main
+from lutnas.cli.main import main
 from search import parallel
 from search.evaluators import get_evaluator
 from search.parallel import InProcessExecutor, LocalPoolExecutor, make_executor

@@ -24,7 +24,7 @@ def _command(predictor: Path, out: Path, workers: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "cli.main",
+        "lutnas.cli.main",
         *search_args(
             predictor,
             out,

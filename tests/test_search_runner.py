@@ -17,12 +17,12 @@ from test_search_fixtures import (
 )
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from predictor import LatencyPredictor
 from search.evaluators import get_evaluator
 from search.parallel import InProcessExecutor, LocalPoolExecutor
 from search.record import RECORD_NAME, SearchRecord
 from search.strategies.base import Strategy
-from spaces.arch import Arch
 
 
 def _signature(history):

@@ -6,10 +6,10 @@ import random
 import pytest
 
 from lutnas.errors import LutnasError
-from spaces.arch import Arch, BlockChoice
-from spaces.named import get_named_arch, list_named_archs
-from spaces.sampling import sample_archs
-from spaces.space import get_space, register_space, round_channels
+from lutnas.spaces.arch import Arch, BlockChoice
+from lutnas.spaces.named import get_named_arch, list_named_archs
+from lutnas.spaces.sampling import sample_archs
+from lutnas.spaces.space import get_space, register_space, round_channels
 
 
 def test_width_choices_are_multipliers_of_mobilenetv2_rounded_to_8():

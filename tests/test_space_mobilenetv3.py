@@ -17,15 +17,15 @@ import pytest
 import torch
 import torchvision
 
-from cli.main import main as lutnas_main
 from lut.spec import LayerSpec
+from lutnas.cli.main import main as lutnas_main
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch, BlockChoice, LayerChoice, StageChoice
+from lutnas.spaces.named import get_named_arch, list_named_archs
+from lutnas.spaces.sampling import sample_archs
+from lutnas.spaces.space import get_space
 from predictor.decompose import decompose_module
 from predictor.features import layer_cost
-from spaces.arch import Arch, BlockChoice, LayerChoice, StageChoice
-from spaces.named import get_named_arch, list_named_archs
-from spaces.sampling import sample_archs
-from spaces.space import get_space
 
 ELASTIC = ("mobilenetv3", "mobilenetv3-small")
 
@@ -460,7 +460,15 @@ def test_off_grid_but_valid_stages_are_archs_without_tokens():
 def test_dry_run_command_prints_the_space_unique_layers(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LUTNAS_CACHE_DIR": str(tmp_path / "cache")}
     result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "profile-device", "--space", "mobilenetv3", "--dry-run"],
+        [
+            sys.executable,
+            "-m",
+            "lutnas.cli.main",
+            "profile-device",
+            "--space",
+            "mobilenetv3",
+            "--dry-run",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

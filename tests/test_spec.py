@@ -4,7 +4,7 @@ import pytest
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
-from spaces.space import get_space
+from lutnas.spaces.space import get_space
 
 
 @pytest.mark.parametrize("resolution", [160, 192, 224])

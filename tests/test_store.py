@@ -12,7 +12,7 @@ from lut.spec import LayerSpec
 from lut.store import FORMAT, SCHEMA_VERSION, LutStore
 from lutnas import __version__
 from lutnas.errors import LutnasError
-from spaces.named import get_named_arch
+from lutnas.spaces.named import get_named_arch
 
 CONFIG = {"backend": "onnxruntime", "threads": 1, "device": "host:test", "onnxruntime": "1.0"}
 DEVICE = {"kind": "host", "cpu_model": "test"}

@@ -128,7 +128,7 @@ def test_a_lut_on_read_only_storage_can_be_read_and_not_profiled_into(tmp_path):
     d = str(data)
     shell = (
         f"mount --bind {d} {d} && mount -o remount,bind,ro {d} && "
-        f'{sys.executable} -c "$SCRIPT" && {sys.executable} -m cli.main lut show {d}/t.lut'
+        f'{sys.executable} -c "$SCRIPT" && {sys.executable} -m lutnas.cli.main lut show {d}/t.lut'
     )
     r = subprocess.run(
         ["unshare", "-m", "sh", "-c", shell],

@@ -10,12 +10,12 @@ import torch
 from contracts import CHOICES, TARGET, StrategyContract, drive, toy_reward
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.space import get_space
 from search.strategies import Strategy, get_strategy, list_strategies, register_strategy
 from search.strategies import base as strategies_base
 from search.strategies.evolution import RegularizedEvolution, mutate_one
 from search.strategies.restricted import RestrictedResolutions, restricted_choices
-from spaces.arch import Arch
-from spaces.space import get_space
 
 
 @pytest.fixture(autouse=True, scope="module")

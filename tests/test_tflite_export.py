@@ -175,7 +175,7 @@ def test_ops_are_fused_where_tflite_allows():
 
 @pytest.fixture(scope="module")
 def small_archs():
-    from spaces.named import get_named_arch
+    from lutnas.spaces.named import get_named_arch
 
     return {
         name: dataclasses.replace(get_named_arch(name), resolution=96)

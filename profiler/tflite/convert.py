@@ -1,7 +1,7 @@
 """Torch modules → a TFLite graph: fp32, batch 1, NHWC, BN folded, only ops XNNPACK delegates.
 
 The module tree is walked by module type (the types :func:`lut.modules.build_layer` and
-:meth:`spaces.arch.Arch.build` use, plus Identity/Dropout); any other type raises
+:meth:`lutnas.spaces.arch.Arch.build` use, plus Identity/Dropout); any other type raises
 :class:`ConversionError` naming it and where it sits. Eval-mode semantics: BatchNorm uses its
 running statistics (folded into the preceding conv's weights and bias), dropout is the identity.
 

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from lutnas.registry import Registry
-from spaces.arch import Arch
+from lutnas.spaces.arch import Arch
 
 
 class AccuracyEvaluator(ABC):

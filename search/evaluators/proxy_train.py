@@ -10,9 +10,9 @@ import hashlib
 import torch
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from search.evaluators.base import AccuracyEvaluator
 from search.evaluators.data import Split, load_dataset
-from spaces.arch import Arch
 
 
 class ProxyTrainEvaluator(AccuracyEvaluator):

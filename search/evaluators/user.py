@@ -8,8 +8,8 @@ import math
 from collections.abc import Callable
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
 from search.evaluators.base import AccuracyEvaluator
-from spaces.arch import Arch
 
 
 def _resolve(target: str) -> Callable[[Arch], float]:

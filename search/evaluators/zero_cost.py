@@ -14,9 +14,9 @@ import dataclasses
 
 import torch
 
+from lutnas.spaces.arch import Arch
 from search.evaluators.base import AccuracyEvaluator
 from search.evaluators.data import load_dataset
-from spaces.arch import Arch
 
 
 class ZeroCostEvaluator(AccuracyEvaluator):

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lutnas.errors import LutnasError
+from lutnas.spaces.space import Space
 from search.strategies.base import Strategy
-from spaces.space import Space
 
 
 def check_resolutions(space: Space, resolutions: Sequence[int]) -> tuple[int, ...]:

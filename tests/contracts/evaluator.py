@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import pickle
 
+from lutnas.spaces.arch import Arch
 from search.evaluators import AccuracyEvaluator, get_evaluator, list_evaluators
-from spaces.arch import Arch
 
 ARCH = Arch.from_tokens("mnasnet", [0] * 43)  # conv k3, narrowest, fewest layers, 160 px
 

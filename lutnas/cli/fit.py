@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.options import add_seed_option
+from lutnas.cli.options import add_seed_option
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

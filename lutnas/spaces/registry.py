@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from lutnas.registry import Registry
 
 if TYPE_CHECKING:
-    from spaces.space import Space
+    from lutnas.spaces.space import Space
 
 _SPACES: Registry[Space] = Registry("search space")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lutnas.cli_util import read_json
 from lutnas.errors import LutnasError
-from spaces.arch import Arch
+from lutnas.spaces.arch import Arch
 
 
 def load_archs(path: str | Path) -> list[Arch]:

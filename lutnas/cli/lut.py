@@ -12,8 +12,8 @@ from lut.export import export_csv, export_parquet, merge
 from lut.store import LutStore
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
+from lutnas.spaces.space import get_space
 from profiler.report import describe
-from spaces.space import get_space
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

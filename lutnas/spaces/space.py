@@ -2,10 +2,10 @@
 stage), the enumeration of its candidate layers, and the ``mnasnet`` space itself.
 
 A space is a base network (stem, stage table, head) plus the per-block choices. An architecture
-(:class:`spaces.arch.Arch`) picks one value per decision; :meth:`SearchSpace.decisions` lists the
-decisions in token order (one token per decision, for the RL controller). The interface both
-kinds share is :class:`spaces.base.Space`; the registry is :mod:`spaces.registry` (its
-functions are importable from here too).
+(:class:`lutnas.spaces.arch.Arch`) picks one value per decision; :meth:`SearchSpace.decisions`
+lists the decisions in token order (one token per decision, for the RL controller). The
+interface both kinds share is :class:`lutnas.spaces.base.Space`; the registry is
+:mod:`lutnas.spaces.registry` (its functions are importable from here too).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
-from spaces.arch_record import check_block
-from spaces.base import (
+from lutnas.spaces.arch_record import check_block
+from lutnas.spaces.base import (
     MAX_RESOLUTION,
     MIN_RESOLUTION,
     Decision,
@@ -24,8 +24,8 @@ from spaces.base import (
     round_channels,
     square_layer,
 )
-from spaces.blocks import BlockChoice, ConvOp
-from spaces.registry import get_space, list_spaces, register_space
+from lutnas.spaces.blocks import BlockChoice, ConvOp
+from lutnas.spaces.registry import get_space, list_spaces, register_space
 
 __all__ = [
     "ConvOp",

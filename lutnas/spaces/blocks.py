@@ -1,8 +1,9 @@
 """The block of a factorized (MnasNet) space: one ConvOp choice repeated over a stage.
 
-:class:`BlockChoice` is the value one stage of an :class:`~spaces.arch.Arch` takes in
-:class:`~spaces.space.SearchSpace`; the space's other kind, the layer-wise MobileNetV3 space,
-has its own block (:class:`~spaces.elastic_blocks.StageChoice`). Both give the same small interface:
+:class:`BlockChoice` is the value one stage of an :class:`~lutnas.spaces.arch.Arch` takes in
+:class:`~lutnas.spaces.space.SearchSpace`; the space's other kind, the layer-wise MobileNetV3
+space, has its own block (:class:`~lutnas.spaces.elastic_blocks.StageChoice`). Both give the same
+small interface:
 ``channels``, ``label()``, ``segment_key``, ``to_record()`` and
 ``layer_specs(space, stage, cin, hw)``.
 """
@@ -18,7 +19,7 @@ from lutnas.errors import LutnasError
 
 if TYPE_CHECKING:
     from lut.spec import LayerSpec
-    from spaces.space import SearchSpace
+    from lutnas.spaces.space import SearchSpace
 
 BLOCK_FIELDS = ("op", "expansion", "kernel", "se_ratio", "skip", "channels", "layers")
 

@@ -1,6 +1,6 @@
 """The block of a layer-wise space: a stage's width and its layers, each with its own kernel and
 expansion (:class:`StageChoice`, :class:`LayerChoice`), with their labels and JSON records.
-The space they live in is :class:`~spaces.elastic.ElasticSpace`."""
+The space they live in is :class:`~lutnas.spaces.elastic.ElasticSpace`."""
 
 from __future__ import annotations
 
@@ -10,11 +10,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lutnas.errors import LutnasError
-from spaces.arch_record import MAX_CHANNELS, MAX_EXPANSION, MAX_KERNEL, check_fields, whole_number
+from lutnas.spaces.arch_record import (
+    MAX_CHANNELS,
+    MAX_EXPANSION,
+    MAX_KERNEL,
+    check_fields,
+    whole_number,
+)
 
 if TYPE_CHECKING:
     from lut.spec import LayerSpec
-    from spaces.elastic import ElasticSpace
+    from lutnas.spaces.elastic import ElasticSpace
 
 _LAYER_RE = re.compile(r"^k(?P<kernel>\d+)(?:e(?P<expansion>\d+)|m(?P<mid>\d+))$")
 _STAGE_RE = re.compile(r"^c(?P<channels>\d+)_(?P<layers>k.*)$")

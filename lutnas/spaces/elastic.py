@@ -19,15 +19,15 @@ from dataclasses import dataclass
 
 from lut.spec import LayerSpec, se_ratio_of
 from lutnas.errors import LutnasError
-from spaces.arch_record import (
+from lutnas.spaces.arch_record import (
     MAX_CHANNELS,
     MAX_LAYERS,
     check_fields,
     whole_number,
 )
-from spaces.base import Decision, Space, make_divisible, square_layer
-from spaces.elastic_blocks import LayerChoice, StageChoice, layer_from_record
-from spaces.registry import register_space
+from lutnas.spaces.base import Decision, Space, make_divisible, square_layer
+from lutnas.spaces.elastic_blocks import LayerChoice, StageChoice, layer_from_record
+from lutnas.spaces.registry import register_space
 
 
 @dataclass(frozen=True)

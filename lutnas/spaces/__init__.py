@@ -9,5 +9,5 @@ Every stage above the op vocabulary (``lut``) speaks this vocabulary: the profil
 ``Arch``'s layers, the predictor predicts it, the search explores it."""
 
 # Both kinds of space register on import, so every name is known whichever module asks first.
-from spaces import elastic as _elastic  # noqa: F401
-from spaces import space as _space  # noqa: F401
+from lutnas.spaces import elastic as _elastic  # noqa: F401
+from lutnas.spaces import space as _space  # noqa: F401

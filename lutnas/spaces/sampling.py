@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from spaces.arch import Arch
-from spaces.space import SearchSpace
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.space import SearchSpace
 
 
 def sample_arch(

@@ -20,14 +20,16 @@ import argparse
 import dataclasses
 import time
 
-from cli.search_args import add_arguments as add_arguments  # cli.main builds the parser with it
-from cli.search_args import check_counts, parse_options
+from lutnas.cli.search_args import (
+    add_arguments as add_arguments,  # cli.main builds the parser with it
+)
+from lutnas.cli.search_args import check_counts, parse_options
 from lutnas.errors import LutnasError
+from lutnas.spaces.space import get_space
 from search.evaluators import AccuracyEvaluator, get_evaluator
 from search.reward import make_reward
 from search.strategies import get_strategy
 from search.strategies.restricted import RestrictedResolutions, check_resolutions
-from spaces.space import get_space
 
 
 def build_evaluator(name: str, target: str | None, options: dict) -> AccuracyEvaluator:
@@ -185,7 +187,7 @@ def _print_results(
     )
     print(
         f"  rebuild it in torch: Arch.from_json(Path({str(paths.best_json)!r}).read_text())"
-        ".build()  (from spaces.arch import Arch)"
+        ".build()  (from lutnas.spaces.arch import Arch)"
     )
     out = paths.candidates_csv.parent
     print(

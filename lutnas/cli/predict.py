@@ -13,8 +13,8 @@ import sys
 
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
-from spaces.io import load_archs
-from spaces.named import get_named_arch, list_named_archs
+from lutnas.spaces.io import load_archs
+from lutnas.spaces.named import get_named_arch, list_named_archs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,5 +1,5 @@
 """What ``lutnas search`` accepts: its arguments, ``KEY=VALUE`` options and count checks
-(the command itself is :mod:`cli.search`)."""
+(the command itself is :mod:`lutnas.cli.search`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 
-from cli.options import add_resolution_option, add_seed_option, add_space_option
+from lutnas.cli.options import add_resolution_option, add_seed_option, add_space_option
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 from search.evaluators import list_evaluators

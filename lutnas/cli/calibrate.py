@@ -67,7 +67,7 @@ def _item(path: Path, line: int, row: dict) -> tuple:
         ) from None
     model = (row["model"] or "").strip()
     if model.endswith(".json"):
-        from spaces.io import load_archs
+        from lutnas.spaces.io import load_archs
 
         json_path = Path(model) if Path(model).is_absolute() else path.parent / model
         try:

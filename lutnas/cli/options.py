@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lutnas.cli_util import bounded
-from spaces.space import list_spaces
+from lutnas.spaces.space import list_spaces
 
 
 def add_space_option(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,5 @@
-"""Checking an architecture record (the JSON form of :class:`spaces.arch.Arch`) field by field.
+"""Checking an architecture record (the JSON form of :class:`~lutnas.spaces.arch.Arch`) field
+by field.
 
 Every message names the field, the accepted type and range, and the value given, e.g.
 ``resolution must be a whole number from 32 to 2048 (multiple of 8), got 224.7``.
@@ -7,9 +8,9 @@ Every message names the field, the accepted type and range, and the value given,
 from __future__ import annotations
 
 from lutnas.errors import LutnasError
-from spaces.base import MAX_RESOLUTION, MIN_RESOLUTION
-from spaces.blocks import BLOCK_FIELDS
-from spaces.registry import get_space
+from lutnas.spaces.base import MAX_RESOLUTION, MIN_RESOLUTION
+from lutnas.spaces.blocks import BLOCK_FIELDS
+from lutnas.spaces.registry import get_space
 
 MAX_CHANNELS = 8192
 MAX_LAYERS = 32  # repeats of one stage's layer
@@ -102,7 +103,7 @@ def check_fields(data: object, name: str, fields: tuple[str, ...]) -> dict:
 
 def check_record(data: object) -> tuple[str, int, tuple]:
     """``(space, resolution, blocks)`` of an architecture record, every field checked; the
-    blocks are the space's (:meth:`~spaces.base.Space.block_from_record`).
+    blocks are the space's (:meth:`~lutnas.spaces.base.Space.block_from_record`).
 
     Raises:
         LutnasError: the first field that is missing, of the wrong type or out of range.

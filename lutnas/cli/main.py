@@ -11,13 +11,16 @@ from lutnas.cli_util import user_errors
 
 # subcommand -> (module with add_arguments/run, help)
 SUBCOMMANDS = {
-    "profile-device": ("cli.profile", "time a search space's layers into a LUT"),
-    "lut": ("cli.lut", "inspect, export, merge, remove rows from and repair LUT files"),
-    "fit": ("cli.fit", "fit a latency predictor on a LUT and whole-model measurements"),
-    "predict": ("cli.predict", "predict the latency of an architecture or torch model"),
-    "evaluate": ("cli.evaluate", "the predictor's accuracy report"),
-    "search": ("cli.search", "architecture search on predicted latency (no device needed)"),
-    "calibrate": ("cli.calibrate", "move a predictor to a new device with a few measurements"),
+    "profile-device": ("lutnas.cli.profile", "time a search space's layers into a LUT"),
+    "lut": ("lutnas.cli.lut", "inspect, export, merge, remove rows from and repair LUT files"),
+    "fit": ("lutnas.cli.fit", "fit a latency predictor on a LUT and whole-model measurements"),
+    "predict": ("lutnas.cli.predict", "predict the latency of an architecture or torch model"),
+    "evaluate": ("lutnas.cli.evaluate", "the predictor's accuracy report"),
+    "search": ("lutnas.cli.search", "architecture search on predicted latency (no device needed)"),
+    "calibrate": (
+        "lutnas.cli.calibrate",
+        "move a predictor to a new device with a few measurements",
+    ),
 }
 
 

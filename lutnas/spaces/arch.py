@@ -4,7 +4,7 @@ An ``Arch`` stores concrete values (channels, not multipliers; expanded widths w
 not a grid ratio), so networks slightly off a space's grid — MnasNet-A1's 112-wide stage,
 MobileNetV3-Large's 200-wide expansion — are still expressible; membership of the space's grid
 is checked by :meth:`Arch.problems` and required only for tokens. The block type, JSON record
-and token layout are the space's (:class:`spaces.base.Space`).
+and token layout are the space's (:class:`lutnas.spaces.base.Space`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
-from spaces.arch_record import check_record
-from spaces.blocks import BlockChoice
-from spaces.elastic_blocks import LayerChoice, StageChoice
-from spaces.space import Space, get_space
+from lutnas.spaces.arch_record import check_record
+from lutnas.spaces.blocks import BlockChoice
+from lutnas.spaces.elastic_blocks import LayerChoice, StageChoice
+from lutnas.spaces.space import Space, get_space
 
 __all__ = ["Arch", "BlockChoice", "LayerChoice", "StageChoice"]
 
@@ -72,7 +72,7 @@ class Arch:
     @classmethod
     def from_dict(cls, data: dict) -> Arch:
         """The architecture of a record like :meth:`to_dict`'s, every field checked
-        (:func:`spaces.arch_record.check_record`).
+        (:func:`lutnas.spaces.arch_record.check_record`).
 
         Raises:
             LutnasError: naming the field, its accepted type and range, and the value given.

@@ -12,7 +12,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from cli.options import add_seed_option
+from lutnas.cli.options import add_seed_option
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 

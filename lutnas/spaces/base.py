@@ -1,7 +1,8 @@
-"""What every kind of search space has: the resolution limits, decisions (token positions) and
-the :class:`Space` interface that :class:`~spaces.arch.Arch`, the profiler, the predictor and the
-search use. The kinds: :class:`~spaces.space.SearchSpace` (MnasNet's factorized space) and
-:class:`~spaces.elastic.ElasticSpace` (Once-for-All's layer-wise MobileNetV3 space)."""
+"""What every kind of search space has: the resolution limits, decisions (token positions) and the
+:class:`Space` interface that :class:`~lutnas.spaces.arch.Arch`, the profiler, the predictor and
+the search use. The kinds: :class:`~lutnas.spaces.space.SearchSpace` (MnasNet's factorized
+space) and :class:`~lutnas.spaces.elastic.ElasticSpace` (Once-for-All's layer-wise MobileNetV3
+space)."""
 
 from __future__ import annotations
 
@@ -36,10 +37,10 @@ class Decision:
 
 
 class Space:
-    """What every kind of space gives :class:`~spaces.arch.Arch`, the profiler, the predictor
+    """What every kind of space gives :class:`~lutnas.spaces.arch.Arch`, the profiler, the predictor
     and the search. An architecture is a resolution and one block per stage; the block's type
-    is the space's (:class:`~spaces.blocks.BlockChoice` here, a
-    :class:`~spaces.elastic_blocks.StageChoice` in the MobileNetV3 space).
+    is the space's (:class:`~lutnas.spaces.blocks.BlockChoice` here, a
+    :class:`~lutnas.spaces.elastic_blocks.StageChoice` in the MobileNetV3 space).
 
     Subclasses are frozen dataclasses with ``name``, ``stages``, ``resolutions`` and
     ``stem_channels`` (the channels the first stage takes), and implement the methods below

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lutnas.errors import LutnasError
-from spaces.arch import Arch
-from spaces.space import get_space
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.space import get_space
 
 
 def _arch(*labels: str, space: str = "mnasnet", resolution: int = 224) -> Arch:

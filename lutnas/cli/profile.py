@@ -13,21 +13,21 @@ import dataclasses
 import random
 import sys
 
-from cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
-from cli.options import add_resolution_option, add_seed_option, add_space_option
 from lut.spec import LayerSpec
 from lut.store import LutStore
+from lutnas.cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
+from lutnas.cli.options import add_resolution_option, add_seed_option, add_space_option
 from lutnas.cli_util import bounded, user_errors
 from lutnas.errors import LutnasError
+from lutnas.spaces.arch import Arch
+from lutnas.spaces.io import load_archs
+from lutnas.spaces.named import get_named_arch, list_named_archs
+from lutnas.spaces.sampling import sample_archs
+from lutnas.spaces.space import get_space
 from profiler.base import backend_class, get_backend, list_backends
 from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
 from profiler.quality import assess_store, quality_lines
 from profiler.training_data import candidate_pool, latency_stratified_archs
-from spaces.arch import Arch
-from spaces.io import load_archs
-from spaces.named import get_named_arch, list_named_archs
-from spaces.sampling import sample_archs
-from spaces.space import get_space
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
