@@ -17,7 +17,8 @@ from search.evaluators.data import Split, load_dataset
 
 class ProxyTrainEvaluator(AccuracyEvaluator):
     """Validation accuracy after ``epochs`` of SGD (momentum 0.9, cosine schedule), seeded by
-    the arch key so the same arch always gets the same score. One thread per evaluation."""
+    the arch key so the same arch always gets the same score. One thread per evaluation.
+    BatchNorm's statistics are recomputed for the final weights before scoring."""
 
     name = "proxy-train"
 
@@ -49,6 +50,8 @@ class ProxyTrainEvaluator(AccuracyEvaluator):
             "lr": self.lr,
             "seed": self.seed,
             "limit": self.limit,
+            # scores before 2026-12-02 used training's moving averages: not comparable
+            "batchnorm_statistics": "recomputed",
         }
 
     def __getstate__(self) -> dict:  # ship options, not tensors, to worker processes
@@ -89,6 +92,7 @@ class ProxyTrainEvaluator(AccuracyEvaluator):
                 loss.backward()
                 opt.step()
                 sched.step()
+        _recompute_batchnorm_statistics(net, data.x_train, self.batch_size)
         net.eval()
         correct = 0
         with torch.no_grad():
@@ -96,3 +100,30 @@ class ProxyTrainEvaluator(AccuracyEvaluator):
                 pred = net(data.x_val[i : i + 256]).argmax(1)
                 correct += int((pred == data.y_val[i : i + 256]).sum())
         return correct / len(data.y_val)
+
+
+def _recompute_batchnorm_statistics(net: torch.nn.Module, x: torch.Tensor, batch_size: int) -> None:
+    """Replace BatchNorm's running statistics by the exact ones of the trained weights.
+
+    During training they are a moving average (momentum 0.1) over statistics of weights that
+    change at every step. Proxy training takes a few dozen steps on a small set, so at the end
+    they still describe earlier networks and the evaluation-mode network scores far below the
+    one trained (0.24 against 0.82 on 280 digits after five epochs, and worse at five epochs
+    than at three). Once-for-All re-estimates them the same way before scoring a subnet.
+    """
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the passes below
+    net.train()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), batch_size):
+                if len(x[i : i + batch_size]) >= 2:  # BatchNorm needs two samples
+                    net(x[i : i + batch_size])
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
