@@ -188,7 +188,8 @@ SHELL = [
     (where, argv)
     for where, code in blocks("bash")
     for argv in commands(code)
-    if argv[0] in TOOLS and not (argv[0].startswith("python") and "pytest" in argv)
+    if argv[0] in TOOLS
+    and not (argv[0].startswith("python") and ("pytest" in argv or argv[1:3] == ["-m", "venv"]))
 ]
 
 
@@ -229,3 +230,27 @@ def test_every_doc_has_its_blocks_found():
         ["b"],
         ["c"],
     ]
+
+
+def test_ci_runs_the_readme_set_up_commands_as_written():
+    # .ci/run reads the README's two commands with .ci/readme_commands.py and runs them in one
+    # fresh shell; here: that they are the two a newcomer needs, in an order that works on a
+    # Debian whose own Python refuses pip outside a virtual environment (PEP 668)
+    import runpy
+
+    reader = runpy.run_path(str(ROOT / ".ci" / "readme_commands.py"))
+    install, test = reader["setup_commands"]((ROOT / "README.md").read_text())
+    steps = [" ".join(argv) for argv in commands(install)]
+    assert "python3-venv" in steps[0] or "python3-venv" in steps[1]  # apt-get install ...
+    venv = steps.index("python3 -m venv .venv")
+    assert steps[venv + 1] == ". .venv/bin/activate"
+    assert steps.index("pip install -e .[dev]") > venv + 1
+    assert [" ".join(argv) for argv in commands(test)] == [
+        "ruff check .",
+        "ruff format --check .",
+        "python3 -m pytest",
+    ]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "readme_commands.py" in ci and "env -i" in ci
+    with pytest.raises(ValueError, match="holds 3 commands, not 2"):
+        reader["setup_commands"]("## Set up\n\n```bash\na\nb\n# c\nd\n```\n")
