@@ -77,16 +77,30 @@ class Prediction:
         return "\n".join(lines)
 
 
-def missing_error(keys: Sequence[str], what: str, how: str) -> LutnasError:
-    """The error refusing rows missing from the LUT: the keys (the first 20), ``how`` to
-    measure them, and the non-strict alternative."""
-    shown = ", ".join(keys[:_SHOW_KEYS]) + (
+class MissingRowsError(LutnasError):
+    """Rows missing from the LUT, refused (``strict=True``, or no layer estimator); ``keys``
+    lists them, so a command line can give its own advice instead of the Python one."""
+
+    def __init__(self, message: str, keys: Sequence[str]) -> None:
+        super().__init__(message)
+        self.keys = tuple(keys)
+
+
+def shown_keys(keys: Sequence[str]) -> str:
+    """The first keys of a list, and how many there are in all."""
+    return ", ".join(keys[:_SHOW_KEYS]) + (
         f", ... ({len(keys)} in all)" if len(keys) > _SHOW_KEYS else ""
     )
-    return LutnasError(
+
+
+def missing_error(keys: Sequence[str], what: str, how: str) -> MissingRowsError:
+    """The error refusing rows missing from the LUT: the keys (the first 20), ``how`` to
+    measure them, and the non-strict alternative."""
+    return MissingRowsError(
         f"{len(keys)} layer(s) of {what} are not in the LUT and strict=True refuses to "
-        f"estimate them: {shown}. {how} Or pass strict=False to estimate them (the "
-        "prediction then reports its estimated share)."
+        f"estimate them: {shown_keys(keys)}. {how} Or pass strict=False to estimate them (the "
+        "prediction then reports its estimated share).",
+        keys,
     )
 
 

@@ -31,6 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", required=True, help="the target device's name, e.g. 'Pixel 7'")
     p.add_argument("--out", required=True, help="the calibrated predictor directory to write")
+    p.add_argument(
+        "--lut",
+        help="also use this LUT's rows (the predictor's configuration; default: the LUT it "
+        "was fitted on, when it is on this machine: the rows it gained since are used)",
+    )
 
 
 def read_measurements(path: str | Path) -> list[tuple]:
@@ -81,10 +86,10 @@ def _item(path: Path, line: int, row: dict) -> tuple:
 
 
 def run(args: argparse.Namespace) -> int:
-    from predictor import LatencyPredictor
+    from lutnas.cli.loading import load_predictor
 
     items = read_measurements(args.measurements)
-    source = LatencyPredictor.load(args.predictor)
+    source = load_predictor(args.predictor, args.lut)
     target = source.calibrate(items, device=args.device)
     path = target.save(args.out)
     c = target.calibration

@@ -8,6 +8,7 @@ lutnas predict --predictor host.predictor --torchvision mobilenet_v2 --measure-m
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -36,8 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--lut",
-        help="use (and, with --measure-missing, extend) this LUT's rows; it "
-        "must have the predictor's backend configuration",
+        help="use (and, with --measure-missing, extend) this LUT's rows; it must have the "
+        "predictor's backend configuration (default: the LUT it was fitted on, when it is on "
+        "this machine: the rows it gained since are used)",
     )
     p.add_argument(
         "--strict",
@@ -47,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--measure-missing",
         action="store_true",
-        help="measure missing rows on this machine with the LUT's backend",
+        help="measure missing rows on this machine with the LUT's backend and add them to the "
+        "predictor's LUT (or --lut); later predictions use them without refitting",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -66,31 +69,20 @@ def _torchvision(name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from predictor.api import LatencyPredictor  # torch, xgboost: only when predicting
+    from lutnas.cli.loading import load_predictor
+    from predictor.prediction import MissingRowsError
 
-    predictor = LatencyPredictor.load(args.predictor, lut=args.lut)
+    predictor = load_predictor(args.predictor, args.lut)
     backend = None
-    if args.torchvision:
-        if args.measure_missing:
-            from profiler.base import get_backend
+    if args.measure_missing:
+        from profiler.base import get_backend
 
-            cfg = predictor.backend_config
-            backend = get_backend(cfg["backend"], threads=int(cfg.get("threads", 1)))
-        r = args.resolution
-        results = [
-            (
-                args.torchvision,
-                predictor.predict_module(
-                    _torchvision(args.torchvision),
-                    (1, 3, r, r),
-                    backend=backend,
-                    strict=args.strict,
-                ),
-            )
-        ]
-    else:
-        archs = [get_named_arch(args.arch)] if args.arch else load_archs(args.arch_json)
-        results = [(a.key, predictor.predict_detail(a, strict=args.strict)) for a in archs]
+        cfg = predictor.backend_config
+        backend = get_backend(cfg["backend"], threads=int(cfg.get("threads", 1)))
+    try:
+        results = _predict(args, predictor, backend)
+    except MissingRowsError as exc:
+        raise LutnasError(_strict_advice(args, predictor, exc.keys)) from None
     for name, pred in results:
         if args.json:
             print(
@@ -104,6 +96,52 @@ def run(args: argparse.Namespace) -> int:
     if backend is not None:
         _report_measured(predictor.lut_path, sum(len(p.measured_keys) for _, p in results))
     return 0
+
+
+def _predict(args: argparse.Namespace, predictor, backend) -> list[tuple[str, object]]:
+    """``(name, Prediction)`` of each network asked for; with ``backend``, missing rows are
+    measured first."""
+    if args.torchvision:
+        r = args.resolution
+        module = _torchvision(args.torchvision)
+        pred = predictor.predict_module(module, (1, 3, r, r), backend=backend, strict=args.strict)
+        return [(args.torchvision, pred)]
+    archs = [get_named_arch(args.arch)] if args.arch else load_archs(args.arch_json)
+    out = []
+    for arch in archs:
+        measured = predictor.measure_missing(arch.layers(), backend) if backend else ()
+        pred = predictor.predict_detail(arch, strict=args.strict)
+        out.append((arch.key, dataclasses.replace(pred, measured_keys=measured)))
+    return out
+
+
+def _strict_advice(args: argparse.Namespace, predictor, keys: tuple[str, ...]) -> str:
+    """--strict's refusal in this command's terms: which rows, how to measure them into the
+    predictor's LUT (the next lutnas predict uses them), or how to estimate them instead."""
+    from predictor.prediction import shown_keys
+
+    if args.torchvision:
+        network = args.torchvision
+        how = (
+            "measure them on this machine with the same command and --measure-missing (they "
+            f"are added to {predictor.lut_path or 'the LUT'})"
+        )
+    else:
+        what = f"--arch {args.arch}" if args.arch else f"--archs {args.arch_json}"
+        space = (get_named_arch(args.arch) if args.arch else load_archs(args.arch_json)[0]).space
+        command = predictor.profile_command(
+            (f"--space {space} " if space != "mnasnet" else "") + what
+        )
+        network = args.arch or args.arch_json
+        how = (
+            f"measure them into the predictor's LUT with: {command} (or add --measure-missing "
+            "to this command); lutnas predict uses them from then on"
+        )
+    return (
+        f"{len(keys)} layer(s) of {network} are not in the LUT and --strict refuses to "
+        f"estimate them: {shown_keys(keys)}. To {how}. Or leave out --strict to estimate them "
+        "(the prediction then reports its estimated share)."
+    )
 
 
 def _report_measured(lut_path: str | None, rows: int) -> None:
