@@ -80,6 +80,23 @@ def test_proxy_training_scores_with_batchnorm_statistics_of_its_final_weights():
     assert first_norm.momentum == 0.1  # restored for any later training
 
 
+def test_long_evaluations_are_announced_with_their_expected_time(capsys):
+    # proxy training (the default) takes minutes per candidate: the search says so at its
+    # start, timed on this machine; a quick evaluator says nothing
+    from lutnas.spaces.space import get_space
+    from search.session import announce_cost
+
+    space = get_space("mnasnet")
+    low, high = announce_cost(get_evaluator("proxy-train", limit=200), space, 100, 2)
+    assert 0 < low <= high
+    printed = capsys.readouterr().out
+    assert (
+        printed.startswith("proxy-train: about ") and "for 100 candidates on 2 worker(s)" in printed
+    )
+    assert announce_cost(get_evaluator("zero-cost"), space, 100, 2) is None
+    assert capsys.readouterr().out == ""
+
+
 def test_zero_cost_score_is_deterministic_and_labelled_a_proxy():
     evaluator = get_evaluator("zero-cost", batch=16)
     a, b = evaluator.evaluate(SMALL), evaluator.evaluate(OTHER)

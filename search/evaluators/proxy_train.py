@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
+from collections.abc import Sequence
 
 import torch
 
@@ -75,6 +77,37 @@ class ProxyTrainEvaluator(AccuracyEvaluator):
             return self._train(net, data, gen)
         finally:
             torch.set_num_threads(threads)
+
+    def seconds_per_candidate(self, archs: Sequence[Arch]) -> tuple[float, float]:
+        """A timed training step of each of ``archs`` (one thread, after an untimed one),
+        scaled to an evaluation's steps plus its forward-only passes (BatchNorm statistics
+        and validation, a third of a step per batch each)."""
+        data = self.data()
+        batches = -(-len(data.y_train) // self.batch_size)
+        forward = batches + -(-len(data.y_val) // self.batch_size)
+        x, y = data.x_train[: self.batch_size], data.y_train[: self.batch_size]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        seconds = []
+        try:
+            for arch in archs:
+                net = dataclasses.replace(arch, resolution=self.resolution).build(
+                    num_classes=data.num_classes
+                )
+                opt = torch.optim.SGD(net.parameters(), lr=self.lr, momentum=0.9)
+                timings = []
+                for _ in range(2):
+                    start = time.perf_counter()
+                    loss = torch.nn.functional.cross_entropy(net(x), y)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    timings.append(time.perf_counter() - start)
+                step = timings[-1]
+                seconds.append(step * (self.epochs * batches + forward / 3))
+        finally:
+            torch.set_num_threads(threads)
+        return min(seconds), max(seconds)
 
     def _train(self, net: torch.nn.Module, data: Split, gen: torch.Generator) -> float:
         steps = self.epochs * -(-len(data.y_train) // self.batch_size)
