@@ -51,7 +51,10 @@ def describe(store: LutStore, space: Space | None, noisiest: int = 10) -> str:
                 )
         noisy = layers.assign(robust_cv=robust_noise(layers))
         noisy = noisy.sort_values("robust_cv", ascending=False, na_position="last").head(noisiest)
-        lines.append(f"  noisiest {len(noisy)} rows (robust CV, then CV = std/mean):")
+        lines.append(
+            f"  noisiest {len(noisy)} rows (robust CV, CV = std/mean, median, x measurements "
+            "taken, key):"
+        )
         for _, row in noisy.iterrows():
             lines.append(
                 f"    {row.robust_cv:6.3f} {row.cv:6.3f}  {row.median_ms:8.3f} ms  "

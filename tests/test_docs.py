@@ -13,7 +13,9 @@ option a command lacks, only shrinks what it has or adds profile-device's size l
   correction, and a fresh ``--out`` (the workspace's LUT has other settings);
 - ``lutnas search``: ``--budget 4``, ``--verify 1``, ``--target-ms`` inside the tiny
   predictor's range, population and sample sizes that fit the budget;
-- ``lutnas evaluate``: ``--repeat 1``.
+- ``lutnas evaluate``: ``--repeat 1``;
+- ``lutnas lut remove`` and ``lutnas lut retime``: on a copy of the LUT they name (the
+  commands after them read it whole).
 
 What cannot run here is parsed instead, by the real argument parser of its command (so a
 misspelt option still fails): commands for a phone (``--backend adb``), torchvision
@@ -201,6 +203,9 @@ def test_shell_command_runs(where, argv, workspace):
         _parse(argv)
         return
     run = tiny(argv, workspace / "host.predictor", n)
+    if run[:3] in (["lutnas", "lut", "remove"], ["lutnas", "lut", "retime"]):
+        shutil.copy(workspace / run[3], workspace / f"edited{n}.lut")  # others read the LUT
+        run = [*run[:3], f"edited{n}.lut", *run[4:]]
     r = subprocess.run(run, cwd=workspace, capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, f"{where}: {' '.join(run)}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
 
