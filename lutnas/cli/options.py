@@ -8,6 +8,12 @@ from lutnas.cli_util import bounded
 from lutnas.spaces.space import list_spaces
 
 
+def description(doc: str | None) -> str:
+    """A module docstring as ``--help`` shows it: without reStructuredText's double
+    backticks (``lutnas fit`` reads as lutnas fit on a terminal)."""
+    return (doc or "").replace("``", "")
+
+
 def add_space_option(parser: argparse.ArgumentParser) -> None:
     """``--space NAME`` (default mnasnet), its help listing the registered spaces."""
     parser.add_argument(
