@@ -36,31 +36,16 @@ def lut(timed, tmp_path):
     shutil.copy(timed, path)
     with LutStore.open(path) as store:
         layers, models = store.layers_frame(), store.models_frame()
+        # robust CV = (p90 - p10) / (2 * 1.2816 * median): NOISY around a median of 1 ms
+        spread = {"p10_ms": 1 - NOISY * 1.2816, "p90_ms": 1 + NOISY * 1.2816, "std_ms": 0.5}
+        noisy = Measurement(median_ms=1.0, mean_ms=1.0, n=7, warmup=2, **spread)
         for key in sorted(layers["key"])[:2]:
-            half = NOISY * 1.2816
-            noisy = Measurement(
-                median_ms=1.0,
-                mean_ms=1.0,
-                std_ms=0.5,
-                p10_ms=1 - half,
-                p90_ms=1 + half,
-                n=7,
-                warmup=2,
-            )
             store.put_layer(LayerSpec.from_key(key), noisy, 3)
         row = models.sort_values("arch_key").iloc[0]
-        m = Measurement(
-            median_ms=row.median_ms,
-            mean_ms=row.mean_ms,
-            std_ms=row.std_ms,
-            p10_ms=row.p10_ms,
-            p90_ms=row.p90_ms,
-            n=row.n,
-            warmup=row.warmup,
-            reference_ms=row.reference_ms,
-            drift_factor=0.7 * models["drift_factor"].median(),
-        )
-        store.put_model(Arch.from_json(row.arch_json), m, 1)
+        stats = {f: row[f] for f in ("median_ms", "mean_ms", "std_ms", "p10_ms", "p90_ms")}
+        off = 0.7 * models["drift_factor"].median()
+        m = Measurement(**stats, n=row.n, warmup=row.warmup, reference_ms=row.reference_ms)
+        store.put_model(Arch.from_json(row.arch_json), dataclasses.replace(m, drift_factor=off), 1)
     return path
 
 
