@@ -49,7 +49,7 @@ def fingerprint(name: str) -> dict:
         "decisions": [[d.name, [repr(c) for c in d.choices]] for d in space.decisions()],
         "choice_counts": space.choice_counts(),
         "resolutions": list(space.resolutions),
-        "stem_channels": space.stem_channels,
+        "stem_channels": space.stem_out_channels,  # the channels the first stage takes
         "stages": len(space.stages),
         "per_resolution": {},
     }

@@ -143,16 +143,7 @@ class Arch:
         An identity skip on a layer whose shape changes (a stage's first layer with a stride
         or a new width) is dropped, i.e. that layer is ``noskip``.
         """
-        space = get_space(self.space)
-        specs = space.stem_specs(self.resolution)
-        cin = space.stem_channels
-        for i, (b, hw) in enumerate(
-            zip(self.blocks, space.stage_inputs(self.resolution), strict=True)
-        ):
-            specs += b.layer_specs(space, i, cin, hw)
-            cin = b.channels
-        specs += space.head_specs(cin, space.final_hw(self.resolution), num_classes)
-        return specs
+        return get_space(self.space).network_layers(self.resolution, self.blocks, num_classes)
 
     def build(self, num_classes: int | None = None) -> nn.Module:
         """A trainable module (train mode) taking ``(N, 3, resolution, resolution)`` input."""
