@@ -20,6 +20,7 @@ from lutnas.errors import LutnasError
 from lutnas.spaces.arch_record import check_record
 from lutnas.spaces.blocks import BlockChoice
 from lutnas.spaces.elastic_blocks import LayerChoice, StageChoice
+from lutnas.spaces.registry import is_builtin
 from lutnas.spaces.space import Space, get_space
 
 __all__ = ["Arch", "BlockChoice", "LayerChoice", "StageChoice"]
@@ -47,6 +48,14 @@ class Arch:
     @property
     def space_obj(self) -> Space:
         return get_space(self.space)
+
+    def __reduce__(self) -> tuple:
+        """Pickled for another process (search workers, Ray), an architecture of a space from a
+        file carries the space's definition, which the receiving process registers; a built-in
+        space is known there already."""
+        space = get_space(self.space)
+        definition = None if is_builtin(space) else space.definition()
+        return (_unpickle, (definition, self.space, self.resolution, self.blocks))
 
     # --- identity ------------------------------------------------------------------------
     @property
@@ -156,3 +165,11 @@ class Arch:
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
         return (1, 3, self.resolution, self.resolution)
+
+
+def _unpickle(definition: dict | None, space: str, resolution: int, blocks: tuple) -> Arch:
+    if definition is not None:
+        from lutnas.spaces.stored import adopt_definitions
+
+        adopt_definitions({space: definition}, "the process that sent this architecture")
+    return Arch(space, resolution, blocks)

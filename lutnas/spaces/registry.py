@@ -11,6 +11,8 @@ where each definition came from. Named architectures of each space register with
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,13 @@ def identity(definition: dict) -> dict:
     """The part of a definition that says which networks a space holds and how they expand:
     everything but its named architectures."""
     return {k: v for k, v in definition.items() if k != "archs"}
+
+
+def definition_digest(space: Space) -> str:
+    """16 hex digits of the SHA-256 of the space's identity (its definition without named
+    architectures), in canonical JSON."""
+    text = json.dumps(identity(space.definition()), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def register_space(space: Space, source: str = "Python") -> Space:
