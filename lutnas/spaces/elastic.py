@@ -286,8 +286,8 @@ class ElasticSpace(Space):
     # --- enumeration -------------------------------------------------------------------
     def unique_layers(self, resolution: int) -> list[LayerSpec]:
         """Every distinct layer of the space at ``resolution``: the stem segment, each stage's
-        first layer (stride, new width) and repeated layer for every kernel × expansion, the
-        head."""
+        first layer (stride, new width) and, where it may have more than one layer, its repeated
+        layer, for every kernel × expansion; the head."""
         self.check_resolution(resolution)
         seen = {s.key: s for s in self.stem_specs(resolution)}
         cin = self.stem_out_channels
@@ -297,13 +297,15 @@ class ElasticSpace(Space):
             out_hw = (hw - 1) // stage.stride + 1
             for k, e in itertools.product(stage.kernels, stage.expansions):
                 c = stage.channels
-                for spec in (
-                    self.stage_layer(
-                        i, kernel=k, mid=cin * e, cin=cin, cout=c, stride=stage.stride, hw=hw
-                    ),
-                    self.stage_layer(i, kernel=k, mid=c * e, cin=c, cout=c, stride=1, hw=out_hw),
-                ):
-                    seen.setdefault(spec.key, spec)
+                first = self.stage_layer(
+                    i, kernel=k, mid=cin * e, cin=cin, cout=c, stride=stage.stride, hw=hw
+                )
+                seen.setdefault(first.key, first)
+                if stage.slots > 1:  # a repeated layer (stride 1, width in = out)
+                    repeat = self.stage_layer(
+                        i, kernel=k, mid=c * e, cin=c, cout=c, stride=1, hw=out_hw
+                    )
+                    seen.setdefault(repeat.key, repeat)
             cin = stage.channels
         for spec in self.head_specs(cin, self.final_hw(resolution)):
             seen.setdefault(spec.key, spec)
