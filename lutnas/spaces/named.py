@@ -58,6 +58,13 @@ def get_named_arch(name: str) -> Arch:
     return _BUILT[name]
 
 
+def forget(spaces: set[str]) -> None:
+    """Forget the named architectures of ``spaces``."""
+    for name in [n for n, (space, _) in _NAMED.items() if space in spaces]:
+        del _NAMED[name]
+        _BUILT.pop(name, None)
+
+
 def snapshot() -> tuple[dict, dict]:
     return dict(_NAMED), dict(_BUILT)
 

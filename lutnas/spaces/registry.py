@@ -129,12 +129,17 @@ def get_space(name: str) -> Space:
 
 
 @contextlib.contextmanager
-def isolated_spaces() -> Iterator[None]:
+def isolated_spaces(fresh: bool = False) -> Iterator[None]:
     """Spaces registered inside the block are forgotten after it (for tests: one process may
-    then load two definitions under one name, one at a time)."""
+    then load two definitions under one name, one at a time); ``fresh``: inside the block only
+    the built-in spaces are known, as in a new process."""
     from lutnas.spaces import named
 
     spaces, sources, archs = _SPACES.copy(), dict(_SOURCES), named.snapshot()
+    if fresh:
+        for name in [n for n, source in sources.items() if source != BUILTIN_SOURCE]:
+            del _SPACES._entries[name], _SOURCES[name]
+        named.forget(set(sources) - set(_SOURCES))
     try:
         yield
     finally:
