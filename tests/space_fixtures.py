@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# profile-device options that keep a test's profile short: few runs, no interleaved reference
+QUICK_PROFILE = ["--runs", "5", "--warmup", "1", "--reference-every", "0", "--no-progress"]
+
 TINY = """\
 # A tiny layer-wise space: two stages, the first with up to three layers (the second and third
 # may be zero), the second with one.

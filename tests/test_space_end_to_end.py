@@ -11,7 +11,7 @@ import json
 
 import pytest
 import torch
-from space_fixtures import TINY, TINY_FACTORIZED, write_space
+from space_fixtures import QUICK_PROFILE, TINY, TINY_FACTORIZED, write_space
 from test_search_fixtures import fake_accuracy, middle_target_ms, search_args
 
 from lut.store import LutStore
@@ -23,11 +23,9 @@ from lutnas.spaces.named import get_named_arch
 from lutnas.spaces.registry import isolated_spaces
 from lutnas.spaces.sampling import sample_archs
 
-QUICK = ["--runs", "5", "--warmup", "1", "--reference-every", "0", "--no-progress"]
-
 
 def _profile(space, out, *extra: str) -> list[str]:
-    return ["profile-device", "--space", str(space), "--out", str(out), *QUICK, *extra]
+    return ["profile-device", "--space", str(space), "--out", str(out), *QUICK_PROFILE, *extra]
 
 
 @pytest.fixture(scope="module")
@@ -191,23 +189,7 @@ def test_the_proxylessnas_space_profiles_and_searches(tmp_path, capsys):
     assert main(["profile-device", "--space", "proxylessnas", "--dry-run"]) == 0
     assert "resolution 224: 70 unique layers" in capsys.readouterr().out
     lut, predictor = tmp_path / "p.lut", tmp_path / "p.predictor"
-    args = ["--space", "proxylessnas", "--limit", "1", "--whole-models", "6", "--out", str(lut)]
-    assert (
-        main(
-            [
-                "profile-device",
-                *args,
-                "--runs",
-                "3",
-                "--warmup",
-                "1",
-                "--reference-every",
-                "0",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main(_profile("proxylessnas", lut, "--limit", "1", "--whole-models", "6")) == 0
     assert main(["fit", "--lut", str(lut), "--out", str(predictor)]) == 0
     out = tmp_path / "search"
     assert main(search_args(predictor, out, "--space", "proxylessnas", "--verify", "1")) == 0

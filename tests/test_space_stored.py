@@ -11,7 +11,7 @@ import shutil
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-from space_fixtures import TINY, write_space
+from space_fixtures import QUICK_PROFILE, TINY, write_space
 
 from lut.export import merge
 from lut.store import LutStore
@@ -28,23 +28,8 @@ CHANGED_FIELD = "stages[0].kernels[1]"
 
 
 def _profile_args(space_path, out, *extra: str) -> list[str]:
-    return [
-        "profile-device",
-        "--space",
-        str(space_path),
-        "--resolution",
-        "32",
-        "--runs",
-        "5",
-        "--warmup",
-        "1",
-        "--reference-every",
-        "0",
-        "--no-progress",
-        "--out",
-        str(out),
-        *extra,
-    ]
+    space = ["--space", str(space_path), "--resolution", "32"]
+    return ["profile-device", *space, *QUICK_PROFILE, "--out", str(out), *extra]
 
 
 @pytest.fixture(scope="module")

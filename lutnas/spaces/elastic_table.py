@@ -4,7 +4,7 @@ each stage's width, stride, SE and activation and the choices its layers take
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,16 +37,7 @@ class ElasticStage:
         return min(d for d in self.depths if d >= depth)
 
     def definition(self) -> dict:
-        return {
-            "channels": self.channels,
-            "stride": self.stride,
-            "act": self.act,
-            "se": self.se,
-            "depths": list(self.depths),
-            "kernels": list(self.kernels),
-            "expansions": list(self.expansions),
-            "zero": self.zero,
-        }
+        return _plain(self)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,10 +53,9 @@ class FirstBlock:
     se: bool = False
 
     def definition(self) -> dict:
-        return {
-            "channels": self.channels,
-            "kernel": self.kernel,
-            "stride": self.stride,
-            "act": self.act,
-            "se": self.se,
-        }
+        return _plain(self)
+
+
+def _plain(row: object) -> dict:
+    """A table row's fields as plain data (tuples as lists), as a definition stores them."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(row).items()}
