@@ -150,3 +150,20 @@ def test_an_architecture_carries_its_file_space_to_another_process(tmp_path):
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         remote = list(pool.map(layer_keys, archs))
     assert remote == [layer_keys(a) for a in archs]
+
+
+def test_a_search_record_of_a_file_space_holds_its_definition_digest(tmp_path):
+    from lutnas.spaces import get_space
+    from search.session import space_identity
+
+    assert space_identity(get_space("mnasnet")) == {  # what records made before say: unchanged
+        "name": "mnasnet",
+        "choices": get_space("mnasnet").choice_counts(),
+    }
+    with isolated_spaces():
+        tiny = space_identity(load_space(write_space(tmp_path, TINY)))
+    with isolated_spaces():
+        changed = space_identity(load_space(write_space(tmp_path, CHANGED, "changed.toml")))
+    assert tiny["name"] == changed["name"] and tiny["choices"] == changed["choices"]
+    assert len(tiny["definition_sha256"]) == 16
+    assert tiny["definition_sha256"] != changed["definition_sha256"]  # a resume is refused
