@@ -16,6 +16,7 @@ import csv
 import dataclasses
 from pathlib import Path
 
+from lutnas.cli.options import add_space_file_option, load_spaces
 from lutnas.errors import LutnasError
 
 COLUMNS = ("model", "resolution", "latency_ms")
@@ -36,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also use this LUT's rows (the predictor's configuration; default: the LUT it "
         "was fitted on, when it is on this machine: the rows it gained since are used)",
     )
+    add_space_file_option(p, "the measured architectures (named or JSON)")
 
 
 def read_measurements(path: str | Path) -> list[tuple]:
@@ -88,8 +90,9 @@ def _item(path: Path, line: int, row: dict) -> tuple:
 def run(args: argparse.Namespace) -> int:
     from lutnas.cli.loading import load_predictor
 
+    load_spaces(args.space)
+    source = load_predictor(args.predictor, args.lut)  # its stored spaces become known
     items = read_measurements(args.measurements)
-    source = load_predictor(args.predictor, args.lut)
     target = source.calibrate(items, device=args.device)
     path = target.save(args.out)
     c = target.calibration

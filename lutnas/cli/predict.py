@@ -3,6 +3,7 @@
 lutnas predict --predictor host.predictor --arch mnasnet-a1
 lutnas predict --predictor host.predictor --arch-json arch.json
 lutnas predict --predictor host.predictor --torchvision mobilenet_v2 --measure-missing
+lutnas predict --predictor host.predictor --space my_space.toml --arch my-net
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import json
 import sys
 
+from lutnas.cli.options import add_space_file_option, load_spaces
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 from lutnas.spaces.io import load_archs
@@ -52,6 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="measure missing rows on this machine with the LUT's backend and add them to the "
         "predictor's LUT (or --lut); later predictions use them without refitting",
     )
+    add_space_file_option(p, "the --arch or --arch-json architectures")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from lutnas.cli.loading import load_predictor
     from predictor.prediction import MissingRowsError
 
+    load_spaces(args.space)  # before the predictor's own: a differing file is refused
     predictor = load_predictor(args.predictor, args.lut)
     backend = None
     if args.measure_missing:
