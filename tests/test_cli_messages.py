@@ -70,3 +70,19 @@ def test_an_adb_server_profile_device_started_is_said_to_keep_running(
         assert "note: no adb server" not in capsys.readouterr().err
     finally:
         server.adb("kill-server")
+
+
+def test_strict_advice_names_the_space_file_profile_device_needs(tmp_path):
+    # profile-device knows a file space only by its file: --strict's advice for architectures
+    # of one names the file given with --space, never the bare name
+    from pathlib import Path
+
+    from lutnas.cli.predict import profile_space_option
+
+    text = (Path(__file__).parents[1] / "lutnas/spaces/builtin/mnasnet.toml").read_text()
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace('name = "mnasnet"', 'name = "mine"'))
+    assert profile_space_option([], "mnasnet") == ""
+    assert profile_space_option([], "mobilenetv3") == "--space mobilenetv3 "
+    assert profile_space_option([str(path)], "mine") == f"--space {path} "
+    assert profile_space_option([], "mine") == "--space PATH.toml "

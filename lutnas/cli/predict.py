@@ -133,9 +133,7 @@ def _strict_advice(args: argparse.Namespace, predictor, keys: tuple[str, ...]) -
     else:
         what = f"--arch {args.arch}" if args.arch else f"--archs {args.arch_json}"
         space = (get_named_arch(args.arch) if args.arch else load_archs(args.arch_json)[0]).space
-        command = predictor.profile_command(
-            (f"--space {space} " if space != "mnasnet" else "") + what
-        )
+        command = predictor.profile_command(profile_space_option(args.space, space) + what)
         network = args.arch or args.arch_json
         how = (
             f"measure them into the predictor's LUT with: {command} (or add --measure-missing "
@@ -146,6 +144,21 @@ def _strict_advice(args: argparse.Namespace, predictor, keys: tuple[str, ...]) -
         f"estimate them: {shown_keys(keys)}. To {how}. Or leave out --strict to estimate them "
         "(the prediction then reports its estimated share)."
     )
+
+
+def profile_space_option(given: list[str], space: str) -> str:
+    """profile-device's ``--space`` for architectures of ``space``: none for mnasnet (its
+    default), the name of another built-in space, the file given with ``--space`` for a space
+    from a file (profile-device knows no other space by name)."""
+    from lutnas.spaces.registry import BUILTIN_SPACES
+    from lutnas.spaces.spacefile import is_space_path, load_space
+
+    if space == "mnasnet":
+        return ""
+    if space in BUILTIN_SPACES:
+        return f"--space {space} "
+    files = [f for f in given if is_space_path(f) and load_space(f).name == space]
+    return f"--space {files[0] if files else 'PATH.toml'} "
 
 
 def _report_measured(lut_path: str | None, rows: int) -> None:
