@@ -151,13 +151,13 @@ def profile_space_option(given: list[str], space: str) -> str:
     default), the name of another built-in space, the file given with ``--space`` for a space
     from a file (profile-device knows no other space by name)."""
     from lutnas.spaces.registry import BUILTIN_SPACES
-    from lutnas.spaces.spacefile import is_space_path, load_space
+    from lutnas.spaces.spacefile import is_space_path, read_space_file
 
     if space == "mnasnet":
         return ""
     if space in BUILTIN_SPACES:
         return f"--space {space} "
-    files = [f for f in given if is_space_path(f) and load_space(f).name == space]
+    files = [f for f in given if is_space_path(f) and read_space_file(f).name == space]
     return f"--space {files[0] if files else 'PATH.toml'} "
 
 
