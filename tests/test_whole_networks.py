@@ -1,0 +1,81 @@
+"""torchvision networks among the whole models a predictor is fitted on: ``profile-device
+--whole-models-include`` times them (and their layers) into the LUT, ``lutnas fit`` learns from
+them unless told not to, and a network of a family the fit never saw is flagged as out of
+distribution. Real onnxruntime timing at 64×64, few runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from lut.store import LutStore
+from lutnas.errors import LutnasError
+from predictor import LatencyPredictor
+from predictor.named_networks import torchvision_layers
+from profiler.networks import training_networks
+from profiler.torchvision_nets import build_network
+
+FAST = [
+    "--runs", "3", "--warmup", "1", "--reference-every", "0", "--no-progress",
+    "--no-drift-correction", "--resolution", "64",
+]  # fmt: skip
+NETWORKS = ("resnet18", "resnet34")  # share most layers: few rows to time
+
+
+@pytest.fixture(scope="module")
+def lut(tmp_path_factory):
+    from lutnas.cli.profile import main
+
+    out = tmp_path_factory.mktemp("nets") / "host.lut"
+    args = ["--limit", "3", "--whole-models", "6", "--whole-models-include", ",".join(NETWORKS)]
+    assert main([*args, "--out", str(out), *FAST]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_included_networks_are_timed_with_their_layers(lut, capsys):
+    with LutStore.open(lut, writable=False) as store:
+        record = training_networks(store.meta)
+        have = store.layer_keys()
+    assert sorted(record) == ["resnet18@64", "resnet34@64"]
+    for key, r in record.items():
+        assert r["name"] == key.split("@")[0] and r["resolution"] == 64
+        assert r["median_ms"] > 0 and r["timed_as"] == "module"
+        assert {s.key for s in torchvision_layers(r["name"], 64)} <= have
+    from lutnas.cli.profile import main  # the same command again times nothing more
+
+    assert main(["--whole-models", "6", "--whole-models-include", ",".join(NETWORKS),
+                 "--out", str(lut), *FAST]) == 0  # fmt: skip
+    assert "torchvision networks: 0 measured" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_fit_learns_from_the_networks_unless_told_not_to(lut, tmp_path, capsys):
+    from lutnas.cli.main import main
+
+    assert main(["fit", "--lut", str(lut), "--out", str(tmp_path / "with.predictor")]) == 0
+    assert "2 of them torchvision networks: resnet18@64, resnet34@64" in (capsys.readouterr().out)
+    with_nets = LatencyPredictor.load(tmp_path / "with.predictor")
+    assert with_nets.training_networks == ("resnet18@64", "resnet34@64")
+    assert with_nets.meta["training"]["measurements"] == 8
+    without = LatencyPredictor.fit(lut, networks=())
+    assert without.training_networks == () and without.meta["training"]["measurements"] == 6
+    # ResNet's pools and residual blocks lie outside what the arch-only fit saw: flagged
+    resnet = build_network("resnet18")
+    p = without.predict_module(resnet, (1, 3, 64, 64), strict=True)
+    assert p.out_of_distribution and any("share_pool" in r for r in p.ood_reasons)
+    assert p.estimated_keys == () and p.latency_ms > 0
+    q = with_nets.predict_module(resnet, (1, 3, 64, 64), strict=True)
+    assert not any("share_pool" in r or "share_block" in r for r in q.ood_reasons)
+    only = LatencyPredictor.fit(lut, networks=["resnet18"])
+    assert only.training_networks == ("resnet18@64",)
+    with pytest.raises(LutnasError, match="network 'googlenet' was not timed into this LUT"):
+        LatencyPredictor.fit(lut, networks=["googlenet"])
+
+
+def test_an_unknown_network_is_refused_before_anything_is_timed(tmp_path, capsys):
+    from lutnas.cli.profile import main
+
+    out = tmp_path / "x.lut"
+    assert main(["--whole-models-include", "resnet19", "--out", str(out), *FAST]) == 2
+    assert "error: torchvision has no model 'resnet19'" in capsys.readouterr().err
+    assert not out.exists()
