@@ -79,3 +79,36 @@ def test_an_unknown_network_is_refused_before_anything_is_timed(tmp_path, capsys
     assert main(["--whole-models-include", "resnet19", "--out", str(out), *FAST]) == 2
     assert "error: torchvision has no model 'resnet19'" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_graph_network_predicts_with_rows_measured_on_demand(lut, tmp_path, capsys):
+    """The CLI and the Python API predict networks whose rows the LUT lacks by measuring them
+    (SqueezeNet: max pools, concats, plain convs; RegNet: grouped bottlenecks)."""
+    import json
+    import shutil
+
+    from lutnas.cli.main import main
+    from profiler.base import get_backend
+
+    copy = tmp_path / "copy.lut"
+    shutil.copy(lut, copy)
+    saved = tmp_path / "p.predictor"
+    assert main(["fit", "--lut", str(copy), "--out", str(saved)]) == 0
+    capsys.readouterr()
+    wanted = {s.key for s in torchvision_layers("squeezenet1_1", 64)}
+    args = ["predict", "--predictor", str(saved), "--torchvision", "squeezenet1_1"]
+    assert main([*args, "--resolution", "64", "--measure-missing", "--json"]) == 0
+    out = capsys.readouterr()
+    record = json.loads(out.out)
+    assert record["latency_ms"] > 0 and record["estimated_keys"] == []
+    assert set(record["measured_keys"]) <= wanted and record["measured_keys"]
+    assert f"rows measured and added to {copy.resolve()}" in out.err
+    with LutStore.open(copy, writable=False) as store:
+        assert wanted <= store.layer_keys()
+    predictor = LatencyPredictor.load(saved, lut=copy)
+    regnet = build_network("regnet_x_400mf")
+    backend = get_backend("onnxruntime", threads=1)
+    detail = predictor.predict_module(regnet, (1, 3, 64, 64), backend=backend)
+    assert detail.measured_keys and detail.estimated_keys == ()
+    assert any(k.startswith("bottleneck_") and "_g" in k for k in detail.measured_keys)
