@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import torch
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
+from contracts.backend import forked_graph
 from test_tflite_export import constant_tensors, randomize
 
 from lut.modules import build_layer
-from lut.network import SpecGraph, build_network
+from lut.network import build_network
 from lut.spec import LayerSpec
 from profiler.tflite import DELEGATED_OPS, module_to_tflite, op_names
 
@@ -116,23 +117,8 @@ def test_unit_matches_torch_in_one_xnnpack_partition(key, op):
 
 
 def test_a_small_graph_of_units_matches_torch():
-    """stem → maxpool → split → (part 0, part 1 → conv) → concat → shuffle → gpool → fc: every
-    edge kind, a tensor read twice, a split's outputs read by different layers."""
-    spec = LayerSpec.from_key
-    specs = (
-        spec("stem_k3_e1_se0_noskip_relu_i3_o16_s2_in16x16"),
-        spec("maxpool_k3_e1_se0_noskip_none_i16_o16_s2_in8x8"),
-        spec("split_k1_e1_se0_noskip_none_i16_o16_s1_in4x4_parts8-8"),
-        spec("conv_k3_e1_se0_noskip_relu_i8_o8_s1_in4x4"),
-        spec("concat_k1_e1_se0_noskip_none_i16_o16_s1_in4x4_parts8-8"),
-        spec("shuffle_k1_e1_se0_noskip_none_i16_o16_s1_in4x4_g2"),
-        spec("add_k1_e1_se0_noskip_relu_i16_o16_s1_in4x4"),
-        spec("gpool_k1_e1_se0_noskip_none_i16_o16_s1_in4x4"),
-        spec("fc_k1_e1_se0_noskip_relu_i16_o10_s1_in1x1"),
-    )
-    inputs = (((-1, 0),), ((0, 0),), ((1, 0),), ((2, 1),), ((2, 0), (3, 0)), ((4, 0),),
-              ((5, 0), (1, 0)), ((6, 0),), ((7, 0),))  # fmt: skip
-    graph = SpecGraph(specs, inputs, (8, 0), (1, 3, 16, 16))
+    """Every edge kind: a tensor read twice, a split's outputs read by different layers."""
+    graph = forked_graph()
     torch.manual_seed(0)
     net = randomize(build_network(graph))
     tflite = module_to_tflite(net, graph.input_shape)

@@ -43,7 +43,7 @@ from profiler.tflite.rules import (
     plan_padding,
     valid_counts,
 )
-from profiler.tflite.units import UnitWriter
+from profiler.tflite.units import UnitWriter, pool_options
 
 _NONE = schema.ActivationFunctionType.NONE
 _RELU6 = schema.ActivationFunctionType.RELU6
@@ -216,14 +216,7 @@ class _Converter:
         same_ok, pads, (oh, ow) = plan_padding((h, w), kernel, stride, pad)
         # SAME leaves padding out of the count: right only for count_include_pad=False
         kind, y = self._padding(x, pads, same_ok and not pool.count_include_pad)
-        options = schema.Pool2DOptionsT(
-            padding=kind,
-            strideH=stride[0],
-            strideW=stride[1],
-            filterHeight=kernel[0],
-            filterWidth=kernel[1],
-            fusedActivationFunction=_NONE,
-        )
+        options = pool_options(kind, kernel, stride)
         padded = y != x
         y = self.g.add_op("AVERAGE_POOL_2D", [y], (n, oh, ow, c), options, out_name=path)
         if padded and not pool.count_include_pad:  # PAD's zeros were counted: rescale

@@ -36,6 +36,18 @@ MAX_CONCAT_INPUTS = 5  # XNNPACK's concatenate nodes take 2 to 5 inputs
 MAX_SPLIT_OUTPUTS = 4  # XNNPACK's even split takes 2 to 4 outputs
 
 
+def pool_options(padding: int, kernel: tuple[int, int], stride: tuple[int, int]) -> object:
+    """The options of a MAX_POOL_2D or AVERAGE_POOL_2D (``padding``: a ``schema.Padding``)."""
+    return schema.Pool2DOptionsT(
+        padding=padding,
+        strideH=stride[0],
+        strideW=stride[1],
+        filterHeight=kernel[0],
+        filterWidth=kernel[1],
+        fusedActivationFunction=schema.ActivationFunctionType.NONE,
+    )
+
+
 class UnitWriter:
     """Handlers of the unit module types, writing into the converter's graph."""
 
@@ -74,14 +86,7 @@ class UnitWriter:
                 for size, k, s, p, o in zip((h, w), kernel, stride, pad, out, strict=True)
             )
         kind, y = self.cv._padding(x, pads, same_ok)
-        options = schema.Pool2DOptionsT(
-            padding=kind,
-            strideH=stride[0],
-            strideW=stride[1],
-            filterHeight=kernel[0],
-            filterWidth=kernel[1],
-            fusedActivationFunction=schema.ActivationFunctionType.NONE,
-        )
+        options = pool_options(kind, kernel, stride)
         return self.g.add_op("MAX_POOL_2D", [y], (n, *out, c), options, out_name=path)
 
     def eltwise(self, m: Eltwise, xs: list[int], path: str) -> int:

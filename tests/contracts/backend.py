@@ -60,11 +60,11 @@ GRAPH_UNITS = (
 )
 
 
-def forked_network() -> Workload:
-    """A small network that forks and joins (stem → maxpool → split → conv on one part →
-    concat → shuffle → gpool → fc), built from lutnas's layer modules: what a backend whose
-    exporter writes only those times as a decomposed network."""
-    from lut.network import SpecGraph, build_network
+def forked_graph():
+    """A small network that forks and joins: stem → maxpool → split → (part 0, part 1 → conv)
+    → concat → shuffle → add (of the shuffle and the maxpool: a tensor read twice) → gpool →
+    fc, as a :class:`lut.network.SpecGraph`."""
+    from lut.network import SpecGraph
 
     spec = LayerSpec.from_key
     specs = (
@@ -74,12 +74,21 @@ def forked_network() -> Workload:
         spec("conv_k3_e1_se0_noskip_relu_i8_o8_s1_in8x8"),
         spec("concat_k1_e1_se0_noskip_none_i16_o16_s1_in8x8_parts8-8"),
         spec("shuffle_k1_e1_se0_noskip_none_i16_o16_s1_in8x8_g2"),
+        spec("add_k1_e1_se0_noskip_relu_i16_o16_s1_in8x8"),
         spec("gpool_k1_e1_se0_noskip_none_i16_o16_s1_in8x8"),
         spec("fc_k1_e1_se0_noskip_relu_i16_o10_s1_in1x1"),
     )
     inputs = (((-1, 0),), ((0, 0),), ((1, 0),), ((2, 1),), ((2, 0), (3, 0)), ((4, 0),),
-              ((5, 0),), ((6, 0),))  # fmt: skip
-    graph = SpecGraph(specs, inputs, (7, 0), (1, 3, 32, 32))
+              ((5, 0), (1, 0)), ((6, 0),), ((7, 0),))  # fmt: skip
+    return SpecGraph(specs, inputs, (8, 0), (1, 3, 32, 32))
+
+
+def forked_network() -> Workload:
+    """:func:`forked_graph` built from lutnas's layer modules: what a backend whose exporter
+    writes only those times as a decomposed network."""
+    from lut.network import build_network
+
+    graph = forked_graph()
     return Workload("forked-network", lambda: build_network(graph), graph.input_shape)
 
 
