@@ -174,7 +174,8 @@ class LayerSpec:
     def __post_init__(self) -> None:
         from lut import spec_rules  # the rules read the spec's properties
 
-        object.__setattr__(self, "parts", tuple(int(p) for p in self.parts))
+        if self.parts:
+            object.__setattr__(self, "parts", tuple(int(p) for p in self.parts))
         for name, value in spec_rules.normalised(self).items():
             object.__setattr__(self, name, value)
         problems = spec_rules.problems(self)

@@ -59,7 +59,7 @@ def normalised(spec: LayerSpec) -> dict[str, object]:
     out: dict[str, object] = {}
     if spec.mid and spec.mid == spec.cin * spec.expansion:
         out["mid"] = 0
-    if spec.se_ratio and spec.se_squeeze == spec.default_squeeze():
+    if spec.se_squeeze and spec.se_ratio and spec.se_squeeze == spec.default_squeeze():
         out["se_squeeze"] = 0
     if spec.se_gate and spec.se_gate == spec.default_gate():
         out["se_gate"] = ""
@@ -67,7 +67,9 @@ def normalised(spec: LayerSpec) -> dict[str, object]:
         out["groups"] = 0
     if spec.pad >= 0 and spec.pad == (spec.kernel - 1) // 2:
         out["pad"] = -1
-    pad = (spec.kernel - 1) // 2 if out.get("pad", spec.pad) == -1 else spec.pad
+    if not (spec.ceil or spec.countpad):
+        return out
+    pad = spec.padding
     if spec.ceil and spec.kernel >= 1 and spec.stride >= 1:
         sizes = (spec.input_h, spec.input_w)
         if all(
