@@ -21,6 +21,7 @@ from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
+from lutnas.spaces.stored import adopt_lut_spaces, definitions_of
 from predictor import features as F
 from predictor.layer_estimator import MIN_ROWS, LayerEstimator
 from predictor.model import Fitted, fit_correction
@@ -143,6 +144,7 @@ def fit_predictor(
             "rows": len(rows),
             "drift_reference": store.meta.get("drift_reference"),
         }
+        adopt_lut_spaces(store)  # its whole models decode without their space files
         data = _measurements(store, measurements)
         records = _chosen_networks(
             training_networks(store.meta), networks, default=measurements is None
@@ -207,6 +209,7 @@ def fit_predictor(
         "measurements": len(y_ms),
         "left_out": len(data) - len(usable) + len(nets) - len(used_nets),
         "spaces": sorted({a.space for a, _ in usable}),
+        "space_definitions": definitions_of(a.space for a, _ in usable),
         "networks": sorted(name for name, _, _ in used_nets),
         "resolutions": sorted({int(r) for r in res}),
         "latency_range_ms": [float(y_ms.min()), float(y_ms.max())],
