@@ -14,12 +14,12 @@ import pytest
 import torch
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from contracts.backend import forked_graph
-from test_tflite_export import constant_tensors, randomize
+from test_tflite_export import assert_one_xnnpack_partition, randomize
 
 from lut.modules import build_layer
 from lut.network import build_network
 from lut.spec import LayerSpec
-from profiler.tflite import DELEGATED_OPS, module_to_tflite, op_names
+from profiler.tflite import module_to_tflite, op_names
 
 UNITS = [
     # max pools: SAME-able, explicit pad at stride 2 on even inputs, ceil_mode, even kernel
@@ -91,18 +91,6 @@ def assert_same_as_torch(module, tflite: bytes, shapes, non_negative: bool = Fal
             assert diff <= 1e-4 * scale + 1e-5, f"xnnpack={delegate}: |diff| {diff} at {scale}"
 
 
-def assert_one_partition(tflite: bytes) -> None:
-    """One DELEGATE node reading the graph inputs (and constants), writing the graph outputs."""
-    assert set(op_names(tflite)) <= DELEGATED_OPS
-    it = Interpreter(model_content=tflite, num_threads=1)
-    it.allocate_tensors()
-    nodes = [n for n in it._get_ops_details() if n["op_name"] == "DELEGATE"]
-    assert len(nodes) == 1, f"{len(nodes)} delegated partitions"
-    reads = {int(t) for t in nodes[0]["inputs"]} - constant_tensors(tflite)
-    assert reads == {d["index"] for d in it.get_input_details()}
-    assert {int(t) for t in nodes[0]["outputs"]} == {d["index"] for d in it.get_output_details()}
-
-
 @pytest.mark.parametrize(("key", "op"), UNITS, ids=[k for k, _ in UNITS])
 def test_unit_matches_torch_in_one_xnnpack_partition(key, op):
     spec = LayerSpec.from_key(key)
@@ -112,7 +100,7 @@ def test_unit_matches_torch_in_one_xnnpack_partition(key, op):
         module, spec.input_shapes if len(spec.input_shapes) > 1 else spec.input_shape
     )
     assert op in op_names(tflite)
-    assert_one_partition(tflite)
+    assert_one_xnnpack_partition(tflite)
     assert_same_as_torch(module, tflite, spec.input_shapes, non_negative=spec.op == "maxpool")
 
 
@@ -122,5 +110,5 @@ def test_a_small_graph_of_units_matches_torch():
     torch.manual_seed(0)
     net = randomize(build_network(graph))
     tflite = module_to_tflite(net, graph.input_shape)
-    assert_one_partition(tflite)
+    assert_one_xnnpack_partition(tflite)
     assert_same_as_torch(net, tflite, [graph.input_shape])

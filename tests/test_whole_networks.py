@@ -112,3 +112,27 @@ def test_a_graph_network_predicts_with_rows_measured_on_demand(lut, tmp_path, ca
     detail = predictor.predict_module(regnet, (1, 3, 64, 64), backend=backend)
     assert detail.measured_keys and detail.estimated_keys == ()
     assert any(k.startswith("bottleneck_") and "_g" in k for k in detail.measured_keys)
+
+
+@pytest.mark.slow
+def test_every_mobile_network_predicts_from_the_cli(lut, tmp_path, capsys):
+    """All 27 networks of issue 30 predict from ``lutnas predict --torchvision``; the rows this
+    LUT (MnasNet-space layers and two ResNets) lacks are estimated, each named."""
+    import json
+
+    from lutnas.cli.main import main
+    from profiler.torchvision_nets import MOBILE_NETWORKS
+
+    saved = tmp_path / "p.predictor"
+    assert main(["fit", "--lut", str(lut), "--out", str(saved)]) == 0
+    with LutStore.open(lut, writable=False) as store:
+        have = store.layer_keys()
+    capsys.readouterr()
+    for name in MOBILE_NETWORKS:
+        args = ["predict", "--predictor", str(saved), "--torchvision", name]
+        assert main([*args, "--resolution", "64", "--json"]) == 0, name
+        record = json.loads(capsys.readouterr().out)
+        keys = {s.key for s in torchvision_layers(name, 64)}
+        assert record["network"] == name and record["latency_ms"] > 0, name
+        assert set(record["estimated_keys"]) == keys - have, name
+        assert record["measured_keys"] == [], name
