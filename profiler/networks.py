@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lut.network import SpecGraph
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
@@ -40,6 +40,9 @@ from profiler.loop import (
     run_workloads,
 )
 from profiler.workloads import arch_workload
+
+if TYPE_CHECKING:  # lut.network loads torch: only when a network is built or timed
+    from lut.network import SpecGraph
 
 TORCHVISION = (
     "mnasnet0_5",
@@ -85,6 +88,8 @@ def training_networks(meta: dict) -> dict[str, dict]:
 
 def as_graph(layers: SpecGraph | Sequence[LayerSpec]) -> SpecGraph:
     """A network's layers as a graph (a list of LayerSpecs is a chain)."""
+    from lut.network import SpecGraph
+
     return layers if isinstance(layers, SpecGraph) else SpecGraph.chain(layers)
 
 
