@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from lut.unit_modules import ChannelSplit
 from profiler.base import BackendError, Workload
 
 OPSET = 17
@@ -33,8 +34,9 @@ TFLITE_WRITER_VERSION = 1  # bump whenever the .tflite files written change
 _LOCKS = {"onnx": threading.Lock(), "tflite": threading.Lock()}
 _EXPORT_LOCK = _LOCKS["onnx"]
 
-# writes a module (eval mode) for a batch-1 input of the given torch shape to a path
-Writer = Callable[[torch.nn.Module, tuple[int, ...], Path], None]
+# writes a module (eval mode) for a batch-1 input of the given torch shape to a path; a module
+# taking several tensors (an add, a concat) gets the tuple of their shapes (:func:`shapes_arg`)
+Writer = Callable[[torch.nn.Module, tuple, Path], None]
 
 
 def default_cache_dir(fmt: str = "onnx") -> Path:
@@ -95,7 +97,7 @@ def cached_export(
         BackendError: building or writing failed; the message names the workload.
     """
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(fmt)
-    tag = f"{workload.key}|{workload.input_shape}|{sorted(settings.items())}"
+    tag = f"{workload.key}|{shapes_arg(workload)}|{sorted(settings.items())}"
     path = cache_dir / f"{hashlib.sha1(tag.encode()).hexdigest()[:20]}.{fmt}"
     with _LOCKS[fmt]:
         if not path.exists():
@@ -109,7 +111,7 @@ def _export(workload: Workload, path: Path, fmt: str, write: Writer) -> None:
     try:
         module = workload.build()
         module.eval()
-        write(module, tuple(workload.input_shape), tmp)
+        write(module, shapes_arg(workload), tmp)
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written cached file
     except Exception as exc:
         label = {"onnx": "ONNX", "tflite": "TFLite"}.get(fmt, fmt)
@@ -118,15 +120,34 @@ def _export(workload: Workload, path: Path, fmt: str, write: Writer) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _write_onnx(module: torch.nn.Module, input_shape: Sequence[int], path: Path) -> None:
+def shapes_arg(workload: Workload) -> tuple:
+    """What a :data:`Writer` gets: the input shape, or the tuple of every input's shape for a
+    workload of several inputs (single-input files keep the names they always had)."""
+    if workload.more_input_shapes:
+        return workload.input_shapes
+    return tuple(workload.input_shape)
+
+
+def input_shape_list(shapes: tuple) -> list[tuple[int, ...]]:
+    """A :data:`Writer`'s shape argument as a list of input shapes."""
+    if shapes and isinstance(shapes[0], (tuple, list)):
+        return [tuple(int(d) for d in s) for s in shapes]
+    return [tuple(int(d) for d in shapes)]
+
+
+def _write_onnx(module: torch.nn.Module, input_shape: Sequence, path: Path) -> None:
+    shapes = input_shape_list(tuple(input_shape))
+    names = ["input"] if len(shapes) == 1 else [f"input{i}" for i in range(len(shapes))]
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        args = tuple(torch.randn(s) for s in shapes)
+        n_out = len(module.parts) if isinstance(module, ChannelSplit) else 1
         torch.onnx.export(
             module,
-            (torch.randn(tuple(input_shape)),),
+            args,
             str(path),
-            input_names=["input"],
-            output_names=["output"],
+            input_names=names,
+            output_names=["output"] if n_out == 1 else [f"output{i}" for i in range(n_out)],
             opset_version=OPSET,
             dynamo=False,
         )

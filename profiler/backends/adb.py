@@ -79,6 +79,11 @@ class AdbBackend(Backend):
 
     name = "adb"
 
+    @property
+    def any_module(self) -> bool:  # type: ignore[override]
+        """False with ``benchmark_model``: lutnas's ``.tflite`` writer takes its layers only."""
+        return self.kind is None or self.kind.model_suffix != ".tflite"
+
     def __init__(
         self,
         serial: str | None = None,
