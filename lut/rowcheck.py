@@ -41,7 +41,7 @@ def row_problem(table: str, row: Mapping[str, object], checksummed: bool) -> str
             reason = implausible(table, row)
             return f"no checksum{f' and {reason}' if reason else ''}"
         if stored != row_checksum(table, row):
-            return "its checksum does not match its values (they changed after being written)"
+            return "checksum mismatch: its values changed after they were written"
     return implausible(table, row)
 
 

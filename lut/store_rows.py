@@ -14,7 +14,7 @@ from lut.schema import CHECKSUM_COLUMN, KEY_COLUMNS
 
 log = logging.getLogger("lut.store")
 
-_WHAT = {"layers": "layer rows", "models": "whole-model rows"}
+_WHAT = {"layers": "layer row", "models": "whole-model row"}
 
 
 class CheckedRows:
@@ -60,9 +60,11 @@ class CheckedRows:
         more = f"; and {len(keys) - 5} more" if len(keys) > 5 else ""
         path = shlex.quote(str(self.path))
         listed = " ".join(shlex.quote(k) for k in keys[:5])
+        rows = f"{_WHAT[table]} fails its" if len(keys) == 1 else f"{_WHAT[table]}s fail their"
         return (
-            f"{path}: {len(keys)} {_WHAT[table]} fail their check and are left out: {shown}"
+            f"{path}: {len(keys)} {rows} check and {'is' if len(keys) == 1 else 'are'} left "
+            f"out: {shown}"
             f"{more}. Run the profile-device command that made this LUT again (--out {path}): "
-            f"it measures them again and replaces them; or drop them with: lutnas lut remove "
+            f"it measures what is left out again; or drop it with: lutnas lut remove "
             f"{path} {listed}{' ...' if len(keys) > 5 else ''}"
         )

@@ -47,8 +47,7 @@ def refuse_directory(path: Path) -> None:
     if path.exists() and not path.is_file():
         kind = "a device" if path.is_char_device() or path.is_block_device() else "not a file"
         raise LutnasError(
-            f"{path} is {kind}, not a LUT file; give the name of a LUT file (a new name to "
-            "create one), e.g. host.lut"
+            f"{path} is {kind}, not a LUT file; give a file name for the LUT, e.g. host.lut"
         )
 
 
