@@ -42,19 +42,29 @@ def row_problem(table: str, row: Mapping[str, object], checksummed: bool) -> str
             return f"no checksum{f' and {reason}' if reason else ''}"
         if stored != row_checksum(table, row):
             return "checksum mismatch: its values changed after they were written"
+        # the row is as written: its key and spec columns came from one LayerSpec
+        return implausible_statistics(row)
     return implausible(table, row)
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return (type(value) is float or type(value) is int) and math.isfinite(value)
 
 
 def _count(value: object, low: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= _MAX_RUNS
+    return type(value) is int and low <= value <= _MAX_RUNS
 
 
 def implausible(table: str, row: Mapping[str, object]) -> str | None:
-    """Why the statistics (and, for layers, the key) of a row cannot be a measurement, or None."""
+    """Why the statistics and the key of a row cannot be a measurement, or None."""
+    problem = implausible_statistics(row)
+    if problem is not None:
+        return problem
+    return _layer_problem(row) if table == "layers" else _model_problem(row)
+
+
+def implausible_statistics(row: Mapping[str, object]) -> str | None:
+    """Why the statistics of a row cannot be a measurement, or None."""
     median, mean = row.get("median_ms"), row.get("mean_ms")
     for name, value in (("median_ms", median), ("mean_ms", mean)):
         if not (_number(value) and value > 0):
@@ -84,7 +94,7 @@ def implausible(table: str, row: Mapping[str, object]) -> str | None:
         value = row.get(name)
         if value is not None and not (_number(value) and value > 0):
             return f"{name} {value!r} is not a positive number"
-    return _layer_problem(row) if table == "layers" else _model_problem(row)
+    return None
 
 
 def _layer_problem(row: Mapping[str, object]) -> str | None:

@@ -91,7 +91,10 @@ KEY_COLUMNS = {"layers": "key", "models": "arch_key"}
 def _canonical(value: object) -> str:
     """One text per stored value: numbers as the float they are (SQLite keeps a REAL column's
     whole numbers as integers), text as it is, blobs in hex."""
-    if isinstance(value, numbers.Real):
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is float or kind is int or isinstance(value, numbers.Real):
         return repr(float(value))
     if isinstance(value, bytes):
         return value.hex()
@@ -101,13 +104,13 @@ def _canonical(value: object) -> str:
 def row_checksum(table: str, row: Mapping[str, object]) -> str:
     """The checksum of a ``layers`` or ``models`` row (a mapping of column to value): 16 hex
     digits of BLAKE2b over the non-NULL values of :data:`CHECKED_COLUMNS`."""
-    h = hashlib.blake2b(digest_size=8)
-    for column in CHECKED_COLUMNS[table]:
-        value = row.get(column)
-        if value is None or (isinstance(value, float) and value != value):  # NaN: stored NULL
-            continue
-        h.update(f"{column}={_canonical(value)}\x00".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
+    text = "\x00".join(
+        f"{column}={_canonical(value)}"
+        for column in CHECKED_COLUMNS[table]
+        if (value := row.get(column)) is not None and value == value  # NaN is stored NULL
+    )
+    data = text.encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 def insert_row(conn: sqlite3.Connection, table: str, row: Mapping[str, object]) -> None:

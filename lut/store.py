@@ -255,10 +255,12 @@ class LutStore:
             raise LutnasError(write_failure(self.path, exc)) from None
 
     def _put(self, table: str, values: tuple) -> None:
+        row = dict(zip(CHECKED_COLUMNS[table], values, strict=True))
         try:
-            insert_row(self._conn, table, dict(zip(CHECKED_COLUMNS[table], values, strict=True)))
+            insert_row(self._conn, table, row)
         except sqlite3.DatabaseError as exc:
             raise LutnasError(write_failure(self.path, exc)) from None
+        self.checks.replaced(table, values[0])
 
     def _checked(self, table: str, where: str = "", params: tuple | list = ()) -> list[dict]:
         """The rows of ``table`` that pass their checks (:class:`lut.store_rows.CheckedRows`)."""

@@ -46,6 +46,11 @@ class CheckedRows:
         self._warn(table)
         return good
 
+    def replaced(self, table: str, key: str) -> None:
+        """The row of ``key`` was written anew: it is no longer damaged."""
+        self.damaged[table].pop(key, None)
+        self._warned.discard((table, key))
+
     def _warn(self, table: str) -> None:
         new = [k for k in self.damaged[table] if (table, k) not in self._warned]
         if not new:
@@ -56,8 +61,12 @@ class CheckedRows:
     def describe(self, table: str, keys: list[str] | None = None) -> str:
         """One paragraph: which rows of ``table`` failed, why, and how to measure them again."""
         keys = list(self.damaged[table]) if keys is None else keys
-        shown = "; ".join(f"{k} ({self.damaged[table][k]})" for k in keys[:5])
-        more = f"; and {len(keys) - 5} more" if len(keys) > 5 else ""
+        reasons = {self.damaged[table][k] for k in keys}
+        if len(reasons) == 1:
+            shown = f"{', '.join(keys[:5])} ({reasons.pop()})"
+        else:
+            shown = "; ".join(f"{k} ({self.damaged[table][k]})" for k in keys[:5])
+        more = f", and {len(keys) - 5} more" if len(keys) > 5 else ""
         path = shlex.quote(str(self.path))
         listed = " ".join(shlex.quote(k) for k in keys[:5])
         rows = f"{_WHAT[table]} fails its" if len(keys) == 1 else f"{_WHAT[table]}s fail their"
