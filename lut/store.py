@@ -25,18 +25,16 @@ from typing import TYPE_CHECKING
 
 from lut.measurement import Measurement
 from lut.schema import (  # FORMAT, SCHEMA_VERSION: importable from here too
-    CHECKED_COLUMNS,
     CHECKSUM_COLUMN,
     FORMAT,
     SCHEMA_VERSION,
     SPEC_COLUMNS,
     drift_values,
-    insert_row,
     stat_values,
     upgrade,
 )
 from lut.spec import LayerSpec
-from lut.store_rows import CheckedRows
+from lut.store_rows import CheckedRows, RowAccess
 from lut.store_util import (  # describe_diff: importable from here too
     checked_meta,
     describe_diff,
@@ -61,7 +59,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-class LutStore:
+class LutStore(RowAccess):
     """An open LUT file. Use :meth:`open` to read, :meth:`create_or_resume` to profile into."""
 
     def __init__(
@@ -241,41 +239,6 @@ class LutStore:
     def set_meta(self, key: str, value: object) -> None:
         self._set_meta(key, value)
 
-    # --- SQL with the file named in its errors ------------------------------------------------
-    def _query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
-        try:
-            return self._conn.execute(sql, params).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise LutnasError(read_failure(self.path, exc)) from None
-
-    def _write(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
-        try:
-            return self._conn.execute(sql, params)
-        except sqlite3.DatabaseError as exc:
-            raise LutnasError(write_failure(self.path, exc)) from None
-
-    def _put(self, table: str, values: tuple) -> None:
-        row = dict(zip(CHECKED_COLUMNS[table], values, strict=True))
-        try:
-            insert_row(self._conn, table, row)
-        except sqlite3.DatabaseError as exc:
-            raise LutnasError(write_failure(self.path, exc)) from None
-        self.checks.replaced(table, values[0])
-
-    def _checked(self, table: str, where: str = "", params: tuple | list = ()) -> list[dict]:
-        """The rows of ``table`` that pass their checks (:class:`lut.store_rows.CheckedRows`)."""
-        return self.checks.keep(table, self._query(f"SELECT * FROM {table} {where}", params))
-
-    def damaged_rows(self) -> dict[str, dict[str, str]]:
-        """Rows left out so far because they failed their checks: table -> key -> why."""
-        return {t: dict(rows) for t, rows in self.checks.damaged.items() if rows}
-
-    def stored_keys(self) -> set[str]:
-        """Every layer and arch key in the file, damaged rows included."""
-        return {
-            r[0] for r in self._query("SELECT key FROM layers UNION SELECT arch_key FROM models")
-        }
-
     @property
     def meta(self) -> dict:
         rows = self._query("SELECT key, value FROM meta")
@@ -315,35 +278,6 @@ class LutStore:
             ),
         )
 
-    def layer_keys(self) -> set[str]:
-        """The keys of the layer rows that pass their checks (a damaged row is measured again)."""
-        return {r["key"] for r in self._checked("layers")}
-
-    def layer_count(self) -> int:
-        return self._query("SELECT COUNT(*) FROM layers")[0][0]
-
-    def latency_ms(self, keys: Iterable[str]) -> dict[str, float]:
-        """Median latency of each stored key (missing keys are absent from the result)."""
-        wanted = list(dict.fromkeys(keys))
-        out: dict[str, float] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            rows = self._checked("layers", f"WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            out.update({r["key"]: r["median_ms"] for r in rows})
-        return out
-
-    def layers_frame(self) -> pd.DataFrame:
-        return self._frame("layers", "key")
-
-    def _frame(self, table: str, key_column: str) -> pd.DataFrame:
-        import pandas as pd  # loaded on demand: profiling never needs it
-
-        columns = [r[1] for r in self._query(f"PRAGMA table_info({table})")]
-        columns = [c for c in columns if c != CHECKSUM_COLUMN]
-        rows = self._checked(table, f"ORDER BY {key_column}")
-        records = [tuple(r.get(c) for c in columns) for r in rows]
-        return pd.DataFrame.from_records(records, columns=columns, coerce_float=True)
-
     # --- whole models ----------------------------------------------------------------------
     def put_model(self, arch, m: Measurement, attempts: int = 1, name: str | None = None) -> None:
         """Store the whole-model measurement of ``arch``: an :class:`lutnas.spaces.arch.Arch`, or
@@ -362,13 +296,6 @@ class LutStore:
                 *drift_values(m),
             ),
         )
-
-    def model_keys(self) -> set[str]:
-        """The arch keys of the whole-model rows that pass their checks."""
-        return {r["arch_key"] for r in self._checked("models")}
-
-    def models_frame(self) -> pd.DataFrame:
-        return self._frame("models", "arch_key")
 
     # --- removing rows ---------------------------------------------------------------------
     def remove_layers(self, keys: Iterable[str]) -> list[str]:

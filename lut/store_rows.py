@@ -1,5 +1,7 @@
 """A LUT's rows as readers get them: each checked (:mod:`lut.rowcheck`), a failing one left out
-and reported once, with the way to measure it again."""
+and reported once, with the way to measure it again (:class:`CheckedRows`); and the SQL of an
+open LUT with the file named in every error it raises (:class:`RowAccess`, the base of
+:class:`lut.store.LutStore`)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,15 @@ import shlex
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lut.rowcheck import row_problem
-from lut.schema import CHECKSUM_COLUMN, KEY_COLUMNS
+from lut.schema import CHECKED_COLUMNS, CHECKSUM_COLUMN, KEY_COLUMNS, insert_row
+from lut.store_util import read_failure, write_failure
+from lutnas.errors import LutnasError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("lut.store")
 
@@ -77,3 +85,85 @@ class CheckedRows:
             f"it measures what is left out again; or drop it with: lutnas lut remove "
             f"{path} {listed}{' ...' if len(keys) > 5 else ''}"
         )
+
+
+class RowAccess:
+    """Reading and writing the rows of an open LUT: every error names the file
+    (:func:`lut.store_util.read_failure`, :func:`~lut.store_util.write_failure`), and every
+    row read passes its checks (:attr:`checks`). Set up by :class:`lut.store.LutStore`."""
+
+    path: Path
+    _conn: sqlite3.Connection
+    checks: CheckedRows
+
+    def _query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise LutnasError(read_failure(self.path, exc)) from None
+
+    def _write(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise LutnasError(write_failure(self.path, exc)) from None
+
+    def _put(self, table: str, values: tuple) -> None:
+        row = dict(zip(CHECKED_COLUMNS[table], values, strict=True))
+        try:
+            insert_row(self._conn, table, row)
+        except sqlite3.DatabaseError as exc:
+            raise LutnasError(write_failure(self.path, exc)) from None
+        self.checks.replaced(table, values[0])
+
+    def _checked(self, table: str, where: str = "", params: tuple | list = ()) -> list[dict]:
+        """The rows of ``table`` that pass their checks (:class:`lut.store_rows.CheckedRows`)."""
+        return self.checks.keep(table, self._query(f"SELECT * FROM {table} {where}", params))
+
+    def damaged_rows(self) -> dict[str, dict[str, str]]:
+        """Rows left out so far because they failed their checks: table -> key -> why."""
+        return {t: dict(rows) for t, rows in self.checks.damaged.items() if rows}
+
+    def stored_keys(self) -> set[str]:
+        """Every layer and arch key in the file, damaged rows included."""
+        return {
+            r[0] for r in self._query("SELECT key FROM layers UNION SELECT arch_key FROM models")
+        }
+
+    # --- layers ----------------------------------------------------------------------------
+    def layer_keys(self) -> set[str]:
+        """The keys of the layer rows that pass their checks (a damaged row is measured again)."""
+        return {r["key"] for r in self._checked("layers")}
+
+    def layer_count(self) -> int:
+        return self._query("SELECT COUNT(*) FROM layers")[0][0]
+
+    def latency_ms(self, keys: Iterable[str]) -> dict[str, float]:
+        """Median latency of each stored key (missing keys are absent from the result)."""
+        wanted = list(dict.fromkeys(keys))
+        out: dict[str, float] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            rows = self._checked("layers", f"WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            out.update({r["key"]: r["median_ms"] for r in rows})
+        return out
+
+    def layers_frame(self) -> pd.DataFrame:
+        return self._frame("layers", "key")
+
+    def _frame(self, table: str, key_column: str) -> pd.DataFrame:
+        import pandas as pd  # loaded on demand: profiling never needs it
+
+        columns = [r[1] for r in self._query(f"PRAGMA table_info({table})")]
+        columns = [c for c in columns if c != CHECKSUM_COLUMN]
+        rows = self._checked(table, f"ORDER BY {key_column}")
+        records = [tuple(r.get(c) for c in columns) for r in rows]
+        return pd.DataFrame.from_records(records, columns=columns, coerce_float=True)
+
+    # --- whole models ----------------------------------------------------------------------
+    def model_keys(self) -> set[str]:
+        """The arch keys of the whole-model rows that pass their checks."""
+        return {r["arch_key"] for r in self._checked("models")}
+
+    def models_frame(self) -> pd.DataFrame:
+        return self._frame("models", "arch_key")
