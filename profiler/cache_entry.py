@@ -31,7 +31,8 @@ def hash_path(path: Path) -> Path:
     return path.with_name(path.name + HASH_SUFFIX)
 
 
-def _digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -58,7 +59,7 @@ def verified(path: Path) -> bool:
         recorded = hash_path(path).read_text().strip()
     except (FileNotFoundError, UnicodeDecodeError):
         recorded = None  # written by an older lutnas, or its writer died before the hash
-    if recorded is not None and _digest(path) == recorded:
+    if recorded is not None and file_sha256(path) == recorded:
         with _LOCK:
             _CHECKED[path] = stamp
         return True
@@ -78,7 +79,7 @@ def temp_file(path: Path) -> Path:
 
 def publish(tmp: Path, path: Path) -> None:
     """Move a completely written ``tmp`` to ``path``, its hash beside it (written last)."""
-    digest = _digest(tmp)
+    digest = file_sha256(tmp)
     hash_tmp = temp_path(hash_path(path), f"{TEMP_TAG}.{threading.get_ident()}", hidden=False)
     try:
         hash_tmp.write_text(digest + "\n")

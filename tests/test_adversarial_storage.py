@@ -128,27 +128,20 @@ def test_lost_a_file_cut_short_gives_back_every_row_on_its_intact_pages(tmp_path
     assert all(got[k] == truth[k] for k in got)  # nothing recovered wrong
 
 
-def test_lost_one_bad_byte_in_the_header_page_count_loses_nothing(tmp_path, capsys):
-    path = _lut(tmp_path / "a.lut")
-    truth = _truth(path)
-    data = bytearray(path.read_bytes())
+def _header_page_count(data: bytearray) -> None:
     data[31] ^= 0x07  # the low byte of the in-header database size
-    path.write_bytes(bytes(data))
-
-    assert main(["lut", "show", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert "damaged" in err and "lut repair" in err, err
-    code, got, text = _repair(path, capsys)
-    assert code == 0, text
-    assert got == truth
 
 
-def test_lost_one_bad_byte_in_the_meta_format_row_loses_nothing(tmp_path, capsys):
+def _meta_format_row(data: bytearray) -> None:
+    data[data.find(b'"lutnas-lut"') + 3] ^= 0x40  # "lu4nas-lut"
+
+
+@pytest.mark.parametrize("damage", [_header_page_count, _meta_format_row], ids=lambda f: f.__name__)
+def test_lost_one_bad_byte_loses_nothing(tmp_path, capsys, damage):
     path = _lut(tmp_path / "a.lut")
     truth = _truth(path)
     data = bytearray(path.read_bytes())
-    at = data.find(b'"lutnas-lut"')
-    data[at + 3] ^= 0x40  # "lu4nas-lut"
+    damage(data)
     path.write_bytes(bytes(data))
 
     assert main(["lut", "show", str(path)]) == 2
@@ -402,11 +395,10 @@ def test_message_out_dev_null_is_not_told_to_create_it(tmp_path, capsys):
     assert lock.exists() == existed  # no lock file made in /dev
 
 
-FULL_DISK = textwrap.dedent(
+FILL_DISK = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from lutnas.cli.main import main
     full = Path(sys.argv[1])
     fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
     try:  # the disk fills up ...
@@ -414,8 +406,13 @@ FULL_DISK = textwrap.dedent(
             os.write(fd, b"x" * 4096)
     except OSError:
         pass
-    os.ftruncate(fd, os.fstat(fd).st_size - 24 * 4096)  # ... but for 96 KB
+    os.ftruncate(fd, os.fstat(fd).st_size - int(os.environ["LEAVE_KB"]) * 1024)  # ... all but
     os.close(fd)
+    """
+)
+FULL_DISK = FILL_DISK + textwrap.dedent(
+    """
+    from lutnas.cli.main import main
     sys.exit(main(sys.argv[2:]))
     """
 )
@@ -431,35 +428,16 @@ def _tmpfs_works() -> bool:
 @pytest.mark.skipif(not _tmpfs_works(), reason="needs root and mount namespaces (tmpfs)")
 def test_message_a_full_disk_names_the_file_it_could_not_write(tmp_path):
     src = _lut(tmp_path / "a.lut")
-    full = tmp_path / "full"
-    full.mkdir()
-    d = str(full)
-    script = f'mount -t tmpfs -o size=256k tmpfs {d} && exec "$@"'
-    out = full / "merged.lut"
-    argv = [sys.executable, "-c", FULL_DISK, d, "lut", "merge", str(src), "--out", str(out)]
-    r = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script, "sh", *argv],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    out = tmp_path / "full" / "merged.lut"
+    r = _on_full_disk(
+        tmp_path / "full", FULL_DISK, ["lut", "merge", str(src), "--out", str(out)], 96
     )
     assert r.returncode == 2, r.stderr
     assert str(out) in r.stderr and "full" in r.stderr, r.stderr
 
 
-EXPORT_ON_FULL_DISK = textwrap.dedent(
+EXPORT_ON_FULL_DISK = FILL_DISK + textwrap.dedent(
     """
-    import os, sys
-    from pathlib import Path
-    full = Path(sys.argv[1])
-    fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
-    try:  # the disk fills up ...
-        while True:
-            os.write(fd, b"x" * 4096)
-    except OSError:
-        pass
-    os.ftruncate(fd, os.fstat(fd).st_size - 4096)  # ... but for 32 KB
-    os.close(fd)
     from lut.modules import build_layer
     from lutnas.errors import LutnasError
     from lutnas.spaces.space import get_space
@@ -478,19 +456,24 @@ EXPORT_ON_FULL_DISK = textwrap.dedent(
 
 @pytest.mark.skipif(not _tmpfs_works(), reason="needs root and mount namespaces (tmpfs)")
 def test_message_a_full_export_cache_stops_the_run_naming_the_cache(tmp_path):
-    full = tmp_path / "full"
-    full.mkdir()
-    d = str(full)
-    script = f'mount -t tmpfs -o size=256k tmpfs {d} && exec "$@"'
-    argv = [sys.executable, "-c", EXPORT_ON_FULL_DISK, d]
-    r = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script, "sh", *argv],
+    d = tmp_path / "full"
+    r = _on_full_disk(d, EXPORT_ON_FULL_DISK, [], 4)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("stopped:") and f"{d}/c" in r.stdout, r.stdout
+
+
+def _on_full_disk(directory: Path, code: str, args: list[str], leave_kb: int):
+    """Run ``code`` with ``directory`` on a 256 KB file system it fills up to ``leave_kb``."""
+    directory.mkdir()
+    script = f'mount -t tmpfs -o size=256k tmpfs {directory} && exec "$@"'
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", sys.executable, "-c", code, str(directory),
+         *args],
         capture_output=True,
         text=True,
         timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("stopped:") and f"{d}/c" in r.stdout, r.stdout
+        env={**os.environ, "LEAVE_KB": str(leave_kb)},
+    )  # fmt: skip
 
 
 BLOCKED_CREATE = textwrap.dedent(

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from test_lut_repair import _pages
 
 from lut.pages import latest, looks_like_lut, read_pages
 from lut.schema import SCHEMA_SQL
@@ -67,7 +68,7 @@ def test_freed_pages_do_not_bring_deleted_rows_back(tmp_path):
     before = path.read_bytes()
     stale = [  # leaf images holding rows about to be deleted
         before[(p - 1) * PAGE : p * PAGE]
-        for p in _pages_of(path, "models", "leaf")
+        for p in _pages(path, "models", "leaf")
         if b"k45" in before[(p - 1) * PAGE : p * PAGE]
     ]
     gone = {f"k{i}" for i in range(30, 80)}  # several whole leaf pages' worth
@@ -92,23 +93,10 @@ def test_freed_pages_do_not_bring_deleted_rows_back(tmp_path):
     assert len(keys) == 120 - 3 - len(gone - {"k3", "k7", "k20"})
 
 
-def _pages_of(path: Path, name: str, kind: str) -> list[int]:
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute(
-            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = ?", (name, kind)
-        ).fetchall()
-    except sqlite3.OperationalError:
-        pytest.skip("this SQLite has no dbstat table")
-    finally:
-        conn.close()
-    return [r[0] for r in rows]
-
-
 def test_leaves_whose_parent_page_is_lost_are_read_by_their_shape(tmp_path):
     path = _db(tmp_path / "a.db", models=120, sizes=(10, 500))
     names, rows = _sqlite_rows(path, "models")
-    interior = _pages_of(path, "models", "internal")
+    interior = _pages(path, "models", "internal")
     assert interior
     data = bytearray(path.read_bytes())
     for page in interior:  # the table's interior pages zeroed: its leaves are orphans
@@ -126,7 +114,7 @@ def test_a_file_cut_inside_a_page_gives_its_whole_cells_and_nothing_else(tmp_pat
     path = _db(tmp_path / "a.db", models=150, references=0, sizes=(200,))
     names, rows = _sqlite_rows(path, "models")
     data = path.read_bytes()
-    leaves = sorted(_pages_of(path, "models", "leaf"))
+    leaves = sorted(_pages(path, "models", "leaf"))
     cut = tmp_path / "cut.db"
     last = leaves[-1]
     cut.write_bytes(data[: (last - 1) * PAGE + PAGE // 2])  # half of the last leaf
