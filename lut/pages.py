@@ -130,7 +130,8 @@ def _row(table: Table, rowid: int, values: list) -> dict:
 
 
 def read_pages(path: str | Path, fallback_sql: str) -> Pages:
-    """Every table row that reads whole from the pages of the SQLite file at ``path``.
+    """Every table row that reads whole from the pages of the SQLite file at ``path`` (and of
+    its write-ahead log ``path-wal``, where there is one).
 
     Args:
         fallback_sql: the ``CREATE TABLE`` statements to assume where the file's own schema
@@ -139,8 +140,9 @@ def read_pages(path: str | Path, fallback_sql: str) -> Pages:
     Raises:
         ValueError: ``path`` does not start like an SQLite file.
     """
+    wal = Path(f"{path}-wal")
     try:
-        f = PageFile(Path(path).read_bytes())
+        f = PageFile(Path(path).read_bytes(), wal.read_bytes() if wal.is_file() else b"")
     except FormatError as exc:
         raise ValueError(f"{path}: {exc}") from None
     entries = _schema(f)

@@ -4,7 +4,9 @@ size, b-tree pages and their cells, records, overflow chains and the freelist.
 Used by :mod:`lut.pages` on files SQLite itself refuses, so nothing here trusts more of the file
 than it must: the page count is the file's length (not the header's), a page cut short yields
 the cells that lie wholly inside it, and whatever does not decode raises :class:`FormatError`
-(a whole page) or comes back as None (one cell).
+(a whole page) or comes back as None (one cell). A write-ahead log beside the file (a writer
+killed before its checkpoint) supplies the newest committed image of the pages it holds
+(:func:`wal_pages`: only frames whose salts and running checksums hold, up to the last commit).
 """
 
 from __future__ import annotations
@@ -72,16 +74,59 @@ def decode_record(payload: bytes) -> list:
     return values
 
 
-class PageFile:
-    """The pages of one file, as far as the file goes."""
+_WAL_MAGIC = (0x377F0682, 0x377F0683)  # checksums of little- / big-endian words
 
-    def __init__(self, data: bytes) -> None:
+
+def _wal_checksum(data: bytes, sums: tuple[int, int], big: bool) -> tuple[int, int]:
+    words = struct.unpack(f"{'>' if big else '<'}{len(data) // 4}I", data)
+    s0, s1 = sums
+    for i in range(0, len(words), 2):
+        s0 = (s0 + words[i] + s1) & 0xFFFFFFFF
+        s1 = (s1 + words[i + 1] + s0) & 0xFFFFFFFF
+    return s0, s1
+
+
+def wal_pages(wal: bytes) -> tuple[int, dict[int, bytes]]:
+    """(page size, page number -> newest committed image) of a write-ahead log; (0, {}) when
+    its header does not read."""
+    if len(wal) < 32 or int.from_bytes(wal[:4], "big") not in _WAL_MAGIC:
+        return 0, {}
+    big, size = bool(wal[3] & 1), int.from_bytes(wal[8:12], "big")
+    sums = _wal_checksum(wal[:24], (0, 0), big)
+    if size < 512 or size & (size - 1) or sums != struct.unpack(">II", wal[24:32]):
+        return 0, {}
+    frames, committed, pos = [], 0, 32
+    while pos + 24 + size <= len(wal):
+        head, image = wal[pos : pos + 24], wal[pos + 24 : pos + 24 + size]
+        if head[8:16] != wal[16:24]:
+            break  # a frame of an earlier log generation
+        sums = _wal_checksum(head[:8] + image, sums, big)
+        if sums != struct.unpack(">II", head[16:24]):
+            break  # torn or damaged: nothing after it counts
+        frames.append((int.from_bytes(head[:4], "big"), image))
+        if int.from_bytes(head[4:8], "big"):  # a commit frame
+            committed = len(frames)
+        pos += 24 + size
+    return size, dict(frames[:committed])
+
+
+class PageFile:
+    """The pages of one file, as far as the file goes, with those of its write-ahead log."""
+
+    def __init__(self, data: bytes, wal: bytes = b"") -> None:
         if not data.startswith(_MAGIC) or len(data) < 100:
             raise FormatError("no SQLite header")
         self.data = data
         self.page_size = self._page_size()
-        self.usable = self.page_size - data[20]
-        self.count = -(-len(data) // self.page_size)  # the file's pages, not the header's
+        wal_size, self.logged = wal_pages(wal)
+        if wal_size != self.page_size:
+            self.logged = {}
+        header = self.logged.get(1, data)
+        self.usable = self.page_size - header[20]
+        self.freelist_head = int.from_bytes(header[32:36], "big")
+        self.count = max(  # the file's pages, not the header's
+            -(-len(data) // self.page_size), max(self.logged, default=0)
+        )
 
     def _page_size(self) -> int:
         size = int.from_bytes(self.data[16:18], "big")
@@ -100,6 +145,8 @@ class PageFile:
         """Page ``number`` (from 1); shorter than a page when the file is cut inside it."""
         if not 1 <= number <= self.count:
             raise FormatError(f"page {number} is past the end of the file")
+        if number in self.logged:
+            return self.logged[number]
         start = (number - 1) * self.page_size
         return self.data[start : start + self.page_size]
 
@@ -179,7 +226,7 @@ class PageFile:
 
     def freelist(self) -> set[int]:
         """The pages on the freelist, as far as its chain reads."""
-        free, trunk, seen = set(), int.from_bytes(self.data[32:36], "big"), set()
+        free, trunk, seen = set(), self.freelist_head, set()
         while trunk and trunk not in seen:
             seen.add(trunk)
             free.add(trunk)

@@ -144,3 +144,39 @@ def test_a_file_that_is_no_sqlite_file_is_refused(tmp_path):
         read_pages(junk, SCHEMA_SQL)
     assert not looks_like_lut(junk)
     assert not looks_like_lut(_db(tmp_path / "a.db"))  # SQLite, LUT tables, but no LUT meta
+
+
+def _with_log(tmp_path: Path) -> Path:
+    """A copy of a file and its write-ahead log taken while the writer still had them open:
+    ten commits in the log, none checkpointed into the file."""
+    live = tmp_path / "live.db"
+    conn = sqlite3.connect(live, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.executescript(SCHEMA_SQL)
+    for i in range(10):
+        conn.execute(MODEL_ROW, (f"w{i}", "x" * 900, "mnasnet", 224, None, 1.0 + i, 1.0, 0.1,
+                                 0.9, 1.1 + i, 5, 1, 0.1, 1, "t", None, None, "c"))  # fmt: skip
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(live.read_bytes())
+    Path(f"{copy}-wal").write_bytes(Path(f"{live}-wal").read_bytes())
+    conn.close()
+    return copy
+
+
+@pytest.mark.parametrize("log_damage", ["none", "torn-last-frame", "bad-byte-in-a-frame"])
+def test_a_write_ahead_log_counts_as_sqlite_counts_it(tmp_path, log_damage):
+    path = _with_log(tmp_path)
+    wal = Path(f"{path}-wal")
+    log = bytearray(wal.read_bytes())
+    frame = 24 + PAGE
+    if log_damage == "torn-last-frame":
+        del log[-frame // 2 :]
+    elif log_damage == "bad-byte-in-a-frame":
+        log[32 + frame * (len(log) // frame // 2) + 24 + 100] ^= 0xFF  # a middle frame's page
+    wal.write_bytes(bytes(log))
+    assert len(Path(path).read_bytes()) // PAGE < 12  # the rows are in the log only
+    found = read_pages(path, SCHEMA_SQL)  # first: SQLite checkpoints the log when it closes
+    names, rows = _sqlite_rows(path, "models")
+    assert len(rows) == 10 if log_damage == "none" else 0 < len(rows) < 10
+    assert _page_rows(found, "models", names) == rows
