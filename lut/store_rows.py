@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from lut.rowcheck import row_problem
 from lut.schema import CHECKED_COLUMNS, CHECKSUM_COLUMN, KEY_COLUMNS, insert_row
-from lut.store_util import read_failure, write_failure
+from lut.store_util import read_failure, read_sql, write_failure
 from lutnas.errors import LutnasError
 
 if TYPE_CHECKING:
@@ -152,13 +152,23 @@ class RowAccess:
         return self._frame("layers", "key")
 
     def _frame(self, table: str, key_column: str) -> pd.DataFrame:
-        import pandas as pd  # loaded on demand: profiling never needs it
-
-        columns = [r[1] for r in self._query(f"PRAGMA table_info({table})")]
-        columns = [c for c in columns if c != CHECKSUM_COLUMN]
-        rows = self._checked(table, f"ORDER BY {key_column}")
-        records = [tuple(r.get(c) for c in columns) for r in rows]
-        return pd.DataFrame.from_records(records, columns=columns, coerce_float=True)
+        """The rows of ``table`` that pass their checks, as pandas reads SQL (its dtypes):
+        checked and read in one snapshot of the file."""
+        snapshot = not self._conn.in_transaction
+        try:
+            if snapshot:
+                self._conn.execute("BEGIN")
+            good = {r[key_column] for r in self._checked(table)}
+            frame = read_sql(f"SELECT * FROM {table} ORDER BY {key_column}", self._conn)
+        except sqlite3.DatabaseError as exc:
+            raise LutnasError(read_failure(self.path, exc)) from None
+        finally:
+            if snapshot and self._conn.in_transaction:
+                self._conn.execute("COMMIT")
+        frame = frame.drop(columns=[CHECKSUM_COLUMN], errors="ignore")
+        if len(good) < len(frame):
+            frame = frame[frame[key_column].isin(good)].reset_index(drop=True)
+        return frame
 
     # --- whole models ----------------------------------------------------------------------
     def model_keys(self) -> set[str]:
