@@ -5,6 +5,7 @@ open LUT with the file named in every error it raises (:class:`RowAccess`, the b
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import sqlite3
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("lut.store")
 
 _WHAT = {"layers": "layer row", "models": "whole-model row"}
+_ROWID = "rowid_"  # the row id of a row read for checking
 
 
 class CheckedRows:
@@ -152,23 +154,28 @@ class RowAccess:
         return self._frame("layers", "key")
 
     def _frame(self, table: str, key_column: str) -> pd.DataFrame:
-        """The rows of ``table`` that pass their checks, as pandas reads SQL (its dtypes):
-        checked and read in one snapshot of the file."""
+        """The rows of ``table`` that pass their checks, as pandas reads SQL (its dtypes),
+        checked and read in one snapshot of the file; a failing row is never handed to pandas
+        (its text may not even decode)."""
         snapshot = not self._conn.in_transaction
         try:
             if snapshot:
                 self._conn.execute("BEGIN")
-            good = {r[key_column] for r in self._checked(table)}
-            frame = read_sql(f"SELECT * FROM {table} ORDER BY {key_column}", self._conn)
+            rows = self._query(f"SELECT rowid AS {_ROWID}, * FROM {table}")
+            good = {r[_ROWID] for r in self.checks.keep(table, rows)}
+            bad = sorted({r[_ROWID] for r in rows} - good)
+            where = "WHERE rowid NOT IN (SELECT value FROM json_each(?))" if bad else ""
+            frame = read_sql(
+                f"SELECT * FROM {table} {where} ORDER BY {key_column}",
+                self._conn,
+                [json.dumps(bad)] if bad else None,
+            )
         except sqlite3.DatabaseError as exc:
             raise LutnasError(read_failure(self.path, exc)) from None
         finally:
             if snapshot and self._conn.in_transaction:
                 self._conn.execute("COMMIT")
-        frame = frame.drop(columns=[CHECKSUM_COLUMN], errors="ignore")
-        if len(good) < len(frame):
-            frame = frame[frame[key_column].isin(good)].reset_index(drop=True)
-        return frame
+        return frame.drop(columns=[CHECKSUM_COLUMN], errors="ignore")
 
     # --- whole models ----------------------------------------------------------------------
     def model_keys(self) -> set[str]:

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def read_sql(query: str, conn: sqlite3.Connection) -> pd.DataFrame:
+def read_sql(query: str, conn: sqlite3.Connection, params: list | None = None) -> pd.DataFrame:
     import pandas as pd  # loaded on demand: profiling never needs it
 
-    return pd.read_sql_query(query, conn)
+    return pd.read_sql_query(query, conn, params=params)
 
 
 def now() -> str:
