@@ -198,9 +198,8 @@ def checked_meta(conn: sqlite3.Connection, path: Path) -> dict:
         ours = _has_lut_tables(conn)
         conn.close()
         if ours:
-            raise LutnasError(
-                damaged_message(path, f"format {meta.get('format')!r}", "its format marker is")
-            )
+            marker = f"it reads {meta.get('format')!r}"
+            raise LutnasError(damaged_message(path, marker, "its format marker is damaged"))
         raise LutnasError(f"{path} is an SQLite file but not a lutnas LUT (no format marker)")
     if meta.get("schema_version", 0) > SCHEMA_VERSION:
         conn.close()
