@@ -10,7 +10,7 @@ import logging
 import sqlite3
 
 import pytest
-from test_store import CONFIG, DEVICE, SETTINGS, A, B, m, new_store
+from test_store import CONFIG, DEVICE, SETTINGS, A, B, m, small_lut
 
 from lut import schema
 from lut.rowcheck import implausible, row_problem
@@ -41,12 +41,7 @@ def _set(path, sql, params=()) -> None:
 
 @pytest.fixture
 def lut(tmp_path):
-    path = tmp_path / "a.lut"
-    with new_store(path) as s:
-        s.put_layer(A, m(1.0))
-        s.put_layer(B, m(2.0))
-        s.put_model(get_named_arch("mobilenetv2-1.0"), m(30.0))
-    return path
+    return small_lut(tmp_path / "a.lut")
 
 
 def test_rows_as_written_pass_both_checks(lut):
