@@ -8,11 +8,14 @@ delegates), faster still (benchmarks/tflite_export_time.py).
 Both go through :func:`cached_export`: a file is named by a hash of the workload key, its input
 shape and the export settings, so a resumed or repeated run never exports a layer twice, and a
 changed exporter never reuses a stale file. Files are written to a temporary name and renamed,
-so a crash never leaves a half-written file under a cached name.
+so a crash never leaves a half-written file under a cached name, and a cached file is used only
+while its bytes match the hash recorded beside it (:mod:`profiler.cache_entry`): a damaged one
+is exported again, with a warning.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import threading
@@ -23,6 +26,8 @@ from pathlib import Path
 import torch
 
 from lut.unit_modules import ChannelSplit
+from lutnas.errors import LutnasError
+from profiler import cache_entry
 from profiler.base import BackendError, Workload
 
 OPSET = 17
@@ -91,30 +96,55 @@ def cached_export(
 
     The name hashes the workload key, input shape and ``settings``. ``write`` gets the module
     (``workload.build()``, eval mode), the input shape and a temporary path, which is renamed
-    onto the cached name only once ``write`` has returned; on any failure it is removed.
+    onto the cached name only once ``write`` has returned; on any failure it is removed. A
+    cached file is used only if it still matches its recorded hash, else written again.
 
     Raises:
         BackendError: building or writing failed; the message names the workload.
+        LutnasError: the cache directory is full or not writable (the message names it).
     """
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(fmt)
     tag = f"{workload.key}|{shapes_arg(workload)}|{sorted(settings.items())}"
     path = cache_dir / f"{hashlib.sha1(tag.encode()).hexdigest()[:20]}.{fmt}"
     with _LOCKS[fmt]:
-        if not path.exists():
+        if not cache_entry.verified(path):
             _export(workload, path, fmt, write)
     return path
 
 
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _storage_error(exc: BaseException) -> OSError | None:
+    """The full-disk or permission error behind ``exc`` (its chain), if that is what it is."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _export(workload: Workload, path: Path, fmt: str, write: Writer) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    label = {"onnx": "ONNX", "tflite": "TFLite"}.get(fmt, fmt)
+    tmp = cache_entry.temp_file(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cache_entry.sweep(path.parent)
         module = workload.build()
         module.eval()
         write(module, shapes_arg(workload), tmp)
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cached file
+        cache_entry.publish(tmp, path)
     except Exception as exc:
-        label = {"onnx": "ONNX", "tflite": "TFLite"}.get(fmt, fmt)
+        storage = _storage_error(exc)
+        if storage is not None:  # every further export would fail alike: stop, name the place
+            raise LutnasError(
+                f"cannot write the export cache {path.parent} ({storage.strerror}) while "
+                f"exporting {workload.key} to {label}; free space there or set LUTNAS_CACHE_DIR "
+                "to a writable directory with room, then run the same command again: finished "
+                "rows are saved"
+            ) from None
         raise BackendError(f"exporting {workload.key} to {label} failed: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
