@@ -26,8 +26,8 @@ def user_errors(fn: Callable[..., int]) -> Callable[..., int]:
         except LutnasError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        except sqlite3.DatabaseError as exc:  # disk full, unwritable, locked, ...
-            print(f"error: {_storage_advice(str(exc), None)}", file=sys.stderr)
+        except sqlite3.DatabaseError as exc:  # disk full, unwritable, locked, damaged, ...
+            print(f"error: {_database_advice(str(exc))}", file=sys.stderr)
             return 2
         except OSError as exc:
             if exc.errno not in _STORAGE_ERRNOS:
@@ -46,6 +46,16 @@ def user_errors(fn: Callable[..., int]) -> Callable[..., int]:
 
 
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _database_advice(problem: str) -> str:
+    """One line for an SQLite error no command turned into its own message."""
+    if any(w in problem.lower() for w in ("malformed", "not a database", "decode", "corrupt")):
+        return (
+            f"cannot read a database file: it is damaged ({problem}); for a LUT, copy its "
+            "readable rows into a new one with: lutnas lut repair LUT --out NEW.lut"
+        )
+    return _storage_advice(problem, None)
 
 
 def _storage_advice(problem: str, path: str | None) -> str:

@@ -91,6 +91,7 @@ class LatencyPredictor:
         *,
         seed: int = 0,
         estimate_missing: bool = True,
+        networks: Sequence[str] | None = None,
     ) -> LatencyPredictor:
         """Fit on a LUT and whole-model measurements made with the same backend configuration.
 
@@ -101,12 +102,18 @@ class LatencyPredictor:
                 whole-model rows.
             seed: seeds cross-validation folds and XGBoost.
             estimate_missing: also fit the layer estimator (needs at least 30 LUT rows).
+            networks: torchvision networks timed into the LUT (``profile-device
+                --whole-models-include``) to fit on as well, by name (``resnet18`` or
+                ``resnet18@224``); default: all of them when ``measurements`` is the LUT's
+                own, none otherwise; ``()``: none.
 
         Raises:
             LutnasError: too few usable measurements (architectures whose every layer is in the
-                LUT), or an unreadable LUT.
+                LUT), a named network the LUT has not timed, or an unreadable LUT.
         """
-        r = fit_predictor(lut, measurements, seed=seed, estimate_missing=estimate_missing)
+        r = fit_predictor(
+            lut, measurements, seed=seed, estimate_missing=estimate_missing, networks=networks
+        )
         return cls(r.fitted, r.estimator, r.lut_rows, r.meta, r.store_path)
 
     def save(self, path: str | Path) -> Path:
@@ -207,6 +214,11 @@ class LatencyPredictor:
     def training_spaces(self) -> tuple[str, ...]:
         """Search spaces of the whole models fitted on (empty when not recorded)."""
         return tuple(self.meta.get("training", {}).get("spaces") or ())
+
+    @property
+    def training_networks(self) -> tuple[str, ...]:
+        """torchvision networks (``name@resolution``) among the whole models fitted on."""
+        return tuple(self.meta.get("training", {}).get("networks") or ())
 
     @property
     def training_resolutions(self) -> tuple[int, ...]:

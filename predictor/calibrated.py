@@ -104,7 +104,7 @@ def _named_layers(name: str, resolution: int) -> tuple[str, list[LayerSpec]]:
             f"{name!r} is neither a named architecture ({', '.join(list_named_archs())}) nor a "
             "torchvision classification model (torchvision.models.list_models())"
         )
-    from predictor.evaluate import torchvision_layers
+    from predictor.named_networks import torchvision_layers
 
     return "torchvision", torchvision_layers(name, resolution)
 

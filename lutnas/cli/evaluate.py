@@ -61,14 +61,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from predictor.evaluate import CURVE_SIZES, evaluate, held_out_archs, torchvision_layers
+    from predictor.evaluate import CURVE_SIZES, evaluate, held_out_archs, torchvision_graph
     from profiler.networks import measure_repeats, measure_torchvision
 
     if args.repeat_times < 1 or args.repeat < 0:
         raise LutnasError("--repeat must be at least 0 and --repeat-times at least 1")
     if args.measure_torchvision:
         done = measure_torchvision(
-            args.lut, times=1 + args.repeat_times, layers_of=torchvision_layers
+            args.lut, times=1 + args.repeat_times, layers_of=torchvision_graph
         )
         print(f"torchvision networks measured ({len(done)}) and recorded in {args.lut}")
     if args.repeat:

@@ -10,6 +10,7 @@ lutnas lut repair host.lut --out fixed.lut      copy a damaged LUT's readable ro
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from lut.export import export_csv, export_parquet, merge
 from lut.store import LutStore
@@ -85,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         with LutStore.open(args.lut, writable=False) as store:
             adopt_lut_spaces(store)
             print(describe(store, load_space(args.space), args.noisiest))
+            for table in store.damaged_rows():
+                print(f"  damaged: {store.checks.describe(table)}")
     elif args.lut_command == "export":
         if not (args.csv or args.parquet):
             raise LutnasError("say where to export: --csv OUT.csv and/or --parquet OUT.parquet")
@@ -118,7 +121,7 @@ def _remove(path: str, keys: list[str], noisier_than: float | None) -> None:
             from profiler.quality import noisy_keys
 
             keys = [*keys, *noisy_keys(store.layers_frame(), noisier_than)]
-        stored = store.layer_keys() | store.model_keys()
+        stored = store.stored_keys()  # damaged rows included: removing them is a fix
         unknown = [k for k in keys if k not in stored]
         if unknown:
             more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
@@ -169,12 +172,25 @@ def _repair(path: str, out: str) -> None:
         f"{out}: {result.rows['layers']} layer rows and {result.rows['models']} whole-model "
         f"rows copied from {path} (left unchanged)"
     )
+    if result.from_pages:
+        print(
+            "  SQLite refused part of the file, so its pages were read directly; rows on "
+            "pages that are gone entirely cannot be listed"
+        )
+    if result.supplied_meta:
+        print(
+            f"  damaged metadata supplied: {', '.join(result.supplied_meta)} (the same in every "
+            "LUT, or left empty)"
+        )
     lost = [k for keys in result.lost.values() for k in keys]
-    if not lost:
+    if result.unreadable_cells:
+        print(f"  {result.unreadable_cells} damaged cells of the file held no readable row")
+    if lost:
+        print(f"  {len(lost)} rows could not be read: {', '.join(lost[:10])}")
+    elif not result.from_pages:
         print("  no row was lost")
         return
-    print(f"  {len(lost)} rows could not be read: {', '.join(lost[:10])}")
     print(
-        "  to re-measure them, run the profile-device command that made it again with "
-        f"--out {out} (it resumes and measures what is missing)"
+        "  to re-measure what is missing, run the profile-device command that made it again "
+        f"with --out {shlex.quote(out)} (it resumes and measures what is missing)"
     )
