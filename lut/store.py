@@ -26,6 +26,7 @@ from lut.schema import (  # FORMAT, SCHEMA_VERSION: importable from here too
     SPEC_COLUMNS,
     drift_values,
     insert_sql,
+    runner_values,
     stat_values,
     upgrade,
 )
@@ -253,6 +254,7 @@ class LutStore:
                 attempts,
                 now(),
                 *drift_values(m),
+                *runner_values(m),
             ),
         )
 
@@ -294,6 +296,7 @@ class LutStore:
                 attempts,
                 now(),
                 *drift_values(m),
+                *runner_values(m),
             ),
         )
 
