@@ -18,7 +18,8 @@ in us`` summary, the memory lines, and with ``--enable_op_profiling=true`` the o
 their ``Timings (microseconds): count=...`` lines.
 
 Faults for tests (environment): ``ADBEMU_RUNNER_FAULT=crash`` dies with SIGSEGV after the
-warm-up, ``ADBEMU_RUNNER_FAULT=garbage`` prints nonsense and exits 0.
+warm-up, ``ADBEMU_RUNNER_FAULT=garbage`` prints nonsense and exits 0; ``hang``, and
+older output formats: see ``runner_lib/adbemu_runner_hooks.py``.
 """
 
 from __future__ import annotations
@@ -404,7 +405,18 @@ def failed() -> int:
     return 1
 
 
+def _phone_hooks(tool: str) -> None:
+    """The emulated phone's requests (hang, an older release's output): runner_lib beside this
+    file, on the phone's PYTHONPATH; absent elsewhere."""
+    try:
+        import adbemu_runner_hooks
+    except ImportError:
+        return
+    adbemu_runner_hooks.install(tool)
+
+
 def main(argv: list[str], argv0: str) -> int:
+    _phone_hooks("benchmark_model")
     info("STARTING!")
     values, given, rest, ok = parse_flags(argv)
     if not ok or values["help"]:

@@ -25,7 +25,8 @@ P999 Latency: X s`` (always on without a result file). The model is timed with o
 the host.
 
 Faults for tests (environment): ``ADBEMU_RUNNER_FAULT=crash`` dies with SIGSEGV midway,
-``ADBEMU_RUNNER_FAULT=garbage`` prints nonsense and exits 0.
+``ADBEMU_RUNNER_FAULT=garbage`` prints nonsense and exits 0; ``hang``, and
+older output formats: see ``runner_lib/adbemu_runner_hooks.py``.
 """
 
 from __future__ import annotations
@@ -304,6 +305,16 @@ def run(opts: dict[str, str], model: str, result_file: str, current: bool) -> in
     return 0
 
 
+def _phone_hooks(tool: str) -> None:
+    """The emulated phone's requests (hang, an older release's output): runner_lib beside this
+    file, on the phone's PYTHONPATH; absent elsewhere."""
+    try:
+        import adbemu_runner_hooks
+    except ImportError:
+        return
+    adbemu_runner_hooks.install(tool)
+
+
 def main(argv: list[str]) -> int:
     current = os.environ.get("ADBEMU_PERF_TEST_RELEASE", "current") != "old"
     try:
@@ -327,6 +338,7 @@ def main(argv: list[str]) -> int:
         print(USAGE, end="")
         return 255
     model, *rest = positional
+    _phone_hooks("onnxruntime_perf_test")
     return run(opts, model, rest[0] if rest else "", current)
 
 

@@ -1,0 +1,103 @@
+"""A phone LUT's runner identity: the runner kind and its reported version, not its file.
+
+Neither ``benchmark_model`` nor ``onnxruntime_perf_test`` prints a version number, so the version
+a runner *reports* is what its ``--help`` says: the fingerprint of its usage text (the flags and
+defaults of that release), with the binary's own path taken out (:func:`help_version`). A
+re-downloaded nightly of the same release prints the same usage and is the same version; a
+release that adds, drops or changes a flag is another.
+
+Resuming a LUT (:func:`plan_resume`):
+
+- same kind and version, same binary: the file resumes as it is;
+- same kind and version, another binary than the one that measured the LUT's first rows (its
+  sha256 differs): it resumes, and every row it measures carries a note naming both;
+- another version: refused, unless ``allow_change`` (``--allow-runner-change``), which records
+  the change in the LUT's metadata (``runner_changes``) and a note on every new row;
+- another kind: refused, like any other configuration difference.
+
+Files written before this (their config held ``runner_sha256`` instead of ``runner_version``)
+resume with the same binary and are brought to the new form; another binary is a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from lut.store_util import now
+from lutnas.errors import LutnasError
+
+VERSION_KEY = "runner_version"
+OLD_KEY = "runner_sha256"  # the identity of LUTs written before runner_version
+
+
+def help_version(help_text: str, remote_runner: str) -> str:
+    """The version a runner reports: ``usage-`` and 12 hex digits of the sha256 of its usage
+    text (its own path removed, trailing spaces and blank lines ignored)."""
+    text = help_text.replace(remote_runner, "RUNNER")
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    return "usage-" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    """How to open an existing phone LUT with this session's runner."""
+
+    open_config: dict  # the config to open the file with (equal to the file's when accepted)
+    new_config: dict | None  # the file's config from now on (None: unchanged)
+    note: str | None  # the note on every row measured in this session
+    change: dict | None  # appended to meta["runner_changes"]
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text[:12] if re.fullmatch(r"[0-9a-f]{64}", text) else text
+
+
+def plan_resume(
+    stored: dict,
+    runner_meta: dict | None,
+    config: dict,
+    binary_sha256: str,
+    allow_change: bool,
+    path: object,
+) -> ResumePlan:
+    """The plan for resuming ``path`` (its backend config ``stored`` and meta ``runner``: the
+    binary that measured its first rows) with this session's ``config``; see the module
+    docstring.
+
+    Raises:
+        LutnasError: another runner version (or an old file's other binary) without
+            ``allow_change``.
+    """
+    identity = {VERSION_KEY, OLD_KEY}
+    others = {k for k in set(stored) | set(config) if k not in identity}
+    if any(stored.get(k) != config.get(k) for k in others):
+        return ResumePlan(config, None, None, None)  # the store's own refusal says what differs
+    old_sha = (runner_meta or {}).get("sha256") or stored.get(OLD_KEY)
+    old_version = stored.get(VERSION_KEY)
+    version = config.get(VERSION_KEY)
+    same_version = old_version == version if old_version else old_sha == binary_sha256
+    if not same_version:
+        was = f"version {old_version}" if old_version else f"a binary of sha256 {_short(old_sha)}"
+        if not allow_change:
+            raise LutnasError(
+                f"{path} was measured with {config.get('runner')} {was}; this runner reports "
+                f"version {version} (another release: its --help differs), and resuming would "
+                "mix two releases' numbers. Use the runner the LUT was measured with, profile "
+                "into a new --out, or pass --allow-runner-change to go on (the change is "
+                "recorded in the LUT and on every row measured after it)"
+            )
+        note = f"runner changed from {was} to version {version} (--allow-runner-change)"
+        change = {"at": now(), "from": old_version or _short(old_sha), "to": version}
+        return ResumePlan(stored, config, note, {**change, "sha256": binary_sha256})
+    new_config = config if stored != config else None  # an old file: the new identity keys
+    if old_sha and old_sha != binary_sha256:
+        note = (
+            f"runner binary sha256 {_short(binary_sha256)}, not {_short(old_sha)} of the LUT's "
+            f"first rows (same version {version})"
+        )
+        change = {"at": now(), "from": _short(old_sha), "to": _short(binary_sha256)}
+        return ResumePlan(stored, new_config, note, {**change, "sha256": binary_sha256})
+    return ResumePlan(stored, new_config, None, None)
