@@ -164,9 +164,10 @@ class AdbDevice:
         detail = str(exc) or type(exc).__name__
         return DeviceLostError(f"lost phone {self.serial} while {doing} ({detail}). {RESUME_HINT}")
 
-    def _call(self, doing: str, limit_s: float, fn, *args, **kwargs):
+    def _call(self, doing: str, limit_s: float, fn, *args, quick: bool = False, **kwargs):
         """Run an adbutils call; a failure is the phone's loss unless it is still attached,
-        a passed limit is :meth:`_no_answer`."""
+        a passed limit is :meth:`_no_answer` (``quick``: a :class:`NoAnswerError` at once,
+        without asking the phone again)."""
         adbutils = _adbutils()
         if self.frozen:
             raise PhoneFrozenError(
@@ -175,6 +176,10 @@ class AdbDevice:
         try:
             return fn(*args, **kwargs)
         except (TimeoutError, _Deadline, adbutils.AdbTimeout) as exc:
+            if quick:
+                raise NoAnswerError(
+                    f"phone {self.serial}: no answer within {limit_s:.0f} s"
+                ) from exc
             raise self._no_answer(doing, limit_s) from exc
         except (adbutils.AdbError, *_TRANSPORT_ERRORS) as exc:
             if self.attached():
@@ -216,11 +221,19 @@ class AdbDevice:
         command: str,
         timeout_s: float = PROBE_TIMEOUT_S,
         heartbeat: Callable[[float], None] | None = None,
+        quick: bool = False,
     ) -> ShellResult:
         """Run ``command`` with ``sh -c`` on the phone; its exit code comes back (shell v2).
-        ``timeout_s`` limits the whole command; ``heartbeat(seconds)`` ticks while it runs."""
+        ``timeout_s`` limits the whole command; ``heartbeat(seconds)`` ticks while it runs;
+        ``quick``: past the limit, do not spend more time asking whether the phone answers."""
         return self._call(
-            f"running `{command[:80]}`", timeout_s, self._shell_v2, command, timeout_s, heartbeat
+            f"running `{command[:80]}`",
+            timeout_s,
+            self._shell_v2,
+            command,
+            timeout_s,
+            heartbeat,
+            quick=quick,
         )
 
     def _shell_v2(

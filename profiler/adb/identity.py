@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+from lut.store import LutStore
 from lut.store_util import now
 from lutnas.errors import LutnasError
 
@@ -101,3 +103,46 @@ def plan_resume(
         change = {"at": now(), "from": _short(old_sha), "to": _short(binary_sha256)}
         return ResumePlan(stored, new_config, note, {**change, "sha256": binary_sha256})
     return ResumePlan(stored, new_config, None, None)
+
+
+def open_lut(
+    path: str | Path,
+    config: dict,
+    device: dict,
+    settings: dict,
+    resume: bool,
+    binary_sha256: str,
+    allow_change: bool,
+) -> tuple[LutStore, str | None]:
+    """Create the phone LUT at ``path``, or resume it as :func:`plan_resume` decides; the
+    LUT's meta ``runner`` keeps the first rows' binary, ``runner_changes`` every change (once
+    per binary). Returns the open store and the note for the rows this session measures.
+
+    Raises:
+        LutnasError: as :func:`plan_resume` and :meth:`LutStore.create_or_resume` do.
+    """
+    path = Path(path)
+    plan = None
+    if resume and path.is_file():
+        with LutStore.open(path, writable=False) as old:
+            meta = old.meta
+        stored = meta.get("backend_config", {})
+        plan = plan_resume(stored, meta.get("runner"), config, binary_sha256, allow_change, path)
+    store = LutStore.create_or_resume(
+        path, plan.open_config if plan else config, device, settings, resume=resume
+    )
+    try:
+        meta = store.meta
+        if "runner" not in meta:  # the binary of the first rows (unknown: an old file's)
+            first = meta["backend_config"].get(OLD_KEY) if plan else binary_sha256
+            store.set_meta("runner", {"sha256": first})
+        if plan and plan.new_config:
+            store.set_meta("backend_config", plan.new_config)
+        changes = meta.get("runner_changes", [])
+        last_sha = changes[-1].get("sha256") if changes else None
+        if plan and plan.change and plan.change["sha256"] != last_sha:  # once per binary
+            store.set_meta("runner_changes", [*changes, plan.change])
+    except BaseException:
+        store.close()
+        raise
+    return store, plan.note if plan else None

@@ -14,10 +14,21 @@ the slowest run seen so far in this session, whichever is larger. ``--runner-tim
 
 from __future__ import annotations
 
+import logging
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from profiler.adb.client import AdbDevice, NoAnswerError, ShellResult
+from profiler.adb.parsers import ParseError, parse_perf_test_result_file
+from profiler.base import BackendError
+
+log = logging.getLogger(__name__)
 PID_FILE = "runner.pid"
+
+
+class RunnerOverrun(BackendError):
+    """A runner call passed its limit; the runner was killed on the phone. The layer fails."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,3 +75,43 @@ def kill_script(work_dir: str) -> str:
         f'case "$p" in *[!0-9]*|"") ;; *) kill -9 "$p" 2>/dev/null && echo "killed $p";; esac; '
         "fi; true"
     )
+
+
+def call_runner(
+    device: AdbDevice,
+    script: str,
+    work_dir: str,
+    limit_s: float,
+    where: str,
+    heartbeat: Callable[[str], None] | None = None,
+) -> ShellResult:
+    """Run a :func:`run_script` within ``limit_s``; ``heartbeat`` hears how long it has run.
+
+    Raises:
+        RunnerOverrun: the limit passed; the runner was killed from a fresh shell.
+        PhoneFrozenError: the phone answers nothing (the run must stop).
+    """
+
+    def tick(waited_s: float) -> None:
+        if heartbeat is not None:
+            heartbeat(f"{where.split(' on ')[0]} on the phone: {waited_s:.0f} of ≤{limit_s:.0f} s")
+
+    try:
+        return device.shell(script, timeout_s=limit_s, heartbeat=tick)
+    except NoAnswerError:
+        killed = device.shell(kill_script(work_dir)).stdout.strip()
+        raise RunnerOverrun(
+            f"{where} ran past its limit of {limit_s:.0f} s and was "
+            f"{'killed on the phone' if killed else 'gone when we looked'}; if the layer is "
+            "really that slow, raise --runner-timeout"
+        ) from None
+
+
+def per_run_times(device: AdbDevice, result_file: str, where: str) -> list[float]:
+    """The per-run times in ms of an ``onnxruntime_perf_test`` result file; [] when there are
+    none (older runners write no result file)."""
+    try:
+        return parse_perf_test_result_file(device.read_file(result_file).decode(errors="replace"))
+    except (ParseError, BackendError) as exc:
+        log.warning("%s: no per-run times (%s)", where, exc)
+        return []

@@ -5,12 +5,13 @@ Each check reads the cores' clocks and every zone's temperature, and, when asked
 while the phone is throttled (:mod:`profiler.adb.thermal`). A zone still hot after a whole wait
 is named once (a warning) and left out of every later decision of the session; the session's
 entry records it with the reading that excluded it. The entry is written into the LUT after
-each check, so a run that is cut off keeps the log up to its last check.
+each check while the LUT is open, so a run that is cut off keeps the log up to its last check.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 
 from lut.store_util import now
@@ -66,8 +67,14 @@ class PhoneWatch:
         self.save()
 
     def save(self) -> None:
-        if self._store is not None:
+        """Write the session's entry into the LUT, while it is open (a check after it closed,
+        such as the one at the end of the backend's ``with``, is only logged)."""
+        if self._store is None:
+            return
+        try:
             self._store.set_meta(META_KEY, [*self._earlier, self.session])
+        except sqlite3.ProgrammingError:  # the store was closed
+            self._store = None
 
     def note(self, key: str, value: object) -> None:
         """Add ``key`` to the session's entry (e.g. a runner overrun) and save it."""

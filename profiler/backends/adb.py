@@ -1,40 +1,30 @@
 """The phone backend: time each layer on an Android phone over adb with a benchmark runner.
 
-    with AdbBackend(runner="./onnxruntime_perf_test") as b:   # one phone attached
+    with AdbBackend(runner="./benchmark_model") as b:   # one phone attached
         m = b.measure(workload, warmup=10, runs=50)
 
 On ``__enter__`` it picks the phone (``serial`` or the only one attached), reads its facts, picks
 the fastest ``threads`` cores from ``cpuinfo_max_freq`` (or ``cpu_mask``; refusing when cores of
-``cpu/possible`` are offline or hidden, see :mod:`profiler.adb.cores`), creates ``work_dir``,
-ends a runner an earlier cut-off run left behind, pushes the runner once and reads its
-``--help`` (its kind, when the name does not say, and its version: :mod:`profiler.adb.identity`).
-``measure`` writes the layer's model file (cached, see :mod:`profiler.export`), pushes it, runs
-the runner under ``taskset`` (:mod:`profiler.adb.session`), parses its output and removes the
-model. ``__exit__`` deletes ``work_dir``.
+``cpu/possible`` are offline or hidden: :mod:`profiler.adb.cores`), creates ``work_dir``, ends a
+runner an earlier cut-off run left there, pushes the runner and reads its ``--help`` (its kind
+when the name does not say, and its version: :mod:`profiler.adb.identity`). ``measure`` writes
+the layer's model file (cached: :mod:`profiler.export`), pushes it, runs the runner pinned with
+``taskset`` (:mod:`profiler.adb.session`), parses its output and removes the model. ``__exit__``
+deletes ``work_dir``.
 
-Units: milliseconds per forward pass as the runner times them on the phone (batch 1, fp32).
-Warm-up: ``onnxruntime_perf_test`` has no warm-up option; we ask it for ``warmup + runs``
-repetitions and drop the first ``warmup`` of its per-run times (its result file), so a
-measurement has ``runs`` timed runs after ``warmup`` untimed ones, plus the one untimed run the
-tool always does first (``config()["runner_own_warmup_runs"]``). A runner too old to write the
-result file gives only its summary (``n`` then counts all its runs, ``warmup`` is 1).
-``benchmark_model`` (TFLite/LiteRT's tool, published prebuilt for android_arm64) takes
-``--warmup_runs`` directly; each workload is written to a ``.tflite`` file for it (cached, see
-:mod:`profiler.tflite`) and run with the XNNPACK delegate, ``--use_xnnpack=true``. What the
-runner prints of its runs is kept: p5/median/p95, or the per-run times, and whether its median
-is really the mean (:class:`lut.measurement.Measurement`).
-Watching: before the first layer and after every ``check_every`` layers the cores' clocks and
-the thermal zones are logged, and timing pauses while the phone is throttled
-(:mod:`profiler.adb.watch`); the log goes into the LUT opened with :meth:`open_lut`.
-Time limits: every adb call has one (:mod:`profiler.adb.client`); a runner call's scales with
-its runs (:class:`profiler.adb.session.RunnerLimits`, ``runner_timeout_s`` fixes it). A runner
-that overruns is killed on the phone and the layer fails; a phone that stops answering ends the
-run with :class:`profiler.adb.client.PhoneFrozenError`. While a call runs, :attr:`heartbeat`
-hears how long it has waited.
-On failure: a runner crash, overrun or unreadable output raises :class:`BackendError` naming
-the layer (the backend stays usable); losing the phone raises :class:`DeviceLostError` saying
-how to resume. Leaving the ``with`` block after an interruption or a lost phone cleans up with
-short limits, so Ctrl-C ends a run within seconds whatever the phone's state.
+Units: milliseconds per forward pass as the runner times them (batch 1). Warm-up: ``warmup``
+untimed runs, then ``runs`` timed ones, plus the runner's own untimed runs
+(``config()["runner_own_warmup_runs"]``; how each runner is asked: :mod:`profiler.adb.runners`).
+What the runner prints of its runs is kept: p5/median/p95 or the per-run times, and whether its
+median is really its mean. Watching: clocks and thermal zones are logged before the first layer
+and every ``check_every`` layers, pausing while the phone is throttled; the log goes into the LUT
+opened with :meth:`open_lut` (:mod:`profiler.adb.watch`). Time limits: every adb call has one; a
+runner call's scales with its runs (``runner_timeout_s`` fixes it) and a runner past it is killed
+on the phone. :attr:`heartbeat` hears how long a call has waited.
+On failure: a runner crash, overrun or unreadable output raises :class:`BackendError` naming the
+layer (the backend stays usable); losing the phone, or a phone that answers nothing, raises
+:class:`DeviceLostError` saying how to resume. After an interruption the clean-up uses short
+limits, so Ctrl-C ends a run within seconds whatever the phone's state.
 """
 
 from __future__ import annotations
@@ -46,20 +36,30 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lut.measurement import Measurement
-from lut.store import LutStore
 from lutnas.errors import LutnasError
 from profiler.adb import cores as core_check
 from profiler.adb import identity, probe, runners
-from profiler.adb.client import AdbClient, AdbDevice, NoAnswerError
-from profiler.adb.parsers import ParseError, parse_perf_test_result_file
+from profiler.adb.client import AdbClient, AdbDevice
+from profiler.adb.parsers import ParseError
 from profiler.adb.runners import RunnerKind, RunRequest, command_line
-from profiler.adb.session import RunnerLimits, kill_script, run_script
+from profiler.adb.session import (
+    RunnerLimits,
+    RunnerOverrun,
+    call_runner,
+    kill_script,
+    per_run_times,
+    run_script,
+)
 from profiler.adb.thermal import CoolingPolicy
 from profiler.adb.watch import PhoneWatch
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
 from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
+
+if TYPE_CHECKING:
+    from lut.store import LutStore
 
 log = logging.getLogger(__name__)
 DEFAULT_WORK_DIR = "/data/local/tmp/lutnas"
@@ -184,8 +184,16 @@ class AdbBackend(Backend):
         if "killed" in setup.stdout:
             log.warning("phone %s: ended a runner an earlier run left running", self.serial)
         device.push(self.runner_path, self._remote_runner, mode=0o755)
-        help_text = self._help_text(device)
-        self.kind = self.kind or self._kind_from_help(help_text)
+        remote = shlex.quote(self._remote_runner)
+        help_text = device.shell(f"{remote} --help 2>&1", timeout_s=30).stdout
+        told = runners.runner_kind_from_help(help_text)
+        if self.kind is not None and told is not None and told is not self.kind:
+            raise LutnasError(
+                f"runner {self.runner_path.name} is {told.name} by its --help output on the "
+                f"phone, not {self.kind.name}; pass the right binary as --runner (or its kind "
+                "as --runner-kind)"
+            )
+        self.kind = self.kind or runners.kind_from_help(help_text, self.runner_path.name)
         self.runner_version = identity.help_version(help_text, self._remote_runner)
         self.watch = PhoneWatch(
             device,
@@ -220,67 +228,35 @@ class AdbBackend(Backend):
         try:
             if self._measured and exc_type is None and self.watch is not None:
                 self.watch.check("end", self._measured, cool=False)
-            limit = CLEANUP_TIMEOUT_S if exc_type is not None else None
             wd = shlex.quote(self.work_dir)
             script = f"{kill_script(self.work_dir)}; rm -rf {wd}"
-            device.shell(script, **({"timeout_s": limit} if limit else {}))
+            if exc_type is None:
+                device.shell(script)
+            else:  # after a failure or Ctrl-C: a short limit, and no second question
+                device.shell(script, timeout_s=CLEANUP_TIMEOUT_S, quick=True)
         except (DeviceLostError, BackendError) as exc:
             how = "after the interruption" if interrupted else "at the end"
             log.warning("could not clean %s on %s %s: %s", self.work_dir, self.serial, how, exc)
-
-    def _help_text(self, device: AdbDevice) -> str:
-        """What the pushed binary prints for ``--help`` (stdout and stderr)."""
-        return device.shell(f"{shlex.quote(self._remote_runner)} --help 2>&1", timeout_s=30).stdout
-
-    def _kind_from_help(self, help_text: str) -> RunnerKind:
-        """Tell the runner from its help text."""
-        kind = runners.runner_kind_from_help(help_text)
-        if kind is None:
-            first = (help_text.strip().splitlines() or ["(no output)"])[0][:200]
-            raise LutnasError(
-                f"cannot tell which runner {self.runner_path.name} is from its name or its "
-                f"--help output on the phone ({first!r}); name it with --runner-kind "
-                f"({' or '.join(runners.RUNNERS)})"
-            )
-        log.info("runner %s recognised from its help text as %s", self.runner_path.name, kind.name)
-        return kind
 
     @property
     def _remote_runner(self) -> str:
         return f"{self.work_dir}/{self.runner_path.name}"
 
     def open_lut(self, path: str | Path, settings: dict, resume: bool = True) -> LutStore:
-        """The LUT, created or resumed under this runner's identity (kind and version; another
-        binary of the same version is noted on each new row: :mod:`profiler.adb.identity`);
-        this session's phone log is kept in it."""
-        config, device = self.config(), self.device_info()
-        path = Path(path)
-        plan = None
-        if resume and path.is_file():
-            with LutStore.open(path, writable=False) as old:
-                meta = old.meta
-            plan = identity.plan_resume(
-                meta.get("backend_config", {}),
-                meta.get("runner"),
-                config,
-                self.runner_sha256,
-                self.allow_runner_change,
-                path,
-            )
-        opened = plan.open_config if plan else config
-        store = LutStore.create_or_resume(path, opened, device, settings, resume=resume)
+        """The LUT, created or resumed under this runner's identity (its kind and version;
+        another binary of the same version is noted on each new row, another version needs
+        ``allow_runner_change``: :func:`profiler.adb.identity.open_lut`); this session's phone
+        log is kept in it."""
+        store, self.row_note = identity.open_lut(
+            path,
+            self.config(),
+            self.device_info(),
+            settings,
+            resume,
+            self.runner_sha256,
+            self.allow_runner_change,
+        )
         try:
-            meta = store.meta
-            if "runner" not in meta:  # the binary of the first rows
-                first = {"sha256": meta["backend_config"].get(identity.OLD_KEY)}
-                store.set_meta("runner", first if plan else {"sha256": self.runner_sha256})
-            if plan and plan.new_config:
-                store.set_meta("backend_config", plan.new_config)
-            changes = meta.get("runner_changes", [])
-            last_sha = changes[-1].get("sha256") if changes else None
-            if plan and plan.change and plan.change["sha256"] != last_sha:  # once per binary
-                store.set_meta("runner_changes", [*changes, plan.change])
-            self.row_note = plan.note if plan else None
             self._require_watch().record_in(store)
         except BaseException:
             store.close()
@@ -390,7 +366,14 @@ class AdbBackend(Backend):
         where = f"{self.kind.name} on {workload.key}"
         total_runs = warmup + runs + self.kind.own_warmup_runs
         limit_s = self.limits.limit_s(total_runs, self._slowest_run_ms)
-        r = self._run(device, script, limit_s, where)
+        try:
+            r = call_runner(device, script, self.work_dir, limit_s, where, self.heartbeat)
+        except RunnerOverrun:
+            self._require_watch().note(
+                "runner_overruns",
+                {"layers_done": self._measured, "limit_s": limit_s, "what": where},
+            )
+            raise
         if r.returncode != 0:
             detail = (r.stderr.strip() or r.stdout.strip() or "no output")[-300:]
             raise BackendError(f"{where} failed ({runners.exit_text(r.returncode)}): {detail}")
@@ -400,7 +383,7 @@ class AdbBackend(Backend):
             raise BackendError(f"{where}: unreadable output: {exc}") from exc
         m = parsed.to_measurement()
         if result is not None:
-            samples = self._samples(device, result, where)
+            samples = per_run_times(device, result, where)
             if len(samples) == warmup + runs:
                 m = Measurement.from_samples(samples[warmup:], warmup)
             else:
@@ -413,31 +396,3 @@ class AdbBackend(Backend):
         slowest = parsed.max_ms or m.p95_ms or m.median_ms
         self._slowest_run_ms = max(self._slowest_run_ms or 0.0, slowest)
         return m
-
-    def _run(self, device: AdbDevice, script: str, limit_s: float, where: str):
-        """The runner call; past ``limit_s`` the runner is killed on the phone and the layer
-        fails (a phone that no longer answers at all ends the run: PhoneFrozenError)."""
-
-        def tick(waited_s: float) -> None:
-            if self.heartbeat is not None:
-                self.heartbeat(f"{self.kind.name} on the phone: {waited_s:.0f} of ≤{limit_s:.0f} s")
-
-        try:
-            return device.shell(script, timeout_s=limit_s, heartbeat=tick)
-        except NoAnswerError:
-            killed = device.shell(kill_script(self.work_dir)).stdout.strip()
-            self._require_watch().note(
-                "runner_overruns", {"at_layer": self._measured, "limit_s": limit_s, "what": where}
-            )
-            raise BackendError(
-                f"{where} ran past its limit of {limit_s:.0f} s and was "
-                f"{'killed on the phone' if killed else 'gone when we looked'}; if the layer is "
-                "really that slow, raise --runner-timeout"
-            ) from None
-
-    def _samples(self, device: AdbDevice, result: str, where: str) -> list[float]:
-        try:
-            return parse_perf_test_result_file(device.read_file(result).decode(errors="replace"))
-        except (ParseError, BackendError) as exc:  # older runners write no result file
-            log.warning("%s: no per-run times (%s)", where, exc)
-            return []

@@ -119,8 +119,8 @@ class EmulatedDevice:
         self.frozen.clear()
 
     def runner_processes(self, name: str) -> list[int]:
-        """Pids of processes still running on this phone whose command line names ``name``
-        (e.g. a runner left behind by a run that was cut off)."""
+        """Pids of the processes on this phone running the program ``name`` (an argument is
+        its path on the phone), e.g. a runner a cut-off run left behind."""
         pids = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -129,8 +129,8 @@ class EmulatedDevice:
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            text = b" ".join(argv).decode(errors="replace")
-            if str(self.root) in text and name in text and entry.name != str(os.getpid()):
+            args = [a.decode(errors="replace") for a in argv]
+            if any(a.startswith(str(self.root)) and a.endswith(f"/{name}") for a in args):
                 pids.append(int(entry.name))
         return pids
 

@@ -144,7 +144,7 @@ class Transport:
         try:
             while self.alive:
                 self._handle(read_message(self.sock, self.verify_checksum))
-        except (EOFError, OSError, ProtocolError) as exc:
+        except (EOFError, OSError, ProtocolError, StreamClosed) as exc:
             log.debug("transport ended: %s", exc)
         finally:
             self.alive = False
