@@ -379,3 +379,34 @@ def test_a_frozen_phone_error_is_a_lost_phone(phone, options):
         finally:
             phone.thaw()
         assert backend.device.frozen  # and __exit__ leaves it alone
+
+
+def test_the_same_phone_on_usb_and_wifi_is_profiled_once(
+    phone_factory, benchmark_model_runner, tmp_path, monkeypatch, capsys, caplog
+):
+    from lutnas.cli.profile import main
+
+    monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
+    usb = phone_factory()
+    wifi = phone_factory(serialno=usb.profile.props["ro.serialno"])
+    args = cli(benchmark_model_runner, tmp_path / "{serial}.lut", "--no-progress", "--limit", "1")
+    with caplog.at_level("WARNING"):
+        code = main([*args[3:], "--serial", usb.address, "--serial", wifi.address])
+    assert code == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"profiling 1 phone: {usb.address}" in out
+    assert f"{usb.address} and {wifi.address} are the same phone" in caplog.text
+    assert not [c for c in wifi.shell_commands if "--graph=" in c]
+
+
+def test_parallel_phones_label_their_quality_lines(
+    phone_factory, benchmark_model_runner, tmp_path, monkeypatch, capsys
+):
+    from lutnas.cli.profile import main
+
+    monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
+    a, b = phone_factory(), phone_factory()
+    args = cli(benchmark_model_runner, tmp_path / "{serial}.lut", "--no-progress", "--limit", "1")
+    assert main([*args[3:], "--serial", a.address, "--serial", b.address]) == 0
+    verdicts = [x for x in capsys.readouterr().out.splitlines() if "verdict:" in x]
+    assert sorted(v.split()[0] for v in verdicts) == sorted([f"[{a.address}]", f"[{b.address}]"])

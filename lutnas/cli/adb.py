@@ -126,7 +126,8 @@ def run_phones(
     """Profile every phone asked for in parallel; ``fill(backend, store, out)`` fills one LUT
     and returns True when rows failed. Returns the exit status."""
     serials = attached_serials(args.serial, args.all_devices)
-    print(f"profiling {len(serials)} phones in parallel: {', '.join(serials)}")
+    phones = f"{len(serials)} phones in parallel" if len(serials) > 1 else "1 phone"
+    print(f"profiling {phones}: {', '.join(serials)}")
     outcomes = profile_phones(
         serials,
         lambda s: get_backend("adb", **{**options, "serial": s}),
