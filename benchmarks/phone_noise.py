@@ -32,8 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from _results import write_result  # noqa: E402
-from adbemu.device import EmulatedDevice  # noqa: E402
-from adbemu.fixtures import ADB, AdbServer, free_port  # noqa: E402
+from adbemu.standalone import emulated_phone  # noqa: E402
 
 from lutnas.spaces.space import get_space  # noqa: E402
 from profiler.backends.adb import AdbBackend  # noqa: E402
@@ -78,34 +77,19 @@ def main() -> int:
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    if ADB is None:
-        print("adb is not installed (apt-get install adb)", file=sys.stderr)
-        return 2
     specs = get_space("mnasnet").unique_layers(args.resolution)
     specs = random.Random(args.seed).sample(specs, min(args.layers, len(specs)))
     passes = {}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        runner = tmp / "benchmark_model"
-        source = (ROOT / "tests/adbemu/fake_benchmark_model.py").read_text()
-        runner.write_text(f"#!{sys.executable}\n" + source.split("\n", 1)[1])
-        runner.chmod(0o755)
-        (tmp / "home").mkdir()
-        server = AdbServer(free_port(), tmp / "home")
-        os.environ.update(
-            ANDROID_ADB_SERVER_PORT=str(server.port), ANDROID_ADB_SERVER_HOST="127.0.0.1"
-        )
-        server.adb("start-server")
-        phone = EmulatedDevice(tmp / "phone")
-        phone.start()
-        try:
-            serial = server.attach(phone)
+        with emulated_phone(tmp, "fake_benchmark_model.py", "benchmark_model") as (
+            phone,
+            serial,
+            runner,
+        ):
             for name, cls in (("std/mean", StdMeanOnly), ("p5-p95", AdbBackend)):
                 out = tmp / f"{name.replace('/', '_')}.lut"
                 passes[name] = run_pass(cls, serial, runner, tmp / "cache", out, specs, phone)
-        finally:
-            phone.stop()
-            server.adb("kill-server")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{len(specs)} MnasNet layers @{args.resolution}, benchmark_model stand-in, "
           f"load average {load:.1f} on {os.cpu_count()} cores")  # fmt: skip

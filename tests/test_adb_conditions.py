@@ -303,21 +303,24 @@ def _copy(runner, path, extra_flag: str | None = None):
     return path
 
 
+def profiled(options: dict, out, specs) -> tuple[str, dict, object]:
+    """Profile ``specs`` into ``out`` with the runner of ``options``; (its version, the LUT's
+    meta, its layers by key) afterwards."""
+    with AdbBackend(**options) as backend:
+        with backend.open_lut(out, SETTINGS.identity()) as store:
+            profile_layers(backend, store, specs, SETTINGS, progress=False)
+            meta, layers = store.meta, store.layers_frame().set_index("key")
+        return backend.config()["runner_version"], meta, layers
+
+
 def test_a_redownloaded_runner_of_the_same_version_resumes_with_a_note(
     phone, options, benchmark_model_runner, tmp_path
 ):
     out = tmp_path / "id.lut"
-    with AdbBackend(**options) as backend:
-        with backend.open_lut(out, SETTINGS.identity()) as store:
-            profile_layers(backend, store, SPECS[:1], SETTINGS, progress=False)
-        first_version = backend.config()["runner_version"]
+    first_version, _, _ = profiled(options, out, SPECS[:1])
     again = _copy(benchmark_model_runner, tmp_path / "nightly" / "benchmark_model")
-    with AdbBackend(**{**options, "runner": again}) as backend:
-        assert backend.config()["runner_version"] == first_version
-        with backend.open_lut(out, SETTINGS.identity()) as store:
-            profile_layers(backend, store, SPECS[:2], SETTINGS, progress=False)
-            layers = store.layers_frame().set_index("key")
-            meta = store.meta
+    version, meta, layers = profiled({**options, "runner": again}, out, SPECS[:2])
+    assert version == first_version
     assert not isinstance(layers.loc[SPECS[0].key, "note"], str)  # NULL: the first binary
     note = layers.loc[SPECS[1].key, "note"]
     assert "runner binary sha256" in note and f"same version {first_version}" in note
@@ -330,10 +333,7 @@ def test_another_runner_version_is_refused_unless_allowed_and_then_recorded(
     phone, options, benchmark_model_runner, tmp_path
 ):
     out = tmp_path / "v.lut"
-    with AdbBackend(**options) as backend:
-        with backend.open_lut(out, SETTINGS.identity()) as store:
-            profile_layers(backend, store, SPECS[:1], SETTINGS, progress=False)
-        old = backend.config()["runner_version"]
+    old, _, _ = profiled(options, out, SPECS[:1])
     newer = _copy(benchmark_model_runner, tmp_path / "new" / "benchmark_model", "use_magic")
     with AdbBackend(**{**options, "runner": newer}) as backend:
         new = backend.config()["runner_version"]
@@ -341,11 +341,8 @@ def test_another_runner_version_is_refused_unless_allowed_and_then_recorded(
         with pytest.raises(LutnasError, match="--allow-runner-change") as err:
             backend.open_lut(out, SETTINGS.identity())
         assert old in str(err.value) and new in str(err.value)
-    with AdbBackend(allow_runner_change=True, **{**options, "runner": newer}) as backend:
-        with backend.open_lut(out, SETTINGS.identity()) as store:
-            profile_layers(backend, store, SPECS[:2], SETTINGS, progress=False)
-            layers = store.layers_frame().set_index("key")
-            meta = store.meta
+    allowed = {**options, "runner": newer, "allow_runner_change": True}
+    _, meta, layers = profiled(allowed, out, SPECS[:2])
     assert meta["backend_config"]["runner_version"] == new
     assert meta["runner_changes"][-1]["from"] == old and meta["runner_changes"][-1]["to"] == new
     assert f"runner changed from version {old} to version {new}" in layers.loc[SPECS[1].key].note

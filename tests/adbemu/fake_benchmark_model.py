@@ -24,6 +24,7 @@ older output formats: see ``runner_lib/adbemu_runner_hooks.py``.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
@@ -405,18 +406,9 @@ def failed() -> int:
     return 1
 
 
-def _phone_hooks(tool: str) -> None:
-    """The emulated phone's requests (hang, an older release's output): runner_lib beside this
-    file, on the phone's PYTHONPATH; absent elsewhere."""
-    try:
-        import adbemu_runner_hooks
-    except ImportError:
-        return
-    adbemu_runner_hooks.install(tool)
-
-
 def main(argv: list[str], argv0: str) -> int:
-    _phone_hooks("benchmark_model")
+    if importlib.util.find_spec("adbemu_runner_hooks"):  # on the emulated phone: its requests
+        importlib.import_module("adbemu_runner_hooks").install("benchmark_model")
     info("STARTING!")
     values, given, rest, ok = parse_flags(argv)
     if not ok or values["help"]:

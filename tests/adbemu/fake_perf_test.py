@@ -31,6 +31,7 @@ older output formats: see ``runner_lib/adbemu_runner_hooks.py``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import sys
@@ -305,16 +306,6 @@ def run(opts: dict[str, str], model: str, result_file: str, current: bool) -> in
     return 0
 
 
-def _phone_hooks(tool: str) -> None:
-    """The emulated phone's requests (hang, an older release's output): runner_lib beside this
-    file, on the phone's PYTHONPATH; absent elsewhere."""
-    try:
-        import adbemu_runner_hooks
-    except ImportError:
-        return
-    adbemu_runner_hooks.install(tool)
-
-
 def main(argv: list[str]) -> int:
     current = os.environ.get("ADBEMU_PERF_TEST_RELEASE", "current") != "old"
     try:
@@ -338,7 +329,8 @@ def main(argv: list[str]) -> int:
         print(USAGE, end="")
         return 255
     model, *rest = positional
-    _phone_hooks("onnxruntime_perf_test")
+    if importlib.util.find_spec("adbemu_runner_hooks"):  # on the emulated phone: its requests
+        importlib.import_module("adbemu_runner_hooks").install("onnxruntime_perf_test")
     return run(opts, model, rest[0] if rest else "", current)
 
 
