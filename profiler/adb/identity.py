@@ -23,15 +23,48 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from lut.store import LutStore
 from lut.store_util import now
 from lutnas.errors import LutnasError
+from profiler.adb import runners
+from profiler.adb.client import AdbDevice
+from profiler.adb.runners import RunnerKind
 
 VERSION_KEY = "runner_version"
 OLD_KEY = "runner_sha256"  # the identity of LUTs written before runner_version
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def identify(
+    device: AdbDevice, remote_runner: str, file_name: str, kind: RunnerKind | None
+) -> tuple[RunnerKind, str]:
+    """The pushed runner's kind and version, from its ``--help`` on the phone; ``kind`` (named,
+    or guessed from the file name) is checked against what the help text says.
+
+    Raises:
+        LutnasError: the help text says another kind, or (no ``kind``) neither.
+    """
+    help_text = device.shell(f"{shlex.quote(remote_runner)} --help 2>&1", timeout_s=30).stdout
+    told = runners.runner_kind_from_help(help_text)
+    if kind is not None and told is not None and told is not kind:
+        raise LutnasError(
+            f"runner {file_name} is {told.name} by its --help output on the phone, not "
+            f"{kind.name}; pass the right binary as --runner (or its kind as --runner-kind)"
+        )
+    return kind or runners.kind_from_help(help_text, file_name), help_version(
+        help_text, remote_runner
+    )
 
 
 def help_version(help_text: str, remote_runner: str) -> str:

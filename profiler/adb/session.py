@@ -19,12 +19,14 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lutnas.errors import LutnasError
 from profiler.adb.client import AdbDevice, NoAnswerError, ShellResult
 from profiler.adb.parsers import ParseError, parse_perf_test_result_file
 from profiler.base import BackendError
 
 log = logging.getLogger(__name__)
 PID_FILE = "runner.pid"
+CLEANUP_TIMEOUT_S = 4.0  # the clean-up after an interruption or a failure
 
 
 class RunnerOverrun(BackendError):
@@ -115,3 +117,35 @@ def per_run_times(device: AdbDevice, result_file: str, where: str) -> list[float
     except (ParseError, BackendError) as exc:
         log.warning("%s: no per-run times (%s)", where, exc)
         return []
+
+
+def prepare_work_dir(device: AdbDevice, work_dir: str) -> None:
+    """Create ``work_dir`` on the phone, check ``taskset`` is there, and end a runner a run
+    that was cut off left running.
+
+    Raises:
+        LutnasError: the directory cannot be made or there is no ``taskset``.
+    """
+    setup = device.shell(f"mkdir -p {shlex.quote(work_dir)} && command -v taskset && "
+                         f"{kill_script(work_dir)}")  # fmt: skip
+    if setup.returncode != 0:
+        raise LutnasError(
+            f"phone {device.serial}: cannot create {work_dir} or find `taskset` "
+            f"({(setup.stderr or setup.stdout).strip()})"
+        )
+    if "killed" in setup.stdout:
+        log.warning("phone %s: ended a runner an earlier run left running", device.serial)
+
+
+def clean_work_dir(device: AdbDevice, work_dir: str, after_failure: bool) -> None:
+    """End a runner still running and delete ``work_dir``; ``after_failure`` (an error or
+    Ctrl-C): within :data:`CLEANUP_TIMEOUT_S`, without asking a silent phone again, so leaving
+    takes seconds whatever the phone's state. Failures are logged, not raised."""
+    script = f"{kill_script(work_dir)}; rm -rf {shlex.quote(work_dir)}"
+    try:
+        if after_failure:
+            device.shell(script, timeout_s=CLEANUP_TIMEOUT_S, quick=True)
+        else:
+            device.shell(script)
+    except BackendError as exc:  # DeviceLostError too
+        log.warning("could not clean %s on %s: %s", work_dir, device.serial, exc)

@@ -29,9 +29,7 @@ limits, so Ctrl-C ends a run within seconds whatever the phone's state.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -49,8 +47,9 @@ from profiler.adb.session import (
     RunnerLimits,
     RunnerOverrun,
     call_runner,
-    kill_script,
+    clean_work_dir,
     per_run_times,
+    prepare_work_dir,
     run_script,
 )
 from profiler.adb.thermal import CoolingPolicy
@@ -64,15 +63,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DEFAULT_WORK_DIR = "/data/local/tmp/lutnas"
 RESULT_FILE = "result.csv"
-CLEANUP_TIMEOUT_S = 4.0  # each clean-up call after an interruption or a failure
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class AdbBackend(Backend):
@@ -139,7 +129,7 @@ class AdbBackend(Backend):
         self.sleep = sleep
         self.limits = RunnerLimits(fixed_s=runner_timeout_s)
         self.allow_runner_change = allow_runner_change
-        self.runner_sha256 = _sha256(self.runner_path)
+        self.runner_sha256 = identity.file_sha256(self.runner_path)
         self.runner_version = ""
         self.row_note: str | None = None  # set by open_lut when the binary or version changed
         self.device: AdbDevice | None = None
@@ -174,27 +164,11 @@ class AdbBackend(Backend):
             self.initial_state.max_freq_khz, self.threads
         )
         self.mask = probe.cpu_mask(self.cores)
-        wd = shlex.quote(self.work_dir)
-        setup = device.shell(f"mkdir -p {wd} && command -v taskset && {kill_script(self.work_dir)}")
-        if setup.returncode != 0:
-            raise LutnasError(
-                f"phone {self.serial}: cannot create {self.work_dir} or find "
-                f"`taskset` ({(setup.stderr or setup.stdout).strip()})"
-            )
-        if "killed" in setup.stdout:
-            log.warning("phone %s: ended a runner an earlier run left running", self.serial)
+        prepare_work_dir(device, self.work_dir)
         device.push(self.runner_path, self._remote_runner, mode=0o755)
-        remote = shlex.quote(self._remote_runner)
-        help_text = device.shell(f"{remote} --help 2>&1", timeout_s=30).stdout
-        told = runners.runner_kind_from_help(help_text)
-        if self.kind is not None and told is not None and told is not self.kind:
-            raise LutnasError(
-                f"runner {self.runner_path.name} is {told.name} by its --help output on the "
-                f"phone, not {self.kind.name}; pass the right binary as --runner (or its kind "
-                "as --runner-kind)"
-            )
-        self.kind = self.kind or runners.kind_from_help(help_text, self.runner_path.name)
-        self.runner_version = identity.help_version(help_text, self._remote_runner)
+        self.kind, self.runner_version = identity.identify(
+            device, self._remote_runner, self.runner_path.name, self.kind
+        )
         self.watch = PhoneWatch(
             device,
             self.cores,
@@ -222,21 +196,12 @@ class AdbBackend(Backend):
         device, self.device = self.device, None
         if device is None or device.frozen:
             return
-        interrupted = exc_type is not None and not (
-            isinstance(exc_type, type) and issubclass(exc_type, BackendError)
-        )
-        try:
-            if self._measured and exc_type is None and self.watch is not None:
+        if self._measured and exc_type is None and self.watch is not None:
+            try:
                 self.watch.check("end", self._measured, cool=False)
-            wd = shlex.quote(self.work_dir)
-            script = f"{kill_script(self.work_dir)}; rm -rf {wd}"
-            if exc_type is None:
-                device.shell(script)
-            else:  # after a failure or Ctrl-C: a short limit, and no second question
-                device.shell(script, timeout_s=CLEANUP_TIMEOUT_S, quick=True)
-        except (DeviceLostError, BackendError) as exc:
-            how = "after the interruption" if interrupted else "at the end"
-            log.warning("could not clean %s on %s %s: %s", self.work_dir, self.serial, how, exc)
+            except BackendError as exc:  # DeviceLostError too
+                log.warning("phone %s: no reading at the end (%s)", self.serial, exc)
+        clean_work_dir(device, self.work_dir, after_failure=exc_type is not None)
 
     @property
     def _remote_runner(self) -> str:
