@@ -222,12 +222,14 @@ class AdbDevice:
         timeout_s: float = PROBE_TIMEOUT_S,
         heartbeat: Callable[[float], None] | None = None,
         quick: bool = False,
+        doing: str | None = None,
     ) -> ShellResult:
         """Run ``command`` with ``sh -c`` on the phone; its exit code comes back (shell v2).
         ``timeout_s`` limits the whole command; ``heartbeat(seconds)`` ticks while it runs;
-        ``quick``: past the limit, do not spend more time asking whether the phone answers."""
+        ``quick``: past the limit, do not spend more time asking whether the phone answers;
+        ``doing``: what errors call it (default: the command's start)."""
         return self._call(
-            f"running `{command[:80]}`",
+            doing or f"running `{command[:80]}`",
             timeout_s,
             self._shell_v2,
             command,

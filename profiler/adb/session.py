@@ -99,7 +99,9 @@ def call_runner(
             heartbeat(f"{where.split(' on ')[0]} on the phone: {waited_s:.0f} of ≤{limit_s:.0f} s")
 
     try:
-        return device.shell(script, timeout_s=limit_s, heartbeat=tick)
+        return device.shell(
+            script, timeout_s=limit_s, heartbeat=tick, doing=f"running {where.split(' on ')[0]}"
+        )
     except NoAnswerError:
         killed = device.shell(kill_script(work_dir)).stdout.strip()
         raise RunnerOverrun(
