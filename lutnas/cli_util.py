@@ -7,6 +7,7 @@ import errno
 import functools
 import json
 import logging
+import shlex
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -56,6 +57,12 @@ def _storage_advice(problem: str, path: str | None) -> str:
     else:
         todo = "check the path and its permissions, or write to another location (e.g. --out)"
     return f"cannot write{where}: {problem}; {todo}"
+
+
+def quote(path: str | Path) -> str:
+    """``path`` as it must appear in a command printed for the user to copy: quoted for the
+    shell when it holds a space, a quote or another special character (``shlex.quote``)."""
+    return shlex.quote(str(path))
 
 
 def bounded(
