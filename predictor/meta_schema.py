@@ -120,6 +120,10 @@ def validate_meta(meta: object) -> list[str]:
             )
     if "files" in meta:
         problems += _file_problems(meta)
+    if not problems:  # every key is there: now the values a prediction uses
+        from predictor.meta_values import value_problems
+
+        problems += value_problems(meta)
     return problems
 
 
