@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--repeat",
-        type=bounded(int, 0),
+        type=bounded(int, 0, 100_000),
         default=0,
         metavar="N",
         help="first re-measure N held-out models, for the ground truth's noise "

@@ -29,6 +29,8 @@ from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profil
 from profiler.quality import assess_store, quality_lines
 from profiler.training_data import candidate_pool, latency_stratified_archs
 
+MAX_WHOLE_MODELS = 10_000  # a run's whole models; sampling them (a dry run too) takes ~1 s per 700
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -53,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--limit",
-        type=bounded(int, 1),
+        type=bounded(int, 1, 10_000_000),
         help="profile at most N layers (a seeded random subset; default: all)",
     )
     p.add_argument(
@@ -70,10 +72,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--whole-models",
-        type=bounded(int, 0),
+        type=bounded(int, 0, MAX_WHOLE_MODELS),
         default=0,
         metavar="N",
-        help="also time N random whole architectures (the predictor's training data; "
+        help="also time N random whole architectures (the predictor's training data; at most "
+        f"{MAX_WHOLE_MODELS:,} per run: run again with another --seed for more; "
         "default: %(default)s)",
     )
     p.add_argument(
@@ -110,7 +113,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--reference-every",
-        type=bounded(int, 0),
+        type=bounded(int, 0, 10_000_000),
         default=ProfileSettings.reference_every,
         help="re-time the reference layer every N rows to detect drift (0: never; "
         "default: %(default)s)",
