@@ -30,6 +30,7 @@ import numpy as np
 
 from lut.spec import LayerSpec
 from lut.store import LutStore
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from predictor import features as F
@@ -199,7 +200,7 @@ class LatencyPredictor:
             f"profile-device --backend {cfg.get('backend', 'onnxruntime')} "
             f"--threads {cfg.get('threads', 1)} --warmup {settings.get('warmup')} "
             f"--runs {settings.get('runs')} "
-            f"--out {self._store_path or 'LUT'} {what}"
+            f"--out {quote(self._store_path) if self._store_path else 'LUT'} {what}"
         )
 
     # --- prediction --------------------------------------------------------------------------

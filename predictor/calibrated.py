@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lut.spec import LayerSpec
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from predictor.api import LatencyPredictor
@@ -294,7 +295,7 @@ def calibrate_from_lut(source: LatencyPredictor, lut) -> CalibratedPredictor:
     if frame.empty:
         raise LutnasError(
             f"{lut} holds no whole-model measurements; time some on the target with: "
-            f"profile-device --whole-models 10 --no-layers --out {lut}"
+            f"profile-device --whole-models 10 --no-layers --out {quote(lut)}"
         )
     device = f"{config.get('device') or config.get('backend')} ({config.get('backend')})"
     items = [

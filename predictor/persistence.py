@@ -33,6 +33,7 @@ import numpy as np
 import xgboost as xgb
 
 from lutnas import __version__
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from predictor import features as F
 from predictor.layer_estimator import LayerEstimator
@@ -217,7 +218,7 @@ def check_features(meta: dict, path: str | Path) -> None:
         raise LutnasError(
             f"{path} was written by an older lutnas ({meta['tool_version']}, created "
             f"{meta['created_at']}) whose model takes other inputs; it must be refit with this "
-            f"version: lutnas fit --lut {meta['lut']['path']} --out {path}"
+            f"version: lutnas fit --lut {quote(meta['lut']['path'])} --out {quote(path)}"
         )
     if meta["features"] != list(F.FEATURES) or meta["model_features"] != list(F.MODEL_FEATURES):
         raise LutnasError(

@@ -275,12 +275,13 @@ def _parse_record(raw: bytes, path: Path) -> dict:
         meta = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise LutnasError(
-            f"{meta_path} is not valid JSON ({exc}); refit it: lutnas fit --lut LUT --out {path}"
+            f"{meta_path} is not valid JSON ({exc}); refit it: "
+            f"lutnas fit --lut LUT --out {quote(path)}"
         ) from None
     except RecursionError:
         raise LutnasError(
             f"{meta_path} is nested too deeply to be a predictor record; refit it: "
-            f"lutnas fit --lut LUT --out {path}"
+            f"lutnas fit --lut LUT --out {quote(path)}"
         ) from None
     version = meta.get("schema_version") if isinstance(meta, dict) else None
     if is_int(version) and version > SCHEMA_VERSION:
@@ -328,9 +329,9 @@ def _refuse_file(path: Path) -> None:
     if is_sqlite:
         raise LutnasError(
             f"{path} is a LUT file, not a predictor directory; make one with: "
-            f"lutnas fit --lut {path} --out {out}"
+            f"lutnas fit --lut {quote(path)} --out {quote(out)}"
         )
     raise LutnasError(
         f"{path} is a file, not a predictor directory; give the directory lutnas fit wrote "
-        f"(lutnas fit --lut LUT --out {out})"
+        f"(lutnas fit --lut LUT --out {quote(out)})"
     )

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lutnas import __version__
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.filelock import WriterLock
 from lutnas.sqlite import connect, transaction
@@ -163,7 +164,7 @@ class SearchRecord:
         path = Path(path)
         if not path.is_file():
             raise LutnasError(
-                f"no search record at {path}; run lutnas search --out {path.parent} first"
+                f"no search record at {path}; run lutnas search --out {quote(path.parent)} first"
             )
         record = cls(path, connect(path), None)
         record._check_format()

@@ -10,7 +10,7 @@ import argparse
 
 from lut.export import export_csv, export_parquet, merge
 from lut.store import LutStore
-from lutnas.cli_util import bounded
+from lutnas.cli_util import bounded, quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.space import get_space
 from profiler.report import describe
@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     show.add_argument(
         "--noisiest",
-        type=bounded(int, 0),
+        type=bounded(int, 0, 10_000_000),
         default=10,
         help="rows to list, noisiest first (default: %(default)s)",
     )
@@ -81,7 +81,7 @@ def _remove(path: str, keys: list[str]) -> None:
             more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
             raise LutnasError(
                 f"{path} has no row {', '.join(map(repr, unknown[:5]))}{more}; nothing was "
-                f"removed. List its keys with: lutnas lut export {path} --csv rows.csv"
+                f"removed. List its keys with: lutnas lut export {quote(path)} --csv rows.csv"
             )
         layers, models = store.remove_layers(keys), store.remove_models(keys)
     print(
@@ -106,5 +106,5 @@ def _repair(path: str, out: str) -> None:
     print(f"  {len(lost)} rows could not be read: {', '.join(lost[:10])}")
     print(
         "  to re-measure them, run the profile-device command that made it again with "
-        f"--out {out} (it resumes and measures what is missing)"
+        f"--out {quote(out)} (it resumes and measures what is missing)"
     )
