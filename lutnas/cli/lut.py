@@ -10,7 +10,7 @@ import argparse
 
 from lut.export import export_csv, export_parquet, merge
 from lut.store import LutStore
-from lutnas.cli_util import bounded, quote
+from lutnas.cli_util import bounded, output_file, quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.space import get_space
 from profiler.report import describe
@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.lut_command == "export":
         if not (args.csv or args.parquet):
             raise LutnasError("say where to export: --csv OUT.csv and/or --parquet OUT.parquet")
+        for option, target in (("--csv", args.csv), ("--parquet", args.parquet)):
+            if target:
+                output_file(target, option)
         with LutStore.open(args.lut, writable=False) as store:
             written = []
             if args.csv:

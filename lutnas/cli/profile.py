@@ -197,6 +197,7 @@ def _print_report(what: str, r: ProfileReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    backend_class(args.backend)  # an unknown backend is an error, a dry run's too
     space = get_space(args.space)
     resolutions = [space.check_resolution(r) for r in (args.resolution or [224])]
     if args.no_layers and (not args.whole_models or args.whole_models_sampling == "latency"):
