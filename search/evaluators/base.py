@@ -53,7 +53,10 @@ def proxy_resolution(value: object) -> int:
     Raises:
         LutnasError: naming the option and the range.
     """
-    resolution = whole(value, "resolution", 32, 512)
+    try:
+        resolution = whole(value, "resolution", 32, 512)
+    except LutnasError:
+        resolution = 1  # not a multiple of 8 either: one message
     if resolution % 8:
         raise LutnasError(f"resolution must be a multiple of 8 from 32 to 512, got {value!r}")
     return resolution

@@ -297,6 +297,13 @@ def _check_options(options: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         LutnasError: naming the first option out of range.
     """
+    try:
+        return _checked(options)
+    except LutnasError as exc:
+        raise LutnasError(f"bad PPO controller option: {exc}") from None
+
+
+def _checked(options: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "hidden_size": whole(options["hidden_size"], "hidden_size", 1, 4096),
         "batch_size": whole(options["batch_size"], "batch_size", 1, 100_000),
