@@ -202,7 +202,7 @@ def _calibration(p: list[str], record: object) -> None:
         _check(p, "calibration.model", model, False, "an object")
         return
     width = model.get("interval_log")
-    _check(p, "calibration.model.interval_log", width, _in(0, 20)(width), "from 0 to 20")
+    _check(p, "calibration.model.interval_log", width, _in(0, 50)(width), "from 0 to 50")
     params = model.get("params")
     ok = isinstance(params, list) and all(_in(-1e12, 1e12)(v) for v in params)
     _check(p, "calibration.model.params", params, ok, "a list of finite numbers")
