@@ -78,7 +78,7 @@ _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.
 def _storage_advice(problem: str, path: str | None) -> str:
     """One line: what the storage said, where, and what to do."""
     where = f" ({path})" if path else ""
-    if "full" in problem.lower() or "quota" in problem.lower():
+    if any(word in problem.lower() for word in ("full", "quota", "no space")):
         todo = "free space on that disk, then run the same command again: finished work is saved"
     else:
         todo = "check the path and its permissions, or write to another location (e.g. --out)"
