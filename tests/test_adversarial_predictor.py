@@ -38,6 +38,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from mount_namespace import run_on_small_disk, tmpfs_works
 
 from lutnas.cli.main import main
 from lutnas.errors import LutnasError
@@ -432,16 +433,6 @@ def test_malformed_values_are_error_lines(predictor_path, tmp_path, field, capsy
 # --- a real full disk -------------------------------------------------------------------------
 
 
-def _tmpfs_works() -> bool:
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return False
-    probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
-        capture_output=True,
-    )
-    return probe.returncode == 0
-
-
 FULL_DISK = textwrap.dedent(
     """
     import errno, json, os, shutil, sys
@@ -471,23 +462,12 @@ FULL_DISK = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(not _tmpfs_works(), reason="needs root and mount namespaces")
+@pytest.mark.skipif(not tmpfs_works(), reason="needs root and mount namespaces")
 def test_a_full_disk_while_replacing_keeps_the_old_predictor_whole(predictor_path, tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()
     size = sum(f.stat().st_size for f in predictor_path.iterdir()) * 2 + 200_000
-    shell = (
-        f"mount -t tmpfs -o size={size} tmpfs {disk} && "
-        f'{sys.executable} -c "$SCRIPT" {predictor_path} {disk}'
-    )
-    run = subprocess.run(
-        ["unshare", "-m", "sh", "-c", shell],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "SCRIPT": FULL_DISK, "PYTHONPATH": str(ROOT)},
-        timeout=300,
-    )
+    run = run_on_small_disk(disk, size, FULL_DISK, str(predictor_path), str(disk))
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.splitlines()
     assert lines[0].startswith("errno 28 ") and str(disk / "p.predictor") in lines[0], lines

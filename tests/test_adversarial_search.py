@@ -20,8 +20,6 @@ Probes (L = lost, S = silently wrong, T = traceback):
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from mount_namespace import run_on_small_disk, tmpfs_works
 from test_search_fixtures import search_args
 
 from lutnas.cli.main import main
@@ -51,16 +50,6 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
 
 
 # --- L4 ----------------------------------------------------------------------------------------
-
-
-def _tmpfs_works() -> bool:
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return False
-    probe = subprocess.run(
-        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
-        capture_output=True,
-    )
-    return probe.returncode == 0
 
 
 WRITE_OUTPUTS = textwrap.dedent(
@@ -91,25 +80,13 @@ WRITE_OUTPUTS = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(not _tmpfs_works(), reason="needs root and mount namespaces")
+@pytest.mark.skipif(not tmpfs_works(), reason="needs root and mount namespaces")
 def test_a_full_disk_leaves_no_truncated_output_and_names_it(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     cache = tmp_path / "cache"  # the export cache, on a disk with room
-    shell = f'mount -t tmpfs -o size=1m tmpfs {out} && {sys.executable} -c "$SCRIPT" {out}'
-    run = subprocess.run(
-        ["unshare", "-m", "sh", "-c", shell],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "SCRIPT": WRITE_OUTPUTS,
-            "PYTHONPATH": str(ROOT),
-            "LUTNAS_CACHE_DIR": str(cache),
-        },
-        timeout=600,
-    )
+    env = {"LUTNAS_CACHE_DIR": str(cache)}
+    run = run_on_small_disk(out, "1m", WRITE_OUTPUTS, str(out), env=env)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.splitlines()
     assert lines[0] == "status 2", run.stdout
