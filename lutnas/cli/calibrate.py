@@ -16,6 +16,7 @@ import csv
 import io
 from pathlib import Path
 
+from lutnas.cli.options import add_space_file_option, load_spaces
 from lutnas.errors import LutnasError
 from lutnas.spaces.base import MAX_RESOLUTION, MIN_RESOLUTION
 
@@ -32,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", required=True, help="the target device's name, e.g. 'Pixel 7'")
     p.add_argument("--out", required=True, help="the calibrated predictor directory to write")
+    add_space_file_option(p, "the measured architectures (named or JSON)")
 
 
 def read_measurements(path: str | Path) -> tuple[list[tuple], list[str]]:
@@ -130,8 +132,9 @@ def _json_arch(path: Path, where: str, shown: str, model: str, resolution: int |
 def run(args: argparse.Namespace) -> int:
     from predictor import LatencyPredictor
 
+    load_spaces(args.space)
+    source = LatencyPredictor.load(args.predictor)  # its stored spaces become known
     items, sources = read_measurements(args.measurements)
-    source = LatencyPredictor.load(args.predictor)
     target = source.calibrate(items, device=args.device, sources=sources)
     path = target.save(args.out)
     c = target.calibration
