@@ -34,6 +34,8 @@ from profiler.quality import assess_store, quality_lines
 from profiler.torchvision_nets import FAMILIES, expand_names
 from profiler.training_data import candidate_pool, latency_stratified_archs
 
+MAX_WHOLE_MODELS = 10_000  # a run's whole models; sampling them (a dry run too) takes ~1 s per 700
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -62,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--limit",
-        type=bounded(int, 1),
+        type=bounded(int, 1, 10_000_000),
         help="profile at most N layers (a seeded random subset; default: all)",
     )
     p.add_argument(
@@ -79,10 +81,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--whole-models",
-        type=bounded(int, 0),
+        type=bounded(int, 0, MAX_WHOLE_MODELS),
         default=0,
         metavar="N",
-        help="also time N random whole architectures (the predictor's training data; "
+        help="also time N random whole architectures (the predictor's training data; at most "
+        f"{MAX_WHOLE_MODELS:,} per run: run again with another --seed for more; "
         "default: %(default)s)",
     )
     p.add_argument(
@@ -127,7 +130,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--reference-every",
-        type=bounded(int, 0),
+        type=bounded(int, 0, 10_000_000),
         default=ProfileSettings.reference_every,
         help="re-time the reference layer every N rows to detect drift (0: never; "
         "default: %(default)s)",
@@ -224,6 +227,7 @@ def _print_report(what: str, r: ProfileReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    backend_class(args.backend)  # an unknown backend is an error, a dry run's too
     space = load_space(args.space)
     default = 224 if 224 in space.resolutions else max(space.resolutions)
     resolutions = [space.check_resolution(r) for r in (args.resolution or [default])]
