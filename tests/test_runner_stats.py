@@ -8,7 +8,7 @@ import math
 import pytest
 
 from lut.measurement import Measurement, noise
-from lut.schema import SCHEMA_VERSION
+from lut.schema import CHECKSUM_COLUMN, RUNNER_COLUMNS, SCHEMA_VERSION, row_checksum
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from profiler.quality import assess, assess_store, quality_lines, verdict_line
@@ -101,15 +101,19 @@ def test_re_measured_rows_of_a_phone_are_not_called_a_busy_machine():
     assert any("(a busy machine)" in x for x in host)
 
 
-def test_a_schema_2_file_gains_the_runner_columns(tmp_path):
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_older_file_gains_the_runner_columns(tmp_path, version):
     path = tmp_path / "old.lut"
     with LutStore.create(path, CONFIG, DEVICE, SETTINGS) as store:
         store.put_layer(spec(8), old_release(1.0, 0.1))
         conn = store._conn
         for table in ("layers", "models"):
-            for column in ("p5_ms", "p95_ms", "median_is_mean", "note"):
+            for column in (*RUNNER_COLUMNS, *([CHECKSUM_COLUMN] if version == 2 else [])):
                 conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        if version == 3:  # a schema-3 row's checksum covers the columns it had
+            (row,) = [dict(r) for r in conn.execute("SELECT * FROM layers")]
+            conn.execute("UPDATE layers SET checksum = ?", (row_checksum("layers", row),))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     with LutStore.open(path, writable=False) as store:  # read as it is: noise by std/mean
         assert "p5_ms" not in store.layers_frame()
         assert assess_store(store).noise_bases == {"std/mean": 1}
@@ -117,5 +121,6 @@ def test_a_schema_2_file_gains_the_runner_columns(tmp_path):
         assert store.meta["schema_version"] == SCHEMA_VERSION
         store.put_layer(spec(16), litert(1.0, 0.98, 1.02, 0.01))
         rows = store.layers_frame().set_index("cout")
+        assert not store.damaged_rows()  # the old row's checksum still holds
     assert rows.loc[8, "p5_ms"] != rows.loc[8, "p5_ms"]  # NULL for the old row
     assert rows.loc[16, "p95_ms"] == pytest.approx(1.02)

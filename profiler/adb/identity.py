@@ -38,14 +38,6 @@ VERSION_KEY = "runner_version"
 OLD_KEY = "runner_sha256"  # the identity of LUTs written before runner_version
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def identify(
     device: AdbDevice, remote_runner: str, file_name: str, kind: RunnerKind | None
 ) -> tuple[RunnerKind, str]:

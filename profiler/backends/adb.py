@@ -55,6 +55,7 @@ from profiler.adb.session import (
 from profiler.adb.thermal import CoolingPolicy
 from profiler.adb.watch import PhoneWatch
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
+from profiler.cache_entry import file_sha256
 from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
 
 if TYPE_CHECKING:
@@ -86,6 +87,11 @@ class AdbBackend(Backend):
     """
 
     name = "adb"
+
+    @property
+    def any_module(self) -> bool:  # type: ignore[override]
+        """False with ``benchmark_model``: lutnas's ``.tflite`` writer takes its layers only."""
+        return self.kind is None or self.kind.model_suffix != ".tflite"
 
     def __init__(
         self,
@@ -129,7 +135,7 @@ class AdbBackend(Backend):
         self.sleep = sleep
         self.limits = RunnerLimits(fixed_s=runner_timeout_s)
         self.allow_runner_change = allow_runner_change
-        self.runner_sha256 = identity.file_sha256(self.runner_path)
+        self.runner_sha256 = file_sha256(self.runner_path)
         self.runner_version = ""
         self.row_note: str | None = None  # set by open_lut when the binary or version changed
         self.device: AdbDevice | None = None
