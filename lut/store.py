@@ -218,7 +218,10 @@ class LutStore(RowAccess):
             )
         return store
 
+    closed = False  # set by close(): the file is no longer open here
+
     def close(self) -> None:
+        self.closed = True
         self._conn.close()
         if self._lock is not None:
             self._lock.release()

@@ -11,7 +11,6 @@ each check while the LUT is open, so a run that is cut off keeps the log up to i
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 
 from lut.store_util import now
@@ -69,12 +68,11 @@ class PhoneWatch:
     def save(self) -> None:
         """Write the session's entry into the LUT, while it is open (a check after it closed,
         such as the one at the end of the backend's ``with``, is only logged)."""
+        if self._store is not None and self._store.closed:
+            self._store = None
         if self._store is None:
             return
-        try:
-            self._store.set_meta(META_KEY, [*self._earlier, self.session])
-        except sqlite3.ProgrammingError:  # the store was closed
-            self._store = None
+        self._store.set_meta(META_KEY, [*self._earlier, self.session])
 
     def note(self, key: str, value: object) -> None:
         """Add ``key`` to the session's entry (e.g. a runner overrun) and save it."""
