@@ -30,6 +30,7 @@ import numpy as np
 
 from lut.spec import LayerSpec
 from lut.store import LutStore
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from lutnas.spaces.stored import adopt_definitions
@@ -38,7 +39,7 @@ from predictor import persistence
 from predictor.fit import fit_predictor, matching_lut_rows
 from predictor.layer_estimator import LayerEstimator
 from predictor.model import Fitted
-from predictor.prediction import Prediction, predict_archs, predict_specs
+from predictor.prediction import Prediction, predict_archs, predict_networks, predict_specs
 from predictor.sums import NetworkSums
 
 __all__ = ["LatencyPredictor", "Prediction"]
@@ -165,21 +166,25 @@ class LatencyPredictor:
         self.sums.add_rows(gained)
         return tuple(gained)
 
-    def calibrate(self, measurements: Sequence, device: str) -> LatencyPredictor:
+    def calibrate(
+        self, measurements: Sequence, device: str, sources: Sequence[str] | None = None
+    ) -> LatencyPredictor:
         """This predictor moved to another device with a few whole-model measurements there.
 
         Args:
             measurements: ``(network, latency_ms)`` pairs, the network an :class:`Arch`, a
                 named architecture or a torchvision model name (``(name, resolution, ms)`` for
-                another resolution than 224), or ``(module, input_shape, latency_ms)``.
+                another resolution than 224), or ``(module, input_shape, latency_ms)``; each
+                network once.
             device: the target device's name, recorded in the predictor.
+            sources: where each measurement came from (``pixel7.csv:4``), named in errors.
 
         Returns:
             A predictor for the target (see :mod:`predictor.calibrated`); save it like any.
         """
         from predictor.calibrated import calibrate
 
-        return calibrate(self, measurements, device)
+        return calibrate(self, measurements, device, sources)
 
     # --- identity (read-only; what a search records and checks) ------------------------------
     @property
@@ -241,7 +246,7 @@ class LatencyPredictor:
             f"--threads {cfg.get('threads', 1)} --warmup {settings.get('warmup')} "
             f"--runs {settings.get('runs')} "
             + ("--no-drift-correction " if settings.get("drift_correction") is False else "")
-            + f"--out {self._store_path or 'LUT'} {what}"
+            + f"--out {quote(self._store_path) if self._store_path else 'LUT'} {what}"
         )
 
     # --- prediction --------------------------------------------------------------------------
@@ -286,6 +291,26 @@ class LatencyPredictor:
             resolution,
             strict=strict,
             what="the network",
+            how=self._how_network,
+        )
+
+    def predict_details(
+        self, networks: Sequence[Arch | Sequence[LayerSpec]], strict: bool = False
+    ) -> list[Prediction]:
+        """:meth:`predict_detail` of many networks in one vectorised model call (thousands a
+        second): each an :class:`Arch` or its layers as LayerSpecs (at the first layer's
+        input height).
+
+        Raises:
+            LutnasError: a network without layers, or with ``strict``, a layer missing from
+                the LUT (every missing key is listed).
+        """
+        return predict_networks(
+            self.fitted,
+            self.sums,
+            [_layers_and_resolution(n) for n in networks],
+            strict=strict,
+            what="the network" if len(networks) == 1 else f"{len(networks)} networks",
             how=self._how_network,
         )
 
@@ -384,6 +409,15 @@ class LatencyPredictor:
             f"LatencyPredictor({t['measurements']} measurements, {cfg.get('backend')} "
             f"threads={cfg.get('threads')}, cv within ±10%: {100 * t['cv']['within_10']:.1f}%)"
         )
+
+
+def _layers_and_resolution(network: Arch | Sequence[LayerSpec]) -> tuple[list[LayerSpec], int]:
+    if isinstance(network, Arch):
+        return network.layers(), network.resolution
+    specs = list(network)
+    if not specs:
+        raise LutnasError("a network needs at least one layer")
+    return specs, specs[0].input_h
 
 
 def _calibrated_class() -> type[LatencyPredictor]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from lut.spec import LayerSpec
 from lut.store import LutStore
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from lutnas.spaces.stored import adopt_lut_spaces, definitions_of
@@ -185,18 +186,18 @@ def fit_predictor(
             "were left out of training; profile-device --fill-models --out %s profiles them",
             len(data) - len(usable),
             len(data),
-            meta_lut["path"],
+            quote(meta_lut["path"]),
         )
     if not usable and not used_nets:
         raise LutnasError(
             f"none of the {len(data)} whole-model measurements can be used: "
             + (
                 "the LUT holds no whole-model rows; measure some with profile-device "
-                f"--out {meta_lut['path']} --whole-models 300"
+                f"--out {quote(meta_lut['path'])} --whole-models 300"
                 if not data
                 else "their layers are missing from the LUT; profile them with: "
-                f"profile-device --fill-models --out {meta_lut['path']} (with the options the "
-                "LUT was profiled with, e.g. --backend, --threads, --runs, --warmup)"
+                f"profile-device --fill-models --out {quote(meta_lut['path'])} (with the "
+                "options the LUT was profiled with, e.g. --backend, --threads, --runs, --warmup)"
             )
         )
     sums_arr = np.array(sums)
@@ -245,7 +246,7 @@ def matching_lut_rows(
                 f"the predictor {predictor_path} was fitted on a LUT measured with another "
                 f"device, backend or settings than {store.path} ({'; '.join(diffs)}"
                 f"); its predictions would not hold there. Fit one for this LUT: "
-                f"lutnas fit --lut {store.path} --out NEW.predictor"
+                f"lutnas fit --lut {quote(store.path)} --out NEW.predictor"
             )
         return _layer_rows(store), str(Path(store.path).resolve())
     finally:

@@ -54,9 +54,7 @@ def retime(
     backend = host_backend(config, "lutnas lut retime")
     settings = ProfileSettings.from_identity(settings_identity)
     with backend:
-        with LutStore.create_or_resume(
-            path, backend.config(), backend.device_info(), settings_identity
-        ) as store:
+        with backend.open_lut(path, settings_identity) as store:
             layers = store.layers_frame().set_index("key")
             models = store.models_frame().set_index("arch_key")
             _check_keys(path, layer_keys, set(layers.index), model_keys, set(models.index))

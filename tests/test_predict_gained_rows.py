@@ -48,7 +48,7 @@ def test_rows_measured_after_the_fit_are_used_by_the_next_predict(fitted_dir, ar
     code, _, err = _predict(capsys, predictor, arch_file, "--strict")
     assert code == 2
     # in the command line's terms: its flags and the profile-device command, no Python
-    assert "--strict refuses to estimate them" in err and "leave out --strict" in err
+    assert "--strict refuses to estimate them" in err and "drop --strict to estimate them" in err
     assert f"--out {lut.resolve()} --archs {arch_file}" in err and "--measure-missing" in err
     assert "strict=True" not in err and "lut=LUT" not in err
 

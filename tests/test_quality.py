@@ -81,7 +81,7 @@ def test_drift_is_reported_per_run_with_its_row_counts():
     assert "drift, run 1 (baseline 0.500 ms): 2 event(s) from 120 to 300 rows" in text
     assert "worst 1.25x" in text and "drift in 2 run(s)" in text
     verdict = [line.strip() for line in text.splitlines()].index(
-        "verdict: drifting — median noise 2.0%, p90 2.0%, drift in 2 run(s)"
+        "verdict: drifting — median noise 2.0%, p90 2.0%, drift in 2 run(s), worst 1.25x"
     )
     assert text.splitlines()[verdict + 1].startswith("    - the machine's speed changed")
 

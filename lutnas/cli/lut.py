@@ -10,11 +10,10 @@ lutnas lut repair host.lut --out fixed.lut      copy a damaged LUT's readable ro
 from __future__ import annotations
 
 import argparse
-import shlex
 
 from lut.export import export_csv, export_parquet, merge
 from lut.store import LutStore
-from lutnas.cli_util import bounded
+from lutnas.cli_util import bounded, output_file, quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.spacefile import load_space
 from lutnas.spaces.stored import adopt_lut_spaces
@@ -34,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     show.add_argument(
         "--noisiest",
-        type=bounded(int, 0),
+        type=bounded(int, 0, 10_000_000),
         default=10,
         help="rows to list, noisiest first (default: %(default)s)",
     )
@@ -91,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.lut_command == "export":
         if not (args.csv or args.parquet):
             raise LutnasError("say where to export: --csv OUT.csv and/or --parquet OUT.parquet")
+        for option, target in (("--csv", args.csv), ("--parquet", args.parquet)):
+            if target:
+                output_file(target, option)
         with LutStore.open(args.lut, writable=False) as store:
             written = []
             if args.csv:
@@ -127,7 +129,7 @@ def _remove(path: str, keys: list[str], noisier_than: float | None) -> None:
             more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
             raise LutnasError(
                 f"{path} has no row {', '.join(map(repr, unknown[:5]))}{more}; nothing was "
-                f"removed. List its keys with: lutnas lut export {path} --csv rows.csv"
+                f"removed. List its keys with: lutnas lut export {quote(path)} --csv rows.csv"
             )
         layers, models = store.remove_layers(keys), store.remove_models(keys)
     print(f"{path}: removed {len(layers)} layer rows and {len(models)} whole-model rows")
@@ -192,5 +194,5 @@ def _repair(path: str, out: str) -> None:
         return
     print(
         "  to re-measure what is missing, run the profile-device command that made it again "
-        f"with --out {shlex.quote(out)} (it resumes and measures what is missing)"
+        f"with --out {quote(out)} (it resumes and measures what is missing)"
     )

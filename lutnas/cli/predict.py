@@ -14,7 +14,7 @@ import json
 import sys
 
 from lutnas.cli.options import add_space_file_option, load_spaces
-from lutnas.cli_util import bounded
+from lutnas.cli_util import bounded, quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.io import load_archs
 from lutnas.spaces.named import get_named_arch, list_named_archs
@@ -111,12 +111,12 @@ def _predict(args: argparse.Namespace, predictor, backend) -> list[tuple[str, ob
         pred = predictor.predict_module(module, (1, 3, r, r), backend=backend, strict=args.strict)
         return [(args.torchvision, pred)]
     archs = [get_named_arch(args.arch)] if args.arch else load_archs(args.arch_json)
-    out = []
-    for arch in archs:
-        measured = predictor.measure_missing(arch.layers(), backend) if backend else ()
-        pred = predictor.predict_detail(arch, strict=args.strict)
-        out.append((arch.key, dataclasses.replace(pred, measured_keys=measured)))
-    return out
+    measured = [predictor.measure_missing(a.layers(), backend) if backend else () for a in archs]
+    details = predictor.predict_details(archs, strict=args.strict)  # one vectorised call
+    return [
+        (a.key, dataclasses.replace(d, measured_keys=m))
+        for a, d, m in zip(archs, details, measured, strict=True)
+    ]
 
 
 def _strict_advice(args: argparse.Namespace, predictor, keys: tuple[str, ...]) -> str:
@@ -128,10 +128,10 @@ def _strict_advice(args: argparse.Namespace, predictor, keys: tuple[str, ...]) -
         network = args.torchvision
         how = (
             "measure them on this machine with the same command and --measure-missing (they "
-            f"are added to {predictor.lut_path or 'the LUT'})"
+            f"are added to {quote(predictor.lut_path) if predictor.lut_path else 'the LUT'})"
         )
     else:
-        what = f"--arch {args.arch}" if args.arch else f"--archs {args.arch_json}"
+        what = f"--arch {args.arch}" if args.arch else f"--archs {quote(args.arch_json)}"
         space = (get_named_arch(args.arch) if args.arch else load_archs(args.arch_json)[0]).space
         command = predictor.profile_command(profile_space_option(args.space, space) + what)
         network = args.arch or args.arch_json
@@ -141,7 +141,7 @@ def _strict_advice(args: argparse.Namespace, predictor, keys: tuple[str, ...]) -
         )
     return (
         f"{len(keys)} layer(s) of {network} are not in the LUT and --strict refuses to "
-        f"estimate them: {shown_keys(keys)}. To {how}. Or leave out --strict to estimate them "
+        f"estimate them: {shown_keys(keys)}. To {how}. Or drop --strict to estimate them "
         "(the prediction then reports its estimated share)."
     )
 
@@ -158,7 +158,7 @@ def profile_space_option(given: list[str], space: str) -> str:
     if space in BUILTIN_SPACES:
         return f"--space {space} "
     files = [f for f in given if is_space_path(f) and read_space_file(f).name == space]
-    return f"--space {files[0] if files else 'PATH.toml'} "
+    return f"--space {quote(files[0]) if files else 'PATH.toml'} "
 
 
 def _report_measured(lut_path: str | None, rows: int) -> None:

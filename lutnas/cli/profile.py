@@ -39,6 +39,8 @@ from profiler.quality import assess_store, quality_lines
 from profiler.torchvision_nets import FAMILIES, expand_names
 from profiler.training_data import candidate_pool, latency_stratified_archs
 
+MAX_WHOLE_MODELS = 10_000  # a run's whole models; sampling them (a dry run too) takes ~1 s per 700
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -67,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--limit",
-        type=bounded(int, 1),
+        type=bounded(int, 1, 10_000_000),
         help="profile at most N layers (a seeded random subset; default: all)",
     )
     p.add_argument(
@@ -84,10 +86,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--whole-models",
-        type=bounded(int, 0),
+        type=bounded(int, 0, MAX_WHOLE_MODELS),
         default=0,
         metavar="N",
-        help="also time N random whole architectures (the predictor's training data; "
+        help="also time N random whole architectures (the predictor's training data; at most "
+        f"{MAX_WHOLE_MODELS:,} per run: run again with another --seed for more; "
         "default: %(default)s)",
     )
     p.add_argument(
@@ -132,7 +135,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--reference-every",
-        type=bounded(int, 0),
+        type=bounded(int, 0, 10_000_000),
         default=ProfileSettings.reference_every,
         help="re-time the reference layer every N rows to detect drift (0: never; "
         "default: %(default)s)",
@@ -229,7 +232,7 @@ def _print_report(what: str, r: ProfileReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    backend_class(args.backend)  # an unknown backend is an error, --dry-run or not
+    backend_class(args.backend)  # an unknown backend is an error, a dry run's too
     space = load_space(args.space)
     default = 224 if 224 in space.resolutions else max(space.resolutions)
     resolutions = [space.check_resolution(r) for r in (args.resolution or [default])]
@@ -328,7 +331,10 @@ def run(args: argparse.Namespace) -> int:
             failed |= bool(report.failed)
         print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
         quality = assess_store(store)
-        print("\n".join(quality_lines(quality, out, settings.runs)))
+        lines = quality_lines(quality, out, settings.runs)
+        if several_phones(args):  # the phones' reports interleave: say whose each line is
+            lines = [f"[{backend.serial}] {line.strip()}" for line in lines]
+        print("\n".join(lines))
         return failed
 
     server_was_up = args.backend != "adb" or _adb_server_up()
@@ -337,13 +343,7 @@ def run(args: argparse.Namespace) -> int:
             return run_phones(args, _backend_options(args), out, settings.identity(), fill)
         backend = get_backend(args.backend, **_backend_options(args))
         with backend:
-            store = LutStore.create_or_resume(
-                out,
-                backend.config(),
-                backend.device_info(),
-                settings.identity(),
-                resume=not args.no_resume,
-            )
+            store = backend.open_lut(out, settings.identity(), resume=not args.no_resume)
             with store:
                 failed = fill(backend, store, out)
         return 1 if failed else 0
