@@ -41,6 +41,9 @@ class Prediction:
         layers: the network's layer keys, in order.
         calibration: for a predictor calibrated to another device, what it was calibrated
             from (see :mod:`predictor.calibrated`); empty otherwise.
+        transferred_share: share of the LUT sum resting on rows transferred from another
+            device's LUT (:mod:`lut.transferred`), not measured on this one.
+        transferred_keys: the rows that were transferred.
     """
 
     latency_ms: float
@@ -54,6 +57,8 @@ class Prediction:
     ood_reasons: tuple[str, ...]
     layers: tuple[str, ...]
     calibration: str = ""
+    transferred_share: float = 0.0
+    transferred_keys: tuple[str, ...] = ()
 
     def summary(self) -> str:
         lines = [
@@ -64,6 +69,11 @@ class Prediction:
             lines.append(
                 f"  {len(self.estimated_keys)} rows estimated, "
                 f"{100 * self.estimated_share:.1f}% of the LUT sum"
+            )
+        if self.transferred_keys:
+            lines.append(
+                f"  {len(self.transferred_keys)} rows transferred from another device's LUT "
+                f"(not measured), {100 * self.transferred_share:.1f}% of the LUT sum"
             )
         if self.measured_keys:
             lines.append(f"  {len(self.measured_keys)} rows measured on demand")
@@ -149,6 +159,7 @@ def predict_specs(
     reasons = fitted.out_of_distribution(x)[0]
     lut = float(lut_ms[0])
     est = float(F.column(row, "est_ms")[0])
+    moved = float(F.column(row, "tr_ms")[0])
     return Prediction(
         latency_ms=float((lut_ms * np.exp(log_point))[0]),
         low_ms=float((lut_ms * np.exp(log_low))[0]),
@@ -160,4 +171,6 @@ def predict_specs(
         out_of_distribution=bool(reasons),
         ood_reasons=tuple(reasons),
         layers=tuple(s.key for s in specs),
+        transferred_share=moved / lut if lut else 0.0,
+        transferred_keys=tuple(dict.fromkeys(s.key for s in specs if s.key in sums.transferred)),
     )
