@@ -152,18 +152,6 @@ def transferred_count(store: LutStore) -> int:
     return store._conn.execute(f"SELECT COUNT(*) {_LIVE}").fetchone()[0]
 
 
-def drop_measured(store: LutStore) -> int:
-    """Delete the transferred rows whose key has since been measured (they are hidden anyway);
-    returns how many. A file open read-only is left as it is."""
-    if not _has_table(store._conn):
-        return 0
-    try:
-        cur = store._conn.execute("DELETE FROM transferred WHERE key IN (SELECT key FROM layers)")
-    except sqlite3.OperationalError:  # read-only
-        return 0
-    return cur.rowcount
-
-
 def transfer_meta(store: LutStore) -> dict | None:
     """Where the file's transferred rows came from (None: it has none)."""
     return store.meta.get(TRANSFER_META_KEY)
