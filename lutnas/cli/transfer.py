@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lut.transferred import transferred_ms
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
-from predictor.transfer import TransferPlan, plan_transfer
+
+if TYPE_CHECKING:
+    from predictor.transfer import TransferPlan
 
 
 def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,6 +76,8 @@ def check_transfer_args(args: argparse.Namespace, out: str) -> None:
 
 def plan(args: argparse.Namespace, table: list[LayerSpec]) -> TransferPlan:
     """The layers to time for ``table`` (the whole table the LUT should hold)."""
+    from predictor.transfer import plan_transfer  # numpy, xgboost: only when transferring
+
     return plan_transfer(args.transfer_from, table, args.sample, args.seed)
 
 
