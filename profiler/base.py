@@ -9,11 +9,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from lut.measurement import Measurement
 from lutnas.errors import LutnasError
 from lutnas.registry import Registry
+
+if TYPE_CHECKING:
+    from lut.store import LutStore
 
 
 class BackendError(LutnasError):
@@ -32,11 +36,19 @@ class Workload:
         key: a LayerSpec key or an architecture key; names the workload in errors and caches.
         build: returns a fresh ``nn.Module`` in eval mode (random weights are fine).
         input_shape: the batch-1 input tensor shape, e.g. ``(1, 3, 224, 224)``.
+        more_input_shapes: the shapes of further inputs, for a module taking several tensors
+            (an add, a concat); backends feed one random tensor per shape, in this order.
     """
 
     key: str
     build: Callable[[], object]
     input_shape: tuple[int, ...]
+    more_input_shapes: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """Every input's shape, the first being ``input_shape``."""
+        return (tuple(self.input_shape), *(tuple(s) for s in self.more_input_shapes))
 
 
 class Backend(ABC):
@@ -61,6 +73,9 @@ class Backend(ABC):
     # False when the backend's exporter writes lutnas's own layer modules only (lut.modules), so
     # another network (torchvision's) is timed as the chain of its layers (profiler.networks)
     any_module: ClassVar[bool] = True
+    # set by the profiling loop: called with a short text ("waiting for the phone: 12 s of
+    # 90 s") while one measurement takes long, to keep a progress bar alive
+    heartbeat: Callable[[str], None] | None = None
 
     def __enter__(self) -> Backend:
         return self
@@ -74,6 +89,17 @@ class Backend(ABC):
         :meth:`config`), for re-timing on the same configuration. Host backends can; the default
         takes the threads only."""
         return cls(threads=int(config.get("threads", 1)))
+
+    def open_lut(self, path: str | Path, settings: dict, resume: bool = True) -> LutStore:
+        """Create the LUT at ``path`` for this backend, or resume it when its configuration and
+        ``settings`` are this backend's (:meth:`lut.store.LutStore.create_or_resume`). A backend
+        that can carry on with a file measured under a slightly different configuration (a
+        phone runner re-downloaded) overrides this and records what it allowed."""
+        from lut.store import LutStore
+
+        return LutStore.create_or_resume(
+            path, self.config(), self.device_info(), settings, resume=resume
+        )
 
     @abstractmethod
     def config(self) -> dict:

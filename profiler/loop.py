@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
@@ -169,6 +170,19 @@ class _DriftWatch:
             )
 
 
+@contextmanager
+def _heartbeat(backend: Backend, bar: tqdm) -> Iterator[None]:
+    """While the loop runs, a backend waiting long on one measurement (a phone runner, a
+    cooling pause) shows it on the bar's postfix."""
+    before = backend.heartbeat
+    if not bar.disable:
+        backend.heartbeat = bar.set_postfix_str
+    try:
+        yield
+    finally:
+        backend.heartbeat = before
+
+
 def run_workloads(
     backend: Backend,
     store: LutStore,
@@ -188,9 +202,12 @@ def run_workloads(
     watch = _DriftWatch(backend, store, settings, report)
     start = time.monotonic()
     consecutive = 0
-    with tqdm(
-        total=len(items), desc=desc, unit="row", disable=not progress, dynamic_ncols=True
-    ) as bar:
+    with (
+        tqdm(
+            total=len(items), desc=desc, unit="row", disable=not progress, dynamic_ncols=True
+        ) as bar,
+        _heartbeat(backend, bar),
+    ):
         watch.check(force=True)
         for workload, put in items:
             try:
