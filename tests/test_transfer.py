@@ -118,7 +118,9 @@ def test_fit_and_predict_say_how_much_rests_on_transferred_rows(source, tmp_path
     assert transfer(source, out, 12, "--whole-models", "5") == 0
     assert lutnas_main(["fit", "--lut", str(out), "--out", str(pred)]) == 0
     assert "17 of the LUT's 29 rows are transferred from" in capsys.readouterr().out
-    saved = json.loads((pred / "transferred_rows.json").read_text())
+    from predictor import LatencyPredictor
+
+    saved = LatencyPredictor.load(pred).transferred_keys  # kept in the predictor directory
     with LutStore.open(out, writable=False) as store:
         moved = transferred_ms(store)
     assert set(saved) == set(moved)
