@@ -9,7 +9,9 @@
     p.predict_detail(arch)                         # interval, OOD flag, estimated share
     p.predict_module(torchvision.models.mobilenet_v2(), (1, 3, 224, 224))
 
-A prediction is ``lut_sum × exp(correction)``. Layers missing from the LUT are estimated by
+A prediction is ``lut_sum × exp(correction)``. Rows a LUT holds as *transferred* from another
+device (:mod:`lut.transferred`) are used like measured ones, and every detailed prediction
+says how much of its sum rests on them. Layers missing from the LUT are estimated by
 the per-kind layer estimator (reported in :class:`Prediction`), measured on demand when a
 backend is given to :meth:`LatencyPredictor.predict_module`, or refused with ``strict=True``.
 An unknown layer never counts as zero.
@@ -61,10 +63,11 @@ class LatencyPredictor:
         lut_rows: dict[str, float],
         meta: dict,
         store_path: str | None = None,
+        transferred: frozenset[str] = frozenset(),
     ) -> None:
         self.fitted = fitted
         self.meta = meta
-        self.sums = NetworkSums(lut_rows, estimator)
+        self.sums = NetworkSums(lut_rows, estimator, transferred)
         self._store_path = store_path
         self._fingerprint: str | None = None
 
@@ -82,6 +85,11 @@ class LatencyPredictor:
     def lut_rows(self) -> dict[str, float]:
         """The LUT rows predictions use: layer key → median ms."""
         return self.sums.rows
+
+    @property
+    def transferred_keys(self) -> frozenset[str]:
+        """Keys of :attr:`lut_rows` transferred from another device's LUT, not measured."""
+        return self.sums.transferred
 
     # --- construction ------------------------------------------------------------------------
     @classmethod
@@ -115,11 +123,13 @@ class LatencyPredictor:
         r = fit_predictor(
             lut, measurements, seed=seed, estimate_missing=estimate_missing, networks=networks
         )
-        return cls(r.fitted, r.estimator, r.lut_rows, r.meta, r.store_path)
+        return cls(r.fitted, r.estimator, r.lut_rows, r.meta, r.store_path, r.transferred)
 
     def save(self, path: str | Path) -> Path:
         """Write the predictor directory (see :mod:`predictor.persistence`)."""
-        return persistence.save(path, self.meta, self.fitted, self.lut_rows, self.estimator)
+        return persistence.save(
+            path, self.meta, self.fitted, self.lut_rows, self.estimator, self.transferred_keys
+        )
 
     @classmethod
     def load(cls, path: str | Path, lut: LutStore | str | Path | None = None) -> LatencyPredictor:
@@ -134,12 +144,14 @@ class LatencyPredictor:
             stored.meta.get("training", {}).get("space_definitions"), f"predictor {path}"
         )
         rows, store_path = stored.lut_rows, stored.meta["lut"]["path"]
+        transferred = stored.transferred
         if lut is not None:
-            theirs, store_path = matching_lut_rows(lut, stored.meta, path)
+            theirs, moved, store_path = matching_lut_rows(lut, stored.meta, path)
             rows.update(theirs)
+            transferred = (transferred - set(theirs)) | moved
         if "calibration" in stored.meta and not issubclass(cls, _calibrated_class()):
             cls = _calibrated_class()  # a predictor calibrated to another device
-        return cls(stored.fitted, stored.estimator, rows, stored.meta, store_path)
+        return cls(stored.fitted, stored.estimator, rows, stored.meta, store_path, transferred)
 
     def calibrate(
         self, measurements: Sequence, device: str, sources: Sequence[str] | None = None

@@ -96,7 +96,12 @@ def calibrate(
     }
     meta = {**source.meta, "calibration": record}
     target = CalibratedPredictor(
-        source.fitted, source.estimator, source.lut_rows, meta, source.lut_path
+        source.fitted,
+        source.estimator,
+        source.lut_rows,
+        meta,
+        source.lut_path,
+        source.transferred_keys,
     )
     for line in target.caveats():
         log.warning("%s", line)

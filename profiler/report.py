@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from lut.store import LutStore
+from lut.transferred import transferred_lines
 from lutnas.spaces.space import Space
 from profiler.quality import assess, quality_lines, row_noise
 
@@ -38,6 +39,7 @@ def describe(store: LutStore, space: Space | None, noisiest: int = 10) -> str:
         f"  settings: {json.dumps(meta['settings'])}; lutnas {meta['tool_version']}, "
         f"created {meta['created_at']}",
         f"  layers: {len(layers)}; whole models: {len(store.model_keys())}",
+        *transferred_lines(store),
     ]
     if len(layers):
         by_op = layers.groupby("op")["median_ms"].agg(["count", "median"])

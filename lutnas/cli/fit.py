@@ -76,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
         f"{100 * cv['within_5']:.1f}% within ±5%, RMSPE {cv['rmspe']:.2f}%, "
         f"90% interval covers {100 * cv['interval_coverage']:.1f}%"
     )
+    moved = predictor.meta["lut"].get("transferred")
+    if moved:
+        print(
+            f"  {moved['rows']} of the LUT's {predictor.meta['lut']['rows']} rows are transferred "
+            f"from {moved['source']['path']} by a map fitted on {moved['pairs']} measured layers "
+            "(not measured here)"
+        )
     ratio = t["lut_sum_ratio_median"]
     print(
         f"  measured / LUT sum: median {ratio:.3f} (the plain sum runs "

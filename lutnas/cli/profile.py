@@ -6,6 +6,8 @@ profile-device --arch mnasnet-a1 --limit 50      # only what MnasNet-A1 needs, 5
 profile-device --whole-models 200                # + 200 random whole models (predictor data)
 profile-device --space my_space.toml --dry-run   # your own space (docs/spaces.md)
 profile-device --whole-models 200 --whole-models-include resnet18,shufflenet   # + torchvision's
+profile-device --backend torch --transfer-from onnxruntime.lut --sample 400 --whole-models 40
+                                                 # 400 layers timed, the rest transferred
 """
 
 from __future__ import annotations
@@ -17,8 +19,16 @@ import sys
 
 from lut.spec import LayerSpec
 from lut.store import LutStore
+from lut.transferred import transferred_count
 from lutnas.cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
 from lutnas.cli.options import add_resolution_option, add_seed_option, add_space_option
+from lutnas.cli.transfer import (
+    add_transfer_arguments,
+    apply_and_report,
+    check_transfer_args,
+    lookup_with_transferred,
+    plan,
+)
 from lutnas.cli_util import bounded, user_errors
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
@@ -148,6 +158,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="print how many unique layers there are per resolution, time nothing",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_transfer_arguments(p)
     add_adb_arguments(p)
 
 
@@ -236,19 +247,26 @@ def run(args: argparse.Namespace) -> int:
             "--no-layers times whole models only: give --whole-models N, sampled uniformly "
             "(latency sampling needs the layers in the LUT)"
         )
+    out = args.out or f"{args.backend}.lut"
+    check_transfer_args(args, out)
     skip = args.fill_models or args.no_layers
     wanted = {} if skip else _layers_wanted(args, space, resolutions)
     specs = [s for r in wanted for s in wanted[r]]
     if args.limit is not None:
         random.Random(args.seed).shuffle(specs)
         specs = specs[: max(0, args.limit)]
+    transfer = plan(args, specs) if args.transfer_from else None
+    if transfer is not None:  # time the sample; the rest (the models' layers too) is moved
+        specs = list(transfer.sample)
     candidates = _whole_model_candidates(args, space, resolutions)
     networks = expand_names(args.whole_models_include or "")
     chosen = {s.key for s in specs}
     for_models = (
         []
         if args.no_layers
-        else [s for a in candidates for s in a.layers() if s.key not in chosen]
+        else (
+            [] if transfer else [s for a in candidates for s in a.layers() if s.key not in chosen]
+        )
         + [s for s in _network_layers(networks, resolutions) if s.key not in chosen]
     )
     for_models = list({s.key: s for s in for_models}.values())
@@ -264,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
                 else ""
             )
             + (f", {len(specs) - len(for_models)} after --limit" if args.limit is not None else "")
+            + (f", {len(specs)} to time (--sample), the rest transferred" if transfer else "")
             + (
                 f", and {len(for_models)} more that the whole models' architectures"
                 + (f" and {len(networks)} torchvision networks" if networks else "")
@@ -282,13 +301,14 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         drift_correction=correct,
     )
-    out = args.out or f"{args.backend}.lut"
     progress = not args.no_progress and not several_phones(args)  # one bar per process
 
     def fill(backend, store, out: str) -> bool:
         """Fill one LUT; True when some rows failed."""
         record_in_lut(store, [space])  # the LUT knows its space (a changed one is refused)
         adopt_lut_spaces(store)  # and its other spaces' whole models decode
+        if transfer is not None:
+            transfer.check_target(store)  # one source per file, refused before any timing
         todo = specs + (_missing_model_layers(store) if args.fill_models else [])
         extra = f" ({len(for_models)} for the whole models' architectures)" if for_models else ""
         if args.fill_models:
@@ -299,10 +319,16 @@ def run(args: argparse.Namespace) -> int:
             report = profile_layers(backend, store, todo, settings, progress)
             _print_report("layers", report)
             failed = bool(report.failed)
+        if transfer is not None:
+            apply_and_report(transfer, store)
         if args.whole_models:
             if args.whole_models_sampling == "latency":
                 archs = latency_stratified_archs(
-                    space, args.whole_models, store.latency_ms, args.seed, tuple(resolutions)
+                    space,
+                    args.whole_models,
+                    lookup_with_transferred(store) if transfer else store.latency_ms,
+                    args.seed,
+                    tuple(resolutions),
                 )
             else:
                 archs = candidates
@@ -323,7 +349,8 @@ def run(args: argparse.Namespace) -> int:
             )
             _print_report("torchvision networks", report)
             failed |= bool(report.failed)
-        print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
+        moved = f" measured, {transferred_count(store)} transferred" if transfer else ""
+        print(f"{out}: {store.layer_count()} layers{moved}, {len(store.model_keys())} whole models")
         quality = assess_store(store)
         lines = quality_lines(quality, out, settings.runs)
         if several_phones(args):  # the phones' reports interleave: say whose each line is
