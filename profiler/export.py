@@ -13,11 +13,12 @@ so a crash never leaves a half-written file under a cached name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -107,15 +108,40 @@ def _export(workload: Workload, path: Path, fmt: str, write: Writer) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        module = workload.build()
-        module.eval()
-        write(module, tuple(workload.input_shape), tmp)
+        with _one_torch_thread():
+            module = workload.build()
+            module.eval()
+            write(module, tuple(workload.input_shape), tmp)
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written cached file
     except Exception as exc:
         label = {"onnx": "ONNX", "tflite": "TFLite"}.get(fmt, fmt)
         raise BackendError(f"exporting {workload.key} to {label} failed: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_THREADS_LOCK = threading.Lock()
+_threads = {"exporting": 0, "before": 1}
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread while exporting: the trace's single forward pass gains nothing
+    from more, and in a process pinned to one core (the timing process) the extra OpenMP
+    threads spin against each other (an ONNX export took ~10x as long). Exports in several
+    threads at once (phones) restore the count when the last one ends."""
+    with _THREADS_LOCK:
+        if _threads["exporting"] == 0:
+            _threads["before"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads["exporting"] += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _threads["exporting"] -= 1
+            if _threads["exporting"] == 0:
+                torch.set_num_threads(_threads["before"])
 
 
 def _write_onnx(module: torch.nn.Module, input_shape: Sequence[int], path: Path) -> None:
