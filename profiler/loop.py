@@ -1,5 +1,9 @@
 """The loop that fills a LUT: skip what is done, shuffle, time, re-time noisy rows, watch drift.
 
+Model files (ONNX, ``.tflite``) for the next workloads are made ahead by worker processes on
+the cores the timing is not pinned to (:mod:`profiler.prepare`), so the loop only loads and
+times; with no spare core they are made in turn, as each workload comes up.
+
 On host backends each whole model is timed in turns with a reference model and rescaled to the
 speed of the machine at calibration (:mod:`profiler.reference`), unless ``drift_correction`` is
 off. Layers are timed back to back.
@@ -23,6 +27,7 @@ from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
+from profiler.prepare import prepare_ahead
 from profiler.reference import REFERENCE_SPEC, Reference, calibrated_reference
 from profiler.scale_check import check_scale
 from profiler.workloads import arch_workload, layer_workload
@@ -55,6 +60,8 @@ class ProfileSettings:
     seed: int = 0  # shuffles the order, spreading drift across op kinds
     max_consecutive_failures: int = 5  # stop when this many rows in a row fail
     drift_correction: bool = True  # whole models: take turns with a reference, rescale (host)
+    prepare_workers: int | None = None  # processes making model files ahead (None: 1 per spare
+    # core, 0: none); changes how fast, never what is timed or how
 
     def identity(self) -> dict:
         """The settings that change the numbers; a resumed LUT must have the same."""
@@ -78,6 +85,7 @@ class ProfileReport:
     failed: dict[str, str] = field(default_factory=dict)
     drift: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    made_ahead: int = 0  # model files a worker made before the loop reached them
 
 
 def reference_for(backend: Backend, store: LutStore, settings: ProfileSettings) -> Reference | None:
@@ -186,11 +194,12 @@ def run_workloads(
     watch = _DriftWatch(backend, store, settings, report)
     start = time.monotonic()
     consecutive = 0
-    with tqdm(
-        total=len(items), desc=desc, unit="row", disable=not progress, dynamic_ncols=True
-    ) as bar:
+    workloads = [workload for workload, _ in items]
+    bar = tqdm(total=len(items), desc=desc, unit="row", disable=not progress, dynamic_ncols=True)
+    with prepare_ahead(backend, workloads, settings.prepare_workers) as ahead, bar:
         watch.check(force=True)
-        for workload, put in items:
+        for index, (workload, put) in enumerate(items):
+            ahead.ready(index)  # its model file is made (or left to the backend)
             try:
                 m, attempts = measure_steady(backend, workload, settings, reference)
             except DeviceLostError:
@@ -213,6 +222,7 @@ def run_workloads(
             bar.set_postfix_str(f"{m.median_ms:.3f} ms", refresh=False)
             bar.update(1)
             watch.check()
+        report.made_ahead = ahead.made_ahead
     report.seconds = time.monotonic() - start
     return report
 
