@@ -30,7 +30,7 @@ import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from lutnas.processes import exit_with_parent, leave_interrupts_to_parent
@@ -92,7 +92,7 @@ class PrepareAhead:
         self.workers = workers
         self.ahead = ahead or 4 * workers + 4
         self._pool: ProcessPoolExecutor | None = None
-        self._warm: Future | None = None
+        self._warm: list[Future] = []  # one start-up task per worker
         self._futures: dict[int, Future] = {}
         self._next = 0  # the next index to submit
         self._broken = False
@@ -107,11 +107,17 @@ class PrepareAhead:
                 initializer=_init_worker,
                 initargs=(self.cores, os.getpid()),
             )
-            self._warm = self._pool.submit(_warm, self.make_file)
+            # every worker starts now, here: later submissions need no change of affinity
+            self._warm = [self._pool.submit(_warm, self.make_file) for _ in range(self.workers)]
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def wait_started(self, timeout_s: float | None = None) -> None:
+        """Block until a worker has started and imported its exporter (tests use this; the
+        loop never waits for it)."""
+        wait(self._warm, timeout=timeout_s, return_when=FIRST_COMPLETED)
 
     @property
     def worker_pids(self) -> list[int]:
@@ -139,27 +145,32 @@ class PrepareAhead:
             except Exception as exc:  # the backend will make it and report what fails
                 self.made_here += 1
                 log.debug("a worker could not make %s: %s", self.workloads[index].key, exc)
-        if self._warm is not None and self._warm.done():
-            if self._warm.exception() is not None:
-                self._give_up(self._warm.exception())
+        started = [f for f in self._warm if f.done()]
+        if started:
+            if all(f.exception() is not None for f in started):
+                self._give_up(started[0].exception())
                 return
             self._top_up(index + 1)
 
     def _top_up(self, start: int) -> None:
         self._next = max(self._next, start)
         end = min(len(self.workloads), start + self.ahead)
+        while self._next < end:
+            workload = self.workloads[self._next]
+            if _picklable(workload):
+                try:
+                    self._futures[self._next] = self._submit(workload)
+                except BrokenProcessPool as exc:
+                    self._give_up(exc)
+                    return
+            self._next += 1
+
+    def _submit(self, workload: Workload) -> Future:
+        processes = getattr(self._pool, "_processes", None)
+        if processes is not None and len(processes) >= self.workers:
+            return self._pool.submit(_make, self.make_file, workload)  # no process to start
         with thread_affinity(self.cores):  # a worker started now inherits the spare cores
-            while self._next < end:
-                workload = self.workloads[self._next]
-                if _picklable(workload):
-                    try:
-                        self._futures[self._next] = self._pool.submit(
-                            _make, self.make_file, workload
-                        )
-                    except BrokenProcessPool as exc:
-                        self._give_up(exc)
-                        return
-                self._next += 1
+            return self._pool.submit(_make, self.make_file, workload)
 
     def _give_up(self, exc: BaseException) -> None:
         log.warning(

@@ -49,14 +49,14 @@ def pool_started_first(monkeypatch):
     original = PrepareAhead.ready
 
     def ready(self, index):
-        self._warm.result(timeout=240)
+        self.wait_started(timeout_s=240)
         return original(self, index)
 
     monkeypatch.setattr(PrepareAhead, "ready", ready)
 
 
 def _wait_for_workers(pool: PrepareAhead) -> list[int]:
-    pool._warm.result(timeout=240)  # the worker has started and imported its exporter
+    pool.wait_started(timeout_s=240)  # a worker has started and imported its exporter
     return pool.worker_pids
 
 
