@@ -116,6 +116,21 @@ def test_a_layer_table_made_ahead_times_the_files_the_backend_would_make(
     ]
 
 
+@needs_two_cores
+def test_litert_files_are_made_ahead_too(tmp_path, pool_started_first):
+    from profiler.backends.litert import LiteRtBackend
+
+    layers = specs(8, seed=4)
+    with LiteRtBackend(cache_dir=tmp_path / "tflite") as backend:
+        store = LutStore.create(
+            tmp_path / "l.lut", backend.config(), backend.device_info(), SETTINGS.identity()
+        )
+        report = profile_layers(backend, store, layers, SETTINGS, progress=False)
+        store.close()
+    assert report.measured == len(layers) and report.made_ahead > 0
+    assert len(list((tmp_path / "tflite").glob("*.tflite"))) == len(layers)
+
+
 def _graph(model: onnx.ModelProto) -> tuple:
     g = model.graph
     return (
