@@ -75,10 +75,11 @@ def run_profile(tree: Path, args: argparse.Namespace, backend: str, out: Path, c
     if done.returncode != 0:
         raise SystemExit(f"profile-device failed ({tree}):\n{done.stderr[-3000:]}")
     con = sqlite3.connect(out)
-    rows = con.execute("SELECT key, median_ms, warmup, n, attempts FROM layers").fetchall()
+    rows = con.execute("SELECT key, median_ms, warmup, n, attempts, mean_ms FROM layers").fetchall()
     con.close()
-    timed_s = sum(m * (w + n) for _, m, w, n, _ in rows) / 1000
-    timed_all_s = sum(m * (w + n) * a for _, m, w, n, a in rows) / 1000
+    timed_s = sum(m * (w + n) for _, m, w, n, _, _ in rows) / 1000
+    timed_all_s = sum(m * (w + n) * a for _, m, w, n, a, _ in rows) / 1000
+    mean_s = sum(mean * (w + n) * a for _, _, w, n, a, mean in rows) / 1000
     moved = re.search(r"(\d+) of them moved", done.stdout)
     loop = re.search(r"^layers: .*?(\d+) s$", done.stdout, re.M)
     return {
@@ -87,6 +88,9 @@ def run_profile(tree: Path, args: argparse.Namespace, backend: str, out: Path, c
         "loop_s": int(loop.group(1)) if loop else None,
         "timed_s": round(timed_s, 2),
         "timed_incl_remeasured_s": round(timed_all_s, 2),
+        # Σ mean × runs × attempts: the runs' own wall time (a busy machine's slow runs raise
+        # the mean, not the median), so wall - this is what the loop spends around them
+        "runs_wall_s": round(mean_s, 2),
         "ratio": round(wall_s / timed_s, 3),
         "remeasured_rows": sum(a > 1 for *_, a in rows),
         "moved_rows": int(moved.group(1)) if moved else None,
@@ -144,7 +148,8 @@ def host(args: argparse.Namespace, before_tree: Path, work: Path) -> dict:
                 runs[name] = run
                 print(
                     f"{backend:12s} {name:12s} {run['rows']:5d} rows  wall {run['wall_s']:7.1f} s"
-                    f" (loop {run['loop_s']} s)  timed runs {run['timed_s']:6.1f} s  ratio {run['ratio']:5.2f}x  "
+                    f" (loop {run['loop_s']} s, runs {run['runs_wall_s']:.1f} s)  "
+                    f"timed runs {run['timed_s']:6.1f} s  ratio {run['ratio']:5.2f}x  "
                     f"re-measured {run['remeasured_rows']:4d}"
                     + (f" (moved {run['moved_rows']})" if run["moved_rows"] is not None else ""),
                     flush=True,
