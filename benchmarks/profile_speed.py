@@ -134,8 +134,9 @@ def compare_tables(runs: dict[str, dict]) -> dict:
     return {"same_code": same, "before_vs_after": cross, "agree_within_noise": verdict}
 
 
-def host(args: argparse.Namespace, before_tree: Path, work: Path) -> dict:
-    results: dict[str, dict] = {}
+def host(args: argparse.Namespace, before_tree: Path, work: Path, results: dict, save) -> None:
+    """Every backend's runs and comparison into ``results``; ``save()`` after each backend (a
+    long run that is cut off keeps what it finished)."""
     for backend in args.backends:
         runs: dict[str, dict] = {}
         for cache_state in ("cold", "warm"):
@@ -170,7 +171,7 @@ def host(args: argparse.Namespace, before_tree: Path, work: Path) -> dict:
             "goal_met": {s: runs[f"after {s}"]["ratio"] <= GOAL[s] for s in GOAL},
             **table,
         }
-    return results
+        save()
 
 
 def main() -> int:
@@ -184,18 +185,24 @@ def main() -> int:
     args = ap.parse_args()
     start = time.perf_counter()
     figures: dict = {"resolution": args.resolution, "limit": args.limit, "goal": GOAL}
+    figures.update(before_ref=args.before_ref, host={}, complete=False)
+    name = "profile_speed" + (f"_limit{args.limit}" if args.limit else "")
+
+    def save() -> None:
+        figures["duration_s"] = round(time.perf_counter() - start)
+        write_result(name, figures)
+
     with tempfile.TemporaryDirectory(prefix="profile_speed_") as tmp:
         work = Path(tmp)
         before_tree = checkout(args.before_ref, work)
-        figures["before_ref"] = args.before_ref
-        figures["host"] = host(args, before_tree, work) if args.backends else {}
+        host(args, before_tree, work, figures["host"], save)
         if args.phone_layers:
             from _phone_speed import phone
 
             figures["phone"] = phone(args, before_tree, work)
-    figures["duration_s"] = round(time.perf_counter() - start)
+    figures["complete"] = True
+    save()
     print(f"whole benchmark: {figures['duration_s']} s")
-    write_result("profile_speed" + (f"_limit{args.limit}" if args.limit else ""), figures)
     return 0
 
 
