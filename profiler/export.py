@@ -128,7 +128,7 @@ _threads = {"exporting": 0, "before": 1}
 def _one_torch_thread() -> Iterator[None]:
     """Run torch on one thread while exporting: the trace's single forward pass gains nothing
     from more, and in a process pinned to one core (the timing process) the extra OpenMP
-    threads spin against each other (an ONNX export took ~10x as long). Exports in several
+    threads spin against each other (an ONNX export took ~6x as long). Exports in several
     threads at once (phones) restore the count when the last one ends."""
     with _THREADS_LOCK:
         if _threads["exporting"] == 0:
