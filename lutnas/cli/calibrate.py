@@ -16,6 +16,7 @@ import csv
 import dataclasses
 from pathlib import Path
 
+from lutnas.cli.options import add_space_file_option, load_spaces
 from lutnas.errors import LutnasError
 
 COLUMNS = ("model", "resolution", "latency_ms")
@@ -31,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", required=True, help="the target device's name, e.g. 'Pixel 7'")
     p.add_argument("--out", required=True, help="the calibrated predictor directory to write")
+    add_space_file_option(p, "the measured architectures (named or JSON)")
 
 
 def read_measurements(path: str | Path) -> list[tuple]:
@@ -83,8 +85,9 @@ def _item(path: Path, line: int, row: dict) -> tuple:
 def run(args: argparse.Namespace) -> int:
     from predictor import LatencyPredictor
 
+    load_spaces(args.space)
+    source = LatencyPredictor.load(args.predictor)  # its stored spaces become known
     items = read_measurements(args.measurements)
-    source = LatencyPredictor.load(args.predictor)
     target = source.calibrate(items, device=args.device)
     path = target.save(args.out)
     c = target.calibration
