@@ -15,12 +15,12 @@ tables are compared with each other (cross pairs) and with their own code's seco
 code, cold against warm: the run-to-run noise), as the median and p90 of |Δ| / latency and the
 median ratio after / before with its 95 % interval.
 
-Then the emulated phone (tests/adbemu, a real adb server): seconds per layer split into push,
-shell round trip and runner time (``--phone-layers``; see ``benchmarks/_phone_speed.py``).
+With ``--phone-layers N`` it adds the emulated phone's seconds per layer split into push, shell
+round trip and runner time (``benchmarks/phone_speed.py``, which also runs alone).
 
     python benchmarks/profile_speed.py                       # the whole table (~1 h, see README)
     python benchmarks/profile_speed.py --limit 300           # a few hundred layers
-    python benchmarks/profile_speed.py --limit 20 --backends onnxruntime --phone-layers 4
+    python benchmarks/profile_speed.py --limit 20 --backends onnxruntime
 
 Writes ``results/profile_speed.json`` (``profile_speed_limit<N>.json`` with ``--limit``).
 """
@@ -181,7 +181,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, help="a seeded subset of N layers (default: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--before-ref", default=BEFORE_REF, help="the commit timed as 'before'")
-    ap.add_argument("--phone-layers", type=int, default=40, help="0: skip the phone part")
+    ap.add_argument("--phone-layers", type=int, default=0, help="also time N phone layers")
     args = ap.parse_args()
     start = time.perf_counter()
     figures: dict = {"resolution": args.resolution, "limit": args.limit, "goal": GOAL}
@@ -196,10 +196,10 @@ def main() -> int:
         work = Path(tmp)
         before_tree = checkout(args.before_ref, work)
         host(args, before_tree, work, figures["host"], save)
-        if args.phone_layers:
-            from _phone_speed import phone
+    if args.phone_layers:
+        from phone_speed import phone
 
-            figures["phone"] = phone(args, before_tree, work)
+        figures["phone"] = phone(args.phone_layers, args.resolution, args.seed)
     figures["complete"] = True
     save()
     print(f"whole benchmark: {figures['duration_s']} s")
