@@ -106,3 +106,14 @@ def test_attempts_stop_at_the_limit_and_steady_rows_are_timed_once():
     assert row.attempts == 3 and not row.moved  # the first was kept: it did not move
     steady = [1.0 + 0.0001 * i for i in range(50)]
     assert _row([steady]).attempts == 1
+
+
+def test_the_report_says_how_many_re_measured_rows_moved(capsys):
+    from lutnas.cli.profile import _print_report
+    from profiler.loop import ProfileReport
+
+    _print_report("layers", ProfileReport(measured=40, remeasured=12, moved=3, seconds=9))
+    out = capsys.readouterr().out
+    assert "40 measured (12 re-measured for noise, 3 of them moved outside their first 95%" in out
+    _print_report("layers", ProfileReport(measured=0, skipped=29))
+    assert "layers: 0 measured (0 re-measured for noise), 29 already" in capsys.readouterr().out

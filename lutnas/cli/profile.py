@@ -201,9 +201,13 @@ def _missing_model_layers(store: LutStore) -> list[LayerSpec]:
 
 
 def _print_report(what: str, r: ProfileReport) -> None:
+    moved = (
+        f", {r.moved} of them moved outside their first 95% interval of the median"
+        if r.remeasured
+        else ""
+    )
     print(
-        f"{what}: {r.measured} measured ({r.remeasured} re-measured for noise, {r.moved} of "
-        "them moved outside their first 95% interval of the median), "
+        f"{what}: {r.measured} measured ({r.remeasured} re-measured for noise{moved}), "
         f"{r.skipped} already in the file, {len(r.failed)} failed, {r.seconds:.0f} s"
     )
     for key, msg in list(r.failed.items())[:10]:
