@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from adbemu.device import EmulatedDevice  # noqa: E402
-from adbemu.fixtures import ADB, AdbServer, free_port  # noqa: E402
+from _emulated_phone import adb_missing, emulated_phone, stand_in_perf_test  # noqa: E402
 
 from lutnas.spaces.space import get_space  # noqa: E402
 from profiler.backends.adb import AdbBackend  # noqa: E402
@@ -42,8 +41,7 @@ def main() -> int:
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    if ADB is None:
-        print("adb is not installed (apt-get install adb)", file=sys.stderr)
+    if adb_missing():
         return 2
     # Pin this process before any thread starts, so the emulated phone's threads and the runner
     # processes they spawn share the core the host backend pins itself to (equal footing on a
@@ -55,36 +53,21 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        runner = tmp / "onnxruntime_perf_test"
-        source = (ROOT / "tests/adbemu/fake_perf_test.py").read_text()
-        runner.write_text(f"#!{sys.executable}\n" + source.split("\n", 1)[1])
-        runner.chmod(0o755)
-        (tmp / "home").mkdir()
-        server = AdbServer(free_port(), tmp / "home")
-        os.environ.update(
-            ANDROID_ADB_SERVER_PORT=str(server.port), ANDROID_ADB_SERVER_HOST="127.0.0.1"
-        )
-        server.adb("start-server")
-        phone = EmulatedDevice(tmp / "phone")
-        phone.start()
-        try:
-            serial = server.attach(phone)
-            rows = []
-            start = time.monotonic()
-            with (
-                OnnxRuntimeBackend(threads=1, cache_dir=tmp / "onnx") as host,
-                AdbBackend(serial=serial, runner=runner, cache_dir=tmp / "onnx") as adb,
-            ):
-                for spec in specs:
-                    w = layer_workload(spec)
-                    h1 = host.measure(w, args.warmup, args.runs).median_ms
-                    a = adb.measure(w, args.warmup, args.runs).median_ms
-                    h2 = host.measure(w, args.warmup, args.runs).median_ms
-                    rows.append((spec.key, h1, a, h2))
-            seconds = time.monotonic() - start
-        finally:
-            phone.stop()
-            server.adb("kill-server")
+        runner = stand_in_perf_test(tmp / "onnxruntime_perf_test")
+        rows = []
+        start = time.monotonic()
+        with (
+            emulated_phone(tmp) as serial,
+            OnnxRuntimeBackend(threads=1, cache_dir=tmp / "onnx") as host,
+            AdbBackend(serial=serial, runner=runner, cache_dir=tmp / "onnx") as adb,
+        ):
+            for spec in specs:
+                w = layer_workload(spec)
+                h1 = host.measure(w, args.warmup, args.runs).median_ms
+                a = adb.measure(w, args.warmup, args.runs).median_ms
+                h2 = host.measure(w, args.warmup, args.runs).median_ms
+                rows.append((spec.key, h1, a, h2))
+        seconds = time.monotonic() - start
 
     print(f"{'layer':58s} {'host ms':>9s} {'adb ms':>9s} {'host2 ms':>9s} {'adb/host':>8s}")
     for key, h1, a, h2 in rows:

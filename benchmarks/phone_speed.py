@@ -28,7 +28,6 @@ Writes ``results/phone_speed.json``.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shlex
 import statistics
@@ -39,11 +38,10 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
+from _emulated_phone import adb_missing, emulated_phone, stand_in_perf_test  # noqa: E402
 from _results import write_result  # noqa: E402
-from adbemu.device import EmulatedDevice  # noqa: E402
-from adbemu.fixtures import ADB, AdbServer, free_port  # noqa: E402
 
 from lutnas.spaces.space import get_space  # noqa: E402
 from profiler.backends.adb import AdbBackend  # noqa: E402
@@ -56,10 +54,7 @@ WARMUP, RUNS = 10, 50
 
 def stand_in_runner(tmp: Path) -> tuple[Path, Path]:
     """The stand-in onnxruntime_perf_test behind a wrapper that logs its start and end (ns)."""
-    inner = tmp / "fake_perf_test"
-    source = (ROOT / "tests/adbemu/fake_perf_test.py").read_text()
-    inner.write_text(f"#!{sys.executable}\n" + source.split("\n", 1)[1])
-    inner.chmod(0o755)
+    inner = stand_in_perf_test(tmp / "fake_perf_test")
     log = tmp / "runner_times.log"
     wrapper = tmp / "onnxruntime_perf_test"
     wrapper.write_text(
@@ -166,21 +161,11 @@ def phone(layers: int, resolution: int = 224, seed: int = 0) -> dict:
         for w in workloads:
             onnx_path(w, cache)
         runner, log = stand_in_runner(tmp)
-        (tmp / "home").mkdir()
-        server = AdbServer(free_port(), tmp / "home")
-        os.environ.update(
-            ANDROID_ADB_SERVER_PORT=str(server.port), ANDROID_ADB_SERVER_HOST="127.0.0.1"
-        )
-        server.adb("start-server")
-        device = EmulatedDevice(tmp / "phone")
-        device.start()
-        try:
-            serial = server.attach(device)
-            with AdbBackend(serial=serial, runner=runner, cache_dir=cache) as backend:
-                rows = split_layers(backend, workloads, log)
-        finally:
-            device.stop()
-            server.adb("kill-server")
+        with (
+            emulated_phone(tmp) as serial,
+            AdbBackend(serial=serial, runner=runner, cache_dir=cache) as backend,
+        ):
+            rows = split_layers(backend, workloads, log)
     # one path today: each layer is its own push and its own shell (phone batching, item 3 of
     # issue 27, is not built yet), so these are the 'before' figures
     figures = {
@@ -212,8 +197,7 @@ def main() -> int:
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    if ADB is None:
-        print("adb is not installed (apt-get install adb)", file=sys.stderr)
+    if adb_missing():
         return 2
     write_result("phone_speed", phone(args.layers, args.resolution, args.seed))
     return 0
