@@ -22,7 +22,8 @@ round trip and runner time (``benchmarks/phone_speed.py``, which also runs alone
     python benchmarks/profile_speed.py --limit 300           # a few hundred layers
     python benchmarks/profile_speed.py --limit 20 --backends onnxruntime
 
-Writes ``results/profile_speed.json`` (``profile_speed_limit<N>.json`` with ``--limit``).
+Writes ``results/profile_speed.json`` (``profile_speed_limit<N>.json`` with ``--limit``; the
+backends' names are appended when only some are run).
 """
 
 from __future__ import annotations
@@ -187,6 +188,8 @@ def main() -> int:
     figures: dict = {"resolution": args.resolution, "limit": args.limit, "goal": GOAL}
     figures.update(before_ref=args.before_ref, host={}, complete=False)
     name = "profile_speed" + (f"_limit{args.limit}" if args.limit else "")
+    if set(args.backends) != set(HOST_BACKENDS):  # a part: beside the whole run's file
+        name += "_" + "_".join(args.backends)
 
     def save() -> None:
         figures["duration_s"] = round(time.perf_counter() - start)
