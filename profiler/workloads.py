@@ -25,7 +25,7 @@ def _build_arch(arch):
 
 def layer_workload(spec: LayerSpec) -> Workload:
     """One LUT row: the layer ``spec`` describes, with random weights."""
-    return Workload(spec.key, partial(_build_layer, spec), spec.input_shape)
+    return Workload(spec.key, partial(_build_layer, spec), spec.input_shape, spec.input_shapes[1:])
 
 
 def arch_workload(arch) -> Workload:

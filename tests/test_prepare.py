@@ -10,6 +10,7 @@ from pathlib import Path
 
 import onnx
 import pytest
+from export_cache_checks import half_written
 
 from lut.store import LutStore
 from lutnas.spaces.space import get_space
@@ -104,7 +105,7 @@ def test_a_layer_table_made_ahead_times_the_files_the_backend_would_make(
     assert report.measured == len(layers) and not report.failed
     assert report.made_ahead > 0  # the pool made some of the files the loop then loaded
     ahead_files = sorted((tmp_path / "ahead").glob("*.onnx"))
-    assert len(ahead_files) == len(layers) and not list((tmp_path / "ahead").glob("*.tmp"))
+    assert len(ahead_files) == len(layers) and not half_written(tmp_path / "ahead")
     # the same layers exported in this process, in turn: the same files by name, and the same
     # graphs (ops, attributes, shapes); only the random weights differ
     for spec in layers:
@@ -196,7 +197,7 @@ def test_an_interrupt_while_files_are_made_ahead_loses_nothing(tmp_path, pool_st
         store.close()
     assert len(before) == 4
     assert seen and not [pid for pid in seen if _alive(pid)]  # the exporter was running, then ended
-    assert not list(cache.glob("*.tmp"))
+    assert not half_written(cache)
     for path in cache.glob("*.onnx"):
         onnx.checker.check_model(onnx.load(path))  # no half-written cached file
     with OnnxRuntimeBackend(cache_dir=cache) as backend, LutStore.open(tmp_path / "i.lut") as store:

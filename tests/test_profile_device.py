@@ -10,6 +10,7 @@ from pathlib import Path
 
 import onnx
 import pytest
+from export_cache_checks import half_written
 
 from lut.store import LutStore
 from lutnas.cli.profile import main as profile_main
@@ -177,7 +178,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
         assert workers  # there was a pool to interrupt
     assert not [pid for pid in workers if _running(pid)]  # and it is gone
     cache = tmp_path / "cache" / "onnx"
-    assert not list(cache.glob("*.tmp"))  # no file half-written under any name
+    assert not half_written(cache)  # no file half-written under any name
     for path in cache.glob("*.onnx"):
         onnx.checker.check_model(onnx.load(path))
 

@@ -59,7 +59,8 @@ class LiteRtBackend(HostBackend):
             experimental_op_resolver_type=OpResolverType.BUILTIN,
         )
         interpreter.allocate_tensors()
-        detail = interpreter.get_input_details()[0]
-        x = np.random.default_rng(0).standard_normal(detail["shape"]).astype(np.float32)
-        interpreter.set_tensor(detail["index"], x)
+        rng = np.random.default_rng(0)
+        for detail in interpreter.get_input_details():  # one per workload input, in order
+            x = rng.standard_normal(detail["shape"]).astype(np.float32)
+            interpreter.set_tensor(detail["index"], x)
         return interpreter.invoke

@@ -32,6 +32,12 @@ DELEGATED_OPS: frozenset[str] = frozenset(
         "RELU6",
         "FULLY_CONNECTED",
         "RESHAPE",
+        # the pooling and graph units (profiler.tflite.units)
+        "MAX_POOL_2D",
+        "CONCATENATION",
+        "SPLIT",
+        "STRIDED_SLICE",
+        "TRANSPOSE",
     }
 )
 # ops whose options carry a fused activation (applied to their output)
@@ -147,15 +153,35 @@ class Graph:
 
         ``options`` is the op's schema options object (``Conv2DOptionsT`` …) or None.
         """
+        return self.add_multi_op(name, inputs, [out_shape], options, out_name)[0]
+
+    def add_multi_op(
+        self,
+        name: str,
+        inputs: list[int],
+        out_shapes: list[tuple[int, ...]],
+        options: object | None = None,
+        out_name: str = "",
+    ) -> list[int]:
+        """:meth:`add_op` for an op writing one float32 tensor per shape of ``out_shapes``
+        (SPLIT); returns those tensors."""
         if name not in DELEGATED_OPS:
             raise GraphError(f"op {name} is not one XNNPACK delegates ({sorted(DELEGATED_OPS)})")
         for t in inputs:
             self.tensors[t].consumers += 1
         out_name = out_name or f"{name.lower()}_{len(self.ops)}"
-        out = self._new(out_shape, np.dtype(np.float32), out_name)
-        self.tensors[out].producer = len(self.ops)
-        self.ops.append(Op(name, list(inputs), [out], options))
-        return out
+        names = (
+            [out_name]
+            if len(out_shapes) == 1
+            else [f"{out_name}:{i}" for i in range(len(out_shapes))]
+        )
+        outs = [
+            self._new(s, np.dtype(np.float32), n) for s, n in zip(out_shapes, names, strict=True)
+        ]
+        for out in outs:
+            self.tensors[out].producer = len(self.ops)
+        self.ops.append(Op(name, list(inputs), outs, options))
+        return outs
 
     def producer(self, t: int) -> Op | None:
         """The op writing ``t``, when nothing has read ``t`` yet and nothing will read it again
