@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from _emulated_phone import adb_missing, emulated_phone, stand_in_perf_test  # noqa: E402
+from adbemu.standalone import emulated_phone  # noqa: E402
 
 from lutnas.spaces.space import get_space  # noqa: E402
 from profiler.backends.adb import AdbBackend  # noqa: E402
@@ -41,8 +41,6 @@ def main() -> int:
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    if adb_missing():
-        return 2
     # Pin this process before any thread starts, so the emulated phone's threads and the runner
     # processes they spawn share the core the host backend pins itself to (equal footing on a
     # shared machine; affinity is per thread on Linux and inherited by new threads).
@@ -53,21 +51,24 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        runner = stand_in_perf_test(tmp / "onnxruntime_perf_test")
-        rows = []
-        start = time.monotonic()
-        with (
-            emulated_phone(tmp) as serial,
-            OnnxRuntimeBackend(threads=1, cache_dir=tmp / "onnx") as host,
-            AdbBackend(serial=serial, runner=runner, cache_dir=tmp / "onnx") as adb,
+        with emulated_phone(tmp, "fake_perf_test.py", "onnxruntime_perf_test") as (
+            _,
+            serial,
+            runner,
         ):
-            for spec in specs:
-                w = layer_workload(spec)
-                h1 = host.measure(w, args.warmup, args.runs).median_ms
-                a = adb.measure(w, args.warmup, args.runs).median_ms
-                h2 = host.measure(w, args.warmup, args.runs).median_ms
-                rows.append((spec.key, h1, a, h2))
-        seconds = time.monotonic() - start
+            rows = []
+            start = time.monotonic()
+            with (
+                OnnxRuntimeBackend(threads=1, cache_dir=tmp / "onnx") as host,
+                AdbBackend(serial=serial, runner=runner, cache_dir=tmp / "onnx") as adb,
+            ):
+                for spec in specs:
+                    w = layer_workload(spec)
+                    h1 = host.measure(w, args.warmup, args.runs).median_ms
+                    a = adb.measure(w, args.warmup, args.runs).median_ms
+                    h2 = host.measure(w, args.warmup, args.runs).median_ms
+                    rows.append((spec.key, h1, a, h2))
+            seconds = time.monotonic() - start
 
     print(f"{'layer':58s} {'host ms':>9s} {'adb ms':>9s} {'host2 ms':>9s} {'adb/host':>8s}")
     for key, h1, a, h2 in rows:

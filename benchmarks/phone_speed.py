@@ -38,10 +38,10 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
-from _emulated_phone import adb_missing, emulated_phone, stand_in_perf_test  # noqa: E402
 from _results import write_result  # noqa: E402
+from adbemu.standalone import emulated_phone  # noqa: E402
 
 from lutnas.spaces.space import get_space  # noqa: E402
 from profiler.backends.adb import AdbBackend  # noqa: E402
@@ -52,11 +52,10 @@ GOAL_OVERHEAD = 0.10  # round-trip overhead ≤ 10 % of the runner's time per la
 WARMUP, RUNS = 10, 50
 
 
-def stand_in_runner(tmp: Path) -> tuple[Path, Path]:
-    """The stand-in onnxruntime_perf_test behind a wrapper that logs its start and end (ns)."""
-    inner = stand_in_perf_test(tmp / "fake_perf_test")
-    log = tmp / "runner_times.log"
-    wrapper = tmp / "onnxruntime_perf_test"
+def timed_runner(inner: Path) -> tuple[Path, Path]:
+    """The stand-in runner ``inner`` behind a wrapper that logs its start and end (ns)."""
+    log = inner.parent / "runner_times.log"
+    wrapper = inner.parent / "onnxruntime_perf_test"
     wrapper.write_text(
         "#!/bin/sh\n"
         "s=$(date +%s%N)\n"
@@ -160,12 +159,10 @@ def phone(layers: int, resolution: int = 224, seed: int = 0) -> dict:
         cache = tmp / "onnx"
         for w in workloads:
             onnx_path(w, cache)
-        runner, log = stand_in_runner(tmp)
-        with (
-            emulated_phone(tmp) as serial,
-            AdbBackend(serial=serial, runner=runner, cache_dir=cache) as backend,
-        ):
-            rows = split_layers(backend, workloads, log)
+        with emulated_phone(tmp, "fake_perf_test.py", "fake_perf_test") as (_, serial, inner):
+            runner, log = timed_runner(inner)
+            with AdbBackend(serial=serial, runner=runner, cache_dir=cache) as backend:
+                rows = split_layers(backend, workloads, log)
     # one path today: each layer is its own push and its own shell (phone batching, item 3 of
     # issue 27, is not built yet), so these are the 'before' figures
     figures = {
@@ -197,8 +194,6 @@ def main() -> int:
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    if adb_missing():
-        return 2
     write_result("phone_speed", phone(args.layers, args.resolution, args.seed))
     return 0
 

@@ -89,6 +89,10 @@ def _row_measurement(row: pd.Series, scale: float = 1.0) -> Measurement:
         warmup=int(row.warmup),
         reference_ms=opt(row.get("reference_ms")),
         drift_factor=opt(row.get("drift_factor")) or 1.0,
+        p5_ms=opt(row.get("p5_ms")),
+        p95_ms=opt(row.get("p95_ms")),
+        median_is_mean=bool(opt(row.get("median_is_mean"))),
+        note=row.get("note") if isinstance(row.get("note"), str) else None,
     )
     return m if scale == 1.0 else m.scaled(scale)
 

@@ -15,8 +15,11 @@ import numpy as np
 class Measurement:
     """Timing statistics of one workload, all in milliseconds.
 
-    ``std_ms``, ``p10_ms`` and ``p90_ms`` are None when a runner does not report them
-    (e.g. a phone benchmark binary that prints only an average and percentiles).
+    ``std_ms``, ``p10_ms``, ``p90_ms``, ``p5_ms`` and ``p95_ms`` are None when a runner does not
+    report them (e.g. a phone benchmark binary that prints only its own p5/median/p95, or an
+    older one that prints only mean and std). ``median_is_mean`` is True when the runner printed
+    no median and its mean stands in for it. ``note`` says where a measurement came from when
+    that differs from the LUT's first rows (e.g. another binary of the same runner version).
     A drift-corrected measurement (:mod:`profiler.reference`) also carries the median of the
     reference timed alongside it and the factor its statistics were scaled by; the raw median
     is ``median_ms / drift_factor``.
@@ -35,6 +38,10 @@ class Measurement:
     # LUT files; None when only summary statistics are known, e.g. from a phone's runner)
     median_ci_low_ms: float | None = None
     median_ci_high_ms: float | None = None
+    p5_ms: float | None = None
+    p95_ms: float | None = None
+    median_is_mean: bool = False  # the runner printed no median: the mean stands in
+    note: str | None = None
 
     @classmethod
     def from_samples(cls, samples_ms: Sequence[float], warmup: int) -> Measurement:
@@ -53,6 +60,8 @@ class Measurement:
             warmup=int(warmup),
             median_ci_low_ms=float(ordered[low - 1]),
             median_ci_high_ms=float(ordered[high - 1]),
+            p5_ms=float(np.percentile(a, 5)),
+            p95_ms=float(np.percentile(a, 95)),
         )
 
     def scaled(self, factor: float, reference_ms: float | None = None) -> Measurement:
@@ -71,6 +80,8 @@ class Measurement:
             std_ms=mul(self.std_ms),
             p10_ms=mul(self.p10_ms),
             p90_ms=mul(self.p90_ms),
+            p5_ms=mul(self.p5_ms),
+            p95_ms=mul(self.p95_ms),
             reference_ms=self.reference_ms if reference_ms is None else reference_ms,
             drift_factor=self.drift_factor * factor,
             median_ci_low_ms=mul(self.median_ci_low_ms),
@@ -82,17 +93,14 @@ class Measurement:
         """Coefficient of variation (std / mean); a spread estimate when std is unknown."""
         if self.std_ms is not None and self.mean_ms > 0:
             return self.std_ms / self.mean_ms
-        if self.p10_ms is not None and self.p90_ms is not None and self.median_ms > 0:
-            return (self.p90_ms - self.p10_ms) / (2 * 1.2816 * self.median_ms)  # normal p10..p90
-        return math.nan
+        return spread(self.median_ms, self.p10_ms, self.p90_ms, self.p5_ms, self.p95_ms)[0]
 
     @property
     def robust_cv(self) -> float:
-        """Spread from the p10..p90 range (normal-equivalent CV), insensitive to a few
-        outliers; falls back to :attr:`cv` when percentiles are unknown."""
-        if self.p10_ms is not None and self.p90_ms is not None and self.median_ms > 0:
-            return (self.p90_ms - self.p10_ms) / (2 * 1.2816 * self.median_ms)
-        return self.cv
+        """The row's noise: the normal-equivalent CV of its p10..p90 range, else of its p5..p95
+        range (both insensitive to a few outliers), else std / mean (see :func:`noise`)."""
+        p = (self.p10_ms, self.p90_ms, self.p5_ms, self.p95_ms)
+        return noise(self.median_ms, *p, self.std_ms, self.mean_ms)[0]
 
     @property
     def median_ci_rel(self) -> float:
@@ -136,3 +144,52 @@ def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
         j += 1
     j = max(j, 1)
     return j, n + 1 - j
+
+
+# z of the normal's 90th and 95th percentiles: (p90 - p10) / (2 z90) estimates the std
+NORMAL_Z90 = 1.2816
+NORMAL_Z95 = 1.6449
+NOISE_BASES = ("p10-p90", "p5-p95", "std/mean")  # from the most robust to the least
+
+
+def _known(*values: float | None) -> bool:
+    return all(v is not None and not math.isnan(v) for v in values)
+
+
+def spread(
+    median_ms: float | None,
+    p10_ms: float | None,
+    p90_ms: float | None,
+    p5_ms: float | None = None,
+    p95_ms: float | None = None,
+) -> tuple[float, str | None]:
+    """The normal-equivalent CV of the p10..p90 range, else of the p5..p95 range (a runner such
+    as LiteRT's benchmark_model prints only p5/median/p95), and its basis; (NaN, None) when
+    neither range or the median is known."""
+    if not _known(median_ms) or median_ms <= 0:
+        return math.nan, None
+    if _known(p10_ms, p90_ms):
+        return (p90_ms - p10_ms) / (2 * NORMAL_Z90 * median_ms), "p10-p90"
+    if _known(p5_ms, p95_ms):
+        return (p95_ms - p5_ms) / (2 * NORMAL_Z95 * median_ms), "p5-p95"
+    return math.nan, None
+
+
+def noise(
+    median_ms: float | None,
+    p10_ms: float | None,
+    p90_ms: float | None,
+    p5_ms: float | None,
+    p95_ms: float | None,
+    std_ms: float | None,
+    mean_ms: float | None,
+) -> tuple[float, str | None]:
+    """A row's noise and its basis (one of :data:`NOISE_BASES`): the robust :func:`spread` where
+    the runner gave percentiles, else std / mean, which a few outliers inflate (older runners
+    print only mean and std); (NaN, None) when nothing is known."""
+    value, basis = spread(median_ms, p10_ms, p90_ms, p5_ms, p95_ms)
+    if basis is not None:
+        return value, basis
+    if _known(std_ms, mean_ms) and mean_ms > 0:
+        return std_ms / mean_ms, "std/mean"
+    return math.nan, None

@@ -69,7 +69,7 @@ def implausible_statistics(row: Mapping[str, object]) -> str | None:
     for name, value in (("median_ms", median), ("mean_ms", mean)):
         if not (_number(value) and value > 0):
             return f"{name} {value!r} is not a positive number"
-    for name in ("std_ms", "p10_ms", "p90_ms", "cv"):
+    for name in ("std_ms", "p10_ms", "p90_ms", "p5_ms", "p95_ms", "cv"):
         value = row.get(name)
         if value is not None and not (_number(value) and value >= 0):
             return f"{name} {value!r} is not a non-negative number"

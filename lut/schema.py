@@ -14,6 +14,10 @@ Tables:
 Every layers and models row carries a ``checksum`` of its values (:func:`row_checksum`, over
 the columns of :data:`CHECKED_COLUMNS`), so a value changed after it was written (a flipped bit
 on disk or in a copy) is caught when the row is read (:mod:`lut.rowcheck`).
+
+Both row tables carry, from schema 4, the runner's own p5/p95 (``p5_ms``, ``p95_ms``), whether
+the median is really the mean (``median_is_mean``, 1 when a runner printed no median) and a
+``note`` on where the row came from when that differs from the file's first rows.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from lut.measurement import Measurement
 from lutnas.sqlite import transaction
 
 FORMAT = "lutnas-lut"
-SCHEMA_VERSION = 3  # 2: reference_ms and drift_factor columns; 3: checksum column
+SCHEMA_VERSION = 4  # 2: reference_ms, drift_factor; 3: checksum; 4: p5/p95, median_is_mean, note
 STAT_COLUMNS = ("median_ms", "mean_ms", "std_ms", "p10_ms", "p90_ms", "n", "warmup")
 SPEC_COLUMNS = (
     "op",
@@ -53,13 +57,15 @@ CREATE TABLE IF NOT EXISTS layers (
     stride INTEGER NOT NULL, input_h INTEGER NOT NULL, input_w INTEGER NOT NULL,
     median_ms REAL NOT NULL, mean_ms REAL NOT NULL, std_ms REAL, p10_ms REAL, p90_ms REAL,
     n INTEGER NOT NULL, warmup INTEGER NOT NULL, cv REAL, attempts INTEGER NOT NULL,
-    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL, checksum TEXT);
+    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL, checksum TEXT,
+    p5_ms REAL, p95_ms REAL, median_is_mean INTEGER, note TEXT);
 CREATE TABLE IF NOT EXISTS models (
     arch_key TEXT PRIMARY KEY, arch_json TEXT NOT NULL, space TEXT NOT NULL,
     resolution INTEGER NOT NULL, name TEXT,
     median_ms REAL NOT NULL, mean_ms REAL NOT NULL, std_ms REAL, p10_ms REAL, p90_ms REAL,
     n INTEGER NOT NULL, warmup INTEGER NOT NULL, cv REAL, attempts INTEGER NOT NULL,
-    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL, checksum TEXT);
+    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL, checksum TEXT,
+    p5_ms REAL, p95_ms REAL, median_is_mean INTEGER, note TEXT);
 CREATE TABLE IF NOT EXISTS reference (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, median_ms REAL NOT NULL,
     ratio REAL NOT NULL, rows_done INTEGER NOT NULL, measured_at TEXT NOT NULL);
@@ -68,6 +74,14 @@ CREATE TABLE IF NOT EXISTS reference (
 
 SPACES_META_KEY = "spaces"  # the spaces' definitions (written by lutnas.spaces.stored)
 DRIFT_COLUMNS = ("reference_ms", "drift_factor")  # added in schema 2
+RUNNER_COLUMNS = ("p5_ms", "p95_ms", "median_is_mean", "note")  # added in schema 4
+_ADDED_COLUMNS = {
+    **dict.fromkeys(DRIFT_COLUMNS, "REAL"),
+    "p5_ms": "REAL",
+    "p95_ms": "REAL",
+    "median_is_mean": "INTEGER",
+    "note": "TEXT",
+}
 LAYER_COLUMNS = (
     "key",
     *SPEC_COLUMNS,
@@ -76,10 +90,11 @@ LAYER_COLUMNS = (
     "attempts",
     "measured_at",
     *DRIFT_COLUMNS,
+    *RUNNER_COLUMNS,
 )
 MODEL_COLUMNS = (
     "arch_key", "arch_json", "space", "resolution", "name",
-    *STAT_COLUMNS, "cv", "attempts", "measured_at", *DRIFT_COLUMNS,
+    *STAT_COLUMNS, "cv", "attempts", "measured_at", *DRIFT_COLUMNS, *RUNNER_COLUMNS,
 )  # fmt: skip
 
 
@@ -137,7 +152,7 @@ def upgrade(conn: sqlite3.Connection) -> None:
     (readable as it is)."""
     try:
         with transaction(conn):
-            add_drift_columns(conn)
+            add_columns(conn)
             add_checksums(conn)
             conn.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
@@ -147,13 +162,13 @@ def upgrade(conn: sqlite3.Connection) -> None:
         pass
 
 
-def add_drift_columns(conn: sqlite3.Connection) -> None:
-    """Bring a schema-1 file up to date (the columns are NULL for its old rows)."""
+def add_columns(conn: sqlite3.Connection) -> None:
+    """Bring a file of schema 1 to 3 up to date (the new columns are NULL for its old rows)."""
     for table in ("layers", "models"):
         have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-        for column in DRIFT_COLUMNS:
+        for column, kind in _ADDED_COLUMNS.items():
             if column not in have:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} REAL")
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def add_checksums(conn: sqlite3.Connection) -> None:
@@ -182,3 +197,7 @@ def stat_values(m: Measurement) -> tuple:
 
 def drift_values(m: Measurement) -> tuple:
     return (m.reference_ms, m.drift_factor if m.reference_ms is not None else None)
+
+
+def runner_values(m: Measurement) -> tuple:
+    return (m.p5_ms, m.p95_ms, int(m.median_is_mean), m.note)

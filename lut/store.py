@@ -34,6 +34,7 @@ from lut.schema import (  # FORMAT, SCHEMA_VERSION: importable from here too
     SCHEMA_VERSION,
     SPEC_COLUMNS,
     drift_values,
+    runner_values,
     stat_values,
     upgrade,
 )
@@ -226,7 +227,10 @@ class LutStore(RowAccess):
             )
         return store
 
+    closed = False  # set by close(): the file is no longer open here
+
     def close(self) -> None:
+        self.closed = True
         self._conn.close()
         if self._lock is not None:
             self._lock.release()
@@ -284,6 +288,7 @@ class LutStore(RowAccess):
                 attempts,
                 now(),
                 *drift_values(m),
+                *runner_values(m),
             ),
         )
 
@@ -303,6 +308,7 @@ class LutStore(RowAccess):
                 attempts,
                 now(),
                 *drift_values(m),
+                *runner_values(m),
             ),
         )
 

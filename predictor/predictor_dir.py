@@ -125,7 +125,9 @@ def _writer_lock(path: Path) -> Iterator[None]:
             lock.acquire()
             break
         except LutnasError:
-            busy = os.access(lock_path(lock.path), os.W_OK)  # else: the lock cannot be made
+            # held by another writer, unless its directory cannot hold a lock file at all (the
+            # holder removes the file on release, so test the directory, not the file)
+            busy = os.access(lock_path(lock.path).parent, os.W_OK | os.X_OK)
             if not busy or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)

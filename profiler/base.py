@@ -9,11 +9,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from lut.measurement import Measurement
 from lutnas.errors import LutnasError
 from lutnas.registry import Registry
+
+if TYPE_CHECKING:
+    from lut.store import LutStore
 
 
 class BackendError(LutnasError):
@@ -69,6 +73,9 @@ class Backend(ABC):
     # False when the backend's exporter writes lutnas's own layer modules only (lut.modules), so
     # another network (torchvision's) is timed as the chain of its layers (profiler.networks)
     any_module: ClassVar[bool] = True
+    # set by the profiling loop: called with a short text ("waiting for the phone: 12 s of
+    # 90 s") while one measurement takes long, to keep a progress bar alive
+    heartbeat: Callable[[str], None] | None = None
 
     def __enter__(self) -> Backend:
         return self
@@ -82,6 +89,17 @@ class Backend(ABC):
         :meth:`config`), for re-timing on the same configuration. Host backends can; the default
         takes the threads only."""
         return cls(threads=int(config.get("threads", 1)))
+
+    def open_lut(self, path: str | Path, settings: dict, resume: bool = True) -> LutStore:
+        """Create the LUT at ``path`` for this backend, or resume it when its configuration and
+        ``settings`` are this backend's (:meth:`lut.store.LutStore.create_or_resume`). A backend
+        that can carry on with a file measured under a slightly different configuration (a
+        phone runner re-downloaded) overrides this and records what it allowed."""
+        from lut.store import LutStore
+
+        return LutStore.create_or_resume(
+            path, self.config(), self.device_info(), settings, resume=resume
+        )
 
     @abstractmethod
     def config(self) -> dict:

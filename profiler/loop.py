@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
@@ -123,6 +124,19 @@ class _DriftWatch:
             )
 
 
+@contextmanager
+def _heartbeat(backend: Backend, bar: tqdm) -> Iterator[None]:
+    """While the loop runs, a backend waiting long on one measurement (a phone runner, a
+    cooling pause) shows it on the bar's postfix."""
+    before = backend.heartbeat
+    if not bar.disable:
+        backend.heartbeat = bar.set_postfix_str
+    try:
+        yield
+    finally:
+        backend.heartbeat = before
+
+
 def run_workloads(
     backend: Backend,
     store: LutStore,
@@ -143,8 +157,13 @@ def run_workloads(
     start = time.monotonic()
     consecutive = 0
     workloads = [workload for workload, _ in items]
-    bar = tqdm(total=len(items), desc=desc, unit="row", disable=not progress, dynamic_ncols=True)
-    with prepare_ahead(backend, workloads, settings.export_workers) as ahead, bar:
+    with (
+        tqdm(
+            total=len(items), desc=desc, unit="row", disable=not progress, dynamic_ncols=True
+        ) as bar,
+        _heartbeat(backend, bar),
+        prepare_ahead(backend, workloads, settings.export_workers) as ahead,
+    ):
         watch.check(force=True)
         for index, (workload, put) in enumerate(items):
             ahead.ready(index)  # its model file is made (or left to the backend)

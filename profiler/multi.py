@@ -49,8 +49,31 @@ def attached_serials(serials: Sequence[str] = (), all_devices: bool = False) -> 
         ready = sorted(s for s, state in client.devices().items() if state == "device")
         if not ready:
             client.select(None)  # raises the usual "no phone attached" advice
-        return ready
-    return [client.select(s) for s in dict.fromkeys(serials)]
+    else:
+        ready = [client.select(s) for s in dict.fromkeys(serials)]
+    return _one_serial_per_phone(client, ready)
+
+
+def _one_serial_per_phone(client: AdbClient, serials: list[str]) -> list[str]:
+    """``serials`` without a second address of a phone already listed (the same phone on
+    USB and over Wi-Fi has two adb serials but one ``ro.serialno``, and one LUT)."""
+    if len(serials) < 2:
+        return serials
+    seen: dict[str, str] = {}
+    for serial in serials:
+        phone_id = client.device(serial).getprop("ro.serialno") or serial
+        if phone_id in seen:
+            log.warning(
+                "%s and %s are the same phone (ro.serialno %s, e.g. USB and Wi-Fi); profiling "
+                "it once, over %s",
+                seen[phone_id],
+                serial,
+                phone_id,
+                seen[phone_id],
+            )
+            continue
+        seen[phone_id] = serial
+    return list(seen.values())
 
 
 def lut_path(out: str | Path, device_id: str, several: bool) -> Path:
@@ -98,9 +121,7 @@ def profile_phones(
                 outcome.out = lut_path(
                     out, str(config.get("device_serial") or outcome.serial), several
                 )
-                with LutStore.create_or_resume(
-                    outcome.out, config, backend.device_info(), settings, resume=resume
-                ) as store:
+                with backend.open_lut(outcome.out, settings, resume=resume) as store:
                     outcome.result = job(backend, store)
         except LutnasError as exc:  # includes BackendError and DeviceLostError
             outcome.error, outcome.lost = str(exc), isinstance(exc, DeviceLostError)

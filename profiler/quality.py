@@ -8,7 +8,10 @@ Why these thresholds (DESIGN.md, "Measuring latency"):
 
 - Noise is each row's *robust* CV, ``(p90 - p10) / (2 · 1.2816 · median)`` (as
   :attr:`lut.measurement.Measurement.robust_cv`): the normal-equivalent spread of the p10..p90
-  range, which a few outliers (a context switch, a GC pause) do not inflate.
+  range, which a few outliers (a context switch, a GC pause) do not inflate; where a runner
+  printed only p5/median/p95 (LiteRT's benchmark_model) the same of the p5..p95 range, and where
+  it printed only mean and std (older releases) std / mean, which outliers do inflate
+  (:func:`lut.measurement.noise`; the figures say which basis how many rows have).
 - :data:`MEDIAN_NOISE_MAX` 9%: published phone LUTs show median CVs of 2–9% (and repeated host
   measurements here differ by ~5% run to run); a typical row noisier than every published table
   adds error of the size of the predictor's own target (±10% on whole models).
@@ -33,14 +36,16 @@ Why these thresholds (DESIGN.md, "Measuring latency"):
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
+
+from lut.measurement import noise
 
 MEDIAN_NOISE_MAX = 0.09  # median robust CV of the rows
 P90_NOISE_MAX = 0.10  # 90th percentile of the rows' robust CV (= default --cv-threshold)
 DRIFT_MAX = 0.10  # |reference ratio - 1| beyond which a run drifted
 REMEASURED_SHARE_NOTE = 0.25  # share of rows measured more than once worth a mention
 MODELS_OFF_SHARE = 0.10  # share of whole models timed off speed that makes a table drifting
-NORMAL_P10_P90_Z = 1.2816  # z of the normal's 90th percentile
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class Quality:
     """Figures and verdict of one LUT; see the module docstring for the thresholds."""
 
     rows: int
-    rows_with_spread: int  # rows with p10 and p90 (some phone runners report no percentiles)
+    rows_with_spread: int  # rows whose noise is known (percentiles, or std and mean)
     median_noise: float | None  # median robust CV of the rows, None when no row has a spread
     p90_noise: float | None
     remeasured_share: float  # rows measured more than once (attempts > 1)
@@ -68,6 +73,9 @@ class Quality:
     models_corrected: int = 0  # whole models with a drift factor
     models_off_speed: int = 0  # of those, with |drift factor / median - 1| > DRIFT_MAX
     model_factors: tuple[float, float, float] | None = None  # min, median and max factor
+    noise_bases: dict[str, int] = field(default_factory=dict)  # basis -> rows (see noise())
+    rows_median_is_mean: int = 0  # rows whose runner printed no median: the mean stands in
+    phone: bool = False  # measured on a phone (adb), not on this machine
 
     @property
     def noisy(self) -> bool:
@@ -95,13 +103,23 @@ class Quality:
         return "usable" if self.median_noise is not None else "unknown noise"
 
 
+_NOISE_INPUTS = ("median_ms", "p10_ms", "p90_ms", "p5_ms", "p95_ms", "std_ms", "mean_ms")
+
+
+def row_noise(layers) -> list[tuple[float, str | None]]:
+    """Each row's noise and its basis (:func:`lut.measurement.noise`; (NaN, None) where
+    nothing is known). Columns a file lacks (older schemas) count as unknown."""
+
+    def column(name: str) -> list:
+        values = layers[name] if name in layers else [None] * len(layers)
+        return [None if v is None or v != v else float(v) for v in values]
+
+    return [noise(*values) for values in zip(*map(column, _NOISE_INPUTS), strict=True)]
+
+
 def robust_noise(layers) -> list[float]:
-    """Each row's robust CV (NaN where p10, p90 or the median is missing or zero)."""
-    out = []
-    for p10, p90, med in zip(layers["p10_ms"], layers["p90_ms"], layers["median_ms"], strict=True):
-        ok = all(v is not None and not math.isnan(v) for v in (p10, p90, med)) and med > 0
-        out.append((p90 - p10) / (2 * NORMAL_P10_P90_Z * med) if ok else math.nan)
-    return out
+    """Each row's noise (NaN where it is unknown): see :func:`row_noise`."""
+    return [value for value, _ in row_noise(layers)]
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -135,8 +153,10 @@ def drift_runs(meta: dict) -> tuple[DriftRun, ...]:
 
 def assess(layers, meta: dict, models=None) -> Quality:
     """The quality figures of a LUT's layers table, meta and (optional) whole-models table."""
-    noise = sorted(v for v in robust_noise(layers) if not math.isnan(v))
+    per_row = row_noise(layers)
+    noise = sorted(v for v, _ in per_row if not math.isnan(v))
     rows = len(layers)
+    mean_as_median = layers["median_is_mean"] if "median_is_mean" in layers else []
     factors = []
     if models is not None and "drift_factor" in models:
         factors = [float(f) for f in models["drift_factor"] if f is not None and not math.isnan(f)]
@@ -152,6 +172,9 @@ def assess(layers, meta: dict, models=None) -> Quality:
         models_corrected=len(factors),
         models_off_speed=sum(abs(f / median - 1) > DRIFT_MAX for f in factors),
         model_factors=(min(factors), median, max(factors)) if factors else None,
+        noise_bases=dict(Counter(basis for _, basis in per_row if basis is not None)),
+        rows_median_is_mean=sum(1 for v in mean_as_median if v == v and v),
+        phone=meta.get("backend_config", {}).get("backend") == "adb",
     )
 
 
@@ -186,7 +209,15 @@ def remedy(q: Quality, lut: str, runs: int | None = None) -> list[str]:
             "profile-device command again)"
         )
     if q.verdict == "unknown noise":
-        todo.append("the runner reported no p10/p90, so the rows' spread is unknown")
+        todo.append(
+            "the runner reported no spread (no percentiles, no std), so the noise is unknown"
+        )
+    if q.rows_median_is_mean:
+        todo.append(
+            f"{q.rows_median_is_mean} rows' median is the runner's mean (it printed no median): "
+            "a runner that prints median= (LiteRT's benchmark_model) or per-run times "
+            "(onnxruntime_perf_test's result file) gives real medians"
+        )
     return todo
 
 
@@ -209,6 +240,8 @@ def verdict_line(q: Quality, lut: str, runs: int | None = None) -> str:
         noise = f"median noise {_pct(q.median_noise)}, p90 {_pct(q.p90_noise)}"
         if q.noisy:
             noise += f" (targets ≤ {_pct(MEDIAN_NOISE_MAX)}, ≤ {_pct(P90_NOISE_MAX)})"
+        if q.noise_bases.get("std/mean"):
+            noise += f" ({q.noise_bases['std/mean']} rows by std/mean: no percentiles printed)"
     drift = (
         "no drift"
         if not q.drift_runs
@@ -225,13 +258,20 @@ def quality_lines(q: Quality, lut: str, runs: int | None = None, indent: str = "
     """The figures (noise, re-measured share, drift per run) and the verdict line last."""
     lines = []
     if q.median_noise is not None:
+        bases = ", ".join(f"{n} by {b}" for b, n in sorted(q.noise_bases.items()))
+        robust = "" if q.noise_bases.get("std/mean") else "robust "
         lines.append(
-            f"{indent}noise (robust CV of {q.rows_with_spread} rows): median "
+            f"{indent}noise ({robust}CV of {q.rows_with_spread} rows: {bases}): median "
             f"{_pct(q.median_noise)}, p90 {_pct(q.p90_noise)}"
+        )
+    if q.rows_median_is_mean:
+        lines.append(
+            f"{indent}median: the runner's mean on {q.rows_median_is_mean} of {q.rows} rows "
+            "(it printed no median)"
         )
     share = f"{indent}re-measured for noise: {_pct(q.remeasured_share)} of rows"
     if q.remeasured_share > REMEASURED_SHARE_NOTE:
-        share += " (a busy machine)"
+        share += " (an unsteady phone)" if q.phone else " (a busy machine)"
     lines.append(share)
     for i, run in enumerate(q.drift_runs, 1):
         base = f"baseline {run.baseline_ms:.3f} ms" if run.baseline_ms else "an earlier run"

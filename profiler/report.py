@@ -6,7 +6,7 @@ import json
 
 from lut.store import LutStore
 from lutnas.spaces.space import Space
-from profiler.quality import assess, quality_lines, robust_noise
+from profiler.quality import assess, quality_lines, row_noise
 
 
 def coverage(store: LutStore, space: Space, resolutions: list[int]) -> dict[int, tuple[int, int]]:
@@ -49,12 +49,20 @@ def describe(store: LutStore, space: Space | None, noisiest: int = 10) -> str:
                 lines.append(
                     f"  coverage of {space.name} @{r}: {have}/{total} ({100 * have / total:.1f}%)"
                 )
-        noisy = layers.assign(robust_cv=robust_noise(layers))
-        noisy = noisy.sort_values("robust_cv", ascending=False, na_position="last").head(noisiest)
-        lines.append(f"  noisiest {len(noisy)} rows (robust CV, then CV = std/mean):")
+        per_row = row_noise(layers)
+        noisy = layers.assign(
+            noise=[v for v, _ in per_row], basis=[b or "unknown" for _, b in per_row]
+        )
+        noisy = noisy.sort_values("noise", ascending=False, na_position="last").head(noisiest)
+        mean_as_median = "median_is_mean" in noisy
+        lines.append(
+            f"  noisiest {len(noisy)} rows, by the noise printed first (the CV its basis gives: "
+            "p10-p90 or p5-p95 range, else std/mean; * median is the runner's mean):"
+        )
         for _, row in noisy.iterrows():
+            star = "*" if mean_as_median and row.median_is_mean == 1 else " "
             lines.append(
-                f"    {row.robust_cv:6.3f} {row.cv:6.3f}  {row.median_ms:8.3f} ms  "
+                f"    {row.noise:6.3f} {row.basis:<8}  {row.median_ms:8.3f} ms{star} "
                 f"x{row.attempts}  {row.key}"
             )
     lines += quality_lines(

@@ -6,8 +6,10 @@ from its ``Arch``, batch 1, the LUT's warm-up and runs, re-measured while noisy)
 comparison is the predictor's error on these networks. Host backends (``onnxruntime``,
 ``torch``, ``litert``) are re-created from the LUT's config. A phone LUT (``adb``) is verified on
 the phone given by ``phone`` options (the runner binary, and the serial where several phones are
-attached), with the LUT's runner kind, threads and core mask; a different phone is refused.
-Without a runner the top K are written to a JSON file and the message says how to time them.
+attached), with the LUT's threads and core mask; another phone, or a runner of another kind, is
+refused, before the search starts (:func:`check_phone`), and another version of the runner is
+warned about. Without a runner the top K are written to a JSON file and the message says how to
+time them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 # a phone's config values that must match the LUT's: another phone or runner is another device
 _PHONE_IDENTITY = ("device", "device_serial", "runner", "threads")
+_RUNNER_VERSION = "runner_version"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,11 +57,14 @@ def phone_backend(backend_config: dict, phone: dict):
         phone: ``runner`` (local path of the benchmark binary, required), optionally ``serial``
             and ``cpu_mask`` (default: the LUT's mask).
     """
+    from profiler.adb.runners import named_or_guessed
+
+    by_name = named_or_guessed(None, phone["runner"])  # else the binary's --help decides
     return get_backend(
         "adb",
         serial=phone.get("serial"),
         runner=phone["runner"],
-        runner_kind=backend_config.get("runner"),
+        runner_kind=by_name.name if by_name else None,
         cpu_mask=phone.get("cpu_mask") or backend_config.get("cpu_mask") or None,
         threads=int(backend_config.get("threads", 1)),
     )
@@ -67,11 +73,46 @@ def phone_backend(backend_config: dict, phone: dict):
 def _check_same_phone(expected: dict, actual: dict) -> None:
     diffs = [d for d in config_mismatch(expected, actual) if d.split(":")[0] in _PHONE_IDENTITY]
     if diffs:
+        runner = any(d.startswith("runner:") for d in diffs)
         raise LutnasError(
             "this is not the phone and runner the LUT was measured with ("
             + "; ".join(diffs)
-            + "); attach that phone and pass its adb serial with --serial"
+            + "); "
+            + (
+                f"pass the {expected.get('runner')} binary the LUT was measured with as --runner"
+                if runner
+                else "attach that phone and pass its adb serial with --serial"
+            )
         )
+    if expected.get(_RUNNER_VERSION) and expected.get(_RUNNER_VERSION) != actual.get(
+        _RUNNER_VERSION
+    ):
+        log.warning(
+            "the runner reports version %s, the LUT was measured with %s: another release may "
+            "time differently, so the comparison is only indicative",
+            actual.get(_RUNNER_VERSION),
+            expected.get(_RUNNER_VERSION),
+        )
+
+
+def check_phone(backend_config: dict, phone: dict) -> None:
+    """Before a search whose top K will be verified on a phone: attach it, push the runner,
+    read its identity and refuse another phone or a runner of another kind now, not after the
+    search.
+
+    Raises:
+        LutnasError: another phone, another runner kind, or no phone reachable.
+    """
+    from profiler.adb.runners import named_or_guessed
+
+    by_name = named_or_guessed(None, phone["runner"])
+    if by_name and backend_config.get("runner") not in (None, by_name.name):
+        raise LutnasError(
+            f"--runner {phone['runner']} is {by_name.name} by its name; the LUT was measured "
+            f"with {backend_config['runner']}: pass that binary as --runner"
+        )
+    with phone_backend(backend_config, phone) as backend:
+        _check_same_phone(backend_config, backend.config())
 
 
 def config_mismatch(expected: dict, actual: dict) -> list[str]:

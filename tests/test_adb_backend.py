@@ -155,7 +155,9 @@ def test_metadata_recorded_in_the_lut(phone, backend_options, tmp_path):
     assert cfg["backend"] == "adb" and cfg["runner"] == "onnxruntime_perf_test"
     assert cfg["device"] == f"{props['ro.product.manufacturer']} {props['ro.product.model']}"
     assert cfg["soc"] == props["ro.soc.model"] and cfg["abi"] == props["ro.product.cpu.abi"]
-    assert cfg["threads"] == 1 and cfg["cpu_mask"] == "80" and len(cfg["runner_sha256"]) == 64
+    assert cfg["threads"] == 1 and cfg["cpu_mask"] == "80"
+    assert cfg["runner_version"].startswith("usage-") and len(dev["runner_sha256"]) == 64
+    assert dev["cpu_possible"] == list(range(8)) and dev["cpu_online"] == list(range(8))
     assert cfg["device_serial"] == props["ro.serialno"]
     assert dev["props"]["ro.board.platform"] == props["ro.board.platform"]
     assert dev["props"]["ro.build.version.release"] == props["ro.build.version.release"]
@@ -184,7 +186,7 @@ def test_disconnect_then_resume_loses_and_duplicates_nothing(
     phone, adb_server, backend_options, tmp_path
 ):
     out = tmp_path / "resume.lut"
-    phone.faults.drop_after, phone.faults.drop_count_match = 3, "perf_test"
+    phone.faults.drop_after, phone.faults.drop_count_match = 3, "perf_test -e"
 
     def run() -> None:
         with AdbBackend(**backend_options) as backend:
@@ -284,7 +286,7 @@ def test_two_phones_in_parallel_each_get_a_complete_lut(phone_factory, backend_o
 
 def test_a_lost_phone_does_not_stop_the_other(phone_factory, backend_options, tmp_path):
     good, bad = phone_factory(), phone_factory()
-    bad.faults.drop_after, bad.faults.drop_count_match = 1, "perf_test"
+    bad.faults.drop_after, bad.faults.drop_count_match = 1, "perf_test -e"
     outcomes = profile_phones(
         [good.address, bad.address],
         lambda s: AdbBackend(serial=s, **backend_options),
@@ -335,7 +337,7 @@ def test_profile_device_command_fills_and_resumes_a_phone_lut(
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "pixel.lut"
-    phone.faults.drop_after, phone.faults.drop_count_match = 2, "perf_test"
+    phone.faults.drop_after, phone.faults.drop_count_match = 2, "perf_test -e"
     assert main(cli_args(perf_test_runner, out)) == 2
     err = capsys.readouterr().err
     assert "lost phone" in err and "run the same command again" in err

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lut.measurement import noise
 from profiler.adb import probe
 from profiler.adb.parsers import (
     ParseError,
@@ -214,6 +215,48 @@ def test_benchmark_model_2019_average_line():
     assert r.mean_ms == pytest.approx(0.830126)  # "no stats: 830.126"
     assert r.std_ms == pytest.approx(0.025)
     assert r.n == 1204 and r.warmup == 598
+
+
+def test_benchmark_model_1_12_on_stderr_with_the_2018_wording():
+    # "Running benchmark for N iterations" (no "at least"); the whole log was on stderr then,
+    # so the parser is given what `2>&1` merges
+    r = parse_benchmark_model(transcript("tflite_benchmark_1.12_stderr.txt"))
+    assert r.mean_ms == pytest.approx(137.722)  # "no stats: 137722"
+    assert r.std_ms == pytest.approx(0.896) and r.min_ms == pytest.approx(137.079)
+    assert r.n == 50 and r.warmup == 1 and r.median_is_mean
+
+
+def test_benchmark_model_2019_android_warmup_outlier_is_not_the_run():
+    r = parse_benchmark_model(transcript("tflite_benchmark_2019_android.txt"))
+    assert r.mean_ms == pytest.approx(66.7676) and r.std_ms == pytest.approx(0.039)
+    assert r.max_ms == pytest.approx(66.838)  # not the warm-up's max=127425
+    assert r.n == 15 and r.warmup == 7 and r.median_is_mean
+
+
+def test_benchmark_model_2020_peak_memory_wording():
+    r = parse_benchmark_model(transcript("tflite_benchmark_2020_android.txt"))
+    assert r.mean_ms == pytest.approx(33.2094) and r.std_ms == pytest.approx(0.450)
+    assert r.n == 50 and r.warmup == 15 and r.median_is_mean
+
+
+@pytest.mark.parametrize(
+    "name, basis",
+    [
+        ("tflite_benchmark_litert_percentiles.txt", "p5-p95"),
+        ("tflite_benchmark_2.13_info.txt", "std/mean"),
+        ("tflite_benchmark_1.12_stderr.txt", "std/mean"),
+    ],
+)
+def test_the_row_keeps_what_the_runner_printed(name, basis):
+    r = parse_benchmark_model(transcript(name))
+    m = r.to_measurement()
+    assert (m.p5_ms, m.p95_ms, m.median_is_mean) == (r.p5_ms, r.p95_ms, r.median_is_mean)
+    value, got = noise(m.median_ms, m.p10_ms, m.p90_ms, m.p5_ms, m.p95_ms, m.std_ms, m.mean_ms)
+    assert got == basis and value == pytest.approx(m.robust_cv)
+    if basis == "p5-p95":  # (2314 - 2166) / (2 * 1.6449 * 2234): outliers do not count
+        assert value == pytest.approx(0.148 / (2 * 1.6449 * 2.234))
+    else:
+        assert value == pytest.approx(m.std_ms / m.mean_ms)
 
 
 def test_benchmark_model_runs_that_all_took_the_same_time():

@@ -165,7 +165,9 @@ def _phone_lut(path, backend, archs, extra_layers_of):
 
 
 @pytest.mark.slow
-def test_fit_and_search_verify_on_a_phone_lut(phone_factory, options, tmp_path, capsys):
+def test_fit_and_search_verify_on_a_phone_lut(
+    phone_factory, options, perf_test_runner, tmp_path, capsys
+):
     import dataclasses
 
     from lutnas.cli.main import main
@@ -219,7 +221,18 @@ def test_fit_and_search_verify_on_a_phone_lut(phone_factory, options, tmp_path, 
         if "--graph=" in c
     }
     assert len(graphs) == 2, graphs
-    # another phone is refused: its measurements would not test this predictor
+    # refused before the search starts (nothing is evaluated, no record is made): another
+    # phone, whose measurements would not test this predictor, and a runner of another kind,
+    # by its name or, when the name says nothing, by its --help on the phone
     other = phone_factory()
-    assert main([*search, "--runner", str(options["runner"]), "--serial", other.address]) == 2
+    fresh = [*search[:-6], "--out", str(tmp_path / "refused"), *search[-4:]]
+    assert fresh[-2:] == ["--verify", "2"]
+    assert main([*fresh, "--runner", str(options["runner"]), "--serial", other.address]) == 2
     assert "not the phone and runner the LUT was measured with" in capsys.readouterr().err
+    assert main([*fresh, "--runner", str(perf_test_runner), "--serial", phone.address]) == 2
+    assert "is onnxruntime_perf_test by its name" in capsys.readouterr().err
+    nameless = _renamed(perf_test_runner, tmp_path)
+    assert main([*fresh, "--runner", str(nameless), "--serial", phone.address]) == 2
+    err = capsys.readouterr().err
+    assert "runner: LUT 'benchmark_model', here 'onnxruntime_perf_test'" in err
+    assert not (tmp_path / "refused").exists()

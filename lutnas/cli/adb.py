@@ -12,7 +12,9 @@ import sys
 from collections.abc import Callable
 
 from lut.store import LutStore
+from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
+from profiler.adb.thermal import CoolingPolicy
 from profiler.base import Backend, get_backend
 from profiler.multi import attached_serials, profile_phones
 
@@ -45,7 +47,44 @@ def add_adb_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--cpu-mask",
         help="taskset hex mask of the cores to pin to (default: the "
-        "fastest core by cpuinfo_max_freq, e.g. 80 for cpu7)",
+        "fastest core by cpuinfo_max_freq, e.g. 80 for cpu7; needed when cores are offline "
+        "or hidden)",
+    )
+    g.add_argument(
+        "--runner-timeout",
+        type=bounded(float, 0, 86_400, above=True),
+        metavar="SECONDS",
+        help="limit of one runner call; past it the runner is killed on the phone and the "
+        "layer fails (default: 30 s plus 1 s per run, or 5x the slowest run seen)",
+    )
+    g.add_argument(
+        "--allow-runner-change",
+        action="store_true",
+        help="resume a LUT measured with another version of the runner (the change is "
+        "recorded in the LUT and on every new row)",
+    )
+    g.add_argument(
+        "--hot-temp-c",
+        type=bounded(float, 20, 150),
+        default=CoolingPolicy.hot_temp_c,
+        metavar="C",
+        help="pause while a watched thermal zone is above this (default: %(default)s)",
+    )
+    g.add_argument(
+        "--thermal-zone",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="watch only thermal zones whose type or name contains NAME (repeatable, e.g. "
+        "cpu; default: every zone)",
+    )
+    g.add_argument(
+        "--max-cool-wait",
+        type=bounded(float, 0, 86_400),
+        default=CoolingPolicy.max_wait_s,
+        metavar="SECONDS",
+        help="longest pause to cool down; a zone still hot after it is left out for the rest "
+        "of the run (default: %(default)s)",
     )
 
 
@@ -62,6 +101,14 @@ def adb_backend_options(args: argparse.Namespace) -> dict:
         "runner": args.runner,
         "runner_kind": args.runner_kind,
         "cpu_mask": args.cpu_mask,
+        "runner_timeout_s": args.runner_timeout,
+        "allow_runner_change": args.allow_runner_change,
+        "cooling": CoolingPolicy(
+            hot_temp_c=args.hot_temp_c,
+            zones=tuple(args.thermal_zone),
+            max_wait_s=args.max_cool_wait,
+            step_s=min(CoolingPolicy.step_s, max(1.0, args.max_cool_wait)),
+        ),
     }
 
 
@@ -79,7 +126,8 @@ def run_phones(
     """Profile every phone asked for in parallel; ``fill(backend, store, out)`` fills one LUT
     and returns True when rows failed. Returns the exit status."""
     serials = attached_serials(args.serial, args.all_devices)
-    print(f"profiling {len(serials)} phones in parallel: {', '.join(serials)}")
+    phones = f"{len(serials)} phones in parallel" if len(serials) > 1 else "1 phone"
+    print(f"profiling {phones}: {', '.join(serials)}")
     outcomes = profile_phones(
         serials,
         lambda s: get_backend("adb", **{**options, "serial": s}),

@@ -348,20 +348,17 @@ def run(args: argparse.Namespace) -> int:
             failed |= bool(report.failed)
         print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
         quality = assess_store(store)
-        print("\n".join(quality_lines(quality, out, settings.runs)))
+        lines = quality_lines(quality, out, settings.runs)
+        if several_phones(args):  # the phones' reports interleave: say whose each line is
+            lines = [f"[{backend.serial}] {line.strip()}" for line in lines]
+        print("\n".join(lines))
         return failed
 
     if several_phones(args):  # one thread and one LUT per phone (profiler.multi)
         return run_phones(args, _backend_options(args), out, settings.identity(), fill)
     backend = get_backend(args.backend, **_backend_options(args))
     with backend:
-        store = LutStore.create_or_resume(
-            out,
-            backend.config(),
-            backend.device_info(),
-            settings.identity(),
-            resume=not args.no_resume,
-        )
+        store = backend.open_lut(out, settings.identity(), resume=not args.no_resume)
         with store:
             failed = fill(backend, store, out)
     return 1 if failed else 0

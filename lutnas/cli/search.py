@@ -64,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
     predictor = LatencyPredictor.load(args.predictor)
     check_predictor(predictor, searched, reward.target_ms)
     _hint_resolutions(predictor, searched, args.resolution)
+    phone = {"runner": args.runner, "serial": args.serial, "cpu_mask": args.cpu_mask}
+    if args.verify and args.runner and predictor.backend_config.get("backend") == "adb":
+        from search.verify import check_phone
+
+        check_phone(predictor.backend_config, phone)  # before the search, not after it
     evaluator = build_evaluator(
         args.evaluator, args.evaluator_arg, parse_options(args.evaluator_opt, "evaluator")
     )
@@ -131,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             predictor.lut_settings,
             args.out,
             predictor.drift_reference,
-            phone={"runner": args.runner, "serial": args.serial, "cpu_mask": args.cpu_mask},
+            phone=phone,
         )
         print(format_table(rows, reward.target_ms))
     return 0

@@ -3,8 +3,15 @@
 The adb server is found at ``$ANDROID_ADB_SERVER_HOST:$ANDROID_ADB_SERVER_PORT`` (default
 127.0.0.1:5037), like the ``adb`` command itself. A device is always named by its serial.
 A failed call becomes :class:`DeviceLostError` when the phone is no longer attached (cable
-pulled, server gone) and :class:`BackendError` when it still is (a missing file, a timeout); a
-command that ran and failed is a :class:`ShellResult` with its exit code, not an exception.
+pulled, server gone) and :class:`BackendError` when it still is (a missing file); a command that
+ran and failed is a :class:`ShellResult` with its exit code, not an exception.
+
+Every call has a time limit. A shell command's is its ``timeout_s`` for the whole command (a
+probe: :data:`PROBE_TIMEOUT_S`); a file transfer's is :data:`SOCKET_TIMEOUT_S` of silence. When
+a limit passes, a fresh ``echo`` tells a busy command from a hung phone: the phone still answers
+-> :class:`NoAnswerError` (the command's own stream is given up); it does not ->
+:class:`PhoneFrozenError`, a :class:`DeviceLostError` that ends the run (resumable). While a
+command runs, ``heartbeat(seconds_waited)`` is called about once a second.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from __future__ import annotations
 import os
 import shlex
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +28,13 @@ from lutnas.errors import LutnasError
 from profiler.base import BackendError, DeviceLostError
 
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, socket.timeout)
+PROBE_TIMEOUT_S = 15.0  # getprop, a clock probe, mkdir, rm: seconds on any phone
+ANSWER_TIMEOUT_S = 5.0  # does a phone that missed a limit still answer a fresh `echo`?
+SOCKET_TIMEOUT_S = 30.0  # file transfers: this long without a byte moving is no answer
+FROZEN_HINT = (
+    "Unplug and replug it (or `adb reconnect`; reboot it if `adb shell echo ok` hangs too), "
+    "then run the same command again: rows already measured are kept and the run resumes."
+)
 RESUME_HINT = (
     "Reconnect the phone (`adb devices` must list it as 'device'; for Wi-Fi use "
     "`adb connect HOST:PORT`) and run the same command again: rows already measured "
@@ -44,6 +60,18 @@ def server_address() -> tuple[str, int]:
         raise LutnasError(f"ANDROID_ADB_SERVER_PORT={port_text!r} is not a port number") from None
 
 
+class NoAnswerError(BackendError):
+    """A command got no answer within its limit, but the phone still answers a fresh shell."""
+
+
+class PhoneFrozenError(DeviceLostError):
+    """The phone is attached but answers nothing, not even a fresh ``echo``: stop the run."""
+
+
+class _Deadline(Exception):
+    """A shell command's time limit passed (turned into one of the errors above)."""
+
+
 @dataclass(frozen=True)
 class ShellResult:
     returncode: int
@@ -58,7 +86,9 @@ class AdbClient:
         default_host, default_port = server_address()
         self.host = host or default_host
         self.port = port or default_port
-        self._adb = _adbutils().AdbClient(host=self.host, port=self.port)
+        self._adb = _adbutils().AdbClient(
+            host=self.host, port=self.port, socket_timeout=SOCKET_TIMEOUT_S
+        )
 
     def _server_error(self, exc: BaseException) -> LutnasError:
         return LutnasError(
@@ -128,21 +158,49 @@ class AdbDevice:
         self.client = client
         self.serial = serial
         self._dev = client._adb.device(serial)
+        self.frozen = False  # set once the phone stopped answering: do not call it again
 
     def _lost(self, doing: str, exc: BaseException) -> DeviceLostError:
-        return DeviceLostError(f"lost phone {self.serial} while {doing} ({exc}). {RESUME_HINT}")
+        detail = str(exc) or type(exc).__name__
+        return DeviceLostError(f"lost phone {self.serial} while {doing} ({detail}). {RESUME_HINT}")
 
-    def _call(self, doing: str, fn, *args, **kwargs):
-        """Run an adbutils call; a failure is the phone's loss unless it is still attached."""
+    def _call(self, doing: str, limit_s: float, fn, *args, quick: bool = False, **kwargs):
+        """Run an adbutils call; a failure is the phone's loss unless it is still attached,
+        a passed limit is :meth:`_no_answer` (``quick``: a :class:`NoAnswerError` at once,
+        without asking the phone again)."""
         adbutils = _adbutils()
+        if self.frozen:
+            raise PhoneFrozenError(
+                f"phone {self.serial} stopped answering earlier; not {doing}. {FROZEN_HINT}"
+            )
         try:
             return fn(*args, **kwargs)
+        except (TimeoutError, _Deadline, adbutils.AdbTimeout) as exc:
+            if quick:
+                raise NoAnswerError(
+                    f"phone {self.serial}: no answer within {limit_s:.0f} s"
+                ) from exc
+            raise self._no_answer(doing, limit_s) from exc
         except (adbutils.AdbError, *_TRANSPORT_ERRORS) as exc:
-            if isinstance(exc, adbutils.AdbTimeout):
-                doing += ": no answer in time"
             if self.attached():
-                raise BackendError(f"phone {self.serial}: {doing} failed ({exc})") from exc
+                detail = str(exc) or type(exc).__name__
+                raise BackendError(f"phone {self.serial}: {doing} failed ({detail})") from exc
             raise self._lost(doing, exc) from exc
+
+    def _no_answer(self, doing: str, limit_s: float) -> BackendError:
+        """What a passed limit means: the phone is gone, hung, or only this command is slow."""
+        if not self.attached():
+            return DeviceLostError(
+                f"lost phone {self.serial} while {doing} (no answer within {limit_s:.0f} s). "
+                f"{RESUME_HINT}"
+            )
+        if not self.answers():
+            self.frozen = True
+            return PhoneFrozenError(
+                f"phone {self.serial} stopped answering: no answer within {limit_s:.0f} s while "
+                f"{doing}, nor to a fresh `echo` within {ANSWER_TIMEOUT_S:.0f} s. {FROZEN_HINT}"
+            )
+        return NoAnswerError(f"phone {self.serial}: no answer within {limit_s:.0f} s while {doing}")
 
     def attached(self) -> bool:
         """True when the server lists this phone as ready ('device')."""
@@ -151,12 +209,87 @@ class AdbDevice:
         except LutnasError:
             return False
 
-    def shell(self, command: str, timeout_s: float = 600.0) -> ShellResult:
-        """Run ``command`` with ``sh -c`` on the phone; its exit code comes back (shell v2)."""
-        r = self._call(
-            f"running `{command[:80]}`", self._dev.shell2, command, timeout=timeout_s, v2=True
+    def answers(self, timeout_s: float = ANSWER_TIMEOUT_S) -> bool:
+        """True when a fresh ``echo`` comes back within ``timeout_s``."""
+        try:
+            return self._shell_v2("echo ok", timeout_s, None).stdout.strip() == "ok"
+        except Exception:  # any failure: it does not answer
+            return False
+
+    def shell(
+        self,
+        command: str,
+        timeout_s: float = PROBE_TIMEOUT_S,
+        heartbeat: Callable[[float], None] | None = None,
+        quick: bool = False,
+        doing: str | None = None,
+    ) -> ShellResult:
+        """Run ``command`` with ``sh -c`` on the phone; its exit code comes back (shell v2).
+        ``timeout_s`` limits the whole command; ``heartbeat(seconds)`` ticks while it runs;
+        ``quick``: past the limit, do not spend more time asking whether the phone answers;
+        ``doing``: what errors call it (default: the command's start)."""
+        return self._call(
+            doing or f"running `{command[:80]}`",
+            timeout_s,
+            self._shell_v2,
+            command,
+            timeout_s,
+            heartbeat,
+            quick=quick,
         )
-        return ShellResult(r.returncode, r.stdout, r.stderr)
+
+    def _shell_v2(
+        self, command: str, timeout_s: float, heartbeat: Callable[[float], None] | None
+    ) -> ShellResult:
+        """adb's ``shell,v2:`` service read with one deadline (adbutils' own read waits up to
+        its timeout per read, and not at all for the stream's opening)."""
+        start = time.monotonic()
+        deadline = start + timeout_s
+        conn = self._dev.open_transport(timeout=min(timeout_s, PROBE_TIMEOUT_S))
+        try:
+            conn.send_command(f"shell,v2:{command}")
+            sock = conn.conn
+
+            def read(n: int) -> bytes:
+                data = b""
+                while len(data) < n:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise _Deadline
+                    sock.settimeout(min(1.0, left))
+                    try:
+                        chunk = sock.recv(n - len(data))
+                    except TimeoutError:
+                        if heartbeat is not None:
+                            heartbeat(time.monotonic() - start)
+                        continue
+                    if not chunk:
+                        raise EOFError("the adb server closed the stream")
+                    data += chunk
+                return data
+
+            status = read(4)
+            if status != b"OKAY":
+                message = (
+                    read(int(read(4), 16)).decode(errors="replace") if status == b"FAIL" else ""
+                )
+                raise _adbutils().AdbError(message or f"unexpected answer {status!r}")
+            out, err = bytearray(), bytearray()
+            while True:
+                header = read(5)
+                kind, length = header[0], int.from_bytes(header[1:5], "little")
+                data = read(length) if length else b""
+                if kind == 1:
+                    out += data
+                elif kind == 2:
+                    err += data
+                elif kind == 3:
+                    code = data[0] if data else 255
+                    return ShellResult(
+                        code, out.decode(errors="replace"), err.decode(errors="replace")
+                    )
+        finally:
+            conn.close()
 
     def getprop(self, name: str) -> str:
         return self.shell(f"getprop {name}").stdout.strip()
@@ -164,14 +297,22 @@ class AdbDevice:
     def push(self, local: Path | str, remote: str, mode: int = 0o644) -> int:
         """Copy a local file to ``remote`` (a file path) with ``mode``; returns bytes sent."""
         return self._call(
-            f"pushing {Path(local).name}", self._dev.sync.push, str(local), remote, mode=mode
+            f"pushing {Path(local).name}",
+            SOCKET_TIMEOUT_S,
+            self._dev.sync.push,
+            str(local),
+            remote,
+            mode=mode,
         )
 
     def read_file(self, remote: str) -> bytes:
-        return self._call(f"reading {remote}", self._dev.sync.read_bytes, remote)
+        return self._call(f"reading {remote}", SOCKET_TIMEOUT_S, self._dev.sync.read_bytes, remote)
 
-    def remove(self, *remote: str, recursive: bool = False) -> None:
+    def remove(
+        self, *remote: str, recursive: bool = False, timeout_s: float = PROBE_TIMEOUT_S
+    ) -> None:
         """Delete files (or, with ``recursive``, directories); missing ones are fine."""
         if remote:
             flags = "-rf" if recursive else "-f"
-            self.shell(f"rm {flags} " + " ".join(shlex.quote(p) for p in remote))
+            quoted = " ".join(shlex.quote(p) for p in remote)
+            self.shell(f"rm {flags} {quoted}", timeout_s=timeout_s)

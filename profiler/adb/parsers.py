@@ -19,8 +19,10 @@ real run).
 and, when given a result file, one ``model,time_cost_s,peak_bytes,cpu,run`` row per timed run;
 after PR #26313 (late 2025) ``model,submit_s,total_s,peak_bytes,cpu,run``.
 
-TFLite ``benchmark_model`` (stdout, **microseconds**). Each run phase logs ``Running benchmark
-for at least N iterations ...`` and then its statistics: first the warm-up, then the timed run::
+TFLite ``benchmark_model`` (**microseconds**; its log went to stderr up to early 2020, to stdout
+since, so the output parsed is both streams as ``2>&1`` merges them). Each run phase logs
+``Running benchmark for at least N iterations ...`` (2018: ``... for N iterations``) and then its
+statistics: first the warm-up, then the timed run::
 
     count=50 first=2209 curr=2231 min=2177 max=2498 avg=2236.42 std=58 [p5=.. median=.. p95=..]
     count=1 curr=3512391                          (all runs equal: no min/max/avg/std)
@@ -84,6 +86,9 @@ class RunnerResult:
             p90_ms=self.p90_ms,
             n=self.n,
             warmup=self.warmup,
+            p5_ms=self.p5_ms,
+            p95_ms=self.p95_ms,
+            median_is_mean=self.median_is_mean,
         )
 
 
@@ -171,7 +176,8 @@ def parse_perf_test_result_file(text: str) -> list[float]:
 
 # TFLite benchmark_model -------------------------------------------------------------------
 
-_RUN_START = re.compile(r"Running benchmark for at least \d+ iterations")
+# "Running benchmark for at least N iterations ..." (2019 on); 2018: "... for N iterations"
+_RUN_START = re.compile(r"Running benchmark for (?:at least )?\d+ iterations")
 _STATS = re.compile(r"\bcount=\d+")
 _NOT_RUN_STATS = ("Timings", "Memory")  # op-profiling tables: "Timings (microseconds): count="
 

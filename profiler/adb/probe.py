@@ -27,9 +27,13 @@ PROPS = (
 )
 
 # One line per core: "cpu <n> <cpuinfo_max_freq> <scaling_cur_freq> <scaling_max_freq>",
-# one per zone: "zone <n> <temp> <type...>"; "-" where a file is missing or unreadable.
+# one per zone: "zone <n> <temp> <type...>", and "possible <ranges>", "online <ranges>";
+# "-" where a file is missing or unreadable.
 CPU_STATE_COMMAND = (
-    "cd /sys/devices/system/cpu && for c in cpu[0-9]*; do "
+    "cd /sys/devices/system/cpu && "
+    "echo possible $(cat possible 2>/dev/null || echo -); "
+    "echo online $(cat online 2>/dev/null || echo -); "
+    "for c in cpu[0-9]*; do "
     "echo cpu ${c#cpu} $(cat $c/cpufreq/cpuinfo_max_freq 2>/dev/null || echo -) "
     "$(cat $c/cpufreq/scaling_cur_freq 2>/dev/null || echo -) "
     "$(cat $c/cpufreq/scaling_max_freq 2>/dev/null || echo -); done; "
@@ -47,6 +51,8 @@ class CpuState:
     cur_freq_khz: dict[int, int] = field(default_factory=dict)  # scaling_cur_freq: now
     cap_freq_khz: dict[int, int] = field(default_factory=dict)  # scaling_max_freq: allowed now
     temps_c: dict[str, float] = field(default_factory=dict)  # "thermal_zone3:cpu-1-0" -> °C
+    possible: tuple[int, ...] = ()  # cpu/possible: every core the SoC has (empty: unknown)
+    online: tuple[int, ...] = ()  # cpu/online: the cores switched on (empty: unknown)
 
     def to_dict(self) -> dict:
         return {
@@ -69,15 +75,29 @@ def _celsius(text: str) -> float | None:
     return celsius if -40.0 < celsius < 200.0 else None  # disabled zones print nonsense
 
 
+def parse_cpu_ranges(text: str) -> tuple[int, ...]:
+    """The kernel's core list ("0-3,6") as core numbers; () for "-" or anything else."""
+    cores: list[int] = []
+    for part in text.strip().split(","):
+        first, _, last = part.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            return ()
+        cores += range(int(first), int(last or first) + 1)
+    return tuple(sorted(set(cores)))
+
+
 def parse_cpu_state(text: str) -> CpuState:
     """Parse the output of :data:`CPU_STATE_COMMAND`."""
     maxes: dict[int, int] = {}
     curs: dict[int, int] = {}
     caps: dict[int, int] = {}
     temps: dict[str, float] = {}
+    ranges: dict[str, tuple[int, ...]] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 5 and parts[0] == "cpu" and parts[1].isdigit():
+        if len(parts) == 2 and parts[0] in ("possible", "online"):
+            ranges[parts[0]] = parse_cpu_ranges(parts[1])
+        elif len(parts) == 5 and parts[0] == "cpu" and parts[1].isdigit():
             cpu = int(parts[1])
             for target, value in ((maxes, parts[2]), (curs, parts[3]), (caps, parts[4])):
                 if _int(value) is not None:
@@ -87,7 +107,7 @@ def parse_cpu_state(text: str) -> CpuState:
             kind = " ".join(parts[3:]) or "-"
             if celsius is not None:
                 temps[f"thermal_zone{parts[1]}:{kind}"] = celsius
-    return CpuState(maxes, curs, caps, temps)
+    return CpuState(maxes, curs, caps, temps, ranges.get("possible", ()), ranges.get("online", ()))
 
 
 def parse_getprop(text: str) -> dict[str, str]:

@@ -1,6 +1,11 @@
 """How each benchmark runner is invoked on the phone: its command line and its parser.
 
-A :class:`RunnerKind` pairs a command-line builder with the pure parser of its output. The kind
+A :class:`RunnerKind` pairs a command-line builder with the pure parser of its output.
+``onnxruntime_perf_test`` has no warm-up option: it is asked for ``warmup + runs`` repetitions
+and the first ``warmup`` of its per-run times (its result file) are dropped; it always does one
+untimed run of its own first. A release too old to write the result file gives only its summary
+(``n`` then counts all its runs, ``warmup`` is 1). ``benchmark_model`` takes ``--warmup_runs``
+and runs the ``.tflite`` file with the XNNPACK delegate (``--use_xnnpack=true``). The kind
 follows the model format (``.onnx`` → ``onnxruntime_perf_test``, ``.tflite`` →
 ``benchmark_model``) unless the user names it; :func:`runner_kind` guesses it from the binary's
 file name and :func:`runner_kind_from_help` from its help text.
@@ -8,6 +13,7 @@ file name and :func:`runner_kind_from_help` from its help text.
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 from collections.abc import Callable
@@ -16,6 +22,8 @@ from pathlib import PurePosixPath
 
 from lutnas.errors import LutnasError
 from profiler.adb import parsers
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,6 +185,23 @@ def runner_kind_from_help(text: str) -> RunnerKind | None:
         if any(all(sign.search(text) for sign in signs) for signs in alternatives)
     ]
     return RUNNERS[kinds[0]] if len(kinds) == 1 else None
+
+
+def kind_from_help(help_text: str, file_name: str) -> RunnerKind:
+    """The runner whose ``--help`` printed ``help_text``.
+
+    Raises:
+        LutnasError: neither runner's, saying how to name it.
+    """
+    kind = runner_kind_from_help(help_text)
+    if kind is None:
+        first = (help_text.strip().splitlines() or ["(no output)"])[0][:200]
+        raise LutnasError(
+            f"cannot tell which runner {file_name} is from its name or its --help output on "
+            f"the phone ({first!r}); name it with --runner-kind ({' or '.join(RUNNERS)})"
+        )
+    log.info("runner %s recognised from its help text as %s", file_name, kind.name)
+    return kind
 
 
 def command_line(argv: list[str]) -> str:

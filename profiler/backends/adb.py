@@ -1,50 +1,65 @@
 """The phone backend: time each layer on an Android phone over adb with a benchmark runner.
 
-    with AdbBackend(runner="./onnxruntime_perf_test") as b:   # one phone attached
+    with AdbBackend(runner="./benchmark_model") as b:   # one phone attached
         m = b.measure(workload, warmup=10, runs=50)
 
 On ``__enter__`` it picks the phone (``serial`` or the only one attached), reads its facts, picks
-the fastest ``threads`` cores from ``cpuinfo_max_freq`` (or ``cpu_mask``), creates ``work_dir``
-and pushes the runner once. ``measure`` exports the layer to ONNX (cached, see
-:mod:`profiler.export`), pushes it, runs the runner under ``taskset``, parses its output and
-removes the model. ``__exit__`` deletes ``work_dir``.
+the fastest ``threads`` cores from ``cpuinfo_max_freq`` (or ``cpu_mask``; refusing when cores of
+``cpu/possible`` are offline or hidden: :mod:`profiler.adb.cores`), creates ``work_dir``, ends a
+runner an earlier cut-off run left there, pushes the runner and reads its ``--help`` (its kind
+when the name does not say, and its version: :mod:`profiler.adb.identity`). ``measure`` writes
+the layer's model file (cached: :mod:`profiler.export`), pushes it, runs the runner pinned with
+``taskset`` (:mod:`profiler.adb.session`), parses its output and removes the model. ``__exit__``
+deletes ``work_dir``.
 
-Units: milliseconds per forward pass as the runner times them on the phone (batch 1, fp32).
-Warm-up: ``onnxruntime_perf_test`` has no warm-up option; we ask it for ``warmup + runs``
-repetitions and drop the first ``warmup`` of its per-run times (its result file), so a
-measurement has ``runs`` timed runs after ``warmup`` untimed ones, plus the one untimed run the
-tool always does first (``config()["runner_own_warmup_runs"]``). A runner too old to write the
-result file gives only its summary (``n`` then counts all its runs, ``warmup`` is 1).
-``benchmark_model`` (TFLite/LiteRT's tool, published prebuilt for android_arm64) takes
-``--warmup_runs`` directly; each workload is written to a ``.tflite`` file for it (cached, see
-:mod:`profiler.tflite`) and run with the XNNPACK delegate, ``--use_xnnpack=true``.
-The runner kind comes from ``runner_kind``, else the binary's file name, else its own help text
-on the phone (read once, on ``__enter__``).
-Watching: before the first layer and after every ``check_every`` layers the cores' clocks and
-the thermal zones are logged, and timing pauses while the phone is throttled
-(see :mod:`profiler.adb.thermal`).
-On failure: a runner crash or unreadable output raises :class:`BackendError` naming the layer
-(the backend stays usable); losing the phone raises :class:`DeviceLostError` saying how to resume.
+Units: milliseconds per forward pass as the runner times them (batch 1). Warm-up: ``warmup``
+untimed runs, then ``runs`` timed ones, plus the runner's own untimed runs
+(``config()["runner_own_warmup_runs"]``; how each runner is asked: :mod:`profiler.adb.runners`).
+What the runner prints of its runs is kept: p5/median/p95 or the per-run times, and whether its
+median is really its mean. Watching: clocks and thermal zones are logged before the first layer
+and every ``check_every`` layers, pausing while the phone is throttled; the log goes into the LUT
+opened with :meth:`open_lut` (:mod:`profiler.adb.watch`). Time limits: every adb call has one; a
+runner call's scales with its runs (``runner_timeout_s`` fixes it) and a runner past it is killed
+on the phone. :attr:`heartbeat` hears how long a call has waited.
+On failure: a runner crash, overrun or unreadable output raises :class:`BackendError` naming the
+layer (the backend stays usable); losing the phone, or a phone that answers nothing, raises
+:class:`DeviceLostError` saying how to resume. After an interruption the clean-up uses short
+limits, so Ctrl-C ends a run within seconds whatever the phone's state.
 """
 
 from __future__ import annotations
 
 import logging
-import shlex
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lut.measurement import Measurement
 from lutnas.errors import LutnasError
-from profiler.adb import probe, runners
+from profiler.adb import cores as core_check
+from profiler.adb import identity, probe, runners
 from profiler.adb.client import AdbClient, AdbDevice
-from profiler.adb.parsers import ParseError, parse_perf_test_result_file
+from profiler.adb.parsers import ParseError
 from profiler.adb.runners import RunnerKind, RunRequest, command_line
-from profiler.adb.thermal import CoolingPolicy, throttle_reasons, wait_until_cool
+from profiler.adb.session import (
+    RunnerLimits,
+    RunnerOverrun,
+    call_runner,
+    clean_work_dir,
+    per_run_times,
+    prepare_work_dir,
+    run_script,
+)
+from profiler.adb.thermal import CoolingPolicy
+from profiler.adb.watch import PhoneWatch
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
 from profiler.cache_entry import file_sha256
 from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
+
+if TYPE_CHECKING:
+    from lut.store import LutStore
 
 log = logging.getLogger(__name__)
 DEFAULT_WORK_DIR = "/data/local/tmp/lutnas"
@@ -64,9 +79,11 @@ class AdbBackend(Backend):
         work_dir: phone directory for the runner and models; deleted on exit.
         cache_dir: local model-file cache (default: see :mod:`profiler.export`).
         check_every: log clocks and temperatures, and cool down if needed, every N layers.
-        cooling: throttling thresholds and pause lengths.
+        cooling: throttling thresholds, watched zones and pause lengths.
         sleep: how to pause (tests inject a fake clock).
-        run_timeout_s: a runner silent for this long is treated as a lost phone.
+        runner_timeout_s: a fixed limit per runner call (None: scaled from its runs).
+        allow_runner_change: resume a LUT measured with another version of the runner
+            (recorded in the LUT and on every new row).
     """
 
     name = "adb"
@@ -88,7 +105,8 @@ class AdbBackend(Backend):
         check_every: int = 10,
         cooling: CoolingPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        run_timeout_s: float = 600.0,
+        runner_timeout_s: float | None = None,
+        allow_runner_change: bool = False,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
@@ -115,15 +133,18 @@ class AdbBackend(Backend):
         self.check_every = max(1, check_every)
         self.cooling = cooling or CoolingPolicy()
         self.sleep = sleep
-        self.run_timeout_s = run_timeout_s
+        self.limits = RunnerLimits(fixed_s=runner_timeout_s)
+        self.allow_runner_change = allow_runner_change
         self.runner_sha256 = file_sha256(self.runner_path)
+        self.runner_version = ""
+        self.row_note: str | None = None  # set by open_lut when the binary or version changed
         self.device: AdbDevice | None = None
         self.props: dict[str, str] = {}
         self.cores: list[int] = []
         self.mask = ""
         self.initial_state: probe.CpuState | None = None
-        self.thermal_log: list[dict] = []  # one entry per check: clocks, temps, pause
-        self.paused_s = 0.0
+        self.watch: PhoneWatch | None = None
+        self._slowest_run_ms: float | None = None
         self._since_check = 0
         self._measured = 0
 
@@ -132,69 +153,86 @@ class AdbBackend(Backend):
         client = AdbClient()
         self.serial = client.select(self.serial)
         self.device = client.device(self.serial)
-        self.props = probe.read_props(self.device)
-        self.props["ro.serialno"] = self.device.getprop("ro.serialno")
-        self.initial_state = probe.read_cpu_state(self.device)
-        if self.cpu_mask_option:
-            self.cores = probe.parse_cpu_mask(self.cpu_mask_option)
-        else:
-            self.cores = probe.fastest_cores(self.initial_state.max_freq_khz, self.threads)
+        try:
+            self._prepare(self.device)
+        except BaseException:
+            self.__exit__()  # `with` does not exit what failed to enter: clean up here
+            raise
+        return self
+
+    def _prepare(self, device: AdbDevice) -> None:
+        self.props = probe.read_props(device)
+        self.props["ro.serialno"] = device.getprop("ro.serialno")
+        self.initial_state = probe.read_cpu_state(device)
+        mask_cores = probe.parse_cpu_mask(self.cpu_mask_option) if self.cpu_mask_option else None
+        core_check.check_cores(self.initial_state, self.serial, mask_cores)
+        self.cores = mask_cores or probe.fastest_cores(
+            self.initial_state.max_freq_khz, self.threads
+        )
         self.mask = probe.cpu_mask(self.cores)
-        wd = shlex.quote(self.work_dir)
-        setup = self.device.shell(f"mkdir -p {wd} && command -v taskset")
-        if setup.returncode != 0:
-            raise LutnasError(
-                f"phone {self.serial}: cannot create {self.work_dir} or find "
-                f"`taskset` ({(setup.stderr or setup.stdout).strip()})"
-            )
-        self.device.push(self.runner_path, self._remote_runner, mode=0o755)
-        if self.kind is None:
-            try:
-                self.kind = self._kind_from_help()
-            except LutnasError:
-                self.__exit__()  # `with` does not exit what failed to enter: clean up here
-                raise
+        prepare_work_dir(device, self.work_dir)
+        device.push(self.runner_path, self._remote_runner, mode=0o755)
+        self.kind, self.runner_version = identity.identify(
+            device, self._remote_runner, self.runner_path.name, self.kind
+        )
+        self.watch = PhoneWatch(
+            device,
+            self.cores,
+            self.cooling,
+            lambda seconds: self.sleep(seconds),  # looked up at each pause (tests swap it)
+            {
+                "serial": self.serial,
+                "runner": {"kind": self.kind.name, "version": self.runner_version},
+                "runner_sha256": self.runner_sha256,
+                "cpu_mask": self.mask,
+            },
+        )
         log.info(
-            "phone %s (%s): runner %s pushed, pinned to cpu %s (mask %s)",
+            "phone %s (%s): runner %s %s pushed, pinned to cpu %s (mask %s)",
             self.serial,
             self.props.get("ro.product.model"),
             self.kind.name,
+            self.runner_version,
             self.cores,
             self.mask,
         )
         self._since_check = self.check_every  # check before the first layer
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self.device is None:
+    def __exit__(self, exc_type: object = None, *exc_info: object) -> None:
+        device, self.device = self.device, None
+        if device is None or device.frozen:
             return
-        try:
-            if self._measured:
-                self._check("end", cool=False)
-            self.device.remove(self.work_dir, recursive=True)
-        except (DeviceLostError, BackendError) as exc:
-            log.warning("could not clean %s on %s: %s", self.work_dir, self.serial, exc)
-        self.device = None
-
-    def _kind_from_help(self) -> RunnerKind:
-        """Ask the pushed binary for its help text and tell the runner from it."""
-        out = self._require_device().shell(
-            f"{shlex.quote(self._remote_runner)} --help 2>&1", timeout_s=60
-        )
-        kind = runners.runner_kind_from_help(out.stdout)
-        if kind is None:
-            first = (out.stdout.strip().splitlines() or ["(no output)"])[0][:200]
-            raise LutnasError(
-                f"cannot tell which runner {self.runner_path.name} is from its name or its "
-                f"--help output on the phone ({first!r}); name it with --runner-kind "
-                f"({' or '.join(runners.RUNNERS)})"
-            )
-        log.info("runner %s recognised from its help text as %s", self.runner_path.name, kind.name)
-        return kind
+        if self._measured and exc_type is None and self.watch is not None:
+            try:
+                self.watch.check("end", self._measured, cool=False)
+            except BackendError as exc:  # DeviceLostError too
+                log.warning("phone %s: no reading at the end (%s)", self.serial, exc)
+        clean_work_dir(device, self.work_dir, after_failure=exc_type is not None)
 
     @property
     def _remote_runner(self) -> str:
         return f"{self.work_dir}/{self.runner_path.name}"
+
+    def open_lut(self, path: str | Path, settings: dict, resume: bool = True) -> LutStore:
+        """The LUT, created or resumed under this runner's identity (its kind and version;
+        another binary of the same version is noted on each new row, another version needs
+        ``allow_runner_change``: :func:`profiler.adb.identity.open_lut`); this session's phone
+        log is kept in it."""
+        store, self.row_note = identity.open_lut(
+            path,
+            self.config(),
+            self.device_info(),
+            settings,
+            resume,
+            self.runner_sha256,
+            self.allow_runner_change,
+        )
+        try:
+            self._require_watch().record_in(store)
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     # facts -------------------------------------------------------------------------------
     def config(self) -> dict:
@@ -208,7 +246,7 @@ class AdbBackend(Backend):
             "android": self.props.get("ro.build.version.release", ""),
             "abi": self.props.get("ro.product.cpu.abi", ""),
             "runner": self.kind.name,
-            "runner_sha256": self.runner_sha256,
+            identity.VERSION_KEY: self.runner_version,
             "runner_own_warmup_runs": self.kind.own_warmup_runs,
             "threads": self.threads,
             "cpu_mask": self.mask,
@@ -229,40 +267,30 @@ class AdbBackend(Backend):
             "adb_serial": self.serial,
             "props": dict(self.props),
             "cpu_max_freq_khz": {str(k): v for k, v in sorted(state.max_freq_khz.items())},
+            "cpu_possible": list(state.possible),
+            "cpu_online": list(state.online),
             "clusters": probe.clusters(state.max_freq_khz),
             "pinned_cpus": self.cores,
             "cpu_mask": self.mask,
             "runner": self.kind.name,
             "runner_file": self.runner_path.name,
+            "runner_sha256": self.runner_sha256,
             "initial_state": state.to_dict(),
         }
+
+    @property
+    def thermal_log(self) -> list[dict]:
+        """This session's checks: clocks, temperatures, pauses (also in the LUT)."""
+        return self._require_watch().checks
 
     def _require_device(self) -> AdbDevice:
         if self.device is None:
             raise BackendError("the adb backend is used outside its `with` block")
         return self.device
 
-    # watching the phone ------------------------------------------------------------------
-    def _check(self, when: str, cool: bool = True) -> None:
-        """Log clocks and temperatures; with ``cool``, first wait while the phone is throttled."""
-        device = self._require_device()
-        if cool:
-            state, paused_s, reasons = wait_until_cool(
-                lambda: probe.read_cpu_state(device), self.cores, self.cooling, self.sleep
-            )
-        else:
-            state, paused_s = probe.read_cpu_state(device), 0.0
-            reasons = throttle_reasons(state, self.cores, self.cooling)
-        self.paused_s += paused_s
-        entry = {
-            "when": when,
-            "layers_done": self._measured,
-            "paused_s": paused_s,
-            "still_throttled": reasons,
-            **state.to_dict(),
-        }
-        self.thermal_log.append(entry)
-        log.info("phone %s %s: %s", self.serial, when, entry)
+    def _require_watch(self) -> PhoneWatch:
+        self._require_device()
+        return self.watch
 
     # timing ------------------------------------------------------------------------------
     def _model_file(self, workload: Workload) -> Path:
@@ -274,16 +302,19 @@ class AdbBackend(Backend):
         if runs < 1 or warmup < 0:
             raise ValueError(f"need runs >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
         device = self._require_device()
+        watch = self._require_watch()
+        watch.heartbeat = self.heartbeat
         try:
             if self._since_check >= self.check_every:
-                self._check("before layer" if not self._measured else "between batches")
+                when = "before layer" if not self._measured else "between batches"
+                watch.check(when, self._measured)
                 self._since_check = 0
             m = self._measure(device, workload, warmup, runs)
         except DeviceLostError as exc:
             raise DeviceLostError(f"measuring {workload.key}: {exc}") from exc
         self._since_check += 1
         self._measured += 1
-        return m
+        return replace(m, note=self.row_note) if self.row_note else m
 
     def _measure(
         self, device: AdbDevice, workload: Workload, warmup: int, runs: int
@@ -302,35 +333,37 @@ class AdbBackend(Backend):
                 result_file=result,
             )
         )
-        q = shlex.quote
-        script = (
-            f"cd {q(self.work_dir)} && rm -f {q(RESULT_FILE)} && "
-            f"taskset {self.mask} {command_line(argv)}; rc=$?; rm -f {q(remote)}; exit $rc"
-        )
-        r = device.shell(script, timeout_s=self.run_timeout_s)
+        script = run_script(self.work_dir, self.mask, command_line(argv), [RESULT_FILE], [remote])
         where = f"{self.kind.name} on {workload.key}"
+        total_runs = warmup + runs + self.kind.own_warmup_runs
+        limit_s = self.limits.limit_s(total_runs, self._slowest_run_ms)
+        try:
+            r = call_runner(device, script, self.work_dir, limit_s, where, self.heartbeat)
+        except RunnerOverrun:
+            self._require_watch().note(
+                "runner_overruns",
+                {"layers_done": self._measured, "limit_s": limit_s, "what": where},
+            )
+            raise
         if r.returncode != 0:
             detail = (r.stderr.strip() or r.stdout.strip() or "no output")[-300:]
             raise BackendError(f"{where} failed ({runners.exit_text(r.returncode)}): {detail}")
         try:
-            parsed = self.kind.parse(r.stdout)
+            parsed = self.kind.parse(r.stdout + r.stderr)
         except ParseError as exc:
             raise BackendError(f"{where}: unreadable output: {exc}") from exc
+        m = parsed.to_measurement()
         if result is not None:
-            samples = self._samples(device, result, where)
+            samples = per_run_times(device, result, where)
             if len(samples) == warmup + runs:
-                return Measurement.from_samples(samples[warmup:], warmup)
-            log.warning(
-                "%s: %d per-run times for %d runs; using its summary",
-                where,
-                len(samples),
-                warmup + runs,
-            )
-        return parsed.to_measurement()
-
-    def _samples(self, device: AdbDevice, result: str, where: str) -> list[float]:
-        try:
-            return parse_perf_test_result_file(device.read_file(result).decode(errors="replace"))
-        except (ParseError, BackendError) as exc:  # older runners write no result file
-            log.warning("%s: no per-run times (%s)", where, exc)
-            return []
+                m = Measurement.from_samples(samples[warmup:], warmup)
+            else:
+                log.warning(
+                    "%s: %d per-run times for %d runs; using its summary",
+                    where,
+                    len(samples),
+                    warmup + runs,
+                )
+        slowest = parsed.max_ms or m.p95_ms or m.median_ms
+        self._slowest_run_ms = max(self._slowest_run_ms or 0.0, slowest)
+        return m

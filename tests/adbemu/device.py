@@ -3,6 +3,7 @@
     phone = EmulatedDevice(tmp_path / "phone", DeviceProfile())
     port = phone.start()            # then: adb connect 127.0.0.1:<port>
     phone.faults.drop_after = 3     # fault injection, see :class:`Faults`
+    phone.freeze()                  # stops answering (a hung phone); phone.thaw() undoes it
     phone.stop()
 
 The CNXN banner advertises only ``shell_v2``, the one optional feature implemented here.
@@ -11,6 +12,7 @@ The CNXN banner advertises only ``shell_v2``, the one optional feature implement
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from .transport import Stream, Transport
 
 log = logging.getLogger(__name__)
 FEATURES = ("shell_v2",)
+RUNNER_LIB = Path(__file__).with_name("runner_lib")  # on the stand-in runners' PYTHONPATH
 
 
 @dataclass
@@ -40,14 +43,21 @@ class Faults:
         drop_after: after this many counted shell commands the next one drops the connection
             and the phone stays unreachable until :meth:`EmulatedDevice.restore`.
         drop_count_match: only shell commands containing this text are counted ('' = all).
-        runner: 'crash' or 'garbage' makes the stand-in benchmark runner fail that way.
+        freeze_after: after this many counted shell commands the phone freezes while it runs
+            the next one (:meth:`EmulatedDevice.freeze`), until :meth:`EmulatedDevice.thaw`.
+        runner: 'crash', 'garbage' or 'hang' makes the stand-in benchmark runner fail that way
+            (hang: it never ends; see runner_lib/adbemu_runner_hooks.py).
         runner_match: only runs whose command line contains this text fail ('' = all).
+        benchmark_release: the stand-in benchmark_model prints this older release's output
+            ('2.13', '2.4', '2019' or '1.12'; the last two on stderr); None: current LiteRT.
     """
 
     drop_after: int | None = None
     drop_count_match: str = ""
+    freeze_after: int | None = None
     runner: str | None = None
     runner_match: str = ""
+    benchmark_release: str | None = None
 
 
 class EmulatedDevice:
@@ -61,6 +71,7 @@ class EmulatedDevice:
         self.shell_commands: list[str] = []
         self._counted = 0
         self._offline = threading.Event()
+        self.frozen = threading.Event()  # set: the phone sends nothing (see freeze())
         self._transports: list[Transport] = []
         self._lock = threading.Lock()
         self._server: socket.socket | None = None
@@ -97,6 +108,32 @@ class EmulatedDevice:
         for t in transports:
             t.close()
 
+    def freeze(self) -> None:
+        """Stop answering, as a hung phone does: the connection stays up and `adb devices`
+        still lists the phone, but nothing more comes back (no output, no OKAY, no new
+        streams) until :meth:`thaw`. Processes already running on it go on."""
+        self.frozen.set()
+
+    def thaw(self) -> None:
+        self.faults.freeze_after = None
+        self.frozen.clear()
+
+    def runner_processes(self, name: str) -> list[int]:
+        """Pids of the processes on this phone running the program ``name`` (an argument is
+        its path on the phone), e.g. a runner a cut-off run left behind."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            args = [a.decode(errors="replace") for a in argv]
+            if any(a.startswith(str(self.root)) and a.endswith(f"/{name}") for a in args):
+                pids.append(int(entry.name))
+        return pids
+
     def restore(self) -> None:
         """Become reachable again (the phone is plugged back in); clears ``drop_after``."""
         self.faults.drop_after = None
@@ -105,13 +142,17 @@ class EmulatedDevice:
     def throttle(self, ratio: float = 0.6) -> None:
         """Cap the big cores below their maximum, as thermal throttling does."""
         top = max(self.profile.max_freq_khz)
-        for cpu, khz in enumerate(self.profile.max_freq_khz):
+        for cpu, khz in self._cpufreq_cores():
             if khz * 2 > top:  # the big cluster(s)
                 set_cur_freq(self.root, cpu, int(khz * ratio))
 
     def unthrottle(self) -> None:
-        for cpu, khz in enumerate(self.profile.max_freq_khz):
+        for cpu, khz in self._cpufreq_cores():
             set_cur_freq(self.root, cpu, khz)
+
+    def _cpufreq_cores(self) -> list[tuple[int, int]]:
+        gone = set(self.profile.offline) | set(self.profile.hidden)
+        return [(c, khz) for c, khz in enumerate(self.profile.max_freq_khz) if c not in gone]
 
     def set_temperature(self, zone: int, celsius: float) -> None:
         set_temp(self.root, zone, celsius)
@@ -136,7 +177,9 @@ class EmulatedDevice:
                 sock.close()
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            transport = Transport(sock, connect_banner(self.profile.props, FEATURES), self._resolve)
+            transport = Transport(
+                sock, connect_banner(self.profile.props, FEATURES), self._resolve, self.frozen
+            )
             with self._lock:
                 self._transports.append(transport)
             threading.Thread(target=transport.serve, daemon=True).start()
@@ -154,15 +197,22 @@ class EmulatedDevice:
 
     def _shell(self, stream: Stream, command: str, v2: bool) -> None:
         self.shell_commands.append(command)
-        if not self.faults.drop_count_match or self.faults.drop_count_match in command:
+        faults = self.faults
+        if not faults.drop_count_match or faults.drop_count_match in command:
             self._counted += 1
-            if self.faults.drop_after is not None and self._counted > self.faults.drop_after:
+            if faults.drop_after is not None and self._counted > faults.drop_after:
                 log.info("fault: dropping the connection at %r", command)
                 self.drop()
                 return
-        env = {}
-        if self.faults.runner and self.faults.runner_match in command:
-            env["ADBEMU_RUNNER_FAULT"] = self.faults.runner
+            if faults.freeze_after is not None and self._counted > faults.freeze_after:
+                log.info("fault: freezing at %r", command)
+                self.freeze()
+        path = os.environ.get("PYTHONPATH")
+        env = {"PYTHONPATH": str(RUNNER_LIB) + (os.pathsep + path if path else "")}
+        if faults.runner and faults.runner_match in command:
+            env["ADBEMU_RUNNER_FAULT"] = faults.runner
+        if faults.benchmark_release:
+            env["ADBEMU_BENCHMARK_RELEASE"] = faults.benchmark_release
         services.run_shell(stream, command, self.root, env, v2)
 
     def reset_count(self) -> None:

@@ -18,11 +18,13 @@ in us`` summary, the memory lines, and with ``--enable_op_profiling=true`` the o
 their ``Timings (microseconds): count=...`` lines.
 
 Faults for tests (environment): ``ADBEMU_RUNNER_FAULT=crash`` dies with SIGSEGV after the
-warm-up, ``ADBEMU_RUNNER_FAULT=garbage`` prints nonsense and exits 0.
+warm-up, ``ADBEMU_RUNNER_FAULT=garbage`` prints nonsense and exits 0; ``hang``, and
+older output formats: see ``runner_lib/adbemu_runner_hooks.py``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
@@ -405,6 +407,8 @@ def failed() -> int:
 
 
 def main(argv: list[str], argv0: str) -> int:
+    if importlib.util.find_spec("adbemu_runner_hooks"):  # on the emulated phone: its requests
+        importlib.import_module("adbemu_runner_hooks").install("benchmark_model")
     info("STARTING!")
     values, given, rest, ok = parse_flags(argv)
     if not ok or values["help"]:

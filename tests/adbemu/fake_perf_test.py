@@ -25,11 +25,13 @@ P999 Latency: X s`` (always on without a result file). The model is timed with o
 the host.
 
 Faults for tests (environment): ``ADBEMU_RUNNER_FAULT=crash`` dies with SIGSEGV midway,
-``ADBEMU_RUNNER_FAULT=garbage`` prints nonsense and exits 0.
+``ADBEMU_RUNNER_FAULT=garbage`` prints nonsense and exits 0; ``hang``, and
+older output formats: see ``runner_lib/adbemu_runner_hooks.py``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import sys
@@ -327,6 +329,8 @@ def main(argv: list[str]) -> int:
         print(USAGE, end="")
         return 255
     model, *rest = positional
+    if importlib.util.find_spec("adbemu_runner_hooks"):  # on the emulated phone: its requests
+        importlib.import_module("adbemu_runner_hooks").install("onnxruntime_perf_test")
     return run(opts, model, rest[0] if rest else "", current)
 
 

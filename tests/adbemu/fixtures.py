@@ -116,16 +116,19 @@ def adb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdbServer]:
 def phone_factory(
     adb_server: AdbServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., EmulatedDevice]]:
-    """``make(profile=None, attach=True)`` -> a started (and attached) emulated phone."""
+    """``make(profile=None, attach=True, serialno=None)`` -> a started (and attached) emulated
+    phone; ``serialno`` makes it another address of a phone already made (USB and Wi-Fi)."""
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb_server.port))
     monkeypatch.setenv("ANDROID_ADB_SERVER_HOST", "127.0.0.1")
     monkeypatch.delenv("ANDROID_SERIAL", raising=False)
     phones: list[EmulatedDevice] = []
 
-    def make(profile: DeviceProfile | None = None, attach: bool = True) -> EmulatedDevice:
+    def make(
+        profile: DeviceProfile | None = None, attach: bool = True, serialno: str | None = None
+    ) -> EmulatedDevice:
         index = len(phones)
         profile = profile or DeviceProfile()
-        profile = profile.with_props(**{"ro.serialno": f"EMU{os.getpid()}X{index}"})
+        profile = profile.with_props(**{"ro.serialno": serialno or f"EMU{os.getpid()}X{index}"})
         phone = EmulatedDevice(tmp_path / f"phone{index}", profile)
         phone.start()
         phones.append(phone)

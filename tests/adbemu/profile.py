@@ -5,7 +5,10 @@ Layout (paths relative to the sandbox root, as the phone sees them)::
 
     data/local/tmp/                                  the writable work area
     sys/devices/system/cpu/cpu{i}/cpufreq/           cpuinfo_max_freq, scaling_cur_freq,
-                                                     scaling_max_freq (kHz)
+                                                     scaling_max_freq (kHz); absent for
+                                                     offline or hidden cores
+    sys/devices/system/cpu/{possible,present,online} core ranges ("0-7", "0-5")
+    sys/devices/system/cpu/cpu{i}/online             1 or 0
     sys/class/thermal/thermal_zone{i}/               type, temp (millidegrees Celsius)
     system/bin/                                      getprop and taskset shims
     .emu/                                            emulator bookkeeping (taskset log)
@@ -14,7 +17,7 @@ Layout (paths relative to the sandbox root, as the phone sees them)::
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -38,7 +41,9 @@ class DeviceProfile:
     """A phone's facts. Frequencies in kHz, as the kernel prints them; temperatures in °C.
 
     The default is a Pixel-4-like phone: 4 little cores at 1.78 GHz and 4 big cores, one of
-    which (the prime core, cpu7) tops out higher than the other three.
+    which (the prime core, cpu7) tops out higher than the other three. ``offline`` cores are
+    switched off (``cpu/online`` leaves them out, their cpufreq is gone, as the kernel does);
+    ``hidden`` cores are online but their cpufreq is not there (a vendor kernel that hides it).
     """
 
     props: dict[str, str] = field(default_factory=_default_props)
@@ -49,10 +54,11 @@ class DeviceProfile:
         ("battery", 31.0),
         ("skin-therm", 33.0),
     )
+    offline: tuple[int, ...] = ()
+    hidden: tuple[int, ...] = ()
 
     def with_props(self, **overrides: str) -> DeviceProfile:
-        props = {**self.props, **overrides}
-        return DeviceProfile(props, self.max_freq_khz, self.thermal_zones)
+        return replace(self, props={**self.props, **overrides})
 
 
 def cpufreq_dir(root: Path, cpu: int) -> Path:
@@ -73,6 +79,18 @@ def set_cur_freq(root: Path, cpu: int, khz: int, cap: bool = True) -> None:
 
 def set_temp(root: Path, zone: int, celsius: float) -> None:
     (thermal_dir(root, zone) / "temp").write_text(f"{int(round(celsius * 1000))}\n")
+
+
+def cpu_ranges(cpus: list[int]) -> str:
+    """The kernel's range list of ``cpus``: [0, 1, 2, 3, 6] -> "0-3,6\\n"."""
+    parts, start = [], None
+    for i, cpu in enumerate(cpus):
+        if start is None:
+            start = cpu
+        if i + 1 == len(cpus) or cpus[i + 1] != cpu + 1:
+            parts.append(str(start) if start == cpu else f"{start}-{cpu}")
+            start = None
+    return ",".join(parts) + "\n"
 
 
 def _getprop_script(props: dict[str, str]) -> str:
@@ -103,13 +121,21 @@ def build_sandbox(root: Path, profile: DeviceProfile) -> None:
     (root / "data/local/tmp").mkdir(parents=True, exist_ok=True)
     (root / ".emu").mkdir(exist_ok=True)
     (root / ".emu/taskset.log").touch()
+    cpus = root / "sys/devices/system/cpu"
     for cpu, khz in enumerate(profile.max_freq_khz):
+        (cpus / f"cpu{cpu}").mkdir(parents=True, exist_ok=True)
+        (cpus / f"cpu{cpu}/online").write_text("0\n" if cpu in profile.offline else "1\n")
+        if cpu in profile.offline or cpu in profile.hidden:
+            continue
         d = cpufreq_dir(root, cpu)
         d.mkdir(parents=True, exist_ok=True)
         (d / "cpuinfo_max_freq").write_text(f"{khz}\n")
         (d / "cpuinfo_min_freq").write_text("300000\n")
         set_cur_freq(root, cpu, khz)
-    (root / "sys/devices/system/cpu/possible").write_text(f"0-{len(profile.max_freq_khz) - 1}\n")
+    every = range(len(profile.max_freq_khz))
+    (cpus / "possible").write_text(f"0-{len(every) - 1}\n")
+    (cpus / "present").write_text(f"0-{len(every) - 1}\n")
+    (cpus / "online").write_text(cpu_ranges([c for c in every if c not in profile.offline]))
     for zone, (kind, celsius) in enumerate(profile.thermal_zones):
         d = thermal_dir(root, zone)
         d.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import logging
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from .protocol import (
@@ -98,8 +99,10 @@ class Transport:
         sock: socket.socket,
         banner: bytes,
         resolve: Callable[[str], Callable[[Stream], None] | None],
+        frozen: threading.Event | None = None,
     ) -> None:
         self.sock = sock
+        self.frozen = frozen or threading.Event()  # set: send nothing (a hung phone)
         self.banner = banner
         self.resolve = resolve  # service name -> handler, None to refuse the service
         self.max_payload = MAX_PAYLOAD
@@ -110,6 +113,12 @@ class Transport:
         self.alive = True
 
     def send(self, msg: Message, quiet: bool = False) -> None:
+        while self.frozen.is_set():  # a hung phone: nothing leaves it until it thaws
+            if not self.alive:
+                if quiet:
+                    return
+                raise StreamClosed
+            time.sleep(0.05)
         try:
             with self._send_lock:
                 self.sock.sendall(pack(msg))
@@ -135,7 +144,7 @@ class Transport:
         try:
             while self.alive:
                 self._handle(read_message(self.sock, self.verify_checksum))
-        except (EOFError, OSError, ProtocolError) as exc:
+        except (EOFError, OSError, ProtocolError, StreamClosed) as exc:
             log.debug("transport ended: %s", exc)
         finally:
             self.alive = False
