@@ -95,11 +95,11 @@ def split_layers(backend: AdbBackend, workloads: list, log: Path) -> list[dict]:
     clock.wrap(device, "read_file", "result_file")
     real_shell = device.shell
 
-    def shell(command: str, timeout_s: float = 600.0):
+    def shell(command: str, *args, **kwargs):
         name = "runner_shell" if "taskset" in command else "other_shell"
         start = time.perf_counter()
         try:
-            return real_shell(command, timeout_s=timeout_s)
+            return real_shell(command, *args, **kwargs)
         finally:
             clock.spent_s[name] += time.perf_counter() - start
 
