@@ -2,7 +2,11 @@
 
 One file holds measurements of ONE backend configuration (``meta.backend_config``); opening it
 to add rows with another configuration is an error, never a silent mix. Every ``put_*`` call is
-committed before it returns, so an interrupted run loses at most the measurement in flight.
+committed before it returns, so an interrupted run (Ctrl-C, a kill, a crash of the process)
+loses at most the measurement in flight. Commits go to SQLite's write-ahead log without an
+fsync each (``synchronous=NORMAL``: an fsync took 6.5 ms a row here, ~15 % of a layer's timed
+runs); the log is synced at each checkpoint, so a power cut or OS crash can lose the rows
+since the last one (about a thousand pages of log), never the file's consistency.
 One process writes a file at a time (:class:`lutnas.filelock.WriterLock` on ``<file>.lock``,
 taken by :meth:`LutStore.create_or_resume`); a new file appears complete or not at all; readers
 (:meth:`LutStore.open` with ``writable=False``) need no write access, so a LUT on read-only
@@ -60,6 +64,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def _for_writing(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # a commit survives a crash of the process
+
+
 class LutStore(RowAccess):
     """An open LUT file. Use :meth:`open` to read, :meth:`create_or_resume` to profile into."""
 
@@ -99,7 +108,7 @@ class LutStore(RowAccess):
         meta = checked_meta(conn, path)  # closes conn when it raises
         if writable:
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
+                _for_writing(conn)
                 if meta.get("schema_version", 0) < SCHEMA_VERSION:
                     upgrade(conn)
             except sqlite3.DatabaseError as exc:
@@ -129,7 +138,7 @@ class LutStore(RowAccess):
             },
         )
         conn = connect(path)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _for_writing(conn)
         return cls(path, conn)
 
     @classmethod

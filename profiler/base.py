@@ -111,6 +111,17 @@ class Backend(ABC):
     def device_info(self) -> dict:
         """Descriptive facts of the target (CPU model, phone model, SoC, frequencies, ...)."""
 
+    def exporter(self) -> Callable[[Workload], object] | None:
+        """A picklable call writing a workload's model file into the export cache, the one
+        :meth:`measure` loads, so worker processes can make files ahead of the timing
+        (:mod:`profiler.prepare`); None when the backend loads no file (torch eager)."""
+        return None
+
+    def prepare_cores(self) -> set[int]:
+        """Cores those workers may use without sharing one the timing runs on (entered
+        backends only); empty: no spare core, files are made in turn."""
+        return set()
+
     @abstractmethod
     def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
         """Time ``workload`` and return its statistics (see the class docstring)."""

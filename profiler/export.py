@@ -15,12 +15,13 @@ is exported again, with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -132,9 +133,10 @@ def _export(workload: Workload, path: Path, fmt: str, write: Writer) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         cache_entry.sweep(path.parent)
-        module = workload.build()
-        module.eval()
-        write(module, shapes_arg(workload), tmp)
+        with _one_torch_thread():
+            module = workload.build()
+            module.eval()
+            write(module, shapes_arg(workload), tmp)
         cache_entry.publish(tmp, path)
     except Exception as exc:
         storage = _storage_error(exc)
@@ -148,6 +150,30 @@ def _export(workload: Workload, path: Path, fmt: str, write: Writer) -> None:
         raise BackendError(f"exporting {workload.key} to {label} failed: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_THREADS_LOCK = threading.Lock()
+_threads = {"exporting": 0, "before": 1}
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread while exporting: the trace's single forward pass gains nothing
+    from more, and in a process pinned to one core (the timing process) the extra OpenMP
+    threads spin against each other (an ONNX export took ~6x as long). Exports in several
+    threads at once (phones) restore the count when the last one ends."""
+    with _THREADS_LOCK:
+        if _threads["exporting"] == 0:
+            _threads["before"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads["exporting"] += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _threads["exporting"] -= 1
+            if _threads["exporting"] == 0:
+                torch.set_num_threads(_threads["before"])
 
 
 def shapes_arg(workload: Workload) -> tuple:

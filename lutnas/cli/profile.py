@@ -132,11 +132,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="threads the backend may use (default: %(default)s)",
     )
     p.add_argument(
+        "--ci-tolerance",
+        type=bounded(float, 0, above=True),
+        default=ProfileSettings.ci_tolerance,
+        metavar="FRACTION",
+        help="measure a row again (up to 3 times in all, keeping the best) while the 95%% "
+        "confidence interval of its median is wider than +/- this fraction of the median "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--cv-threshold",
         type=bounded(float, 0, above=True),
         default=ProfileSettings.cv_threshold,
-        help="re-measure rows whose robust CV ((p90-p10)/(2.56 median)) is above this "
-        "(default: %(default)s)",
+        help="also measure a row again while its robust CV ((p90-p10)/(2.56 median)) is above "
+        "this (the rule before --ci-tolerance; default: off)",
     )
     p.add_argument(
         "--reference-every",
@@ -150,6 +159,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="host backends: do not time each row alongside a reference and rescale "
         "it to the calibrated speed (see profiler.reference)",
+    )
+    p.add_argument(
+        "--export-workers",
+        type=bounded(int, 0, 256),
+        metavar="N",
+        help="processes writing the next layers' model files while the pinned core times "
+        "(default: one per core not pinned for timing; 0: each in turn on the timing core)",
     )
     add_seed_option(p, "the order and of random archs")
     p.add_argument(
@@ -223,8 +239,13 @@ def _missing_model_layers(store: LutStore) -> list[LayerSpec]:
 
 
 def _print_report(what: str, r: ProfileReport) -> None:
+    moved = (
+        f", {r.moved} of them moved outside their first 95% interval of the median"
+        if r.remeasured
+        else ""
+    )
     print(
-        f"{what}: {r.measured} measured ({r.remeasured} re-measured for noise), "
+        f"{what}: {r.measured} measured ({r.remeasured} re-measured for noise{moved}), "
         f"{r.skipped} already in the file, {len(r.failed)} failed, {r.seconds:.0f} s"
     )
     for key, msg in list(r.failed.items())[:10]:
@@ -296,10 +317,12 @@ def run(args: argparse.Namespace) -> int:
     settings = ProfileSettings(
         warmup=args.warmup,
         runs=args.runs,
+        ci_tolerance=args.ci_tolerance,
         cv_threshold=args.cv_threshold,
         reference_every=args.reference_every,
         seed=args.seed,
         drift_correction=correct,
+        export_workers=args.export_workers,
     )
     progress = not args.no_progress and not several_phones(args)  # one bar per process
 

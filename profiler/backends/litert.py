@@ -11,6 +11,7 @@ Units: ms per ``invoke`` call, wall clock, host side.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from profiler.backends.host_base import HostBackend
 from profiler.base import Workload
-from profiler.export import tflite_export_settings, tflite_path
+from profiler.export import default_cache_dir, tflite_export_settings, tflite_path
 
 
 def litert_version() -> str:
@@ -48,9 +49,12 @@ class LiteRtBackend(HostBackend):
             **tflite_export_settings(),
         }
 
+    def exporter(self) -> Callable[[Workload], Path]:
+        return partial(tflite_path, cache_dir=self.cache_dir or default_cache_dir("tflite"))
+
     def _runner(self, workload: Workload) -> Callable[[], object]:
         interpreter = Interpreter(
-            model_path=str(tflite_path(workload, self.cache_dir)),
+            model_path=str(self.exporter()(workload)),
             num_threads=self.threads,
             experimental_op_resolver_type=OpResolverType.BUILTIN,
         )
