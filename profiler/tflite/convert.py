@@ -55,6 +55,17 @@ def module_to_tflite(module: nn.Module, input_shape: Sequence[int]) -> bytes:
     Raises:
         ConversionError: a module type or setting has no delegated TFLite form (named).
     """
+    graph, y = module_to_graph(module, input_shape)
+    return graph.to_bytes([y], description="lutnas-tflite")
+
+
+def module_to_graph(module: nn.Module, input_shape: Sequence[int]) -> tuple[Graph, int]:
+    """The fp32 :class:`Graph` of ``module`` and its output tensor (see
+    :func:`module_to_tflite`); the int8 writer (:mod:`profiler.tflite.int8`) starts from it.
+
+    Raises:
+        ConversionError: a module type or setting has no delegated TFLite form (named).
+    """
     shape = tuple(int(d) for d in input_shape)
     if len(shape) not in (2, 4) or shape[0] != 1:
         raise ConversionError(f"input shape {shape} must be (1, C, H, W) or (1, C)")
@@ -62,7 +73,7 @@ def module_to_tflite(module: nn.Module, input_shape: Sequence[int]) -> bytes:
     x = graph.add_input(shape if len(shape) == 2 else (1, shape[2], shape[3], shape[1]))
     with torch.no_grad():
         y = _Converter(graph).convert(module, x, "")
-    return graph.to_bytes([y], description="lutnas-tflite")
+    return graph, y
 
 
 class _Converter:
