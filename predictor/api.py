@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lut.identity import with_identity_defaults
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
@@ -161,8 +162,9 @@ class LatencyPredictor:
 
     @property
     def backend_config(self) -> dict:
-        """The LUT's backend configuration (backend, version, threads, device, ...)."""
-        return self.meta["lut"]["backend_config"]
+        """The LUT's backend configuration (backend, version, threads, device, precision,
+        ...); identity fields an older predictor lacks carry their defaults."""
+        return with_identity_defaults(self.meta["lut"]["backend_config"])
 
     @property
     def lut_settings(self) -> dict:

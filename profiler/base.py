@@ -61,6 +61,10 @@ class Backend(ABC):
     # False when the backend's exporter writes lutnas's own layer modules only (lut.modules), so
     # another network (torchvision's) is timed as the chain of its layers (profiler.networks)
     any_module: ClassVar[bool] = True
+    # the precisions it can time and the delegates it can time with (profiler.precision); its
+    # config() records the ones it does
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    delegates: ClassVar[tuple[str, ...]] = ()
 
     def __enter__(self) -> Backend:
         return self

@@ -22,6 +22,7 @@ import pytest
 import torch
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
+from test_tflite_export import VARIANTS, assert_one_xnnpack_partition
 
 from lut.modules import build_layer
 from lut.spec import LayerSpec
@@ -37,7 +38,6 @@ from profiler.tflite.int8 import (
 from profiler.tflite.int8_check import op_errors, relative_error, run_int8
 from profiler.tflite.quantize import Quantizer
 from profiler.tflite.rules import ConversionError
-from tests.test_tflite_export import VARIANTS, assert_one_xnnpack_partition
 
 FEW_PERCENT = 0.05
 

@@ -44,6 +44,8 @@ class HostBackend(Backend):
     def device_info(self) -> dict:
         return host_info()
 
+    precision = "fp32"  # what it times (a backend of several precisions sets its own)
+
     def _host_config(self) -> dict:
         info = host_info()
         return {
@@ -51,6 +53,7 @@ class HostBackend(Backend):
             "threads": self.threads,
             "device": f"host:{info['cpu_model']}",
             "machine": info["machine"],
+            "precision": self.precision,
         }
 
     @abstractmethod
