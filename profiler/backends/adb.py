@@ -17,7 +17,9 @@ tool always does first (``config()["runner_own_warmup_runs"]``). A runner too ol
 result file gives only its summary (``n`` then counts all its runs, ``warmup`` is 1).
 ``benchmark_model`` (TFLite/LiteRT's tool, published prebuilt for android_arm64) takes
 ``--warmup_runs`` directly; each workload is written to a ``.tflite`` file for it (cached, see
-:mod:`profiler.tflite`) and run with the XNNPACK delegate, ``--use_xnnpack=true``.
+:mod:`profiler.tflite`; fully quantized for ``precision="int8"``) and run with the XNNPACK
+delegate, ``--use_xnnpack=true``, or the ``delegate`` and precision flags of
+:mod:`profiler.adb.delegates`; a run whose delegate did not take the whole graph is refused.
 The runner kind comes from ``runner_kind``, else the binary's file name, else its own help text
 on the phone (read once, on ``__enter__``).
 Watching: before the first layer and after every ``check_every`` layers the cores' clocks and
@@ -38,13 +40,20 @@ from pathlib import Path
 
 from lut.measurement import Measurement
 from lutnas.errors import LutnasError
-from profiler.adb import probe, runners
+from profiler.adb import delegates, probe, runners
 from profiler.adb.client import AdbClient, AdbDevice
 from profiler.adb.parsers import ParseError, parse_perf_test_result_file
 from profiler.adb.runners import RunnerKind, RunRequest, command_line
 from profiler.adb.thermal import CoolingPolicy, throttle_reasons, wait_until_cool
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
 from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
+from profiler.precision import (
+    DEFAULT_DELEGATE,
+    DEFAULT_PRECISION,
+    DELEGATES,
+    PRECISIONS,
+    file_precision,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_WORK_DIR = "/data/local/tmp/lutnas"
@@ -75,9 +84,13 @@ class AdbBackend(Backend):
         cooling: throttling thresholds and pause lengths.
         sleep: how to pause (tests inject a fake clock).
         run_timeout_s: a runner silent for this long is treated as a lost phone.
+        precision: fp32, fp16 or int8 (benchmark_model only; see :mod:`profiler.precision`).
+        delegate: xnnpack, gpu, nnapi or none (benchmark_model only).
     """
 
     name = "adb"
+    precisions = PRECISIONS
+    delegates = DELEGATES
 
     def __init__(
         self,
@@ -92,6 +105,8 @@ class AdbBackend(Backend):
         cooling: CoolingPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         run_timeout_s: float = 600.0,
+        precision: str = DEFAULT_PRECISION,
+        delegate: str = DEFAULT_DELEGATE,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
@@ -108,6 +123,9 @@ class AdbBackend(Backend):
                 "and pass its path with --runner"
             )
         self.kind: RunnerKind | None = runners.named_or_guessed(runner_kind, self.runner_path)
+        self.precision, self.delegate = precision, delegate
+        if self.kind is not None:
+            delegates.check_combination(precision, delegate, self.kind.name)
         if not work_dir.startswith("/data/local/tmp/") or ".." in work_dir:
             raise LutnasError(f"work_dir {work_dir!r} must be a directory under /data/local/tmp/")
         self.serial = serial
@@ -154,6 +172,7 @@ class AdbBackend(Backend):
         if self.kind is None:
             try:
                 self.kind = self._kind_from_help()
+                delegates.check_combination(self.precision, self.delegate, self.kind.name)
             except LutnasError:
                 self.__exit__()  # `with` does not exit what failed to enter: clean up here
                 raise
@@ -215,13 +234,18 @@ class AdbBackend(Backend):
             "runner_own_warmup_runs": self.kind.own_warmup_runs,
             "threads": self.threads,
             "cpu_mask": self.mask,
+            "precision": self.precision,
             **self._kind_settings(),
         }
 
     def _kind_settings(self) -> dict:
-        """How models are made for this runner (part of the config: it changes the numbers)."""
+        """How models are made and run for this runner (part of the config: it changes the
+        numbers)."""
         if self.kind.model_suffix == ".tflite":
-            return {**tflite_export_settings(), "delegate": "xnnpack"}
+            return {
+                **tflite_export_settings(file_precision(self.precision)),
+                **delegates.delegate_settings(self.precision, self.delegate),
+            }
         return export_settings()
 
     def device_info(self) -> dict:
@@ -270,7 +294,7 @@ class AdbBackend(Backend):
     # timing ------------------------------------------------------------------------------
     def _model_file(self, workload: Workload) -> Path:
         if self.kind.model_suffix == ".tflite":
-            return tflite_path(workload, self.cache_dir)
+            return tflite_path(workload, self.cache_dir, file_precision(self.precision))
         return onnx_path(workload, self.cache_dir)
 
     def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
@@ -303,6 +327,9 @@ class AdbBackend(Backend):
                 runs=runs,
                 threads=self.threads,
                 result_file=result,
+                delegate_flags=tuple(
+                    delegates.benchmark_model_flags(self.precision, self.delegate)
+                ),
             )
         )
         q = shlex.quote
@@ -319,6 +346,8 @@ class AdbBackend(Backend):
             parsed = self.kind.parse(r.stdout)
         except ParseError as exc:
             raise BackendError(f"{where}: unreadable output: {exc}") from exc
+        if self.kind.model_suffix == ".tflite":
+            delegates.check_delegation(f"{r.stdout}\n{r.stderr}", self.delegate, where)
         if result is not None:
             samples = self._samples(device, result, where)
             if len(samples) == warmup + runs:
