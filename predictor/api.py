@@ -130,7 +130,13 @@ class LatencyPredictor:
             cls = _calibrated_class()  # a predictor calibrated to another device
         return cls(stored.fitted, stored.estimator, rows, stored.meta, store_path)
 
-    def calibrate(self, measurements: Sequence, device: str) -> LatencyPredictor:
+    def calibrate(
+        self,
+        measurements: Sequence,
+        device: str,
+        precision: str | None = None,
+        delegate: str | None = None,
+    ) -> LatencyPredictor:
         """This predictor moved to another device with a few whole-model measurements there.
 
         Args:
@@ -138,13 +144,15 @@ class LatencyPredictor:
                 named architecture or a torchvision model name (``(name, resolution, ms)`` for
                 another resolution than 224), or ``(module, input_shape, latency_ms)``.
             device: the target device's name, recorded in the predictor.
+            precision, delegate: what the measurements were made in (default: this
+                predictor's); another precision is allowed, with a caveat.
 
         Returns:
             A predictor for the target (see :mod:`predictor.calibrated`); save it like any.
         """
         from predictor.calibrated import calibrate
 
-        return calibrate(self, measurements, device)
+        return calibrate(self, measurements, device, precision, delegate)
 
     # --- identity (read-only; what a search records and checks) ------------------------------
     @property

@@ -33,6 +33,7 @@ from predictor.api import LatencyPredictor
 from predictor.calibration import Calibration, NetworkNumbers, fit_calibration
 from predictor.features import layer_cost
 from predictor.prediction import Prediction
+from profiler.precision import precision_of
 
 log = logging.getLogger(__name__)
 _layer_cost = functools.lru_cache(maxsize=200_000)(layer_cost)
@@ -109,9 +110,15 @@ def _named_layers(name: str, resolution: int) -> tuple[str, list[LayerSpec]]:
 
 
 def calibrate(
-    source: LatencyPredictor, measurements: Sequence[tuple], device: str
+    source: LatencyPredictor,
+    measurements: Sequence[tuple],
+    device: str,
+    precision: str | None = None,
+    delegate: str | None = None,
 ) -> CalibratedPredictor:
-    """``source`` moved to ``device`` with these measurements (see :func:`expand`)."""
+    """``source`` moved to ``device`` with these measurements (see :func:`expand`), made in
+    ``precision`` with ``delegate`` (default: the source's). A source of another precision is
+    allowed, with a caveat: it is the transfer case (an fp32 prior for an int8 target)."""
     if not str(device).strip():
         raise LutnasError("name the target device (device=..., --device)")
     if isinstance(source, CalibratedPredictor):
@@ -138,6 +145,9 @@ def calibrate(
     record = {
         "source_device": source.backend_config.get("device", ""),
         "target_device": str(device),
+        "source_precision": precision_of(source.backend_config),
+        "target_precision": precision or precision_of(source.backend_config),
+        "target_delegate": delegate or source.backend_config.get("delegate"),
         "n": len(ys),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "median_target_over_source": ratio,
@@ -174,12 +184,15 @@ class CalibratedPredictor(LatencyPredictor):
     def backend_config(self) -> dict:
         """The target device, with the source configuration it was calibrated from."""
         source = super().backend_config
-        return {
+        config = {
             "backend": "calibrated",
             "device": self.record["target_device"],
             "threads": source.get("threads"),
+            "precision": self.record.get("target_precision") or precision_of(source),
             "calibrated_from": source,
         }
+        delegate = self.record.get("target_delegate", source.get("delegate"))
+        return {**config, "delegate": delegate} if delegate else config
 
     @property
     def latency_range_ms(self) -> tuple[float, float] | None:
@@ -204,6 +217,14 @@ class CalibratedPredictor(LatencyPredictor):
         if not rows:
             return []
         out = []
+        source, target = self.record.get("source_precision"), self.record.get("target_precision")
+        if source and target and source != target:
+            out.append(
+                f"the source predictor times {source} and the measurements are {target}: a "
+                f"prior of another precision (the transfer case); what carries over is the "
+                f"ranking, and {target} moves depthwise, pointwise and element-wise ops by "
+                "different factors, so measure more networks than for a same-precision prior"
+            )
         known = set(self.training_spaces)
         foreign = sorted({r["family"] for r in rows} - known - {"torchvision", "module"})
         if known and foreign:
@@ -301,4 +322,10 @@ def calibrate_from_lut(source: LatencyPredictor, lut) -> CalibratedPredictor:
         (Arch.from_json(j), ms)
         for j, ms in zip(frame["arch_json"], frame["median_ms"], strict=True)
     ]
-    return calibrate(source, items, device=device)
+    return calibrate(
+        source,
+        items,
+        device=device,
+        precision=precision_of(config),
+        delegate=config.get("delegate"),
+    )

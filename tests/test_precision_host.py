@@ -141,3 +141,67 @@ def test_the_fp16_probe_tells_fp16_rounding_from_an_ignored_flag():
     assert fp16_verdict(out, out.astype(np.float16).astype(np.float32) + 1e-3) is None
     assert "ignored its fp16 flag" in fp16_verdict(out, out.copy())
     assert "not fp16 rounding" in fp16_verdict(out, out * 1.5)
+
+
+# --- predictors carry precision; a prior of another precision is the transfer case ----------
+
+
+@pytest.mark.slow
+def test_fit_on_int8_lut_and_an_fp32_prior_calibrated_to_it(predictor_path, tmp_path, caplog):
+    """fit on an int8 LUT makes an int8 predictor; the fp32 fixture predictor calibrated with the
+    int8 LUT's whole models (fit --prior) is allowed, says why it is less sure, and predicts
+    int8."""
+    from predictor import LatencyPredictor
+
+    lut = tmp_path / "int8.lut"
+    args = ["--backend", "litert", "--precision", "int8", "--resolution", "160", *FAST]
+    assert profile_main([*args, "--no-layers", "--whole-models", "4", "--out", str(lut)]) == 0
+    out = tmp_path / "int8.predictor"
+    with caplog.at_level("WARNING"):
+        code = lutnas_main(
+            ["fit", "--lut", str(lut), "--prior", str(predictor_path), "--out", str(out)]
+        )
+    assert code == 0
+    assert any(
+        "a prior of another precision (the transfer case)" in r.getMessage() for r in caplog.records
+    )
+    target = LatencyPredictor.load(out)
+    assert target.backend_config["precision"] == "int8"
+    assert target.backend_config["delegate"] == "xnnpack"
+    assert target.backend_config["calibrated_from"]["precision"] == "fp32"
+    assert LatencyPredictor.load(predictor_path).backend_config["precision"] == "fp32"
+
+
+def test_calibrate_with_measurements_of_another_precision_warns(
+    predictor_path, tmp_path, capsys, caplog
+):
+    import dataclasses
+
+    from predictor_fixtures import variants
+    from test_search_fixtures import RESOLUTION
+
+    from lutnas.spaces.io import save_archs
+    from predictor import LatencyPredictor
+
+    rows = ["model,resolution,latency_ms"]
+    for i, arch in enumerate(variants(12)[:4]):
+        path = tmp_path / f"a{i}.json"
+        save_archs(path, [dataclasses.replace(arch, resolution=RESOLUTION)])
+        rows.append(f"{path.name},{RESOLUTION},{2.0 + i}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "t.predictor"
+    base = [
+        "calibrate",
+        "--predictor",
+        str(predictor_path),
+        "--measurements",
+        str(tmp_path / "m.csv"),
+    ]
+    with caplog.at_level("WARNING"):
+        assert lutnas_main([*base, "--device", "P", "--precision", "int8", "--out", str(out)]) == 0
+    assert any("measurements are int8" in r.getMessage() for r in caplog.records)
+    assert LatencyPredictor.load(out).backend_config["precision"] == "int8"
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # the predictor's own precision: nothing to say
+        assert lutnas_main([*base, "--device", "P", "--out", str(tmp_path / "u.predictor")]) == 0
+    assert not any("precision" in r.getMessage() for r in caplog.records)

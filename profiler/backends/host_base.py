@@ -64,6 +64,15 @@ class HostBackend(Backend):
         """Entered around the timed calls (e.g. torch's inference mode)."""
         return contextlib.nullcontext()
 
+    def prepared(self, workload: Workload) -> Callable[[], object]:
+        """A call that runs ``workload`` once, everything before the first run done (export,
+        load): for timing several configurations in turns (benchmarks/int8_vs_fp32.py).
+
+        Raises:
+            BackendError: preparing failed; the message names the workload.
+        """
+        return self._prepared(workload)
+
     def _prepared(self, workload: Workload) -> Callable[[], object]:
         try:
             return self._runner(workload)
