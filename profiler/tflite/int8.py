@@ -36,7 +36,7 @@ from profiler.tflite.rules import ConversionError
 # relative L2 error of an int8 op's output against its fp32 op's on the same inputs, above which
 # the file is refused (int8 ops here are at 0.2-3 %; a collapsed or saturated tensor near 100 %)
 MAX_OP_ERROR = 0.1
-BN_BATCH = 4  # random inputs whose statistics the BatchNorm layers get
+BN_BATCH = 2  # random inputs whose statistics the BatchNorm layers get (× H × W positions)
 
 
 def module_to_int8_tflite(
