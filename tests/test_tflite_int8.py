@@ -182,19 +182,27 @@ def test_a_saturating_calibration_is_refused():
         check_int8(graph, quantizer.map, qgraph, qgraph.to_bytes([qy]), inputs[0])
 
 
-def test_int8_hard_swish_op_would_split_the_graph(monkeypatch):
-    """XNNPACK's HARD_SWISH takes float tensors only: written as an int8 HARD_SWISH op (the
-    naive rule) the graph splits, and the writer refuses it; hence the ADD/MUL form."""
-    monkeypatch.setitem(quantize_rules.RULES, "HARD_SWISH", quantize_rules._own_range(1))
-    spec = LayerSpec.from_key("head_k1_e1_se0_noskip_hswish_i8_o24_s1_in4x5")
-    torch.manual_seed(0)
-    with pytest.raises(ConversionError, match="partitions"):
-        module_to_int8_tflite(build_layer(spec), spec.input_shape)
-
-
-def test_int8_average_pool_op_would_split_the_graph(monkeypatch):
-    monkeypatch.setitem(quantize_rules.RULES, "AVERAGE_POOL_2D", quantize_rules._same_as_input(2))
-    spec = LayerSpec.from_key("mbconv_k3_e6_se0_poolskip_relu6_i8_o16_s1_in7x7")
+@pytest.mark.parametrize(
+    "op,naive,key",
+    [
+        (
+            "HARD_SWISH",
+            quantize_rules._own_range(1),
+            "head_k1_e1_se0_noskip_hswish_i8_o24_s1_in4x5",
+        ),
+        (
+            "AVERAGE_POOL_2D",
+            quantize_rules._same_as_input(2),
+            "mbconv_k3_e6_se0_poolskip_relu6_i8_o16_s1_in7x7",
+        ),
+    ],
+)
+def test_the_int8_op_xnnpack_takes_in_float_only_would_split_the_graph(monkeypatch, op, naive, key):
+    """XNNPACK's HARD_SWISH and AVERAGE_POOL_2D take float tensors only: written as int8 ops of
+    their own (the naive rule) the graph splits, and the writer refuses it; hence the ADD/MUL and
+    depthwise forms."""
+    monkeypatch.setitem(quantize_rules.RULES, op, naive)
+    spec = LayerSpec.from_key(key)
     torch.manual_seed(0)
     with pytest.raises(ConversionError, match="partitions"):
         module_to_int8_tflite(build_layer(spec), spec.input_shape)
