@@ -205,3 +205,55 @@ def test_calibrate_with_measurements_of_another_precision_warns(
     with caplog.at_level("WARNING"):  # the predictor's own precision: nothing to say
         assert lutnas_main([*base, "--device", "P", "--out", str(tmp_path / "u.predictor")]) == 0
     assert not any("precision" in r.getMessage() for r in caplog.records)
+
+
+# --- the phone file ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("precision,dtype", [("int8", np.int8), ("fp32", np.float32)])
+def test_lutnas_export_writes_the_file_and_the_command_that_times_it(
+    tmp_path, capsys, precision, dtype
+):
+    from ai_edge_litert.interpreter import Interpreter
+
+    out = tmp_path / "a1.tflite"
+    args = ["export", "--arch", "mnasnet-a1", "--resolution", "96", "--precision", precision]
+    assert lutnas_main([*args, "--out", str(out)]) == 0
+    interpreter = Interpreter(model_path=str(out))
+    (inp,) = interpreter.get_input_details()
+    assert inp["dtype"] == dtype and list(inp["shape"]) == [1, 96, 96, 3]
+    printed = capsys.readouterr().out
+    assert f"({precision}, xnnpack delegate)" in printed
+    assert "benchmark_model --graph=/data/local/tmp/a1.tflite" in printed
+
+
+def test_lutnas_export_gpu_fp16_command_and_bad_input(tmp_path, capsys):
+    out = tmp_path / "b.tflite"
+    args = ["export", "--arch", "mnasnet-a1", "--resolution", "96", "--precision", "fp16"]
+    assert lutnas_main([*args, "--delegate", "gpu", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "--use_gpu=true --gpu_precision_loss_allowed=true" in printed
+    assert lutnas_main([*args, "--delegate", "none", "--out", str(out)]) == 2
+    assert "needs a delegate with an fp16 mode" in capsys.readouterr().err
+    assert lutnas_main([*args, "--out", str(tmp_path / "b.onnx")]) == 2
+    assert "must name a .tflite file" in capsys.readouterr().err
+
+
+def test_search_writes_the_phone_file_in_the_predictors_precision(predictor_path, tmp_path, capsys):
+    import json
+
+    from ai_edge_litert.interpreter import Interpreter
+    from test_search_fixtures import search_args
+
+    out = tmp_path / "s"
+    assert lutnas_main(search_args(predictor_path, out, budget=4)) == 0
+    assert "phone file:" in capsys.readouterr().out
+    phone = json.loads((out / "summary.json").read_text())["phone_file"]
+    assert phone == {"precision": "fp32", "delegate": "xnnpack", "file": "best_arch.tflite"}
+    (inp,) = Interpreter(model_path=str(out / "best_arch.tflite")).get_input_details()
+    r = json.loads((out / "best_arch.json").read_text())["resolution"]
+    assert inp["dtype"] == np.float32 and list(inp["shape"]) == [1, r, r, 3]
+    out2 = tmp_path / "s2"
+    assert lutnas_main(search_args(predictor_path, out2, "--no-tflite", budget=4)) == 0
+    assert not (out2 / "best_arch.tflite").exists()
+    assert "phone_file" not in json.loads((out2 / "summary.json").read_text())
