@@ -14,8 +14,10 @@ run as one partition, is refused, so no timing ever comes from a degenerate or s
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -56,8 +58,10 @@ def module_to_int8_tflite(
             op too far from its fp32 op, or a graph XNNPACK splits (the error says which).
     """
     if batch_statistics:
-        module = with_batch_statistics(module, input_shape, seed)
-    graph, y = module_to_graph(module, input_shape)
+        with bn_statistics(module, input_shape, seed):
+            graph, y = module_to_graph(module, input_shape)
+    else:
+        graph, y = module_to_graph(module, input_shape)
     fp32 = graph.to_bytes([y], description="lutnas-tflite")
     constants = {i for i, t in enumerate(graph.tensors) if t.data is not None}
     inputs = calibration_inputs(graph.shape(graph.inputs[0]), samples, seed)
@@ -76,17 +80,77 @@ def with_batch_statistics(
     of :data:`BN_BATCH` standard-normal inputs of ``input_shape`` (batch dimension replaced);
     ``module`` itself is left as it is. Weights are not touched."""
     module = copy.deepcopy(module)
-    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if norms:
-        for bn in norms:
-            bn.reset_running_stats()
-            bn.momentum = None  # a cumulative average: exactly this batch's statistics
-        generator = torch.Generator().manual_seed(seed)
-        x = torch.randn((BN_BATCH, *tuple(input_shape)[1:]), generator=generator)
-        module.train()
-        with torch.no_grad():
-            module(x)
+    with bn_statistics(module, input_shape, seed):
+        stats = [(bn.running_mean.clone(), bn.running_var.clone()) for bn in _norms(module)]
+    with torch.no_grad():  # keep the statistics (the context restored the old ones)
+        for bn, (mean, var) in zip(_norms(module), stats, strict=True):
+            bn.running_mean.copy_(mean)
+            bn.running_var.copy_(var)
     return module.eval()
+
+
+@contextlib.contextmanager
+def bn_statistics(
+    module: nn.Module, input_shape: Sequence[int], seed: int = CALIBRATION_SEED
+) -> Iterator[nn.Module]:
+    """Inside, ``module``'s BatchNorm layers hold the statistics of :data:`BN_BATCH` random
+    inputs (see :func:`with_batch_statistics`) and it is in eval mode; on exit its statistics,
+    momentum and mode are restored (no copy of the weights is made)."""
+    norms = _norms(module)
+    saved = [
+        (
+            bn.running_mean.clone(),
+            bn.running_var.clone(),
+            bn.num_batches_tracked.clone(),
+            bn.momentum,
+        )
+        for bn in norms
+    ]
+    training = module.training
+    try:
+        if norms:
+            for bn in norms:
+                bn.reset_running_stats()
+                bn.momentum = None  # a cumulative average: exactly this batch's statistics
+            generator = torch.Generator().manual_seed(seed)
+            x = torch.randn((BN_BATCH, *tuple(input_shape)[1:]), generator=generator)
+            module.train()
+            with torch.no_grad(), _threads_within_affinity():
+                module(x)
+        module.eval()
+        yield module
+    finally:
+        for bn, (mean, var, count, momentum) in zip(norms, saved, strict=True):
+            with torch.no_grad():
+                bn.running_mean.copy_(mean)
+                bn.running_var.copy_(var)
+                bn.num_batches_tracked.copy_(count)
+            bn.momentum = momentum
+        module.train(training)
+
+
+def _norms(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [
+        m
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
+
+
+@contextlib.contextmanager
+def _threads_within_affinity() -> Iterator[None]:
+    """torch's intra-op threads cut to the cores this process may run on, while inside: a
+    backend pinned to one core (profiler.host) with torch's default of one thread per core
+    made the forward pass ~25× slower here (two threads contending for one core)."""
+    before = torch.get_num_threads()
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else before
+    if allowed < before:
+        torch.set_num_threads(allowed)
+    try:
+        yield
+    finally:
+        if allowed < before:
+            torch.set_num_threads(before)
 
 
 def check_int8(

@@ -93,33 +93,37 @@ def op_errors(
         q = mapping[t]
         return dequantize(interpreter.get_tensor(q), qgraph.quant(q))
 
+    references = _run_ops_apart(src, value)
     errors = []
-    for op in src.ops:
-        (out,) = op.outputs
-        ref = _run_op(src, op, {t: value(t) for t in op.inputs if src.const_value(t) is None})
-        got = value(out)
+    for op, ref in zip(src.ops, references, strict=True):
+        got = value(op.outputs[0])
         norm = float(np.linalg.norm(ref))
         errors.append((op.name, float(np.linalg.norm(got - ref)) / norm if norm else 0.0))
     return errors
 
 
-def _run_op(src: Graph, op, activations: dict[int, np.ndarray]) -> np.ndarray:
-    """``op`` of ``src`` alone, in fp32 with TFLite's reference kernels, on ``activations``
-    (its non-constant inputs by src tensor index)."""
+def _run_ops_apart(src: Graph, value) -> list[np.ndarray]:
+    """Every op of ``src`` run on its own, in fp32 with TFLite's reference kernels, each reading
+    ``value(t)`` for its activation inputs ``t``: one graph of unconnected ops, one invoke."""
     g = Graph()
-    ids = {}
-    for t in dict.fromkeys(op.inputs):
-        data = src.const_value(t)
-        if data is None:
-            ids[t] = g.add_input(src.shape(t), src.name(t))
-        else:
-            ids[t] = g.const(data, src.name(t), data.dtype.type)
-    y = g.add_op(op.name, [ids[t] for t in op.inputs], src.shape(op.outputs[0]), op.options)
+    ids: dict[int, int] = {}  # src tensor -> tensor of g (one per activation or constant)
+    outputs = []
+    for op in src.ops:
+        for t in op.inputs:
+            if t not in ids:
+                data = src.const_value(t)
+                if data is None:
+                    ids[t] = g.add_input(src.shape(t), src.name(t))
+                else:
+                    ids[t] = g.const(data, src.name(t), data.dtype.type)
+        inputs = [ids[t] for t in op.inputs]
+        outputs.append(g.add_op(op.name, inputs, src.shape(op.outputs[0]), op.options))
     interpreter = Interpreter(
-        model_content=g.to_bytes([y]), num_threads=1, experimental_op_resolver_type=_REFERENCE
+        model_content=g.to_bytes(outputs), num_threads=1, experimental_op_resolver_type=_REFERENCE
     )
     interpreter.allocate_tensors()
-    for t, data in activations.items():
-        interpreter.set_tensor(ids[t], data.astype(np.float32))
+    for t, i in ids.items():
+        if src.const_value(t) is None:
+            interpreter.set_tensor(i, value(t).astype(np.float32))
     interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    return [interpreter.get_tensor(o) for o in outputs]
