@@ -26,7 +26,7 @@ from test_tflite_export import VARIANTS, assert_one_xnnpack_partition
 
 from lut.modules import build_layer
 from lut.spec import LayerSpec
-from profiler.tflite import quantize as quantize_rules
+from profiler.tflite import int8_rules as quantize_rules
 from profiler.tflite.calibrate import calibrate, calibration_inputs
 from profiler.tflite.convert import module_to_graph
 from profiler.tflite.int8 import (
