@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lut.measurement import Measurement
+from lut.schema import SPACES_META_KEY
 from lut.spec import LayerSpec
 from lut.store import LutStore, describe_diff
 from lutnas.errors import LutnasError
+from lutnas.jsondiff import describe_difference
 
 if TYPE_CHECKING:  # pandas loads where a frame is read (lutnas --help stays fast)
     import pandas as pd
@@ -136,10 +138,12 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
                     f"{s.path} and {first.path} were measured with different backend "
                     f"configurations or settings ({diff}); merging them would mix numbers"
                 )
+        spaces = _merged_spaces(sources, {})  # refuses before anything is written
         counts = {"layers": 0, "conflicts": 0, "models": 0}
         with LutStore.create_or_resume(
             out, first.backend_config, first.device, first.settings
         ) as dst:
+            _merged_spaces([dst], spaces, dst)
             existing = dst.layers_frame().set_index("key")
             best: dict[str, pd.Series] = {k: r for k, r in existing.iterrows()}
             changed: set[str] = set()
@@ -173,3 +177,33 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
     finally:
         for s in sources:
             s.close()
+
+
+def _merged_spaces(stores: list[LutStore], merged: dict, dst: LutStore | None = None) -> dict:
+    """The search-space definitions of ``stores`` added to ``merged`` (name -> (definition,
+    file)); with ``dst``, the union is stored there. Two definitions under one name are
+    refused, naming the first field that differs (named architectures aside)."""
+    merged = dict(merged)
+    for store in stores:
+        for name, definition in (store.meta.get(SPACES_META_KEY) or {}).items():
+            if name not in merged:
+                merged[name] = (definition, store.path)
+                continue
+            have, where = merged[name]
+            diff = describe_difference(
+                {k: v for k, v in have.items() if k != "archs"},
+                {k: v for k, v in definition.items() if k != "archs"},
+                f"{where} has",
+                str(store.path),
+            )
+            if diff:
+                raise LutnasError(
+                    f"{store.path} and {where} hold measurements of two different spaces named "
+                    f"{name!r} ({diff}); merging would mix them under one name. Merge LUTs of "
+                    "one definition, or profile the changed space under a new name"
+                )
+    if dst is not None:
+        union = {name: d for name, (d, _) in sorted(merged.items())}
+        if union != (dst.meta.get(SPACES_META_KEY) or {}):
+            dst.set_meta(SPACES_META_KEY, union)
+    return merged

@@ -2,7 +2,9 @@
 
 Tables:
     meta(key, value)        JSON values: format, schema_version, tool_version, created_at,
-                            backend_config, device, settings (warmup, runs, ...), notes
+                            backend_config, device, settings (warmup, runs, ...), notes,
+                            spaces ({name: definition} of the search spaces profiled,
+                            lutnas.spaces.stored)
     layers(key, ...)        one row per LayerSpec key: spec fields + statistics in ms
     models(arch_key, ...)   whole-model measurements (the predictor's training data)
                             reference_ms and drift_factor when drift-corrected (whole models,
@@ -57,6 +59,7 @@ CREATE TABLE IF NOT EXISTS reference (
 """
 
 
+SPACES_META_KEY = "spaces"  # the spaces' definitions (written by lutnas.spaces.stored)
 DRIFT_COLUMNS = ("reference_ms", "drift_factor")  # added in schema 2
 LAYER_COLUMNS = (
     "key",

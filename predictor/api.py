@@ -33,6 +33,7 @@ from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
+from lutnas.spaces.stored import adopt_definitions
 from predictor import features as F
 from predictor import persistence
 from predictor.fit import fit_predictor, matching_lut_rows
@@ -122,6 +123,9 @@ class LatencyPredictor:
             LutnasError: not a predictor, damaged files, or a LUT from another device/backend.
         """
         stored = persistence.load(path)
+        adopt_definitions(
+            stored.meta.get("training", {}).get("space_definitions"), f"predictor {path}"
+        )
         rows, store_path = stored.lut_rows, stored.meta["lut"]["path"]
         if lut is not None:
             theirs, store_path = matching_lut_rows(lut, stored.meta, path)

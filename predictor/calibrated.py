@@ -29,6 +29,7 @@ import numpy as np
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
+from lutnas.spaces.stored import adopt_lut_spaces
 from predictor.api import LatencyPredictor
 from predictor.calibration import Calibration, NetworkNumbers, fit_calibration
 from predictor.features import layer_cost
@@ -310,6 +311,7 @@ def calibrate_from_lut(source: LatencyPredictor, lut) -> CalibratedPredictor:
     from lut.store import LutStore
 
     with LutStore.open(lut, writable=False) as store:
+        adopt_lut_spaces(store)
         frame = store.models_frame()
         config = store.backend_config
     if frame.empty:

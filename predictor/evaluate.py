@@ -23,6 +23,7 @@ from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
+from lutnas.spaces.stored import adopt_lut_spaces
 from predictor import features as F
 from predictor.api import LatencyPredictor
 from predictor.layer_estimator import LayerEstimator
@@ -64,6 +65,7 @@ def held_out_archs(lut: str | Path, n: int, test_fraction: float = 0.25) -> list
     """The first ``n`` held-out architectures of the LUT's split (the models whose repeat
     measurements give the ground truth's noise: ``profiler.networks.measure_repeats``)."""
     with LutStore.open(lut) as store:
+        adopt_lut_spaces(store)
         _, test = split(store.models_frame(), test_fraction)
     return _archs(test.iloc[:n])
 
@@ -206,6 +208,7 @@ def evaluate(
         LutnasError: too few whole-model measurements to split.
     """
     with LutStore.open(lut) as store:
+        adopt_lut_spaces(store)
         models = store.models_frame()
         meta = store.meta
         if len(models) < 8:

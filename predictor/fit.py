@@ -16,6 +16,7 @@ from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
+from lutnas.spaces.stored import adopt_lut_spaces, definitions_of
 from predictor import features as F
 from predictor.layer_estimator import MIN_ROWS, LayerEstimator
 from predictor.model import Fitted, fit_correction
@@ -96,6 +97,7 @@ def fit_predictor(
             "rows": len(rows),
             "drift_reference": store.meta.get("drift_reference"),
         }
+        adopt_lut_spaces(store)  # its whole models decode without their space files
         data = _measurements(store, measurements)
     finally:
         if opened:
@@ -141,6 +143,7 @@ def fit_predictor(
         "measurements": len(usable),
         "left_out": len(data) - len(usable),
         "spaces": sorted({a.space for a, _ in usable}),
+        "space_definitions": definitions_of(a.space for a, _ in usable),
         "resolutions": sorted({int(a.resolution) for a, _ in usable}),
         "latency_range_ms": [float(y_ms.min()), float(y_ms.max())],
         "lut_sum_ratio_median": float(np.median(y_ms / lut_sum)),

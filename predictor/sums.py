@@ -154,7 +154,7 @@ def _segment_keys(arch: Arch, space: Space) -> list[tuple]:
     """Cache keys of the architecture's segments: stem, one per block, head."""
     resolution = arch.resolution
     keys: list[tuple] = [("stem", space.name, resolution)]
-    cin = space.stem_channels
+    cin = space.stem_out_channels
     for i, b in enumerate(arch.blocks):
         keys.append((space.name, resolution, i, cin, b.segment_key))
         cin = b.channels
@@ -172,6 +172,6 @@ def _segment_specs(arch: Arch, space: Space, segment: int) -> list[LayerSpec]:
     if segment > len(blocks):
         return space.head_specs(blocks[-1].channels, space.final_hw(resolution))
     stage = segment - 1
-    cin = blocks[stage - 1].channels if stage else space.stem_channels
+    cin = blocks[stage - 1].channels if stage else space.stem_out_channels
     hw = space.stage_inputs(resolution)[stage]
     return blocks[stage].layer_specs(space, stage, cin, hw)

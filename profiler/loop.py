@@ -22,6 +22,8 @@ from lut.measurement import Measurement
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
+from lutnas.spaces.registry import get_space
+from lutnas.spaces.stored import adopt_lut_spaces, record_in_lut
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
 from profiler.reference import REFERENCE_SPEC, Reference, calibrated_reference
 from profiler.scale_check import check_scale
@@ -244,6 +246,8 @@ def profile_models(
     """Time every whole architecture (``lutnas.spaces.arch.Arch``) not yet in ``store``; when the
     stored ones are from another session, first check that they are still on this session's
     scale (:mod:`profiler.scale_check`)."""
+    record_in_lut(store, {a.space: get_space(a.space) for a in archs}.values())
+    adopt_lut_spaces(store)  # the stored whole models a scale check re-times decode
     done = store.model_keys()
     todo = list({a.key: a for a in archs if a.key not in done}.values())
     random.Random(settings.seed).shuffle(todo)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lutnas.spaces.registry import definition_digest, is_builtin
 from lutnas.spaces.space import Space
 from search.evaluators.base import AccuracyEvaluator
 from search.latency_model import LatencyModel, predictor_identity
@@ -26,7 +27,7 @@ def search_config(
     """The configuration identity a record is bound to (budget and workers are not part of it:
     a search may be extended, and the worker count does not change results)."""
     return {
-        "space": {"name": space.name, "choices": space.choice_counts()},
+        "space": space_identity(space),
         "strategy": {"name": strategy.name, "seed": strategy.seed, "options": strategy.options},
         "batch_size": batch_size,
         "evaluator": evaluator.identity(),
@@ -38,6 +39,15 @@ def search_config(
             "beta": reward.beta,
         },
     }
+
+
+def space_identity(space: Space) -> dict:
+    """The space in a record's configuration: its name and choice counts, and for a space from
+    a file the digest of its definition (a changed file under the same name is refused)."""
+    out = {"name": space.name, "choices": space.choice_counts()}
+    if not is_builtin(space):
+        out["definition_sha256"] = definition_digest(space)
+    return out
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,16 @@ from test_search_fixtures import both_spaces_predictor, small_predictor  # noqa:
 from lutnas.errors import LutnasError  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _forget_loaded_spaces():
+    """Spaces a test loads from files (or a LUT, a predictor) are forgotten after it, so tests
+    may load two definitions under one name, one per test."""
+    from lutnas.spaces.registry import isolated_spaces
+
+    with isolated_spaces():
+        yield
+
+
 @pytest.fixture(scope="session")
 def predictor_path(tmp_path_factory):
     """A small real predictor (see :func:`test_search_fixtures.small_predictor`), fitted once

@@ -4,15 +4,17 @@ block, on tiny inputs, so a snippet that breaks fails CI.
 The workspace holds what the docs' commands write before their readers need it, made small: a
 real LUT of a few variants of each space at 160 px with twelve whole models (``host.lut``, also
 as ``onnxruntime.lut`` and the other names the docs use), its fitted predictor
-(``host.predictor``) and architecture files.
+(``host.predictor``) and architecture files; every ```toml block whose first line is
+``# NAME.toml`` as that file, and for docs/spaces.md's worked example (``my_space.toml``) a LUT
+of its layers at 96 px with 8 whole models and its predictor (``my.lut``, ``my.predictor``).
 Commands are run as written, with these rewrites to keep them small (a rewrite never adds an
 option a command lacks, only shrinks what it has or adds profile-device's size limits):
 
 - ``profile-device``: ``--limit 3 --runs 3 --warmup 1 --reference-every 0``, ``--whole-models N``
   → 1, uniformly sampled (latency sampling needs the whole space profiled) and without drift
   correction, and a fresh ``--out`` (the workspace's LUT has other settings);
-- ``lutnas search``: ``--budget 4``, ``--verify 1``, ``--target-ms`` inside the tiny
-  predictor's range, population and sample sizes that fit the budget;
+- ``lutnas search``: ``--budget 4``, ``--verify 1``, ``--target-ms`` inside the range of the
+  tiny predictor it names, population and sample sizes that fit the budget;
 - ``lutnas evaluate``: ``--repeat 1``.
 
 What cannot run here is parsed instead, by the real argument parser of its command (so a
@@ -98,7 +100,7 @@ def _parse_only(argv: list[str]) -> str | None:
     return None
 
 
-def tiny(argv: list[str], predictor: Path, n: int) -> list[str]:
+def tiny(argv: list[str], workspace: Path, n: int) -> list[str]:
     """``argv`` rewritten to run in seconds (see the module docstring)."""
     if argv[0] == "profile-device" or argv[:2] == ["lutnas", "profile-device"]:
         argv = [*_drop(_drop(argv, "--out"), "--limit"), "--out", f"fresh{n}.lut"]
@@ -111,6 +113,7 @@ def tiny(argv: list[str], predictor: Path, n: int) -> list[str]:
         return argv + extra
     if argv[:2] == ["lutnas", "search"]:
         argv = _set(_set(argv, "--budget", "4"), "--verify", "1")
+        predictor = workspace / argv[argv.index("--predictor") + 1]
         argv = _set(argv, "--target-ms", str(middle_target_ms(predictor)))
         argv = [
             {"population_size=20": "population_size=4", "sample_size=5": "sample_size=2"}.get(a, a)
@@ -141,7 +144,24 @@ def workspace(tmp_path_factory, both_spaces_predictor_path) -> Path:
     arch = '{"archs": [' + _arch_json() + "]}"
     (ws / "my_archs.json").write_text(arch)
     (ws / "arch.json").write_text(_arch_json())
+    for _, code in blocks("toml"):
+        name = re.match(r"# (\S+\.toml)", code)
+        if name:
+            (ws / name.group(1)).write_text(code)
+    _profile_and_fit(ws, "my_space.toml", "my.lut", "my.predictor")
     return ws
+
+
+def _profile_and_fit(ws: Path, space: str, lut: str, predictor: str) -> None:
+    """docs/spaces.md's worked example: its space's layers at 96 px, 8 whole models, a fit."""
+    quick = ["--runs", "3", "--warmup", "1", "--reference-every", "0", "--no-progress"]
+    for argv in (
+        ["profile-device", "--space", space, "--resolution", "96", "--whole-models", "8"],
+        ["lutnas", "fit", "--lut", lut, "--out", predictor],
+    ):
+        argv += [*quick, "--out", lut] if argv[0] == "profile-device" else []
+        r = subprocess.run(argv, cwd=ws, capture_output=True, text=True, env=_env(), timeout=600)
+        assert r.returncode == 0, f"{' '.join(argv)}\n{r.stderr[-2000:]}"
 
 
 def _arch_json() -> str:
@@ -199,7 +219,7 @@ def test_shell_command_runs(where, argv, workspace):
     if reason is not None:
         _parse(argv)
         return
-    run = tiny(argv, workspace / "host.predictor", n)
+    run = tiny(argv, workspace, n)
     r = subprocess.run(run, cwd=workspace, capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, f"{where}: {' '.join(run)}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
 

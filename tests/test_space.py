@@ -1,5 +1,6 @@
 """The mnasnet space: choices, unique-layer enumeration, Arch JSON and token forms."""
 
+import dataclasses
 import json
 import random
 
@@ -27,10 +28,11 @@ def test_width_choices_are_multipliers_of_mobilenetv2_rounded_to_8():
 def independent_count(space, resolution):
     """Closed form: per stage, 16 (op, kernel, SE) combos × skips, where identity skip merges
     into 'none' unless the shapes match; repeats only when a stage can have 2+ layers."""
-    combos = len(space.conv_ops) * len(space.kernels) * len(space.se_ratios)
     total = 1  # stem
     prev = (space.stem_channels,)
     for i, stage in enumerate(space.stages):
+        combos = len(stage.conv_ops) * len(stage.kernels) * len(stage.se_ratios)
+        assert len(stage.skips) == 3
         widths = space.width_choices(i)
         for cin in prev:
             for cout in widths:
@@ -118,7 +120,9 @@ def test_bad_inputs_give_clear_errors():
         Arch.from_dict({"space": "mnasnet"})
     with pytest.raises(LutnasError, match="takes 43 tokens"):
         Arch.from_tokens("mnasnet", [0, 1])
-    with pytest.raises(LutnasError, match="already registered"):
-        register_space(get_space("mnasnet"))
+    assert register_space(get_space("mnasnet")) is get_space("mnasnet")  # the same space
+    changed = dataclasses.replace(get_space("mnasnet"), resolutions=(224,))
+    with pytest.raises(LutnasError, match="resolutions: the built-in space file has"):
+        register_space(changed)
     with pytest.raises(LutnasError, match="unknown architecture"):
         get_named_arch("resnet50")

@@ -35,10 +35,10 @@ def independent_count(space) -> int:
     first layer (the stage's stride, new width) and one repeated layer (stride 1, width in =
     out) per kernel × expansion, which coincide only where a stage keeps its input width at
     stride 1; the head's 1×1 conv, its linear layer and the classifier (3)."""
-    assert max(space.depths) > 1  # every stage has repeated layers
-    combos = len(space.kernels) * len(space.expansions)
-    total, cin = 2, space.stem_channels
+    total, cin = 2, space.stem_out_channels
     for stage in space.stages:
+        assert max(stage.depths) > 1  # every stage has repeated layers
+        combos = len(stage.kernels) * len(stage.expansions)
         same = cin == stage.channels and stage.stride == 1
         total += combos if same else 2 * combos
         cin = stage.channels
@@ -80,8 +80,9 @@ def test_mobilenetv3_is_ofa_on_mobilenetv3_large():
         (112, 1, True, "hswish"),
         (160, 2, True, "hswish"),
     ]
-    assert space.depths == (2, 3, 4) and space.kernels == (3, 5, 7)
-    assert space.expansions == (3, 4, 6)
+    for stage in space.stages:
+        assert stage.depths == (2, 3, 4) and stage.kernels == (3, 5, 7)
+        assert stage.expansions == (3, 4, 6) and not stage.zero
     assert space.resolutions == (128, 144, 160, 176, 192, 208, 224)
     assert space.stage_inputs(224) == [112, 56, 28, 14, 14] and space.final_hw(224) == 7
     assert space.stage_inputs(128) == [64, 32, 16, 8, 8] and space.final_hw(128) == 4
@@ -136,7 +137,7 @@ def test_layers_follow_the_stage_table():
 def test_decisions_and_choice_counts():
     space = get_space("mobilenetv3")
     decisions = space.decisions()
-    per_stage = 1 + 2 * max(space.depths)
+    per_stage = 1 + 2 * max(space.stages[0].depths)
     assert len(decisions) == 1 + len(space.stages) * per_stage == 1 + 5 * (1 + 2 * 4) == 46
     assert space.choice_counts() == [7] + [3] * 45
     assert decisions[0].name == "resolution" and decisions[0].choices == space.resolutions
@@ -171,7 +172,7 @@ def test_unique_layers_are_exactly_the_layers_of_the_space(name):
         enumerated = {s.key for s in space.unique_layers(r)}
         used = {
             s.key
-            for k, e in itertools.product(space.kernels, space.expansions)
+            for k, e in itertools.product(space.stages[0].kernels, space.stages[0].expansions)
             for s in uniform(space, r, 2, k, e).layers()
         }
         assert used == enumerated
@@ -221,18 +222,19 @@ def test_tokens_decode_as_the_decisions_say_and_unused_slots_are_ignored(name):
         canonical = list(tokens)
         for i, block in enumerate(arch.blocks):
             assert block.channels == space.stages[i].channels
-            assert block.depth == space.depths[tokens[position[f"s{i}.depth"]]]
-            for j in range(max(space.depths)):
+            st = space.stages[i]
+            assert block.depth == st.depths[tokens[position[f"s{i}.depth"]]]
+            for j in range(max(st.depths)):
                 k, e = position[f"s{i}.l{j}.kernel"], position[f"s{i}.l{j}.expansion"]
                 if j < block.depth:
                     layer = block.layers[j]
-                    assert layer.kernel == space.kernels[tokens[k]]
-                    assert layer.expansion == space.expansions[tokens[e]] and layer.mid == 0
+                    assert layer.kernel == st.kernels[tokens[k]]
+                    assert layer.expansion == st.expansions[tokens[e]] and layer.mid == 0
                 else:  # unused: any value decodes to the same arch; canonical tokens are 0
                     canonical[k] = canonical[e] = 0
                     changed = list(tokens)
-                    changed[k] = (tokens[k] + 1) % len(space.kernels)
-                    changed[e] = (tokens[e] + 2) % len(space.expansions)
+                    changed[k] = (tokens[k] + 1) % len(st.kernels)
+                    changed[e] = (tokens[e] + 2) % len(st.expansions)
                     assert Arch.from_tokens(name, changed) == arch
         assert arch.problems() == []
         assert arch.to_tokens() == canonical

@@ -16,6 +16,7 @@ import csv
 import dataclasses
 from pathlib import Path
 
+from lutnas.cli.options import add_space_file_option, load_spaces
 from lutnas.errors import LutnasError
 
 COLUMNS = ("model", "resolution", "latency_ms")
@@ -42,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the delegate they ran on (default: the predictor's)",
     )
     p.add_argument("--out", required=True, help="the calibrated predictor directory to write")
+    add_space_file_option(p, "the measured architectures (named or JSON)")
 
 
 def read_measurements(path: str | Path) -> list[tuple]:
@@ -94,8 +96,9 @@ def _item(path: Path, line: int, row: dict) -> tuple:
 def run(args: argparse.Namespace) -> int:
     from predictor import LatencyPredictor
 
+    load_spaces(args.space)
+    source = LatencyPredictor.load(args.predictor)  # its stored spaces become known
     items = read_measurements(args.measurements)
-    source = LatencyPredictor.load(args.predictor)
     target = source.calibrate(
         items, device=args.device, precision=args.precision, delegate=args.delegate
     )

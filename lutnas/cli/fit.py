@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from lutnas.cli.options import add_seed_option
+from lutnas.cli.options import add_seed_option, add_space_file_option, load_spaces
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "fitting a new one (a LUT of a few whole models: profile-device --whole-models N "
         "--no-layers); see docs/calibrating.md",
     )
+    add_space_file_option(p, "the LUT's whole models")
     p.add_argument(
         "--no-layer-estimator",
         action="store_true",
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from profiler.quality import assess_store, quality_lines
 
     persistence.check_out(args.out)  # an unwritable --out is found before the fit, not after
+    load_spaces(args.space)
     if args.prior:
         return _calibrate(args)
     predictor = LatencyPredictor.fit(

@@ -12,7 +12,8 @@ from lut.export import export_csv, export_parquet, merge
 from lut.store import LutStore
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
-from lutnas.spaces.space import get_space
+from lutnas.spaces.spacefile import load_space
+from lutnas.spaces.stored import adopt_lut_spaces
 from profiler.report import describe
 
 
@@ -21,7 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     show = sub.add_parser("show", help="counts, coverage of a space, noisiest rows")
     show.add_argument("lut")
     show.add_argument(
-        "--space", default="mnasnet", help="space whose coverage to show (default: %(default)s)"
+        "--space",
+        default="mnasnet",
+        metavar="NAME|PATH.toml",
+        help="space whose coverage to show: a name (also of a space the LUT stores) or a space "
+        "file (default: %(default)s)",
     )
     show.add_argument(
         "--noisiest",
@@ -49,7 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.lut_command == "show":
         with LutStore.open(args.lut, writable=False) as store:
-            print(describe(store, get_space(args.space), args.noisiest))
+            adopt_lut_spaces(store)
+            print(describe(store, load_space(args.space), args.noisiest))
     elif args.lut_command == "export":
         if not (args.csv or args.parquet):
             raise LutnasError("say where to export: --csv OUT.csv and/or --parquet OUT.parquet")

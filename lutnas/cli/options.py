@@ -5,16 +5,41 @@ from __future__ import annotations
 import argparse
 
 from lutnas.cli_util import bounded
-from lutnas.spaces.space import list_spaces
+from lutnas.spaces.registry import BUILTIN_SPACES
+
+SPACE_HELP = (
+    f"search space: a name ({', '.join(BUILTIN_SPACES)}) or a space file PATH.toml (docs/spaces.md)"
+)
 
 
-def add_space_option(parser: argparse.ArgumentParser) -> None:
-    """``--space NAME`` (default mnasnet), its help listing the registered spaces."""
+def add_space_option(parser: argparse.ArgumentParser, default: str | None = "mnasnet") -> None:
+    """``--space NAME|PATH.toml`` (default mnasnet; None: no space unless given)."""
+    tail = " (default: %(default)s)" if default else ""
+    parser.add_argument(
+        "--space", default=default, metavar="NAME|PATH.toml", help=SPACE_HELP + tail
+    )
+
+
+def add_space_file_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--space NAME|PATH.toml`` for commands that read architectures: the file of a space the
+    input's architectures are from (``what``), when it is not built in and not stored in the
+    LUT or predictor given."""
     parser.add_argument(
         "--space",
-        default="mnasnet",
-        help=f"search space: {', '.join(list_spaces())} (default: %(default)s)",
+        action="append",
+        default=[],
+        metavar="NAME|PATH.toml",
+        help=f"a space file {what} are from (repeatable); not needed for the built-in spaces "
+        "or for a space the LUT or predictor stores; a file that differs from a stored space "
+        "of its name is refused",
     )
+
+
+def load_spaces(names: list[str]) -> list:
+    """The spaces of repeated ``--space`` options, each registered."""
+    from lutnas.spaces.spacefile import load_space
+
+    return [load_space(n) for n in names]
 
 
 def add_seed_option(parser: argparse.ArgumentParser, seeds: str) -> None:

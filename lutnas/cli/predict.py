@@ -3,6 +3,7 @@
 lutnas predict --predictor host.predictor --arch mnasnet-a1
 lutnas predict --predictor host.predictor --arch-json arch.json
 lutnas predict --predictor host.predictor --torchvision mobilenet_v2 --measure-missing
+lutnas predict --predictor host.predictor --space my_space.toml --arch my-net
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import json
 import sys
 
+from lutnas.cli.options import add_space_file_option, load_spaces
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 from lutnas.spaces.io import load_archs
@@ -49,6 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="measure missing rows on this machine with the LUT's backend",
     )
+    add_space_file_option(p, "the --arch or --arch-json architectures")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -68,6 +71,7 @@ def _torchvision(name: str):
 def run(args: argparse.Namespace) -> int:
     from predictor.api import LatencyPredictor  # torch, xgboost: only when predicting
 
+    load_spaces(args.space)  # before the predictor's own: a differing file is refused
     predictor = LatencyPredictor.load(args.predictor, lut=args.lut)
     backend = None
     if args.torchvision:

@@ -4,6 +4,7 @@ profile-device                                   # host CPU, onnxruntime, mnasne
 profile-device --backend torch --resolution 160 --resolution 224 --out torch.lut
 profile-device --arch mnasnet-a1 --limit 50      # only what MnasNet-A1 needs, 50 rows
 profile-device --whole-models 200                # + 200 random whole models (predictor data)
+profile-device --space my_space.toml --dry-run   # your own space (docs/spaces.md)
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from lutnas.spaces.arch import Arch
 from lutnas.spaces.io import load_archs
 from lutnas.spaces.named import get_named_arch, list_named_archs
 from lutnas.spaces.sampling import sample_archs
-from lutnas.spaces.space import get_space
+from lutnas.spaces.spacefile import load_space
+from lutnas.spaces.stored import adopt_lut_spaces, record_in_lut
 from profiler.base import backend_class, get_backend, list_backends
 from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
 from profiler.quality import assess_store, quality_lines
@@ -38,7 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"where to time: {', '.join(list_backends())} (default: %(default)s)",
     )
     add_space_option(p)
-    add_resolution_option(p, "input resolution (repeatable; default 224)")
+    add_resolution_option(
+        p,
+        "input resolution (repeatable; default 224, or the space's largest when it does not "
+        "search 224)",
+    )
     p.add_argument("--out", help="LUT file (default: <backend>.lut); resumed when it exists")
     p.add_argument(
         "--no-resume", action="store_true", help="refuse to continue an existing --out file"
@@ -197,8 +203,9 @@ def _print_report(what: str, r: ProfileReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    space = get_space(args.space)
-    resolutions = [space.check_resolution(r) for r in (args.resolution or [224])]
+    space = load_space(args.space)
+    default = 224 if 224 in space.resolutions else max(space.resolutions)
+    resolutions = [space.check_resolution(r) for r in (args.resolution or [default])]
     if args.no_layers and (not args.whole_models or args.whole_models_sampling == "latency"):
         raise LutnasError(
             "--no-layers times whole models only: give --whole-models N, sampled uniformly "
@@ -249,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
 
     def fill(backend, store, out: str) -> bool:
         """Fill one LUT; True when some rows failed."""
+        record_in_lut(store, [space])  # the LUT knows its space (a changed one is refused)
+        adopt_lut_spaces(store)  # and its other spaces' whole models decode
         todo = specs + (_missing_model_layers(store) if args.fill_models else [])
         extra = f" ({len(for_models)} for the whole models' architectures)" if for_models else ""
         if args.fill_models:

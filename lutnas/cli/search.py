@@ -7,6 +7,7 @@
     lutnas search ... --ray                       # evaluations on a local Ray instance
     lutnas search ... --resolution 224            # only the resolutions the predictor saw
     lutnas search ... --evaluator callable --evaluator-arg mypkg.train:accuracy
+    lutnas search --space my_space.toml ...       # your own space (docs/spaces.md)
 
 Every evaluated candidate is saved in OUT/search.sqlite as it finishes; run the same command
 again to resume after an interruption (nothing is evaluated twice), or with a larger --budget
@@ -26,7 +27,7 @@ from lutnas.cli.search_args import (
 )
 from lutnas.cli.search_args import check_counts, parse_options
 from lutnas.errors import LutnasError
-from lutnas.spaces.space import get_space
+from lutnas.spaces.spacefile import load_space
 from search.evaluators import AccuracyEvaluator, get_evaluator
 from search.reward import make_reward
 from search.strategies import get_strategy
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from search.session import run_search
 
     workers = check_counts(args)
-    space = get_space(args.space)
+    space = load_space(args.space)
     searched = space
     if args.resolution:
         resolutions = check_resolutions(space, args.resolution)

@@ -20,6 +20,7 @@ from lutnas.errors import LutnasError
 from lutnas.spaces.arch_record import check_record
 from lutnas.spaces.blocks import BlockChoice
 from lutnas.spaces.elastic_blocks import LayerChoice, StageChoice
+from lutnas.spaces.registry import is_builtin
 from lutnas.spaces.space import Space, get_space
 
 __all__ = ["Arch", "BlockChoice", "LayerChoice", "StageChoice"]
@@ -47,6 +48,14 @@ class Arch:
     @property
     def space_obj(self) -> Space:
         return get_space(self.space)
+
+    def __reduce__(self) -> tuple:
+        """Pickled for another process (search workers, Ray), an architecture of a space from a
+        file carries the space's definition, which the receiving process registers; a built-in
+        space is known there already."""
+        space = get_space(self.space)
+        definition = None if is_builtin(space) else space.definition()
+        return (_unpickle, (definition, self.space, self.resolution, self.blocks))
 
     # --- identity ------------------------------------------------------------------------
     @property
@@ -143,16 +152,7 @@ class Arch:
         An identity skip on a layer whose shape changes (a stage's first layer with a stride
         or a new width) is dropped, i.e. that layer is ``noskip``.
         """
-        space = get_space(self.space)
-        specs = space.stem_specs(self.resolution)
-        cin = space.stem_channels
-        for i, (b, hw) in enumerate(
-            zip(self.blocks, space.stage_inputs(self.resolution), strict=True)
-        ):
-            specs += b.layer_specs(space, i, cin, hw)
-            cin = b.channels
-        specs += space.head_specs(cin, space.final_hw(self.resolution), num_classes)
-        return specs
+        return get_space(self.space).network_layers(self.resolution, self.blocks, num_classes)
 
     def build(self, num_classes: int | None = None) -> nn.Module:
         """A trainable module (train mode) taking ``(N, 3, resolution, resolution)`` input."""
@@ -165,3 +165,11 @@ class Arch:
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
         return (1, 3, self.resolution, self.resolution)
+
+
+def _unpickle(definition: dict | None, space: str, resolution: int, blocks: tuple) -> Arch:
+    if definition is not None:
+        from lutnas.spaces.stored import adopt_definitions
+
+        adopt_definitions({space: definition}, "the process that sent this architecture")
+    return Arch(space, resolution, blocks)

@@ -1,19 +1,25 @@
 """What every kind of search space has: the resolution limits, decisions (token positions) and the
 :class:`Space` interface that :class:`~lutnas.spaces.arch.Arch`, the profiler, the predictor and
 the search use. The kinds: :class:`~lutnas.spaces.space.SearchSpace` (MnasNet's factorized
-space) and :class:`~lutnas.spaces.elastic.ElasticSpace` (Once-for-All's layer-wise MobileNetV3
-space)."""
+kind, ``kind = "factorized"``) and :class:`~lutnas.spaces.elastic.ElasticSpace` (the layer-wise
+kind of Once-for-All's MobileNetV3 and ProxylessNAS's spaces, ``kind = "layerwise"``). Every
+space is data: a space file (:mod:`lutnas.spaces.spacefile`) or the definition a LUT stores
+(:meth:`Space.definition`) gives one."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import ClassVar
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
 
 MIN_RESOLUTION = 32
 MAX_RESOLUTION = 2048  # input height = width in pixels; far above any mobile network
+
+
+FORMAT_VERSION = 1  # of space files and stored definitions
 
 
 def round_channels(x: float, divisor: int = 8) -> int:
@@ -26,6 +32,21 @@ def make_divisible(x: float, divisor: int = 8) -> int:
     one step up when rounding lost more than 10 % of ``x``."""
     out = max(divisor, int(x + divisor / 2) // divisor * divisor)
     return out + divisor if out < 0.9 * x else out
+
+
+@dataclass(frozen=True)
+class NamedArchDef:
+    """A named architecture as a space file gives it: a resolution and one block label per
+    stage (:func:`lutnas.spaces.named.get_named_arch` builds the ``Arch``)."""
+
+    name: str
+    resolution: int
+    labels: tuple[str, ...]
+
+
+def archs_definition(archs: tuple[NamedArchDef, ...]) -> dict:
+    """The ``archs`` table of a definition: name -> resolution and block labels."""
+    return {a.name: {"resolution": a.resolution, "blocks": list(a.labels)} for a in archs}
 
 
 @dataclass(frozen=True)
@@ -42,15 +63,27 @@ class Space:
     is the space's (:class:`~lutnas.spaces.blocks.BlockChoice` here, a
     :class:`~lutnas.spaces.elastic_blocks.StageChoice` in the MobileNetV3 space).
 
-    Subclasses are frozen dataclasses with ``name``, ``stages``, ``resolutions`` and
-    ``stem_channels`` (the channels the first stage takes), and implement the methods below
-    that raise ``NotImplementedError``.
+    Subclasses are frozen dataclasses with ``name``, ``stages``, ``resolutions`` and ``archs``
+    (the named architectures of its file), and implement the methods below that raise
+    ``NotImplementedError``.
     """
 
+    kind: ClassVar[str]
     name: str
     stages: tuple
     resolutions: tuple[int, ...]
-    stem_channels: int
+    archs: tuple[NamedArchDef, ...]
+
+    @property
+    def stem_out_channels(self) -> int:
+        """The channels the first stage takes (what the stem segment hands on)."""
+        raise NotImplementedError
+
+    def definition(self) -> dict:
+        """The space as plain data (JSON and TOML types), every choice set written out per
+        stage: what a LUT and a predictor store, and what :func:`~lutnas.spaces.spacefile.
+        space_from_definition` reads back into an equal space."""
+        raise NotImplementedError
 
     def decisions(self) -> list[Decision]:
         raise NotImplementedError
@@ -97,6 +130,18 @@ class Space:
 
     def unique_layers(self, resolution: int) -> list[LayerSpec]:
         raise NotImplementedError
+
+    def network_layers(
+        self, resolution: int, blocks: tuple, num_classes: int | None = None
+    ) -> list[LayerSpec]:
+        """The network of ``blocks`` at ``resolution`` as LUT layers: stem segment, every layer
+        of every stage, head, classifier (see :meth:`lutnas.spaces.arch.Arch.layers`)."""
+        specs = self.stem_specs(resolution)
+        cin = self.stem_out_channels
+        for i, (b, hw) in enumerate(zip(blocks, self.stage_inputs(resolution), strict=True)):
+            specs += b.layer_specs(self, i, cin, hw)
+            cin = b.channels
+        return specs + self.head_specs(cin, self.final_hw(resolution), num_classes)
 
     # --- blocks: validation, JSON, labels, tokens ------------------------------------------
     def check_blocks(self, blocks: tuple) -> None:

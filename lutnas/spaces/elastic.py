@@ -1,21 +1,27 @@
-"""Layer-wise ("elastic") spaces: Once-for-All's MobileNetV3 space (arXiv 1908.09791, §3.1).
+"""The layer-wise ("elastic") kind of space: Once-for-All's MobileNetV3 space (arXiv 1908.09791,
+§3.1) and ProxylessNAS's mobile space (arXiv 1812.00332) are written in it (shipped files in
+``lutnas/spaces/builtin/``).
 
-The base network is fixed: stem, first block, the stage table (widths, strides, SE and
-activation per stage) and the head. Each stage chooses its depth, and each of its layers its
-own kernel and expansion ratio, so a stage's choice is a :class:`StageChoice` (its output width
-and a tuple of :class:`LayerChoice`). Every layer is an MBConv with residual where shapes match;
-SE squeezes the expanded width ``make_divisible(mid // 4)`` with a ReLU inside and a
-hard-sigmoid gate, as MobileNetV3 and OFA do; these choices name LUT rows with the same keys as
-torchvision's MobileNetV3 decomposed.
+The base network is fixed: stem, an optional first block, the stage table (widths, strides, SE
+and activation per stage; :mod:`lutnas.spaces.elastic_table`) and the head. Each stage chooses
+its depth, and each of its layers its own kernel and expansion ratio, so a stage's choice is a
+:class:`StageChoice` (its output width and a tuple of :class:`LayerChoice`). Every layer is an
+MBConv with residual where shapes match; SE squeezes the expanded width
+``make_divisible(mid // 4)`` with a ReLU inside and a hard-sigmoid gate, as MobileNetV3 and OFA
+do; these choices name LUT rows with the same keys as torchvision's MobileNetV3 decomposed.
 
 Tokens: the resolution, then per stage its depth and ``max(depths)`` slots of (kernel,
-expansion); a slot beyond the depth is ignored (and is 0 in :meth:`ElasticSpace.token_values`).
+expansion); a slot beyond the depth is ignored (and is the first choice in
+:meth:`ElasticSpace.token_values`). In a stage with ``zero`` (ProxylessNAS's zero op), every
+slot but the first starts with a zero decision (False, True): a zero slot is skipped, so the
+stage's depth is its non-zero slots within the depth token.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from lut.spec import LayerSpec, se_ratio_of
 from lutnas.errors import LutnasError
@@ -25,65 +31,109 @@ from lutnas.spaces.arch_record import (
     check_fields,
     whole_number,
 )
-from lutnas.spaces.base import Decision, Space, make_divisible, square_layer
+from lutnas.spaces.base import (
+    FORMAT_VERSION,
+    Decision,
+    NamedArchDef,
+    Space,
+    archs_definition,
+    make_divisible,
+    square_layer,
+)
 from lutnas.spaces.elastic_blocks import LayerChoice, StageChoice, layer_from_record
-from lutnas.spaces.registry import register_space
-
-
-@dataclass(frozen=True)
-class ElasticStage:
-    """One row of the base network's stage table."""
-
-    channels: int
-    stride: int  # of the stage's first layer
-    se: bool
-    act: str  # relu | hswish
+from lutnas.spaces.elastic_table import ElasticStage, FirstBlock
 
 
 @dataclass(frozen=True, kw_only=True)
 class ElasticSpace(Space):
-    """A layer-wise space on a fixed MobileNetV3 base (stem → first block → stages → head)."""
+    """A layer-wise space on a fixed base (stem → [first block] → stages → head): per stage a
+    depth, per layer a kernel and an expansion."""
 
+    kind: ClassVar[str] = "layerwise"
     name: str
     stages: tuple[ElasticStage, ...]
-    stem_channels: int = 16  # the stem's and the first block's width
+    resolutions: tuple[int, ...]
+    stem_channels: int = 16  # the stem conv's width
+    stem_kernel: int = 3
+    stem_stride: int = 2
     stem_act: str = "hswish"
-    first_stride: int = 1  # of the first block (a depthwise-separable layer, ReLU)
-    first_se: bool = False
+    first: FirstBlock | None = FirstBlock(channels=16)
     head_channels: int = 960  # 1×1 conv → pool
-    hidden_channels: int = 1280  # linear → act, then the classifier
     head_act: str = "hswish"
+    hidden_channels: int = 1280  # linear → act before the classifier (0: none)
     num_classes: int = 1000
-    depths: tuple[int, ...] = (2, 3, 4)
-    kernels: tuple[int, ...] = (3, 5, 7)
-    expansions: tuple[int, ...] = (3, 4, 6)
-    resolutions: tuple[int, ...] = tuple(range(128, 225, 16))
+    channel_divisor: int = 8
+    archs: tuple[NamedArchDef, ...] = field(default=(), compare=False)
+
+    @property
+    def stem_out_channels(self) -> int:
+        return self.first.channels if self.first else self.stem_channels
+
+    def definition(self) -> dict:
+        out = {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "kind": self.kind,
+            "resolutions": list(self.resolutions),
+            "channel_divisor": self.channel_divisor,
+            "stem": {
+                "channels": self.stem_channels,
+                "kernel": self.stem_kernel,
+                "stride": self.stem_stride,
+                "act": self.stem_act,
+            },
+            "head": {
+                "channels": self.head_channels,
+                "act": self.head_act,
+                "hidden_channels": self.hidden_channels,
+                "classes": self.num_classes,
+            },
+            "stages": [s.definition() for s in self.stages],
+            "archs": archs_definition(self.archs),
+        }
+        if self.first is not None:
+            out["first"] = self.first.definition()
+        return out
 
     # --- choices -----------------------------------------------------------------------
     def decisions(self) -> list[Decision]:
+        """The resolution, then per stage its depth and one slot per layer position: (kernel,
+        expansion), after a zero decision on every slot but the first in a stage with zero."""
         out = [Decision("resolution", tuple(self.resolutions))]
-        for i in range(len(self.stages)):
-            out.append(Decision(f"s{i}.depth", tuple(self.depths)))
-            for j in range(max(self.depths)):
-                out.append(Decision(f"s{i}.l{j}.kernel", tuple(self.kernels)))
-                out.append(Decision(f"s{i}.l{j}.expansion", tuple(self.expansions)))
+        for i, st in enumerate(self.stages):
+            out.append(Decision(f"s{i}.depth", tuple(st.depths)))
+            for j in range(st.slots):
+                if st.zero and j:
+                    out.append(Decision(f"s{i}.l{j}.zero", (False, True)))
+                out.append(Decision(f"s{i}.l{j}.kernel", tuple(st.kernels)))
+                out.append(Decision(f"s{i}.l{j}.expansion", tuple(st.expansions)))
         return out
 
     def token_values(self, resolution: int, blocks: tuple) -> list:
         values: list = [resolution]
-        for b in blocks:
-            values.append(b.depth)
-            for j in range(max(self.depths)):
+        for st, b in zip(self.stages, blocks, strict=True):
+            depth = st.token_depth(b.depth)
+            values.append(depth)
+            for j in range(st.slots):
+                if st.zero and j:
+                    values.append(b.depth <= j < depth)
                 x = b.layers[j] if j < b.depth else None
-                values += [x.kernel, x.expansion] if x else [self.kernels[0], self.expansions[0]]
+                values += [x.kernel, x.expansion] if x else [st.kernels[0], st.expansions[0]]
         return values
 
     def blocks_from_values(self, values: list) -> tuple:
-        per_stage, blocks = 1 + 2 * max(self.depths), []
-        for i, stage in enumerate(self.stages):
-            depth, *slots = values[1 + per_stage * i : 1 + per_stage * (i + 1)]
-            layers = tuple(LayerChoice(slots[2 * j], slots[2 * j + 1]) for j in range(depth))
-            blocks.append(StageChoice(stage.channels, layers))
+        blocks, at = [], 1
+        for st in self.stages:
+            depth, at = values[at], at + 1
+            layers = []
+            for j in range(st.slots):
+                zero = False
+                if st.zero and j:
+                    zero, at = values[at], at + 1
+                kernel, expansion, at = values[at], values[at + 1], at + 2
+                if j < depth and not zero:
+                    layers.append(LayerChoice(kernel, expansion))
+            blocks.append(StageChoice(st.channels, tuple(layers)))
         return tuple(blocks)
 
     def check_blocks(self, blocks: tuple) -> None:
@@ -100,41 +150,40 @@ class ElasticSpace(Space):
     def canonical_blocks(self, blocks: tuple) -> tuple:
         """A layer whose expanded width is its input times a grid expansion (``k3m48`` on a
         16-wide input) is written as that expansion (``k3e3``): the same network, one key."""
-        out, cin = [], self.stem_channels
-        for b in blocks:
+        out, cin = [], self.stem_out_channels
+        for i, b in enumerate(blocks):
             layers = tuple(
-                self._canonical_layer(x, cin if j == 0 else b.channels)
+                self._canonical_layer(x, cin if j == 0 else b.channels, i)
                 for j, x in enumerate(b.layers)
             )
             out.append(b if layers == b.layers else StageChoice(b.channels, layers))
             cin = b.channels
         return tuple(out)
 
-    def _canonical_layer(self, layer: LayerChoice, cin: int) -> LayerChoice:
+    def _canonical_layer(self, layer: LayerChoice, cin: int, stage: int) -> LayerChoice:
         expansion, rest = divmod(layer.mid, cin)
-        if layer.mid and not rest and expansion in self.expansions:
+        if layer.mid and not rest and expansion in self.stages[stage].expansions:
             return LayerChoice(layer.kernel, expansion)
         return layer
 
     def block_problems(self, stage: int, block: StageChoice) -> list[str]:
-        out = []
-        if block.channels != self.stages[stage].channels:
-            out.append(
-                f"stage {stage} channels {block.channels} not in ({self.stages[stage].channels},)"
-            )
-        if block.depth not in self.depths:
-            out.append(f"stage {stage} depth {block.depth} not in {self.depths}")
+        out, st = [], self.stages[stage]
+        if block.channels != st.channels:
+            out.append(f"stage {stage} channels {block.channels} not in ({st.channels},)")
+        if not st.reachable(block.depth):
+            zero = " or fewer (zero layers), from 1" if st.zero else ""
+            out.append(f"stage {stage} depth {block.depth} not in {st.depths}{zero}")
         for j, x in enumerate(block.layers):
-            if x.kernel not in self.kernels:
-                out.append(f"stage {stage} layer {j} kernel {x.kernel} not in {self.kernels}")
+            if x.kernel not in st.kernels:
+                out.append(f"stage {stage} layer {j} kernel {x.kernel} not in {st.kernels}")
             if x.mid:
                 out.append(
                     f"stage {stage} layer {j} expanded width {x.mid} is off the grid "
-                    f"(expansion {self.expansions} of the layer's input)"
+                    f"(expansion {st.expansions} of the layer's input)"
                 )
-            elif x.expansion not in self.expansions:
+            elif x.expansion not in st.expansions:
                 out.append(
-                    f"stage {stage} layer {j} expansion {x.expansion} not in {self.expansions}"
+                    f"stage {stage} layer {j} expansion {x.expansion} not in {st.expansions}"
                 )
         return out
 
@@ -157,24 +206,32 @@ class ElasticSpace(Space):
 
     # --- geometry ----------------------------------------------------------------------
     def stem_strides(self) -> tuple[int, ...]:
-        return (2, self.first_stride)  # the stem conv, the first block
+        first = (self.first.stride,) if self.first else ()
+        return (self.stem_stride, *first)  # the stem conv, the first block
 
     def stem_specs(self, resolution: int) -> list[LayerSpec]:
-        c = self.stem_channels
         stem = square_layer(
-            op="stem", kernel=3, act=self.stem_act, cin=3, cout=c, stride=2, hw=resolution
+            op="stem",
+            kernel=self.stem_kernel,
+            act=self.stem_act,
+            cin=3,
+            cout=self.stem_channels,
+            stride=self.stem_stride,
+            hw=resolution,
         )
-        se = _se_fields(c) if self.first_se else {}
+        f = self.first
+        if f is None:
+            return [stem]
         first = square_layer(
             op="dconv",
-            kernel=3,
-            act="relu",
-            cin=c,
-            cout=c,
-            stride=self.first_stride,
+            kernel=f.kernel,
+            act=f.act,
+            cin=self.stem_channels,
+            cout=f.channels,
+            stride=f.stride,
             hw=stem.output_hw[0],
-            skip="idskip" if self.first_stride == 1 else "noskip",
-            **se,
+            skip="idskip" if f.stride == 1 and f.channels == self.stem_channels else "noskip",
+            **(_se_fields(self.stem_channels) if f.se else {}),
         )
         return [stem, first]
 
@@ -199,40 +256,56 @@ class ElasticSpace(Space):
         )
 
     def head_specs(self, cin: int, hw: int, num_classes: int | None = None) -> list[LayerSpec]:
-        """1×1 conv → act → pool, linear → act, and the classifier (MobileNetV3's head)."""
+        """1×1 conv → act → pool, [linear → act,] and the classifier (MobileNetV3's head; without
+        the hidden linear, ProxylessNAS's)."""
         classes = self.num_classes if num_classes is None else num_classes
         act, hidden = self.head_act, self.hidden_channels
-        return [
+        out = [
             square_layer(
                 op="head", kernel=1, act=act, cin=cin, cout=self.head_channels, stride=1, hw=hw
-            ),
-            square_layer(
-                op="fcact", kernel=1, act=act, cin=self.head_channels, cout=hidden, stride=1, hw=1
-            ),
-            square_layer(op="fc", kernel=1, act="relu", cin=hidden, cout=classes, stride=1, hw=1),
+            )
         ]
+        if hidden:
+            out.append(
+                square_layer(
+                    op="fcact",
+                    kernel=1,
+                    act=act,
+                    cin=self.head_channels,
+                    cout=hidden,
+                    stride=1,
+                    hw=1,
+                )
+            )
+        last = hidden or self.head_channels
+        out.append(
+            square_layer(op="fc", kernel=1, act="relu", cin=last, cout=classes, stride=1, hw=1)
+        )
+        return out
 
     # --- enumeration -------------------------------------------------------------------
     def unique_layers(self, resolution: int) -> list[LayerSpec]:
         """Every distinct layer of the space at ``resolution``: the stem segment, each stage's
-        first layer (stride, new width) and repeated layer for every kernel × expansion, the
-        head."""
+        first layer (stride, new width) and, where it may have more than one layer, its repeated
+        layer, for every kernel × expansion; the head."""
         self.check_resolution(resolution)
         seen = {s.key: s for s in self.stem_specs(resolution)}
-        cin = self.stem_channels
+        cin = self.stem_out_channels
         for i, (stage, hw) in enumerate(
             zip(self.stages, self.stage_inputs(resolution), strict=True)
         ):
             out_hw = (hw - 1) // stage.stride + 1
-            for k, e in itertools.product(self.kernels, self.expansions):
+            for k, e in itertools.product(stage.kernels, stage.expansions):
                 c = stage.channels
-                for spec in (
-                    self.stage_layer(
-                        i, kernel=k, mid=cin * e, cin=cin, cout=c, stride=stage.stride, hw=hw
-                    ),
-                    self.stage_layer(i, kernel=k, mid=c * e, cin=c, cout=c, stride=1, hw=out_hw),
-                ):
-                    seen.setdefault(spec.key, spec)
+                first = self.stage_layer(
+                    i, kernel=k, mid=cin * e, cin=cin, cout=c, stride=stage.stride, hw=hw
+                )
+                seen.setdefault(first.key, first)
+                if stage.slots > 1:  # a repeated layer (stride 1, width in = out)
+                    repeat = self.stage_layer(
+                        i, kernel=k, mid=c * e, cin=c, cout=c, stride=1, hw=out_hw
+                    )
+                    seen.setdefault(repeat.key, repeat)
             cin = stage.channels
         for spec in self.head_specs(cin, self.final_hw(resolution)):
             seen.setdefault(spec.key, spec)
@@ -248,37 +321,3 @@ def _se_fields(gated: int) -> dict:
         "se_act": "relu",
         "se_gate": "hsigmoid",
     }
-
-
-# Once-for-All's MobileNetV3 space: MobileNetV3-Large's base (torchvision's widths, strides, SE
-# and activations per stage), depth {2, 3, 4}, kernel {3, 5, 7}, expansion {3, 4, 6}.
-MOBILENETV3 = register_space(
-    ElasticSpace(
-        name="mobilenetv3",
-        stages=(
-            ElasticStage(24, 2, se=False, act="relu"),  # 112 → 56 at 224
-            ElasticStage(40, 2, se=True, act="relu"),  # 56 → 28
-            ElasticStage(80, 2, se=False, act="hswish"),  # 28 → 14
-            ElasticStage(112, 1, se=True, act="hswish"),  # 14 → 14
-            ElasticStage(160, 2, se=True, act="hswish"),  # 14 → 7, then 960, pool, 1280, FC
-        ),
-    )
-)
-
-# The same choices on MobileNetV3-Small's base (not a space of the OFA paper; it holds
-# torchvision's mobilenet_v3_small, whose stages and head differ from Large's).
-MOBILENETV3_SMALL = register_space(
-    ElasticSpace(
-        name="mobilenetv3-small",
-        first_stride=2,
-        first_se=True,
-        stages=(
-            ElasticStage(24, 2, se=False, act="relu"),  # 56 → 28 at 224
-            ElasticStage(40, 2, se=True, act="hswish"),  # 28 → 14
-            ElasticStage(48, 1, se=True, act="hswish"),  # 14 → 14
-            ElasticStage(96, 2, se=True, act="hswish"),  # 14 → 7, then 576, pool, 1024, FC
-        ),
-        head_channels=576,
-        hidden_channels=1024,
-    )
-)

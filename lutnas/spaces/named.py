@@ -1,87 +1,76 @@
-"""Published networks written as ``Arch``es of lutnas's spaces, provided by name."""
+"""Published networks written as ``Arch``es of lutnas's spaces, provided by name. Each space file
+gives its own (its ``[archs]`` table); they are known once their space is (the built-in spaces'
+always)."""
 
 from __future__ import annotations
 
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
-from lutnas.spaces.space import get_space
+from lutnas.spaces.base import NamedArchDef, Space
+from lutnas.spaces.registry import get_space, load_builtins
+
+_NAMED: dict[str, tuple[str, NamedArchDef]] = {}  # arch name -> (space name, definition)
+_BUILT: dict[str, Arch] = {}
 
 
-def _arch(*labels: str, space: str = "mnasnet", resolution: int = 224) -> Arch:
-    """An architecture from one block label per stage (the grammar of the space's block, as in
-    :attr:`Arch.key`)."""
-    blocks = tuple(get_space(space).block_from_label(label) for label in labels)
-    return Arch(space=space, resolution=resolution, blocks=blocks)
+def add_archs(space: Space) -> None:
+    """Make the named architectures of ``space`` known (called as the space registers).
 
-
-def _uniform(space: str, resolution: int, depth: int, layer: str) -> Arch:
-    """Every stage of ``space`` at its own width with ``depth`` layers ``layer`` (``k7e6``)."""
-    stages = get_space(space).stages
-    return _arch(
-        *(f"c{s.channels}_" + "-".join([layer] * depth) for s in stages),
-        space=space,
-        resolution=resolution,
-    )
-
-
-_NAMED: dict[str, Arch] = {
-    # MnasNet-A1 (arXiv 1807.11626, Fig. 7). Stage 4's 112 channels are off the 0.75/1.0/1.25
-    # grid of 96 (72/96/120): expressible as an Arch and profilable, but it has no tokens.
-    "mnasnet-a1": _arch(
-        "dconv_k3_noskip_c16_n1",  # r1_k3_s11_e1_i32_o16_noskip
-        "mbconv6_k3_idskip_c24_n2",  # r2_k3_s22_e6_i16_o24
-        "mbconv3_k5_se0.25_idskip_c40_n3",  # r3_k5_s22_e3_i24_o40_se0.25
-        "mbconv6_k3_idskip_c80_n4",  # r4_k3_s22_e6_i40_o80
-        "mbconv6_k3_se0.25_idskip_c112_n2",  # r2_k3_s11_e6_i80_o112_se0.25
-        "mbconv6_k5_se0.25_idskip_c160_n3",  # r3_k5_s22_e6_i112_o160_se0.25
-        "mbconv6_k3_idskip_c320_n1",  # r1_k3_s11_e6_i160_o320
-    ),
-    # MobileNetV2 1.0 (the space's base): t=1 first stage = dconv, then MBConv6 k3, residuals
-    # where shapes match. ReLU instead of ReLU6 (the space's activation).
-    "mobilenetv2-1.0": _arch(
-        "dconv_k3_noskip_c16_n1",
-        "mbconv6_k3_idskip_c24_n2",
-        "mbconv6_k3_idskip_c32_n3",
-        "mbconv6_k3_idskip_c64_n4",
-        "mbconv6_k3_idskip_c96_n3",
-        "mbconv6_k3_idskip_c160_n3",
-        "mbconv6_k3_idskip_c320_n1",
-    ),
-    # MobileNetV3-Large 1.0 (arXiv 1905.02244, Table 1; torchvision's mobilenet_v3_large):
-    # layer for layer the same LayerSpecs and parameter count. Its expanded widths 200 and 184
-    # (expansion 2.5 and 2.3) are off the grid, so it has no tokens.
-    "mobilenetv3-large": _arch(
-        "c24_k3e4-k3e3",
-        "c40_k5e3-k5e3-k5e3",
-        "c80_k3e6-k3m200-k3m184-k3m184",
-        "c112_k3e6-k3e6",
-        "c160_k5e6-k5e6-k5e6",
-        space="mobilenetv3",
-    ),
-    # MobileNetV3-Small 1.0 (Table 2; torchvision's mobilenet_v3_small) in the Small-based space;
-    # its first stage's widths 72 and 88 (expansion 4.5 and 3.7) are off the grid.
-    "mobilenetv3-small": _arch(
-        "c24_k3m72-k3m88",
-        "c40_k5e4-k5e6-k5e6",
-        "c48_k5e3-k5e3",
-        "c96_k5e6-k5e6-k5e6",
-        space="mobilenetv3-small",
-    ),
-    # The largest and smallest networks of Once-for-All's MobileNetV3 space.
-    "ofa-mbv3-max": _uniform("mobilenetv3", 224, 4, "k7e6"),
-    "ofa-mbv3-min": _uniform("mobilenetv3", 128, 2, "k3e3"),
-}
+    Raises:
+        LutnasError: a name is taken by an architecture of another space.
+    """
+    for arch in space.archs:
+        taken = _NAMED.get(arch.name)
+        if taken and taken[0] != space.name:
+            raise LutnasError(
+                f"architecture name {arch.name!r} of space {space.name!r} is taken by space "
+                f"{taken[0]!r}; rename it in the space file's [archs] table"
+            )
+    for arch in space.archs:
+        _NAMED[arch.name] = (space.name, arch)
+        _BUILT.pop(arch.name, None)
 
 
 def list_named_archs() -> list[str]:
+    load_builtins()
     return sorted(_NAMED)
 
 
 def get_named_arch(name: str) -> Arch:
-    try:
-        return _NAMED[name]
-    except KeyError:
+    """The architecture named ``name`` by a known space's file.
+
+    Raises:
+        LutnasError: no known space names it (the message lists the names).
+    """
+    if name not in _NAMED:
+        load_builtins()
+    if name not in _NAMED:
         raise LutnasError(
             f"unknown architecture {name!r}; named ones are "
-            f"{', '.join(list_named_archs())}, or pass a JSON file"
-        ) from None
+            f"{', '.join(list_named_archs())} (and those of a space file loaded with --space), "
+            "or pass a JSON file"
+        )
+    if name not in _BUILT:
+        space_name, arch = _NAMED[name]
+        space = get_space(space_name)
+        blocks = tuple(space.block_from_label(label) for label in arch.labels)
+        _BUILT[name] = Arch(space=space_name, resolution=arch.resolution, blocks=blocks)
+    return _BUILT[name]
+
+
+def forget(spaces: set[str]) -> None:
+    """Forget the named architectures of ``spaces``."""
+    for name in [n for n, (space, _) in _NAMED.items() if space in spaces]:
+        del _NAMED[name]
+        _BUILT.pop(name, None)
+
+
+def snapshot() -> tuple[dict, dict]:
+    return dict(_NAMED), dict(_BUILT)
+
+
+def restore(state: tuple[dict, dict]) -> None:
+    _NAMED.clear()
+    _NAMED.update(state[0])
+    _BUILT.clear()
+    _BUILT.update(state[1])

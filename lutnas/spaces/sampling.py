@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 from lutnas.spaces.arch import Arch
-from lutnas.spaces.space import SearchSpace
+from lutnas.spaces.base import Space
 
 
 def sample_arch(
-    space: SearchSpace, rng: random.Random, resolutions: tuple[int, ...] | None = None
+    space: Space, rng: random.Random, resolutions: tuple[int, ...] | None = None
 ) -> Arch:
     tokens = [rng.randrange(n) for n in space.choice_counts()]
     if resolutions:
@@ -20,7 +20,7 @@ def sample_arch(
 
 
 def sample_archs(
-    space: SearchSpace, n: int, seed: int = 0, resolutions: tuple[int, ...] | None = None
+    space: Space, n: int, seed: int = 0, resolutions: tuple[int, ...] | None = None
 ) -> list[Arch]:
     """``n`` distinct random architectures (fewer only if the space is that small)."""
     rng = random.Random(seed)

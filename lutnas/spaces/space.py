@@ -1,5 +1,6 @@
 """MnasNet's kind of space (:class:`SearchSpace`, factorized: one ConvOp choice repeated per
-stage), the enumeration of its candidate layers, and the ``mnasnet`` space itself.
+stage) and the enumeration of its candidate layers. The ``mnasnet`` space itself is a shipped
+file (``lutnas/spaces/builtin/mnasnet.toml``), read like any user's.
 
 A space is a base network (stem, stage table, head) plus the per-block choices. An architecture
 (:class:`lutnas.spaces.arch.Arch`) picks one value per decision; :meth:`SearchSpace.decisions`
@@ -11,16 +12,20 @@ interface both kinds share is :class:`lutnas.spaces.base.Space`; the registry is
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch_record import check_block
 from lutnas.spaces.base import (
+    FORMAT_VERSION,
     MAX_RESOLUTION,
     MIN_RESOLUTION,
     Decision,
+    NamedArchDef,
     Space,
+    archs_definition,
     round_channels,
     square_layer,
 )
@@ -42,62 +47,105 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Stage:
-    """One row of the base network's stage table (MobileNetV2 notation)."""
+    """One row of the base network's stage table and the choices its block takes.
 
-    expansion: int  # t: base expansion ratio (informational; the block's ConvOp is searched)
-    channels: int  # c: base output channels
-    layers: int  # n: base number of layers
-    stride: int  # s: stride of the stage's first layer
+    The layer-count choices are ``layers + delta`` for each delta (at least 1), the width
+    choices ``multiplier × channels`` rounded to the space's channel divisor."""
+
+    channels: int  # base output channels
+    layers: int  # base number of layers
+    stride: int  # of the stage's first layer
+    conv_ops: tuple[ConvOp, ...]
+    kernels: tuple[int, ...]
+    se_ratios: tuple[float, ...]
+    skips: tuple[str, ...]
+    width_multipliers: tuple[float, ...]
+    layer_deltas: tuple[int, ...]
+
+    def definition(self) -> dict:
+        return {
+            "channels": self.channels,
+            "layers": self.layers,
+            "stride": self.stride,
+            "conv_ops": [op.label for op in self.conv_ops],
+            "kernels": list(self.kernels),
+            "se_ratios": [float(x) for x in self.se_ratios],
+            "skips": list(self.skips),
+            "width_multipliers": [float(x) for x in self.width_multipliers],
+            "layer_deltas": list(self.layer_deltas),
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
 class SearchSpace(Space):
-    """A factorized hierarchical search space (MnasNet, arXiv 1807.11626)."""
+    """A factorized hierarchical search space (MnasNet, arXiv 1807.11626): per stage one layer,
+    chosen from the stage's choice sets, repeated."""
 
+    kind: ClassVar[str] = "factorized"
     name: str
     stages: tuple[Stage, ...]
+    resolutions: tuple[int, ...]
     stem_channels: int = 32
     stem_stride: int = 2
     stem_kernel: int = 3
     head_channels: int = 1280
     num_classes: int = 1000
     act: str = "relu"
-    conv_ops: tuple[ConvOp, ...] = (
-        ConvOp("conv"),
-        ConvOp("dconv"),
-        ConvOp("mbconv", 3),
-        ConvOp("mbconv", 6),
-    )
-    kernels: tuple[int, ...] = (3, 5)
-    se_ratios: tuple[float, ...] = (0.0, 0.25)
-    skips: tuple[str, ...] = ("poolskip", "idskip", "noskip")
-    width_multipliers: tuple[float, ...] = (0.75, 1.0, 1.25)
-    layer_deltas: tuple[int, ...] = (-1, 0, 1)
-    resolutions: tuple[int, ...] = (160, 192, 224)
+    channel_divisor: int = 8
+    archs: tuple[NamedArchDef, ...] = field(default=(), compare=False)
+
+    @property
+    def stem_out_channels(self) -> int:
+        return self.stem_channels
+
+    def definition(self) -> dict:
+        return {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "kind": self.kind,
+            "resolutions": list(self.resolutions),
+            "channel_divisor": self.channel_divisor,
+            "act": self.act,
+            "stem": {
+                "channels": self.stem_channels,
+                "kernel": self.stem_kernel,
+                "stride": self.stem_stride,
+            },
+            "head": {"channels": self.head_channels, "classes": self.num_classes},
+            "stages": [s.definition() for s in self.stages],
+            "archs": archs_definition(self.archs),
+        }
 
     # --- choices -----------------------------------------------------------------------
     def width_choices(self, stage: int) -> tuple[int, ...]:
-        """Output channels stage ``stage`` may take: multiplier × base, rounded to 8, deduplicated
-        (e.g. 0.75 × 16 and 1.0 × 16 both give 16)."""
-        base = self.stages[stage].channels
-        return tuple(sorted({round_channels(m * base) for m in self.width_multipliers}))
+        """Output channels stage ``stage`` may take: multiplier × base, rounded to the channel
+        divisor, deduplicated (e.g. 0.75 × 16 and 1.0 × 16 both give 16)."""
+        st = self.stages[stage]
+        return tuple(
+            sorted(
+                {
+                    round_channels(m * st.channels, self.channel_divisor)
+                    for m in st.width_multipliers
+                }
+            )
+        )
 
     def layer_choices(self, stage: int) -> tuple[int, ...]:
         """Layer counts of a stage: base + delta, at least 1, deduplicated."""
-        base = self.stages[stage].layers
-        return tuple(sorted({max(1, base + d) for d in self.layer_deltas}))
+        st = self.stages[stage]
+        return tuple(sorted({max(1, st.layers + d) for d in st.layer_deltas}))
 
     def decisions(self) -> list[Decision]:
         """Every decision in token order: the resolution, then six per stage."""
         out = [Decision("resolution", tuple(self.resolutions))]
-        for i in range(len(self.stages)):
+        for i, st in enumerate(self.stages):
             out += [
-                Decision(f"b{i}.conv_op", tuple(self.conv_ops)),
-                Decision(f"b{i}.kernel", tuple(self.kernels)),
-                Decision(f"b{i}.se_ratio", tuple(self.se_ratios)),
-                Decision(f"b{i}.skip", tuple(self.skips)),
+                Decision(f"b{i}.conv_op", tuple(st.conv_ops)),
+                Decision(f"b{i}.kernel", tuple(st.kernels)),
+                Decision(f"b{i}.se_ratio", tuple(st.se_ratios)),
+                Decision(f"b{i}.skip", tuple(st.skips)),
                 Decision(f"b{i}.channels", self.width_choices(i)),
                 Decision(f"b{i}.layers", self.layer_choices(i)),
             ]
@@ -196,12 +244,12 @@ class SearchSpace(Space):
         return BlockChoice.from_label(label)
 
     def block_problems(self, stage: int, block: BlockChoice) -> list[str]:
-        out = []
+        out, st = [], self.stages[stage]
         for name, value, allowed in [
-            ("conv_op", block.conv_op, self.conv_ops),
-            ("kernel", block.kernel, self.kernels),
-            ("se_ratio", block.se_ratio, self.se_ratios),
-            ("skip", block.skip, self.skips),
+            ("conv_op", block.conv_op, st.conv_ops),
+            ("kernel", block.kernel, st.kernels),
+            ("se_ratio", block.se_ratio, st.se_ratios),
+            ("skip", block.skip, st.skips),
             ("channels", block.channels, self.width_choices(stage)),
             ("layers", block.layers, self.layer_choices(stage)),
         ]:
@@ -245,8 +293,10 @@ class SearchSpace(Space):
         add(self.stem_spec(resolution))
         inputs = self.stage_inputs(resolution)
         prev_widths: tuple[int, ...] = (self.stem_channels,)
-        combos = list(itertools.product(self.conv_ops, self.kernels, self.se_ratios, self.skips))
         for i, stage in enumerate(self.stages):
+            combos = list(
+                itertools.product(stage.conv_ops, stage.kernels, stage.se_ratios, stage.skips)
+            )
             hw = inputs[i]
             out_hw = (hw - 1) // stage.stride + 1
             widths = self.width_choices(i)
@@ -282,20 +332,3 @@ class SearchSpace(Space):
             for spec in self.head_specs(cin, self.final_hw(resolution)):
                 add(spec)
         return list(seen.values())
-
-
-# MnasNet's factorized hierarchical space on a MobileNetV2 base (arXiv 1807.11626, §4.1).
-MNASNET = register_space(
-    SearchSpace(
-        name="mnasnet",
-        stages=(
-            Stage(1, 16, 1, 1),  # stage 0: 112×112 in at 224 (after the stride-2 stem)
-            Stage(6, 24, 2, 2),  # stage 1: 112 → 56
-            Stage(6, 32, 3, 2),  # stage 2: 56 → 28
-            Stage(6, 64, 4, 2),  # stage 3: 28 → 14
-            Stage(6, 96, 3, 1),  # stage 4: 14 → 14
-            Stage(6, 160, 3, 2),  # stage 5: 14 → 7
-            Stage(6, 320, 1, 1),  # stage 6: 7 → 7, then head 1×1 conv 1280, pool, FC
-        ),
-    )
-)

@@ -6,6 +6,11 @@ K_ij = (agreements between codes i and j) / units has a unit diagonal and is pos
 semi-definite, so its log-determinant is ≤ 0; the score is exp(logdet(K) / N), the geometric
 mean eigenvalue: 1 when the codes are orthogonal, near 0 when inputs look alike to the network.
 It is a ranking heuristic, **not an accuracy**, and the search labels it so.
+
+A unit is a ReLU's or a ReLU6's output (ProxylessNAS's spaces use ReLU6; both are active where
+their input is positive). A network whose layers use neither (all h-swish or SiLU, as a space
+file may give; the ReLU inside SE aside) is coded by every activation's output instead, which is
+positive exactly where a ReLU's would be.
 """
 
 from __future__ import annotations
@@ -14,9 +19,13 @@ import dataclasses
 
 import torch
 
+from lut.activations import ACT_FORMS
 from lutnas.spaces.arch import Arch
 from search.evaluators.base import AccuracyEvaluator
 from search.evaluators.data import load_dataset
+
+_RELUS = (torch.nn.ReLU, torch.nn.ReLU6)
+_ACTIVATIONS = tuple(forms.module for forms in ACT_FORMS.values())
 
 
 class ZeroCostEvaluator(AccuracyEvaluator):
@@ -46,19 +55,9 @@ class ZeroCostEvaluator(AccuracyEvaluator):
             self._x = load_dataset(self.dataset, self.resolution, self.seed).x_train[: self.batch]
         torch.manual_seed(self.seed)
         net = dataclasses.replace(arch, resolution=self.resolution).build(num_classes=10)
-        codes: list[torch.Tensor] = []
-
-        def hook(_module, _inp, out):
-            codes.append((out.detach() > 0).flatten(1).float())
-
-        handles = [
-            m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.ReLU)
-        ]
-        net.train()  # batch statistics, as the method prescribes
-        with torch.no_grad():
-            net(self._x)
-        for h in handles:
-            h.remove()
+        relu_net = any(s.act in ("relu", "relu6") for s in arch.layers() if s.op != "fc")
+        units = _RELUS if relu_net else _ACTIVATIONS  # (fc applies no activation)
+        codes = self._codes(net, [m for m in net.modules() if type(m) in units])
         c = torch.cat(codes, 1).double()
         units = c.shape[1]
         k = (c @ c.T + (1 - c) @ (1 - c).T) / units
@@ -66,3 +65,18 @@ class ZeroCostEvaluator(AccuracyEvaluator):
         if sign <= 0:
             return 0.0
         return float(torch.exp(logdet / len(k)).clamp(0.0, 1.0))
+
+    def _codes(self, net: torch.nn.Module, modules: list) -> list[torch.Tensor]:
+        """Which outputs of ``modules`` are positive, per input of the batch."""
+        codes: list[torch.Tensor] = []
+
+        def hook(_module, _inp, out):
+            codes.append((out.detach() > 0).flatten(1).float())
+
+        handles = [m.register_forward_hook(hook) for m in modules]
+        net.train()  # batch statistics, as the method prescribes
+        with torch.no_grad():
+            net(self._x)
+        for h in handles:
+            h.remove()
+        return codes
