@@ -239,6 +239,24 @@ def test_lutnas_export_gpu_fp16_command_and_bad_input(tmp_path, capsys):
     assert "must name a .tflite file" in capsys.readouterr().err
 
 
+def test_lutnas_export_of_a_space_files_network(tmp_path, capsys):
+    """A network of a space file (ReLU6, h-swish, SE, zero layers) as an int8 phone file: named
+    from the file with --space; without it the name is unknown, said in one line."""
+    from ai_edge_litert.interpreter import Interpreter
+    from space_fixtures import write_space
+
+    space = write_space(tmp_path)
+    out = tmp_path / "tiny.tflite"
+    args = ["export", "--arch", "tiny-a", "--precision", "int8", "--out", str(out)]
+    assert lutnas_main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "tiny-a" in err[0]
+    assert lutnas_main([*args, "--space", str(space)]) == 0
+    assert "tiny@32:c16_k3e2-k5e4|c24_k3e4 at 32x32" in capsys.readouterr().out
+    (inp,) = Interpreter(model_path=str(out)).get_input_details()
+    assert inp["dtype"] == np.int8 and list(inp["shape"]) == [1, 32, 32, 3]
+
+
 def test_search_writes_the_phone_file_in_the_predictors_precision(predictor_path, tmp_path, capsys):
     import json
 

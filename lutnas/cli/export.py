@@ -2,6 +2,7 @@
 
 lutnas export --arch mnasnet-a1 --precision int8 --out a1_int8.tflite
 lutnas export --arch-json search_out/best_arch.json --precision fp16 --delegate gpu --out b.tflite
+lutnas export --space my_space.toml --arch my-net --precision int8 --out my_net_int8.tflite
 
 The file is the one the TFLite backends time (batch 1, NHWC input, random weights; int8 fully
 quantized with int8 input and output, fp32 for fp32 and fp16). It prints the benchmark_model
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from lutnas.cli.options import add_space_file_option, load_spaces
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
 from lutnas.spaces.io import load_archs
@@ -43,6 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the delegate the printed benchmark_model command uses (default: %(default)s)",
     )
     p.add_argument("--out", required=True, metavar="FILE.tflite", help="the file to write")
+    add_space_file_option(p, "the --arch or --arch-json architecture")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.out.endswith(".tflite"):
         raise LutnasError(f"--out {args.out!r} must name a .tflite file")
     check_combination(args.precision, args.delegate, "benchmark_model")
+    load_spaces(args.space)  # a space file's named architectures and JSON become known
     if args.arch:
         arch = get_named_arch(args.arch)
     else:
