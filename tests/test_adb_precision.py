@@ -104,24 +104,27 @@ def test_a_delegate_that_takes_nothing_is_reported(
             backend.measure(layer_workload(SPECS[0]), 1, 3)
 
 
-def test_profile_device_int8_with_whole_models_on_the_phone(
-    phone, benchmark_model_runner, tmp_path, monkeypatch, capsys
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+def test_profile_device_with_whole_models_on_the_phone(
+    phone, benchmark_model_runner, tmp_path, monkeypatch, capsys, precision
 ):
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
-    out = tmp_path / "int8.lut"
+    out = tmp_path / f"{precision}.lut"
     args = [
-        *("--backend", "adb", "--runner", str(benchmark_model_runner), "--precision", "int8"),
+        *("--backend", "adb", "--runner", str(benchmark_model_runner), "--precision", precision),
         *("--resolution", "64", "--arch", "mnasnet-a1", "--limit", "2", "--whole-models", "1"),
         *("--runs", "3", "--warmup", "1", "--reference-every", "0", "--cv-threshold", "100"),
         *("--no-progress", "--out", str(out)),
     ]
     assert profile_main(args) == 0
     with LutStore.open(out) as store:
-        assert store.backend_config["precision"] == "int8"
+        assert store.backend_config["precision"] == precision
         assert len(store.models_frame()) == 1
+    flag = "--xnnpack_force_fp16=true"
+    assert _runs(phone) and all((flag in c) == (precision == "fp16") for c in _runs(phone))
     # resuming it as fp32 is refused: another configuration
     assert profile_main([*args[:4], *args[6:]]) == 2
-    assert "precision: file has 'int8', this run 'fp32'" in capsys.readouterr().err
+    assert f"precision: file has '{precision}', this run 'fp32'" in capsys.readouterr().err
 
 
 def test_onnxruntime_perf_test_times_fp32_only(phone, perf_test_runner, tmp_path):
