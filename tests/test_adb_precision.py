@@ -154,7 +154,13 @@ def test_int8_phone_lut_to_predictor_search_phone_file_and_verify(
     meta = json.loads((predictor / "meta.json").read_text())
     assert meta["lut"]["backend_config"]["precision"] == "int8"
     low, high = meta["training"]["latency_range_ms"]
+    from lutnas.spaces.io import save_archs
+
+    save_archs(tmp_path / "a.json", [archs[0]])  # predict runs on the int8 predictor
     capsys.readouterr()
+    predict = ["predict", "--predictor", str(predictor), "--arch-json", str(tmp_path / "a.json")]
+    assert main(predict) == 0
+    assert " ms" in capsys.readouterr().out
     timed_before = len(_runs(phone))
     search = [
         *("search", "--predictor", str(predictor), "--target-ms", f"{(low + high) / 2:.4f}"),
