@@ -36,7 +36,13 @@ from _results import RESULTS, write_result  # noqa: E402
 from lut.store import LutStore  # noqa: E402
 from lutnas.spaces.arch import Arch  # noqa: E402
 from predictor import LatencyPredictor  # noqa: E402
-from predictor.evaluate import TORCHVISION, metrics, split, torchvision_layers  # noqa: E402
+from predictor.evaluate import (  # noqa: E402
+    TORCHVISION,
+    metrics,
+    split,
+    torchvision_graph,
+    torchvision_layers,
+)
 from profiler.networks import measure_torchvision, torchvision_measurements  # noqa: E402
 
 
@@ -109,7 +115,7 @@ def main() -> int:
 
     if args.measure:
         measure_torchvision(
-            args.lut, TORCHVISION, times=args.measure, progress=True, layers_of=torchvision_layers
+            args.lut, TORCHVISION, times=args.measure, progress=True, layers_of=torchvision_graph
         )
     with LutStore.open(args.lut) as store:
         models, backend = store.models_frame(), store.backend_config

@@ -30,7 +30,7 @@ from predictor.evaluate import (  # noqa: E402
     PREDICTORS,
     evaluate,
     held_out_archs,
-    torchvision_layers,
+    torchvision_graph,
 )
 from profiler.networks import measure_repeats, measure_torchvision  # noqa: E402
 
@@ -130,7 +130,7 @@ def main() -> int:
     args = ap.parse_args()
     start = time.monotonic()
     if args.measure:
-        measure_torchvision(args.lut, times=1 + args.repeat_times, layers_of=torchvision_layers)
+        measure_torchvision(args.lut, times=1 + args.repeat_times, layers_of=torchvision_graph)
     if args.repeat:
         held_out = held_out_archs(args.lut, args.repeat, args.test_fraction)
         measure_repeats(args.lut, held_out, args.repeat_times)

@@ -27,7 +27,7 @@ sys.path[:0] = [str(ROOT)]
 
 from lut.store import LutStore  # noqa: E402
 from lutnas.spaces.arch import Arch  # noqa: E402
-from predictor.evaluate import torchvision_layers  # noqa: E402
+from predictor.evaluate import torchvision_graph  # noqa: E402
 from profiler.base import host_backend  # noqa: E402
 from profiler.loop import ProfileSettings, measure_steady, reference_for  # noqa: E402
 from profiler.networks import (  # noqa: E402
@@ -73,7 +73,7 @@ def main() -> int:
                     f"{m.median_ms:8.3f} ms ({ratios[-1]:.3f}x)",
                     flush=True,
                 )
-    measure_torchvision(args.out, TORCHVISION, times=1, layers_of=torchvision_layers)
+    measure_torchvision(args.out, TORCHVISION, times=1, layers_of=torchvision_graph)
     r = np.array(ratios)
     print(
         f"{args.out}: {len(r)} whole models re-timed, new/stored median {np.median(r):.3f} "

@@ -10,18 +10,25 @@ Tables:
                             reference_ms and drift_factor when drift-corrected (whole models,
                             profiler.reference): the raw median is median_ms / drift_factor
     reference(id, ...)      periodic re-timings of a fixed reference layer (drift)
+
+Every layers and models row carries a ``checksum`` of its values (:func:`row_checksum`, over
+the columns of :data:`CHECKED_COLUMNS`), so a value changed after it was written (a flipped bit
+on disk or in a copy) is caught when the row is read (:mod:`lut.rowcheck`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import numbers
 import sqlite3
+from collections.abc import Mapping
 
 from lut.measurement import Measurement
 from lutnas.sqlite import transaction
 
 FORMAT = "lutnas-lut"
-SCHEMA_VERSION = 2  # 2: reference_ms and drift_factor columns
+SCHEMA_VERSION = 3  # 2: reference_ms and drift_factor columns; 3: checksum column
 STAT_COLUMNS = ("median_ms", "mean_ms", "std_ms", "p10_ms", "p90_ms", "n", "warmup")
 SPEC_COLUMNS = (
     "op",
@@ -46,13 +53,13 @@ CREATE TABLE IF NOT EXISTS layers (
     stride INTEGER NOT NULL, input_h INTEGER NOT NULL, input_w INTEGER NOT NULL,
     median_ms REAL NOT NULL, mean_ms REAL NOT NULL, std_ms REAL, p10_ms REAL, p90_ms REAL,
     n INTEGER NOT NULL, warmup INTEGER NOT NULL, cv REAL, attempts INTEGER NOT NULL,
-    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL);
+    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL, checksum TEXT);
 CREATE TABLE IF NOT EXISTS models (
     arch_key TEXT PRIMARY KEY, arch_json TEXT NOT NULL, space TEXT NOT NULL,
     resolution INTEGER NOT NULL, name TEXT,
     median_ms REAL NOT NULL, mean_ms REAL NOT NULL, std_ms REAL, p10_ms REAL, p90_ms REAL,
     n INTEGER NOT NULL, warmup INTEGER NOT NULL, cv REAL, attempts INTEGER NOT NULL,
-    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL);
+    measured_at TEXT NOT NULL, reference_ms REAL, drift_factor REAL, checksum TEXT);
 CREATE TABLE IF NOT EXISTS reference (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, median_ms REAL NOT NULL,
     ratio REAL NOT NULL, rows_done INTEGER NOT NULL, measured_at TEXT NOT NULL);
@@ -76,6 +83,48 @@ MODEL_COLUMNS = (
 )  # fmt: skip
 
 
+# What a row's checksum covers: every column a row stores. A new column joins by being added to
+# LAYER_COLUMNS / MODEL_COLUMNS; NULL values are left out of the hash, so rows written before
+# a column existed (NULL there) keep their checksum.
+CHECKSUM_COLUMN = "checksum"  # added in schema 3
+CHECKED_COLUMNS = {"layers": LAYER_COLUMNS, "models": MODEL_COLUMNS}
+KEY_COLUMNS = {"layers": "key", "models": "arch_key"}
+
+
+def _canonical(value: object) -> str:
+    """One text per stored value: numbers as the float they are (SQLite keeps a REAL column's
+    whole numbers as integers), text as it is, blobs in hex."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is float or kind is int or isinstance(value, numbers.Real):
+        return repr(float(value))
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def row_checksum(table: str, row: Mapping[str, object]) -> str:
+    """The checksum of a ``layers`` or ``models`` row (a mapping of column to value): 16 hex
+    digits of BLAKE2b over the non-NULL values of :data:`CHECKED_COLUMNS`."""
+    text = "\x00".join(
+        f"{column}={_canonical(value)}"
+        for column in CHECKED_COLUMNS[table]
+        if (value := row.get(column)) is not None and value == value  # NaN is stored NULL
+    )
+    data = text.encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def insert_row(conn: sqlite3.Connection, table: str, row: Mapping[str, object]) -> None:
+    """Store (or replace) one ``layers`` or ``models`` row with its checksum."""
+    columns = CHECKED_COLUMNS[table]
+    conn.execute(
+        insert_sql(table, (*columns, CHECKSUM_COLUMN)),
+        (*(row.get(c) for c in columns), row_checksum(table, row)),
+    )
+
+
 def insert_sql(table: str, columns: tuple[str, ...]) -> str:
     return (
         f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
@@ -89,6 +138,7 @@ def upgrade(conn: sqlite3.Connection) -> None:
     try:
         with transaction(conn):
             add_drift_columns(conn)
+            add_checksums(conn)
             conn.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                 (json.dumps(SCHEMA_VERSION),),
@@ -104,6 +154,26 @@ def add_drift_columns(conn: sqlite3.Connection) -> None:
         for column in DRIFT_COLUMNS:
             if column not in have:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} REAL")
+
+
+def add_checksums(conn: sqlite3.Connection) -> None:
+    """Give a file from before schema 3 its checksum column, and every row that passes the
+    plausibility check its checksum (the others stay NULL and keep failing that check)."""
+    from lut.rowcheck import implausible  # it checks rows as this module lays them out
+
+    for table in CHECKED_COLUMNS:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if CHECKSUM_COLUMN not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {CHECKSUM_COLUMN} TEXT")
+        cursor = conn.execute(f"SELECT rowid, * FROM {table} WHERE {CHECKSUM_COLUMN} IS NULL")
+        names = [d[0] for d in cursor.description]
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            if implausible(table, row) is None:
+                conn.execute(
+                    f"UPDATE {table} SET {CHECKSUM_COLUMN} = ? WHERE rowid = ?",
+                    (row_checksum(table, row), row["rowid"]),
+                )
 
 
 def stat_values(m: Measurement) -> tuple:

@@ -7,6 +7,12 @@ One process writes a file at a time (:class:`lutnas.filelock.WriterLock` on ``<f
 taken by :meth:`LutStore.create_or_resume`); a new file appears complete or not at all; readers
 (:meth:`LutStore.open` with ``writable=False``) need no write access, so a LUT on read-only
 storage can be read. The tables and columns: :mod:`lut.schema`.
+
+Every row read is checked (:mod:`lut.rowcheck`: its checksum and plausible values); a row that
+fails is left out of what readers get, named in one warning, and measured again by the next
+profile-device run into the file (it is not among :meth:`LutStore.layer_keys`). A read or write
+SQLite cannot do ends in a :class:`LutnasError` naming the file: damage with its recovery, a
+full disk with where to free space.
 """
 
 from __future__ import annotations
@@ -20,26 +26,29 @@ from typing import TYPE_CHECKING
 from lut.identity import with_identity_defaults
 from lut.measurement import Measurement
 from lut.schema import (  # FORMAT, SCHEMA_VERSION: importable from here too
+    CHECKSUM_COLUMN,
     FORMAT,
-    LAYER_COLUMNS,
-    MODEL_COLUMNS,
     SCHEMA_VERSION,
     SPEC_COLUMNS,
     drift_values,
-    insert_sql,
     stat_values,
     upgrade,
 )
 from lut.spec import LayerSpec
+from lut.store_rows import CheckedRows, RowAccess
 from lut.store_util import (  # describe_diff: importable from here too
     checked_meta,
     describe_diff,
     may_write,
+    not_a_lut_message,
     now,
     put_meta,
+    read_failure,
     read_sql,
     refuse_directory,
+    sweep_temp_files,
     with_defaults,
+    write_failure,
     write_new_file,
 )
 from lutnas import __version__
@@ -51,7 +60,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-class LutStore:
+class LutStore(RowAccess):
     """An open LUT file. Use :meth:`open` to read, :meth:`create_or_resume` to profile into."""
 
     def __init__(
@@ -60,6 +69,8 @@ class LutStore:
         self.path = path
         self._conn = conn
         self._lock = lock  # held while this process writes the file
+        columns = {r[1] for r in self._query("PRAGMA table_info(layers)")}
+        self.checks = CheckedRows(path, checksummed=CHECKSUM_COLUMN in columns)
 
     # --- opening ---------------------------------------------------------------------------
     @classmethod
@@ -83,17 +94,17 @@ class LutStore:
             conn = connect(path) if writable else connect_readonly(path)
         except sqlite3.OperationalError as exc:
             raise LutnasError(f"cannot read {path} ({exc}); check its permissions") from None
-        except sqlite3.DatabaseError as exc:  # not an SQLite file at all
-            raise LutnasError(
-                f"{path} is not a lutnas LUT file ({exc}); it may be corrupt or another format. "
-                "Point to a file written by profile-device, or profile again into a new --out."
-            ) from None
+        except sqlite3.DatabaseError as exc:  # not an SQLite file at all, or its header damaged
+            raise LutnasError(not_a_lut_message(path, str(exc))) from None
         meta = checked_meta(conn, path)  # closes conn when it raises
-        if not writable:
-            return cls(path, conn)
-        conn.execute("PRAGMA journal_mode=WAL")
-        if meta.get("schema_version", 0) < SCHEMA_VERSION:
-            upgrade(conn)
+        if writable:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                if meta.get("schema_version", 0) < SCHEMA_VERSION:
+                    upgrade(conn)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise LutnasError(write_failure(path, exc)) from None
         return cls(path, conn)
 
     @classmethod
@@ -168,6 +179,7 @@ class LutStore:
             )
         lock = WriterLock(path, wait_advice).acquire()
         try:
+            sweep_temp_files(path)  # what killed writers of this file left
             store = opener(path)
         except BaseException:
             lock.release()
@@ -220,15 +232,25 @@ class LutStore:
 
     # --- metadata --------------------------------------------------------------------------
     def _set_meta(self, key: str, value: object) -> None:
-        put_meta(self._conn, key, value)
+        try:
+            put_meta(self._conn, key, value)
+        except sqlite3.DatabaseError as exc:
+            raise LutnasError(write_failure(self.path, exc)) from None
 
     def set_meta(self, key: str, value: object) -> None:
         self._set_meta(key, value)
 
     @property
     def meta(self) -> dict:
-        rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
-        return {r["key"]: json.loads(r["value"]) for r in rows}
+        rows = self._query("SELECT key, value FROM meta")
+        try:
+            return {r["key"]: json.loads(r["value"]) for r in rows}
+        except ValueError as exc:
+            raise LutnasError(
+                read_failure(
+                    self.path, sqlite3.DatabaseError(f"a metadata value is corrupt: {exc}")
+                )
+            ) from None
 
     @property
     def backend_config(self) -> dict:
@@ -247,8 +269,8 @@ class LutStore:
     # --- layers ----------------------------------------------------------------------------
     def put_layer(self, spec: LayerSpec, m: Measurement, attempts: int = 1) -> None:
         """Store (or replace) the row of ``spec``; committed when this returns."""
-        self._conn.execute(
-            insert_sql("layers", LAYER_COLUMNS),
+        self._put(
+            "layers",
             (
                 spec.key,
                 *(getattr(spec, c) for c in SPEC_COLUMNS),
@@ -259,34 +281,12 @@ class LutStore:
             ),
         )
 
-    def layer_keys(self) -> set[str]:
-        return {r[0] for r in self._conn.execute("SELECT key FROM layers")}
-
-    def layer_count(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM layers").fetchone()[0]
-
-    def latency_ms(self, keys: Iterable[str]) -> dict[str, float]:
-        """Median latency of each stored key (missing keys are absent from the result)."""
-        wanted = list(dict.fromkeys(keys))
-        out: dict[str, float] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            rows = self._conn.execute(
-                f"SELECT key, median_ms FROM layers WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            out.update({r[0]: r[1] for r in rows})
-        return out
-
-    def layers_frame(self) -> pd.DataFrame:
-        return read_sql("SELECT * FROM layers ORDER BY key", self._conn)
-
     # --- whole models ----------------------------------------------------------------------
     def put_model(self, arch, m: Measurement, attempts: int = 1, name: str | None = None) -> None:
         """Store the whole-model measurement of ``arch``: an :class:`lutnas.spaces.arch.Arch`, or
         anything with its ``key``, ``to_json()``, ``space`` and ``resolution``."""
-        self._conn.execute(
-            insert_sql("models", MODEL_COLUMNS),
+        self._put(
+            "models",
             (
                 arch.key,
                 arch.to_json(),
@@ -300,12 +300,6 @@ class LutStore:
             ),
         )
 
-    def model_keys(self) -> set[str]:
-        return {r[0] for r in self._conn.execute("SELECT arch_key FROM models")}
-
-    def models_frame(self) -> pd.DataFrame:
-        return read_sql("SELECT * FROM models ORDER BY arch_key", self._conn)
-
     # --- removing rows ---------------------------------------------------------------------
     def remove_layers(self, keys: Iterable[str]) -> list[str]:
         """Delete the rows of ``keys`` (all or none); returns the keys that were there."""
@@ -317,21 +311,24 @@ class LutStore:
 
     def _remove(self, table: str, column: str, keys: Iterable[str]) -> list[str]:
         removed = []
-        with transaction(self._conn):
-            for key in dict.fromkeys(keys):
-                sql = f"DELETE FROM {table} WHERE {column} = ?"
-                if self._conn.execute(sql, (key,)).rowcount:
-                    removed.append(key)
+        try:
+            with transaction(self._conn):
+                for key in dict.fromkeys(keys):
+                    sql = f"DELETE FROM {table} WHERE {column} = ?"
+                    if self._conn.execute(sql, (key,)).rowcount:
+                        removed.append(key)
+        except sqlite3.DatabaseError as exc:
+            raise LutnasError(write_failure(self.path, exc)) from None
         return removed
 
     # --- reference layer (drift) -------------------------------------------------------------
     def add_reference(self, key: str, median_ms: float, rows_done: int) -> float:
         """Record a re-timing of the reference layer; returns its ratio to the first timing."""
-        first = self._conn.execute(
+        first = self._query(
             "SELECT median_ms FROM reference WHERE key = ? ORDER BY id LIMIT 1", (key,)
-        ).fetchone()
-        ratio = median_ms / first[0] if first else 1.0
-        self._conn.execute(
+        )
+        ratio = median_ms / first[0][0] if first else 1.0
+        self._write(
             "INSERT INTO reference (key, median_ms, ratio, rows_done, measured_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (key, median_ms, ratio, rows_done, now()),
@@ -339,4 +336,7 @@ class LutStore:
         return ratio
 
     def reference_frame(self) -> pd.DataFrame:
-        return read_sql("SELECT * FROM reference ORDER BY id", self._conn)
+        try:
+            return read_sql("SELECT * FROM reference ORDER BY id", self._conn)
+        except sqlite3.DatabaseError as exc:
+            raise LutnasError(read_failure(self.path, exc)) from None

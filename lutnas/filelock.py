@@ -1,8 +1,11 @@
 """One writer per file: an exclusive ``flock`` on ``<file>.lock`` that names its holder.
 
-The operating system releases the lock when the holding process dies (kill -9 included), so a
-stale lock file never blocks anyone; its text (pid, host, start time, command) only tells the
-next process who holds it. Without ``fcntl`` (not POSIX) files are written unlocked.
+The lock is taken on the file a path resolves to, so two names of one file (a symlink and its
+target) share one lock. The holder removes the lock file when it lets go; the operating system
+releases the lock when the holding process dies (kill -9 included), so a lock file left by a
+killed process never blocks anyone: the next writer takes it over and removes it in turn. Its
+text (pid, host, start time, command) only tells the next process who holds it. Without
+``fcntl`` (not POSIX) files are written unlocked.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from lutnas.errors import LutnasError
 
 
 def lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
+    """The lock file of ``path``: beside the file it resolves to (symlinks followed)."""
+    real = Path(os.path.realpath(path))
+    return real.with_name(real.name + ".lock")
 
 
 class WriterLock:
@@ -39,27 +44,27 @@ class WriterLock:
         """Take the lock.
 
         Raises:
-            LutnasError: another process holds it; the message names that process.
+            LutnasError: another process holds it (the message names that process), or the
+                lock file cannot be made (the directory is not writable here).
         """
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX
             return self
-        try:
-            self.lock.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise LutnasError(
-                f"cannot write {self.path} ({exc.strerror}: {exc.filename}); {self.busy_message}"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise LutnasError(
-                f"{self.path} is being written by another process ({holder}); {self.busy_message}"
-            ) from None
+        while True:
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise LutnasError(
+                    f"{self.path} is being written by another process ({holder}); "
+                    f"{self.busy_message}"
+                ) from None
+            if self._still_named(fd):
+                break
+            os.close(fd)  # its holder removed it between our open and our lock: again
         started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         command = " ".join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:]])[:300]
         text = f"pid {os.getpid()} on {socket.gethostname()}, since {started}: {command}\n"
@@ -68,9 +73,32 @@ class WriterLock:
         self._fd = fd
         return self
 
+    def _open(self) -> int:
+        try:
+            self.lock.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LutnasError(
+                f"cannot write {self.path}: its lock file {self.lock} cannot be made "
+                f"({exc.strerror}); {self.lock.parent} is not writable here. Choose another "
+                "--out on writable storage (or make that directory writable)"
+            ) from None
+
+    def _still_named(self, fd: int) -> bool:
+        """Whether the locked file is still the one at :attr:`lock` (not removed meanwhile)."""
+        try:
+            named = os.stat(self.lock)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
     def release(self) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
+            try:
+                os.unlink(self.lock)  # while still locked: a waiter then sees it gone
+            except OSError:
+                os.ftruncate(self._fd, 0)
             os.close(self._fd)
             self._fd = None
 

@@ -31,6 +31,7 @@ import numpy as np
 from lut.identity import with_identity_defaults
 from lut.spec import LayerSpec
 from lut.store import LutStore
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from lutnas.spaces.stored import adopt_definitions
@@ -39,7 +40,7 @@ from predictor import persistence
 from predictor.fit import fit_predictor, matching_lut_rows
 from predictor.layer_estimator import LayerEstimator
 from predictor.model import Fitted
-from predictor.prediction import Prediction, predict_archs, predict_specs
+from predictor.prediction import Prediction, predict_archs, predict_networks, predict_specs
 from predictor.sums import NetworkSums
 
 __all__ = ["LatencyPredictor", "Prediction"]
@@ -92,6 +93,7 @@ class LatencyPredictor:
         *,
         seed: int = 0,
         estimate_missing: bool = True,
+        networks: Sequence[str] | None = None,
     ) -> LatencyPredictor:
         """Fit on a LUT and whole-model measurements made with the same backend configuration.
 
@@ -102,12 +104,18 @@ class LatencyPredictor:
                 whole-model rows.
             seed: seeds cross-validation folds and XGBoost.
             estimate_missing: also fit the layer estimator (needs at least 30 LUT rows).
+            networks: torchvision networks timed into the LUT (``profile-device
+                --whole-models-include``) to fit on as well, by name (``resnet18`` or
+                ``resnet18@224``); default: all of them when ``measurements`` is the LUT's
+                own, none otherwise; ``()``: none.
 
         Raises:
             LutnasError: too few usable measurements (architectures whose every layer is in the
-                LUT), or an unreadable LUT.
+                LUT), a named network the LUT has not timed, or an unreadable LUT.
         """
-        r = fit_predictor(lut, measurements, seed=seed, estimate_missing=estimate_missing)
+        r = fit_predictor(
+            lut, measurements, seed=seed, estimate_missing=estimate_missing, networks=networks
+        )
         return cls(r.fitted, r.estimator, r.lut_rows, r.meta, r.store_path)
 
     def save(self, path: str | Path) -> Path:
@@ -138,6 +146,7 @@ class LatencyPredictor:
         self,
         measurements: Sequence,
         device: str,
+        sources: Sequence[str] | None = None,
         precision: str | None = None,
         delegate: str | None = None,
     ) -> LatencyPredictor:
@@ -146,8 +155,10 @@ class LatencyPredictor:
         Args:
             measurements: ``(network, latency_ms)`` pairs, the network an :class:`Arch`, a
                 named architecture or a torchvision model name (``(name, resolution, ms)`` for
-                another resolution than 224), or ``(module, input_shape, latency_ms)``.
+                another resolution than 224), or ``(module, input_shape, latency_ms)``; each
+                network once.
             device: the target device's name, recorded in the predictor.
+            sources: where each measurement came from (``pixel7.csv:4``), named in errors.
             precision, delegate: what the measurements were made in (default: this
                 predictor's); another precision is allowed, with a caveat.
 
@@ -156,7 +167,9 @@ class LatencyPredictor:
         """
         from predictor.calibrated import calibrate
 
-        return calibrate(self, measurements, device, precision, delegate)
+        return calibrate(
+            self, measurements, device, sources=sources, precision=precision, delegate=delegate
+        )
 
     # --- identity (read-only; what a search records and checks) ------------------------------
     @property
@@ -194,6 +207,11 @@ class LatencyPredictor:
         return tuple(self.meta.get("training", {}).get("spaces") or ())
 
     @property
+    def training_networks(self) -> tuple[str, ...]:
+        """torchvision networks (``name@resolution``) among the whole models fitted on."""
+        return tuple(self.meta.get("training", {}).get("networks") or ())
+
+    @property
     def training_resolutions(self) -> tuple[int, ...]:
         """Input resolutions of the whole models fitted on (empty when not recorded)."""
         return tuple(self.meta.get("training", {}).get("resolutions") or ())
@@ -213,7 +231,7 @@ class LatencyPredictor:
             f"profile-device --backend {cfg.get('backend', 'onnxruntime')} "
             f"--threads {cfg.get('threads', 1)} --warmup {settings.get('warmup')} "
             f"--runs {settings.get('runs')} "
-            f"--out {self._store_path or 'LUT'} {what}"
+            f"--out {quote(self._store_path) if self._store_path else 'LUT'} {what}"
         )
 
     # --- prediction --------------------------------------------------------------------------
@@ -258,6 +276,26 @@ class LatencyPredictor:
             resolution,
             strict=strict,
             what="the network",
+            how=self._how_network,
+        )
+
+    def predict_details(
+        self, networks: Sequence[Arch | Sequence[LayerSpec]], strict: bool = False
+    ) -> list[Prediction]:
+        """:meth:`predict_detail` of many networks in one vectorised model call (thousands a
+        second): each an :class:`Arch` or its layers as LayerSpecs (at the first layer's
+        input height).
+
+        Raises:
+            LutnasError: a network without layers, or with ``strict``, a layer missing from
+                the LUT (every missing key is listed).
+        """
+        return predict_networks(
+            self.fitted,
+            self.sums,
+            [_layers_and_resolution(n) for n in networks],
+            strict=strict,
+            what="the network" if len(networks) == 1 else f"{len(networks)} networks",
             how=self._how_network,
         )
 
@@ -356,6 +394,15 @@ class LatencyPredictor:
             f"LatencyPredictor({t['measurements']} measurements, {cfg.get('backend')} "
             f"threads={cfg.get('threads')}, cv within ±10%: {100 * t['cv']['within_10']:.1f}%)"
         )
+
+
+def _layers_and_resolution(network: Arch | Sequence[LayerSpec]) -> tuple[list[LayerSpec], int]:
+    if isinstance(network, Arch):
+        return network.layers(), network.resolution
+    specs = list(network)
+    if not specs:
+        raise LutnasError("a network needs at least one layer")
+    return specs, specs[0].input_h
 
 
 def _calibrated_class() -> type[LatencyPredictor]:

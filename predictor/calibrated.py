@@ -27,11 +27,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from lut.spec import LayerSpec
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from lutnas.spaces.stored import adopt_lut_spaces
 from predictor.api import LatencyPredictor
 from predictor.calibration import Calibration, NetworkNumbers, fit_calibration
+from predictor.calibration_input import expand_all
 from predictor.features import layer_cost
 from predictor.prediction import Prediction
 from profiler.precision import precision_of
@@ -50,84 +52,29 @@ def _numbers(source_ms: float, specs: Sequence[LayerSpec]) -> NetworkNumbers:
     )
 
 
-def expand(item: tuple) -> tuple[str, str, list[LayerSpec], int, float]:
-    """``(label, family, layers, resolution, latency_ms)`` of one measurement; the family is
-    the architecture's search space, ``torchvision`` or ``module``.
-
-    Accepted: ``(Arch, ms)``, ``(name, ms)`` with a named architecture or a torchvision model
-    name (at 224 px), ``(name, resolution, ms)``, and ``(module, input_shape, ms)``.
-
-    Raises:
-        LutnasError: a form or name that cannot be expanded, or a latency that is not a
-            positive number; the message names the item.
-    """
-    if not isinstance(item, tuple | list) or len(item) not in (2, 3):
-        raise LutnasError(
-            f"a measurement is (network, latency_ms) or (network, shape or "
-            f"resolution, latency_ms), got {item!r}"
-        )
-    network, latency = item[0], item[-1]
-    try:
-        latency_ms = float(latency)
-    except (TypeError, ValueError):
-        latency_ms = math.nan
-    if not (math.isfinite(latency_ms) and latency_ms > 0):
-        raise LutnasError(f"measurement {item!r}: latency_ms must be a positive number")
-    if isinstance(network, Arch):
-        return network.key, network.space, network.layers(), network.resolution, latency_ms
-    if isinstance(network, str):
-        resolution = int(item[1]) if len(item) == 3 else 224
-        family, specs = _named_layers(network, resolution)
-        return network, family, specs, resolution, latency_ms
-    if len(item) == 3 and hasattr(network, "forward"):
-        from predictor.decompose import decompose_module
-
-        shape = tuple(int(d) for d in item[1])
-        specs = decompose_module(network, shape).specs
-        return type(network).__name__, "module", specs, shape[-2], latency_ms
-    raise LutnasError(
-        f"measurement {item!r}: the network must be an Arch, a named "
-        "architecture, a torchvision model name or an nn.Module with its shape"
-    )
-
-
-def _named_layers(name: str, resolution: int) -> tuple[str, list[LayerSpec]]:
-    """The family (search space or ``torchvision``) and layers of a named network."""
-    from lutnas.spaces.named import get_named_arch, list_named_archs
-
-    if name in list_named_archs():
-        arch = dataclasses.replace(get_named_arch(name), resolution=resolution)
-        return arch.space, arch.layers()
-    import torchvision.models as tvm
-
-    if name not in tvm.list_models(module=tvm):
-        raise LutnasError(
-            f"{name!r} is neither a named architecture ({', '.join(list_named_archs())}) nor a "
-            "torchvision classification model (torchvision.models.list_models())"
-        )
-    from predictor.evaluate import torchvision_layers
-
-    return "torchvision", torchvision_layers(name, resolution)
-
-
 def calibrate(
     source: LatencyPredictor,
     measurements: Sequence[tuple],
     device: str,
+    sources: Sequence[str] | None = None,
     precision: str | None = None,
     delegate: str | None = None,
 ) -> CalibratedPredictor:
-    """``source`` moved to ``device`` with these measurements (see :func:`expand`), made in
-    ``precision`` with ``delegate`` (default: the source's). A source of another precision is
-    allowed, with a caveat: it is the transfer case (an fp32 prior for an int8 target)."""
+    """``source`` moved to ``device`` with these measurements (see
+    :func:`predictor.calibration_input.expand`), made in ``precision`` with ``delegate``
+    (default: the source's); ``sources`` names where each came from (``pixel7.csv:4``) in
+    errors. A source of another precision is allowed, with a caveat: it is the transfer case
+    (an fp32 prior for an int8 target)."""
     if not str(device).strip():
         raise LutnasError("name the target device (device=..., --device)")
     if isinstance(source, CalibratedPredictor):
         raise LutnasError("calibrate the original predictor, not an already calibrated one")
+    expanded = expand_all(measurements, sources)
+    details = LatencyPredictor.predict_details(source, [specs for _, _, specs, _, _ in expanded])
     rows, numbers, ys = [], [], []
-    for item in measurements:
-        label, family, specs, resolution, latency_ms = expand(item)
-        detail = LatencyPredictor.predict_detail(source, specs, resolution)
+    for (label, family, specs, resolution, latency_ms), detail in zip(
+        expanded, details, strict=True
+    ):
         numbers.append(_numbers(detail.latency_ms, specs))
         ys.append(latency_ms)
         rows.append(
@@ -214,10 +161,10 @@ class CalibratedPredictor(LatencyPredictor):
         return list(self._caveats)
 
     def _find_caveats(self) -> list[str]:
+        out: list[str] = []
         rows = [r for r in self.record.get("measurements", []) if "family" in r]
         if not rows:
-            return []
-        out = []
+            return out
         source, target = self.record.get("source_precision"), self.record.get("target_precision")
         if source and target and source != target:
             out.append(
@@ -287,6 +234,9 @@ class CalibratedPredictor(LatencyPredictor):
     def predict_detail(self, network, resolution=None, strict=False) -> Prediction:
         return self._calibrated(super().predict_detail(network, resolution, strict))
 
+    def predict_details(self, networks, strict=False) -> list[Prediction]:
+        return [self._calibrated(p) for p in super().predict_details(networks, strict)]
+
     def predict_module(
         self, module, input_shape=(1, 3, 224, 224), backend=None, strict=False
     ) -> Prediction:
@@ -317,7 +267,7 @@ def calibrate_from_lut(source: LatencyPredictor, lut) -> CalibratedPredictor:
     if frame.empty:
         raise LutnasError(
             f"{lut} holds no whole-model measurements; time some on the target with: "
-            f"profile-device --whole-models 10 --no-layers --out {lut}"
+            f"profile-device --whole-models 10 --no-layers --out {quote(lut)}"
         )
     device = f"{config.get('device') or config.get('backend')} ({config.get('backend')})"
     items = [

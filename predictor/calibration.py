@@ -12,7 +12,10 @@ with ``m`` and ``v`` pulled towards 0 — the source rescaled by one factor — 
 say: a Bayesian ridge regression of ``y / p`` on ``MACs / p`` and ``act / p``, whose prior
 precision maximises the evidence (MacKay; scikit-learn's ``BayesianRidge``). Few or scattered
 points keep the map near ``k · p``; many consistent ones free the two terms. This is the
-``shrunk`` map, fitted from :data:`SHRUNK_MIN` points on (``scale``, ``k · p``, below). A target
+``shrunk`` map, fitted from :data:`SHRUNK_MIN` points on and kept when its leave-one-out error
+is not above that of ``scale`` (``k · p``, also used below :data:`SHRUNK_MIN`): with three or
+four scattered points the evidence can free both terms and the map pass through every point.
+A target
 may weigh the terms either way: XNNPACK on the host pays less for memory traffic than ONNX
 Runtime does (``v < 0``), torch eager, whose unfused layers each write their activations, more.
 
@@ -38,6 +41,8 @@ from lutnas.errors import LutnasError
 
 FLOOR = 0.01  # no prediction below this share of the source's (a map can go negative)
 SHRUNK_MIN = 3  # points from which the shrunk map is fitted (below: one factor)
+MAX_INTERVAL_LOG = 50.0  # a 90% interval's half-width in log space, at most (e^50: absurd)
+EXACT_LOO_MAX = 100  # up to this many points the shrunk map is refitted for each left out
 FITTED = ("scale", "shrunk")
 # Maps an earlier version fitted, by their design columns (``power`` is c·p^a): applied when a
 # predictor calibrated by it is loaded, never fitted now.
@@ -96,14 +101,48 @@ def _apply(kind: str, params: np.ndarray, x: Sequence[NetworkNumbers]) -> np.nda
 
 
 def _loo_log_residuals(kind: str, x: Sequence[NetworkNumbers], y: np.ndarray) -> np.ndarray:
-    """log(prediction / truth) of each point, predicted by the map fitted on the others."""
-    out = []
-    for i in range(len(y)):
-        keep = [j for j in range(len(y)) if j != i]
-        params = _fit(kind, [x[j] for j in keep], y[keep])
-        pred = max(float(_apply(kind, params, [x[i]])[0]), FLOOR * x[i].source_ms)
-        out.append(math.log(pred / y[i]))
-    return np.array(out)
+    """log(prediction / truth) of each point, predicted by the map fitted on the others.
+
+    Linear in the points: one factor's refits have a closed form; the shrunk map is refitted
+    for each point up to :data:`EXACT_LOO_MAX` points, and beyond that left out through the hat
+    matrix of the full fit (exact for its prior and noise precisions, which the others would
+    barely move)."""
+    p = _column("p", x)
+    if kind == "scale":
+        r = p / y
+        s1, s2 = r.sum(), (r * r).sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k = (s1 - r) / (s2 - r * r)  # k = Σr / Σr² without point i
+        pred = k * p
+    elif len(y) <= EXACT_LOO_MAX:
+        pred = np.empty(len(y))
+        for i in range(len(y)):
+            keep = np.arange(len(y)) != i
+            params = _fit(kind, [n for n, k in zip(x, keep, strict=True) if k], y[keep])
+            pred[i] = _apply(kind, params, [x[i]])[0]
+    else:
+        pred = p * _shrunk_loo_ratio(x, y)
+    pred = np.maximum(np.nan_to_num(pred, nan=0.0), FLOOR * p)
+    return np.log(pred / y)
+
+
+def _shrunk_loo_ratio(x: Sequence[NetworkNumbers], y: np.ndarray) -> np.ndarray:
+    """Leave-one-out ``y / p`` of the shrunk map through the hat matrix: ``t - e / (1 - h)``."""
+    from sklearn.linear_model import BayesianRidge
+
+    p = _column("p", x)
+    z = np.column_stack([_column("macs", x), _column("act", x)]) / p[:, None]
+    std = z.std(axis=0)
+    std[std == 0] = 1.0
+    zs = (z - z.mean(axis=0)) / std
+    t = y / p
+    fitted = BayesianRidge().fit(zs, t)
+    design = np.column_stack([np.ones(len(t)), zs])
+    penalty = np.diag([0.0, *([fitted.lambda_ / fitted.alpha_] * zs.shape[1])])
+    inverse = np.linalg.pinv(design.T @ design + penalty)
+    leverage = np.einsum("ij,jk,ik->i", design, inverse, design)
+    residual = t - fitted.predict(zs)
+    return t - residual / np.maximum(1.0 - leverage, 1e-12)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +170,20 @@ class Calibration:
         floor = FLOOR * np.array([n.source_ms for n in x])
         return np.maximum(pred, floor)
 
+    def choice(self) -> str:
+        """Which map was kept and why, in a few words (for reports)."""
+        one, shrunk = self.loo_rmspe.get("scale"), self.loo_rmspe.get("shrunk")
+        if self.kind == "scale" and shrunk is not None:
+            return (
+                f"one factor kept: its leave-one-out error ({one:.1f}%) is below the shrunk "
+                f"map's ({shrunk:.1f}%) on these {self.n} networks"
+            )
+        if self.kind == "scale":
+            return f"one factor kept: the shrunk map needs {SHRUNK_MIN} networks or more"
+        if self.kind == "shrunk":
+            return "the shrunk map kept: its leave-one-out error is not above one factor's"
+        return f"the {self.kind} map of an earlier lutnas"
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -142,14 +195,21 @@ class Calibration:
             loo = {str(k): (None if v is None else float(v)) for k, v in d["loo_rmspe"].items()}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LutnasError(f"a calibration record is damaged ({exc!r})") from None
-        if kind not in MODELS or not all(math.isfinite(v) for v in params) or width < 0:
+        if kind not in MODELS or not all(math.isfinite(v) for v in params):
             raise LutnasError(f"a calibration record is damaged (kind {kind!r}, {params})")
+        if not (math.isfinite(width) and 0 <= width <= MAX_INTERVAL_LOG):
+            raise LutnasError(
+                f"a calibration record is damaged (interval_log {width!r}, "
+                f"not from 0 to {MAX_INTERVAL_LOG:g})"
+            )
         return cls(kind=kind, params=params, n=n, loo_rmspe=loo, interval_log=width)
 
 
 def fit_calibration(x: Sequence[NetworkNumbers], y_ms: Sequence[float]) -> Calibration:
     """Fit the calibration map for these target measurements: ``shrunk`` from
-    :data:`SHRUNK_MIN` points on, one factor below.
+    :data:`SHRUNK_MIN` points on when its leave-one-out error is not above one factor's
+    (with three or four scattered points the shrunk map can pass through every point and
+    leave each out badly), one factor otherwise.
 
     Raises:
         LutnasError: no measurements, or a latency that is not a positive finite number.
@@ -161,7 +221,6 @@ def fit_calibration(x: Sequence[NetworkNumbers], y_ms: Sequence[float]) -> Calib
         raise LutnasError(f"target latencies must be positive numbers of ms, got {list(y)}")
     if any(not (n.source_ms > 0) for n in x):
         raise LutnasError("the source predictor gave a non-positive latency for a network")
-    kind = "shrunk" if len(y) >= SHRUNK_MIN else "scale"
     loo: dict[str, float | None] = {}
     residuals: dict[str, np.ndarray] = {}
     for k in FITTED:
@@ -170,6 +229,9 @@ def fit_calibration(x: Sequence[NetworkNumbers], y_ms: Sequence[float]) -> Calib
             continue
         residuals[k] = _loo_log_residuals(k, x, y)
         loo[k] = float(100 * np.sqrt(np.mean(np.expm1(residuals[k]) ** 2)))
+    kind = "scale"  # the shrunk map when it is fitted and leaves one out no worse
+    if loo["shrunk"] is not None and (loo["scale"] is None or loo["shrunk"] <= loo["scale"]):
+        kind = "shrunk"
     r = residuals.get(kind)
     width = float(np.quantile(np.abs(r), 0.9)) if r is not None else math.log(1.3)
     width *= 1 + 2 / len(y)  # few points: the residuals understate the spread

@@ -28,6 +28,7 @@ from predictor import features as F
 from predictor.api import LatencyPredictor
 from predictor.layer_estimator import LayerEstimator
 from predictor.metrics import PREDICTORS, Baselines, metrics, repeat_noise
+from predictor.named_networks import torchvision_graph, torchvision_layers
 from predictor.report import Report, plot
 from profiler.networks import TORCHVISION, repeat_measurements, torchvision_measurements
 
@@ -46,6 +47,7 @@ __all__ = [
     "plot",
     "repeat_noise",
     "split",
+    "torchvision_graph",
     "torchvision_layers",
     "torchvision_rows",
 ]
@@ -68,16 +70,6 @@ def held_out_archs(lut: str | Path, n: int, test_fraction: float = 0.25) -> list
         adopt_lut_spaces(store)
         _, test = split(store.models_frame(), test_fraction)
     return _archs(test.iloc[:n])
-
-
-def torchvision_layers(name: str, resolution: int = 224) -> list[LayerSpec]:
-    """The LUT rows of the torchvision network ``name`` (random weights) at ``resolution``."""
-    import torchvision.models as tvm
-
-    from predictor.decompose import decompose_module
-
-    model = getattr(tvm, name)(weights=None)
-    return decompose_module(model, (1, 3, resolution, resolution)).specs
 
 
 def _sums(predictor: LatencyPredictor, archs: Sequence[Arch]) -> np.ndarray:

@@ -1,11 +1,12 @@
 """Features of a network for the predictor: per-layer costs, summed per architecture.
 
-A network is a list of :class:`~lut.spec.LayerSpec`. Each layer becomes one row of
-:data:`LAYER_COLUMNS` (its LUT latency, split by op kind, feature-map scale, skip, SE and
-activation, plus analytic FLOPs, parameters and activation memory); a network's row is the sum
-of its layers' rows, and :func:`network_features` derives the model inputs
-(:data:`FEATURES`) from those sums: absolute sums, shares of the LUT sum, counts and the input
-resolution. The predictor learns ``log(measured / lut_sum)`` from them.
+A network is a list of :class:`~lut.spec.LayerSpec` (a chain or a graph: only the layers
+count). Each layer becomes one row of :data:`LAYER_COLUMNS` (its LUT latency, split by op
+group, feature-map scale, skip, SE and activation, plus analytic FLOPs, parameters and
+activation memory); a network's row is the sum of its layers' rows, and
+:func:`network_features` derives the model inputs (:data:`FEATURES`) from those sums:
+absolute sums, shares of the LUT sum, counts and the input resolution. The predictor learns
+``log(measured / lut_sum)`` from them.
 
 Units: latencies in ms, MACs and parameters in millions, activation memory in millions of
 fp32 elements.
@@ -19,9 +20,24 @@ import numpy as np
 
 from lut.spec import ACTS, LayerSpec
 
-OP_GROUPS = ("stem", "conv", "dconv", "mbconv", "head", "fc")  # fcact counts as fc
+# op groups: the spaces' ops (fcact counts as fc), then the graph units by what they cost:
+# residual blocks (ResNet, RegNet), pooling, element-wise joins, and data movement
+OP_GROUPS = ("stem", "conv", "dconv", "mbconv", "head", "fc", "block", "pool", "eltwise", "move")
+GROUP_OF = {
+    "fcact": "fc",
+    "basic": "block",
+    "bottleneck": "block",
+    "maxpool": "pool",
+    "avgpool": "pool",
+    "gpool": "pool",
+    "add": "eltwise",
+    "mul": "eltwise",
+    "concat": "move",
+    "split": "move",
+    "shuffle": "move",
+}
 SCALES = 6  # feature-map scale buckets: input / 1, 2, 4, 8, 16, >= 32
-SKIP_KINDS = ("idskip", "poolskip")
+SKIP_KINDS = ("idskip", "poolskip", "convskip")
 
 LAYER_COLUMNS: tuple[str, ...] = (
     "lut_ms",
@@ -69,7 +85,23 @@ def layer_cost(spec: LayerSpec) -> tuple[float, float, float]:
         acts += a
 
     if spec.op in ("stem", "conv"):
+        add(*_conv_cost(cin, cout, k, spec.group_count, hw_out), cout * hw_out)
+    elif spec.op == "basic":
         add(*_conv_cost(cin, cout, k, 1, hw_out), cout * hw_out)
+        add(*_conv_cost(cout, cout, k, 1, hw_out), cout * hw_out)
+    elif spec.op == "bottleneck":
+        mid = spec.mid_channels
+        add(*_conv_cost(cin, mid, 1, 1, hw_in), mid * hw_in)
+        add(*_conv_cost(mid, mid, k, spec.group_count, hw_out), mid * hw_out)
+        add(*_conv_cost(mid, cout, 1, 1, hw_out), cout * hw_out)
+    elif spec.op in ("maxpool", "avgpool"):
+        add(float(k * k * cin * hw_out), 0.0, cout * hw_out)
+    elif spec.op == "gpool":
+        add(float(cin * hw_in), 0.0, float(cout))
+    elif spec.op in ("add", "mul"):
+        add(float(cin * hw_in), 0.0, cin * hw_in + cout * hw_out)  # the second input, the sum
+    elif spec.op in ("concat", "split", "shuffle"):
+        add(0.0, 0.0, cout * hw_out)  # copies, no arithmetic
     elif spec.op == "dconv":
         add(*_conv_cost(cin, cin, k, cin, hw_out), cin * hw_out)
         add(*_conv_cost(cin, cout, 1, 1, hw_out), cout * hw_out)
@@ -94,12 +126,15 @@ def layer_cost(spec: LayerSpec) -> tuple[float, float, float]:
         if cin != cout:
             add(*_conv_cost(cin, cout, 1, 1, hw_out), cout * hw_out)
         add(float(cout * hw_out), 0.0, float(cout * hw_out))
+    elif spec.skip == "convskip":
+        add(*_conv_cost(cin, cout, 1, 1, hw_out), cout * hw_out)
+        add(float(cout * hw_out), 0.0, float(cout * hw_out))
     return macs / 1e6, params / 1e6, acts / 1e6
 
 
 def scale_bucket(spec: LayerSpec, resolution: int) -> int:
     """0 at the network's input size, +1 per halving, capped; the classifier is last."""
-    if spec.op in ("fc", "fcact"):
+    if spec.op in ("fc", "fcact") or spec.input_shape == (1, spec.cin):
         return SCALES - 1
     ratio = max(1.0, resolution / max(1, spec.input_h))
     return min(SCALES - 1, int(round(math.log2(ratio))))
@@ -109,7 +144,7 @@ def layer_row(spec: LayerSpec, latency_ms: float, estimated: bool, resolution: i
     """One layer's contribution to the sums of :data:`LAYER_COLUMNS`."""
     row = np.zeros(len(LAYER_COLUMNS))
     macs, params, acts = layer_cost(spec)
-    op = "fc" if spec.op == "fcact" else spec.op
+    op = GROUP_OF.get(spec.op, spec.op)
     scale = scale_bucket(spec, resolution)
     row[_COL["lut_ms"]] = latency_ms
     row[_COL["est_ms"]] = latency_ms if estimated else 0.0
@@ -127,7 +162,7 @@ def layer_row(spec: LayerSpec, latency_ms: float, estimated: bool, resolution: i
         row[_COL["n_se"]] = 1
     if spec.op in ("dconv", "mbconv") and spec.kernel >= 5:
         row[_COL["ms_dw_k5"]] = latency_ms
-    if spec.op != "fc":
+    if spec.op != "fc" and spec.act in ACTS:  # fc's act is not applied; "none" is none
         row[_COL[f"ms_act_{spec.act}"]] = latency_ms
     return row
 

@@ -1,10 +1,16 @@
 """Fitting a predictor: a LUT's rows and whole-model measurements in, the correction model, the
 layer estimator and the metadata record out; and taking the rows of a LUT measured like a
-saved predictor's."""
+saved predictor's.
+
+The whole models are the LUT's architectures and, where ``profile-device
+--whole-models-include`` timed some, torchvision networks (``training_networks`` in the LUT's
+metadata, :mod:`profiler.networks`): a network's features are the sums of the layers it
+decomposes into, like an architecture's."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +20,7 @@ import pandas as pd
 from lut.identity import with_identity_defaults
 from lut.spec import LayerSpec
 from lut.store import LutStore
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from lutnas.spaces.stored import adopt_lut_spaces, definitions_of
@@ -22,6 +29,7 @@ from predictor.layer_estimator import MIN_ROWS, LayerEstimator
 from predictor.model import Fitted, fit_correction
 from predictor.persistence import new_meta
 from predictor.sums import NetworkSums
+from profiler.networks import training_networks
 from profiler.on_demand import config_diff
 
 log = logging.getLogger(__name__)
@@ -73,18 +81,59 @@ def _measurements(store: LutStore, measurements: object) -> list[tuple[Arch, flo
     return out
 
 
+def _chosen_networks(
+    recorded: dict[str, dict], networks: Sequence[str] | None, default: bool
+) -> list[dict]:
+    """The recorded training networks to fit on: all when ``networks`` is None and
+    ``default``, else those named (``resnet18`` or ``resnet18@224``)."""
+    if networks is None:
+        return list(recorded.values()) if default else []
+    chosen = []
+    for name in networks:
+        hits = [r for k, r in recorded.items() if name in (k, r["name"])]
+        if not hits:
+            have = ", ".join(sorted(recorded)) or "none"
+            raise LutnasError(
+                f"network {name!r} was not timed into this LUT (it has: {have}); time it with "
+                "profile-device --whole-models-include NAME --out LUT"
+            )
+        chosen += [r for r in hits if r not in chosen]
+    return chosen
+
+
+def _network_data(
+    records: list[dict],
+) -> list[tuple[str, list[LayerSpec], int, float]]:
+    """(``name@resolution``, layers, resolution, latency ms) of each training network."""
+    if not records:
+        return []
+    from predictor.named_networks import torchvision_layers  # torch: only when there are some
+
+    return [
+        (
+            f"{r['name']}@{int(r['resolution'])}",
+            torchvision_layers(r["name"], int(r["resolution"])),
+            int(r["resolution"]),
+            float(r["median_ms"]),
+        )
+        for r in records
+    ]
+
+
 def fit_predictor(
     lut: LutStore | str | Path,
     measurements: object = None,
     *,
     seed: int = 0,
     estimate_missing: bool = True,
+    networks: Sequence[str] | None = None,
 ) -> FitResult:
     """Fit on a LUT and whole-model measurements (see ``LatencyPredictor.fit``).
 
     Raises:
         LutnasError: too few usable measurements (architectures whose every layer is in the
-            LUT), or an unreadable LUT.
+            LUT), a network named in ``networks`` that the LUT has not timed, or an unreadable
+            LUT.
     """
     store, opened = as_store(lut)
     try:
@@ -99,9 +148,13 @@ def fit_predictor(
         }
         adopt_lut_spaces(store)  # its whole models decode without their space files
         data = _measurements(store, measurements)
+        records = _chosen_networks(
+            training_networks(store.meta), networks, default=measurements is None
+        )
     finally:
         if opened:
             store.close()
+    nets = _network_data(records)
     estimator = None
     if estimate_missing and len(rows) >= MIN_ROWS:
         estimator = LayerEstimator.fit([LayerSpec.from_key(k) for k in rows], list(rows.values()))
@@ -113,38 +166,54 @@ def fit_predictor(
             continue
         usable.append((arch, ms))
         sums.append(vec)
+    used_nets = []
+    for name, specs, res, ms in nets:
+        vec, missing = network_sums.of_specs(specs, res)
+        if missing:
+            log.warning(
+                "network %s has %d layers missing from the LUT and was left out of training; "
+                "profile-device --whole-models-include %s --out %s profiles them",
+                name,
+                len(missing),
+                name.split("@")[0],
+                meta_lut["path"],
+            )
+            continue
+        used_nets.append((name, res, ms))
+        sums.append(vec)
     if len(usable) < len(data):
         log.warning(
             "%d of %d measured architectures have layers missing from the LUT and "
             "were left out of training; profile-device --fill-models --out %s profiles them",
             len(data) - len(usable),
             len(data),
-            meta_lut["path"],
+            quote(meta_lut["path"]),
         )
-    if not usable:
+    if not usable and not used_nets:
         raise LutnasError(
             f"none of the {len(data)} whole-model measurements can be used: "
             + (
                 "the LUT holds no whole-model rows; measure some with profile-device "
-                f"--out {meta_lut['path']} --whole-models 300"
+                f"--out {quote(meta_lut['path'])} --whole-models 300"
                 if not data
                 else "their layers are missing from the LUT; profile them with: "
-                f"profile-device --fill-models --out {meta_lut['path']} (with the options the "
-                "LUT was profiled with, e.g. --backend, --threads, --runs, --warmup)"
+                f"profile-device --fill-models --out {quote(meta_lut['path'])} (with the "
+                "options the LUT was profiled with, e.g. --backend, --threads, --runs, --warmup)"
             )
         )
     sums_arr = np.array(sums)
-    res = np.array([a.resolution for a, _ in usable])
+    res = np.array([a.resolution for a, _ in usable] + [r for _, r, _ in used_nets])
     x = F.network_features(sums_arr, res)
-    y_ms = np.array([ms for _, ms in usable])
+    y_ms = np.array([ms for _, ms in usable] + [ms for _, _, ms in used_nets])
     lut_sum = F.column(sums_arr, "lut_ms")
     fitted = fit_correction(x, y_ms, seed)
     training = {
-        "measurements": len(usable),
-        "left_out": len(data) - len(usable),
+        "measurements": len(y_ms),
+        "left_out": len(data) - len(usable) + len(nets) - len(used_nets),
         "spaces": sorted({a.space for a, _ in usable}),
         "space_definitions": definitions_of(a.space for a, _ in usable),
-        "resolutions": sorted({int(a.resolution) for a, _ in usable}),
+        "networks": sorted(name for name, _, _ in used_nets),
+        "resolutions": sorted({int(r) for r in res}),
         "latency_range_ms": [float(y_ms.min()), float(y_ms.max())],
         "lut_sum_ratio_median": float(np.median(y_ms / lut_sum)),
         "seed": seed,
@@ -178,7 +247,7 @@ def matching_lut_rows(
                 f"the predictor {predictor_path} was fitted on a LUT measured with another "
                 f"device, backend or settings than {store.path} ({'; '.join(diffs)}"
                 f"); its predictions would not hold there. Fit one for this LUT: "
-                f"lutnas fit --lut {store.path} --out NEW.predictor"
+                f"lutnas fit --lut {quote(store.path)} --out NEW.predictor"
             )
         return _layer_rows(store), str(Path(store.path).resolve())
     finally:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import xgboost as xgb
 
-from lut.spec import ACTS, OPS, LayerSpec
+from lut.spec import ACTS, ALL_OPS, LayerSpec
 from lutnas.errors import LutnasError
 from predictor.features import layer_cost
 
@@ -47,12 +47,18 @@ SHAPE_FEATURES: tuple[str, ...] = (
     "se_act_relu",
     "idskip",
     "poolskip",
+    "convskip",
+    "post_act",
     *(f"act_{a}" for a in ACTS),
     "log_cin",
     "log_cout",
     "log_input_h",
     "log_output_h",
-    *(f"op_{op}" for op in OPS),
+    "log_groups",
+    "padding",
+    "parts",
+    "bias_no_bn",
+    *(f"op_{op}" for op in ALL_OPS),
 )
 
 
@@ -76,12 +82,18 @@ def shape_features(specs: Sequence[LayerSpec]) -> np.ndarray:
                 float(s.se_ratio > 0 and s.se_act == "relu"),
                 float(s.skip == "idskip"),
                 float(s.skip == "poolskip"),
+                float(s.skip == "convskip"),
+                float(bool(s.post)),
                 *(float(s.act == a) for a in ACTS),
                 np.log(s.cin),
                 np.log(s.cout),
                 np.log(s.input_h),
                 np.log(s.output_hw[0]),
-                *(float(s.op == op) for op in OPS),
+                np.log(s.group_count),
+                s.padding,
+                len(s.parts),
+                float(not s.bn),
+                *(float(s.op == op) for op in ALL_OPS),
             ]
         )
     return np.asarray(rows, dtype=float).reshape(len(rows), len(SHAPE_FEATURES))

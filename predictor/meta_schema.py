@@ -1,12 +1,24 @@
 """The predictor's ``meta.json`` record: its keys and the checks of every field
-(:func:`validate_meta`). The format as a whole is described in :mod:`predictor.persistence`."""
+(:func:`validate_meta`), the hash that seals it (:func:`seal`) and the names its files are
+stored under (:func:`stored_name`). The format as a whole is described in
+:mod:`predictor.persistence`.
+
+Schema versions: 1 stored each file under its plain name (``point.ubj``) and did not seal the
+record; 2 stores each under a name carrying its hash (``point.<16 hex>.ubj``, so a new version
+is written beside the old one and the record swaps them) and seals the record.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
+from lutnas.cli_util import quote
+
 FORMAT = "lutnas-predictor"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+RECORD_HASH = "record_sha256"  # the seal: SHA-256 of the rest of the record
 META_FILE = "meta.json"
 POINT_FILE = "point.ubj"
 QUANTILES_FILE = "quantiles.ubj"
@@ -42,6 +54,42 @@ def layer_file(kind: str) -> str:
     return f"layers-{kind}.ubj"
 
 
+def stored_name(name: str, digest: str, schema_version: int) -> str:
+    """The name file ``name`` with SHA-256 ``digest`` has in a predictor directory of this
+    schema version: ``point.ubj`` (schema 1), ``point.1a2b3c4d5e6f7a8b.ubj`` (from schema 2)."""
+    if schema_version < 2:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}.{digest[:16]}.{suffix}" if dot else f"{name}.{digest[:16]}"
+
+
+def record_hash(meta: dict) -> str:
+    """SHA-256 of the record without its seal, in one canonical JSON form."""
+    rest = {k: v for k, v in meta.items() if k != RECORD_HASH}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def seal(meta: dict) -> dict:
+    """``meta`` (after a JSON round trip, as it will be read back) with its seal."""
+    meta = json.loads(json.dumps({k: v for k, v in meta.items() if k != RECORD_HASH}))
+    return {**meta, RECORD_HASH: record_hash(meta)}
+
+
+def seal_problem(meta: dict) -> str | None:
+    """Why the record's seal does not hold (None: it holds, or the schema predates seals)."""
+    if not is_int(meta.get("schema_version")) or meta["schema_version"] < 2:
+        return None
+    if RECORD_HASH not in meta:
+        return f"{RECORD_HASH} is missing (every record from schema 2 on is sealed)"
+    if meta[RECORD_HASH] != record_hash(meta):
+        return (
+            f"the record does not match its {RECORD_HASH}: a value in meta.json was edited or "
+            "damaged after lutnas wrote it"
+        )
+    return None
+
+
 def validate_meta(meta: object) -> list[str]:
     """Problems with a metadata record (empty when it follows the schema); each names the field
     and what it must be."""
@@ -72,6 +120,10 @@ def validate_meta(meta: object) -> list[str]:
             )
     if "files" in meta:
         problems += _file_problems(meta)
+    if not problems:  # every key is there: now the values a prediction uses
+        from predictor.meta_values import value_problems
+
+        problems += value_problems(meta)
     return problems
 
 
@@ -109,6 +161,5 @@ def refit_hint(meta: object, path: str | Path) -> str:
     """``refit it: lutnas fit --lut LUT --out PATH`` with the recorded LUT where there is one."""
     lut = meta.get("lut") if isinstance(meta, dict) else None
     lut_path = lut.get("path") if isinstance(lut, dict) else None
-    if not isinstance(lut_path, str):
-        lut_path = "LUT"
-    return f"refit it: lutnas fit --lut {lut_path} --out {path}"
+    lut_arg = quote(lut_path) if isinstance(lut_path, str) else "LUT"
+    return f"refit it: lutnas fit --lut {lut_arg} --out {quote(path)}"

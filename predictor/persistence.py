@@ -33,6 +33,7 @@ import numpy as np
 import xgboost as xgb
 
 from lutnas import __version__
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from predictor import features as F
 from predictor.layer_estimator import LayerEstimator
@@ -47,6 +48,7 @@ from predictor.meta_schema import (  # the record's names, importable from here 
     refit_hint,
     validate_meta,
 )
+from predictor.meta_values import row_problems
 from predictor.model import ALPHAS, BASE_TERMS, OOD_MARGIN, Fitted
 from predictor.predictor_dir import check_out, read_dir, write_dir
 
@@ -167,7 +169,7 @@ def load(path: str | Path) -> Stored:
             ranges=meta["ood"]["ranges"],
             base_coef=np.array(meta["base"]["coef"], dtype=float),
         )
-        lut_rows = {str(k): float(v) for k, v in json.loads(files[ROWS_FILE]).items()}
+        lut_rows = _lut_rows(files[ROWS_FILE], meta, path)
         estimator = None
         if meta.get("layer_estimator"):
             raw = {k: files[layer_file(k)] for k in meta["layer_estimator"]["kinds"]}
@@ -178,6 +180,28 @@ def load(path: str | Path) -> Stored:
             f"{str(exc).strip()[:200]}); {refit_hint(meta, path)}"
         ) from None
     return Stored(meta=meta, fitted=fitted, estimator=estimator, lut_rows=lut_rows)
+
+
+def _lut_rows(data: bytes, meta: dict, path: str | Path) -> dict[str, float]:
+    """The LUT snapshot, every row range-checked (see :func:`predictor.meta_values.row_problems`).
+
+    Raises:
+        LutnasError: not JSON, or a row that is not a positive number of ms.
+    """
+    try:
+        rows = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise LutnasError(
+            f"{Path(path) / ROWS_FILE} is not valid JSON ({type(exc).__name__}); "
+            + refit_hint(meta, path)
+        ) from None
+    problems = row_problems(rows)
+    if problems:
+        raise LutnasError(
+            f"{Path(path) / ROWS_FILE} (the LUT rows the predictor carries): {problems[0]}; "
+            + refit_hint(meta, path)
+        )
+    return {str(k): float(v) for k, v in rows.items()}
 
 
 def check_features(meta: dict, path: str | Path) -> None:
@@ -194,7 +218,7 @@ def check_features(meta: dict, path: str | Path) -> None:
         raise LutnasError(
             f"{path} was written by an older lutnas ({meta['tool_version']}, created "
             f"{meta['created_at']}) whose model takes other inputs; it must be refit with this "
-            f"version: lutnas fit --lut {meta['lut']['path']} --out {path}"
+            f"version: lutnas fit --lut {quote(meta['lut']['path'])} --out {quote(path)}"
         )
     if meta["features"] != list(F.FEATURES) or meta["model_features"] != list(F.MODEL_FEATURES):
         raise LutnasError(

@@ -10,6 +10,7 @@ built only when the error is raised).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -77,17 +78,40 @@ class Prediction:
         return "\n".join(lines)
 
 
-def missing_error(keys: Sequence[str], what: str, how: str) -> LutnasError:
+class MissingRowsError(LutnasError):
+    """Layers missing from the LUT that a strict prediction refuses. Its text speaks to Python
+    callers (``strict=False``); a command words it for its users with :meth:`for_command`.
+
+    Attributes:
+        keys: the missing layer keys.
+        what: the network they belong to (``"the network"``, ``"2 architecture(s)"``).
+        how: advice on measuring them.
+    """
+
+    def __init__(self, keys: Sequence[str], what: str, how: str) -> None:
+        self.keys, self.what, self.how = list(keys), what, how
+        super().__init__(self._text("strict=True refuses", "pass strict=False"))
+
+    def for_command(self, flag: str = "--strict") -> str:
+        """The message for a command whose option ``flag`` asked for strictness."""
+        return self._text(f"{flag} refuses", f"drop {flag}")
+
+    def _text(self, refuses: str, instead: str) -> str:
+        keys = self.keys
+        shown = ", ".join(keys[:_SHOW_KEYS]) + (
+            f", ... ({len(keys)} in all)" if len(keys) > _SHOW_KEYS else ""
+        )
+        return (
+            f"{len(keys)} layer(s) of {self.what} are not in the LUT and {refuses} to "
+            f"estimate them: {shown}. {self.how} Or {instead} to estimate them (the "
+            "prediction then reports its estimated share)."
+        )
+
+
+def missing_error(keys: Sequence[str], what: str, how: str) -> MissingRowsError:
     """The error refusing rows missing from the LUT: the keys (the first 20), ``how`` to
     measure them, and the non-strict alternative."""
-    shown = ", ".join(keys[:_SHOW_KEYS]) + (
-        f", ... ({len(keys)} in all)" if len(keys) > _SHOW_KEYS else ""
-    )
-    return LutnasError(
-        f"{len(keys)} layer(s) of {what} are not in the LUT and strict=True refuses to "
-        f"estimate them: {shown}. {how} Or pass strict=False to estimate them (the "
-        "prediction then reports its estimated share)."
-    )
+    return MissingRowsError(keys, what, how)
 
 
 def predict_archs(
@@ -138,26 +162,54 @@ def predict_specs(
     Raises:
         LutnasError: a refused missing row (see :func:`predict_archs`).
     """
-    vec, missing = sums.of_specs(specs, resolution)
-    missing = tuple(dict.fromkeys(missing))
-    if missing and (strict or sums.estimator is None):
-        raise missing_error(list(missing), what, how())
-    row = vec[None, :]
-    x = F.network_features(row, np.array([resolution]))
-    log_point, log_low, log_high = fitted.predict_log_ratio(x)
-    lut_ms = F.column(row, "lut_ms")
-    reasons = fitted.out_of_distribution(x)[0]
-    lut = float(lut_ms[0])
-    est = float(F.column(row, "est_ms")[0])
-    return Prediction(
-        latency_ms=float((lut_ms * np.exp(log_point))[0]),
-        low_ms=float((lut_ms * np.exp(log_low))[0]),
-        high_ms=float((lut_ms * np.exp(log_high))[0]),
-        lut_sum_ms=lut,
-        estimated_share=est / lut if lut else 0.0,
-        estimated_keys=missing,
-        measured_keys=measured,
-        out_of_distribution=bool(reasons),
-        ood_reasons=tuple(reasons),
-        layers=tuple(s.key for s in specs),
+    (prediction,) = predict_networks(
+        fitted, sums, [(specs, resolution)], strict=strict, what=what, how=how
     )
+    return dataclasses.replace(prediction, measured_keys=measured) if measured else prediction
+
+
+def predict_networks(
+    fitted: Fitted,
+    sums: NetworkSums,
+    networks: Sequence[tuple[Sequence[LayerSpec], int]],
+    *,
+    strict: bool,
+    what: str,
+    how: Callable[[], str],
+) -> list[Prediction]:
+    """Detailed predictions of many networks (each its layers and input height) in one model
+    call: the missing rows of all of them estimated together, then one call each of the point
+    and interval models and one OOD check for every row.
+
+    Raises:
+        LutnasError: a refused missing row (``what`` names the networks of one of several).
+    """
+    if not networks:
+        return []
+    vecs, missing = sums.of_networks(networks)
+    refused = list(dict.fromkeys(k for keys in missing for k in keys))
+    if refused and (strict or sums.estimator is None):
+        if len(networks) > 1:
+            what = f"{sum(bool(m) for m in missing)} of the {len(networks)} networks"
+        raise missing_error(refused, what, how())
+    x = F.network_features(vecs, np.array([float(r) for _, r in networks]))
+    log_point, log_low, log_high = fitted.predict_log_ratio(x)
+    lut_ms = F.column(vecs, "lut_ms")
+    est_ms = F.column(vecs, "est_ms")
+    latency, low, high = (lut_ms * np.exp(v) for v in (log_point, log_low, log_high))
+    reasons = fitted.out_of_distribution(x)
+    return [
+        Prediction(
+            latency_ms=float(latency[i]),
+            low_ms=float(low[i]),
+            high_ms=float(high[i]),
+            lut_sum_ms=float(lut_ms[i]),
+            estimated_share=float(est_ms[i] / lut_ms[i]) if lut_ms[i] else 0.0,
+            estimated_keys=missing[i],
+            measured_keys=(),
+            out_of_distribution=bool(reasons[i]),
+            ood_reasons=tuple(reasons[i]),
+            layers=tuple(s.key for s in specs),
+        )
+        for i, (specs, _) in enumerate(networks)
+    ]

@@ -76,6 +76,20 @@ class NetworkSums:
             vec += row
         return vec, tuple(k for k, _ in missing)
 
+    def of_networks(
+        self, networks: Sequence[tuple[Sequence[LayerSpec], int]]
+    ) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+        """:meth:`of_specs` of many networks (layers, input height): one row each, and each
+        one's keys missing from the LUT (once each); the missing rows of all of them are
+        estimated in one call."""
+        self._estimate([s for specs, _ in networks for s in specs])
+        vecs, missing = [], []
+        for specs, resolution in networks:
+            vec, keys = self.of_specs(specs, resolution)
+            vecs.append(vec)
+            missing.append(tuple(dict.fromkeys(keys)))
+        return np.array(vecs).reshape(len(vecs), len(F.LAYER_COLUMNS)), missing
+
     def _estimate(self, specs: Sequence[LayerSpec]) -> None:
         """Estimate, in one call, the rows of ``specs`` neither in the LUT nor estimated yet."""
         if self.estimator is None:

@@ -32,11 +32,19 @@ class Workload:
         key: a LayerSpec key or an architecture key; names the workload in errors and caches.
         build: returns a fresh ``nn.Module`` in eval mode (random weights are fine).
         input_shape: the batch-1 input tensor shape, e.g. ``(1, 3, 224, 224)``.
+        more_input_shapes: the shapes of further inputs, for a module taking several tensors
+            (an add, a concat); backends feed one random tensor per shape, in this order.
     """
 
     key: str
     build: Callable[[], object]
     input_shape: tuple[int, ...]
+    more_input_shapes: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """Every input's shape, the first being ``input_shape``."""
+        return (tuple(self.input_shape), *(tuple(s) for s in self.more_input_shapes))
 
 
 class Backend(ABC):

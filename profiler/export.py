@@ -8,11 +8,14 @@ delegates), faster still (benchmarks/tflite_export_time.py).
 Both go through :func:`cached_export`: a file is named by a hash of the workload key, its input
 shape and the export settings, so a resumed or repeated run never exports a layer twice, and a
 changed exporter never reuses a stale file. Files are written to a temporary name and renamed,
-so a crash never leaves a half-written file under a cached name.
+so a crash never leaves a half-written file under a cached name, and a cached file is used only
+while its bytes match the hash recorded beside it (:mod:`profiler.cache_entry`): a damaged one
+is exported again, with a warning.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
@@ -23,6 +26,9 @@ from pathlib import Path
 
 import torch
 
+from lut.unit_modules import ChannelSplit
+from lutnas.errors import LutnasError
+from profiler import cache_entry
 from profiler.base import BackendError, Workload
 
 OPSET = 17
@@ -35,8 +41,9 @@ TFLITE_INT8_VERSION = 1  # bump whenever the int8 files written change (profiler
 _LOCKS = {"onnx": threading.Lock(), "tflite": threading.Lock()}
 _EXPORT_LOCK = _LOCKS["onnx"]
 
-# writes a module (eval mode) for a batch-1 input of the given torch shape to a path
-Writer = Callable[[torch.nn.Module, tuple[int, ...], Path], None]
+# writes a module (eval mode) for a batch-1 input of the given torch shape to a path; a module
+# taking several tensors (an add, a concat) gets the tuple of their shapes (:func:`shapes_arg`)
+Writer = Callable[[torch.nn.Module, tuple, Path], None]
 
 
 def default_cache_dir(fmt: str = "onnx") -> Path:
@@ -103,44 +110,88 @@ def cached_export(
 
     The name hashes the workload key, input shape and ``settings``. ``write`` gets the module
     (``workload.build()``, eval mode), the input shape and a temporary path, which is renamed
-    onto the cached name only once ``write`` has returned; on any failure it is removed.
+    onto the cached name only once ``write`` has returned; on any failure it is removed. A
+    cached file is used only if it still matches its recorded hash, else written again.
 
     Raises:
         BackendError: building or writing failed; the message names the workload.
+        LutnasError: the cache directory is full or not writable (the message names it).
     """
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(fmt)
-    tag = f"{workload.key}|{workload.input_shape}|{sorted(settings.items())}"
+    tag = f"{workload.key}|{shapes_arg(workload)}|{sorted(settings.items())}"
     path = cache_dir / f"{hashlib.sha1(tag.encode()).hexdigest()[:20]}.{fmt}"
     with _LOCKS[fmt]:
-        if not path.exists():
+        if not cache_entry.verified(path):
             _export(workload, path, fmt, write)
     return path
 
 
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _storage_error(exc: BaseException) -> OSError | None:
+    """The full-disk or permission error behind ``exc`` (its chain), if that is what it is."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _export(workload: Workload, path: Path, fmt: str, write: Writer) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    label = {"onnx": "ONNX", "tflite": "TFLite"}.get(fmt, fmt)
+    tmp = cache_entry.temp_file(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cache_entry.sweep(path.parent)
         module = workload.build()
         module.eval()
-        write(module, tuple(workload.input_shape), tmp)
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cached file
+        write(module, shapes_arg(workload), tmp)
+        cache_entry.publish(tmp, path)
     except Exception as exc:
-        label = {"onnx": "ONNX", "tflite": "TFLite"}.get(fmt, fmt)
+        storage = _storage_error(exc)
+        if storage is not None:  # every further export would fail alike: stop, name the place
+            raise LutnasError(
+                f"cannot write the export cache {path.parent} ({storage.strerror}) while "
+                f"exporting {workload.key} to {label}; free space there or set LUTNAS_CACHE_DIR "
+                "to a writable directory with room, then run the same command again: finished "
+                "rows are saved"
+            ) from None
         raise BackendError(f"exporting {workload.key} to {label} failed: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _write_onnx(module: torch.nn.Module, input_shape: Sequence[int], path: Path) -> None:
+def shapes_arg(workload: Workload) -> tuple:
+    """What a :data:`Writer` gets: the input shape, or the tuple of every input's shape for a
+    workload of several inputs (single-input files keep the names they always had)."""
+    if workload.more_input_shapes:
+        return workload.input_shapes
+    return tuple(workload.input_shape)
+
+
+def input_shape_list(shapes: tuple) -> list[tuple[int, ...]]:
+    """A :data:`Writer`'s shape argument as a list of input shapes."""
+    if shapes and isinstance(shapes[0], (tuple, list)):
+        return [tuple(int(d) for d in s) for s in shapes]
+    return [tuple(int(d) for d in shapes)]
+
+
+def _write_onnx(module: torch.nn.Module, input_shape: Sequence, path: Path) -> None:
+    shapes = input_shape_list(tuple(input_shape))
+    names = ["input"] if len(shapes) == 1 else [f"input{i}" for i in range(len(shapes))]
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        args = tuple(torch.randn(s) for s in shapes)
+        n_out = len(module.parts) if isinstance(module, ChannelSplit) else 1
         torch.onnx.export(
             module,
-            (torch.randn(tuple(input_shape)),),
+            args,
             str(path),
-            input_names=["input"],
-            output_names=["output"],
+            input_names=names,
+            output_names=["output"] if n_out == 1 else [f"output{i}" for i in range(n_out)],
             opset_version=OPSET,
             dynamo=False,
         )

@@ -10,21 +10,39 @@ be re-run without re-measuring:
   ``attempts``, ``timed_as`` (``module``: torchvision's own module; ``layers``: the chain of
   lutnas layer modules it decomposes into, on a backend whose exporter writes only those, such
   as LiteRT), and later measurements' medians in ``repeats_ms``};
-- ``repeat_measurements``: {arch key: [median ms, ...]}, the measurements after the first.
+- ``repeat_measurements``: {arch key: [median ms, ...]}, the measurements after the first;
+- ``training_networks``: {``name@resolution``: the measurement's statistics, ``name``,
+  ``resolution``, ``attempts``, ``timed_as``}, torchvision networks timed as training data for
+  the predictor (:func:`profile_networks`, ``profile-device --whole-models-include``), apart from
+  ``torchvision_models`` so a report's torchvision networks stay held out.
+
+A network's layers come from ``layers_of(name, resolution)``: its LayerSpecs in order (a chain)
+or its :class:`~lut.network.SpecGraph` (``predictor.evaluate.torchvision_graph``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from profiler.base import Backend, Workload, host_backend
-from profiler.loop import ProfileSettings, measure_steady, profile_layers, reference_for
+from profiler.loop import (
+    ProfileReport,
+    ProfileSettings,
+    measure_steady,
+    profile_layers,
+    reference_for,
+    run_workloads,
+)
 from profiler.workloads import arch_workload
+
+if TYPE_CHECKING:  # lut.network loads torch: only when a network is built or timed
+    from lut.network import SpecGraph
 
 TORCHVISION = (
     "mnasnet0_5",
@@ -38,6 +56,8 @@ TORCHVISION = (
 )
 TORCHVISION_KEY = "torchvision_models"  # LUT metadata keys written here
 REPEATS_KEY = "repeat_measurements"
+TRAINING_KEY = "training_networks"
+LayersOf = Callable[[str, int], "SpecGraph | Sequence[LayerSpec]"]
 
 
 def torchvision_measurements(meta: dict) -> dict[str, dict]:
@@ -56,24 +76,34 @@ def _backend_for(store: LutStore) -> Backend:
 
 
 def _torchvision_model(name: str):
-    import torchvision.models as tvm
+    from profiler.torchvision_nets import build_network
 
-    return getattr(tvm, name)(weights=None).eval()
+    return build_network(name)
 
 
-def _as_layers(specs: Sequence[LayerSpec]):
-    """The network of ``specs`` built from lutnas's own layer modules (what a backend whose
+def training_networks(meta: dict) -> dict[str, dict]:
+    """The training networks recorded in a LUT's metadata (``name@resolution`` → record)."""
+    return dict(meta.get(TRAINING_KEY) or {})
+
+
+def as_graph(layers: SpecGraph | Sequence[LayerSpec]) -> SpecGraph:
+    """A network's layers as a graph (a list of LayerSpecs is a chain)."""
+    from lut.network import SpecGraph
+
+    return layers if isinstance(layers, SpecGraph) else SpecGraph.chain(layers)
+
+
+def _as_layers(layers: SpecGraph | Sequence[LayerSpec]):
+    """The network of ``layers`` built from lutnas's own layer modules (what a backend whose
     exporter writes only those can time; a torchvision network decomposes into exactly these
     layers, so it is the same network, layer for layer)."""
-    from torch import nn
+    from lut.network import build_network
 
-    from lut.modules import build_layer
-
-    return nn.Sequential(*(build_layer(s) for s in specs)).eval()
+    return build_network(as_graph(layers))
 
 
 def _torchvision_workload(
-    backend: Backend, name: str, resolution: int, layers_of: Callable
+    backend: Backend, name: str, resolution: int, layers_of: LayersOf
 ) -> tuple[Workload, str]:
     """The workload timing torchvision's ``name`` on ``backend``, and its form: ``module``
     (torchvision's own), or ``layers`` where the backend's exporter takes lutnas's modules only
@@ -82,8 +112,9 @@ def _torchvision_workload(
     key = f"torchvision:{name}@{resolution}"
     if backend.any_module:
         return Workload(key, lambda: _torchvision_model(name), shape), "module"
-    specs = layers_of(name, resolution)
-    return Workload(f"{key}:layers", lambda: _as_layers(specs), shape), "layers"
+    graph = as_graph(layers_of(name, resolution))
+    form = "layers" if all(len(s) == 1 for s in graph.inputs) else "graph"
+    return Workload(f"{key}:{form}", lambda: _as_layers(graph), shape), "layers"
 
 
 def measure_torchvision(
@@ -93,7 +124,7 @@ def measure_torchvision(
     progress: bool = False,
     times: int = 1,
     *,
-    layers_of: Callable[[str, int], Sequence[LayerSpec]],
+    layers_of: LayersOf,
 ) -> dict[str, dict]:
     """Measure torchvision networks ``times`` times each (passes apart) and the LUT rows they
     need, on the LUT's backend configuration; recorded in the LUT (see the module docstring).
@@ -104,8 +135,8 @@ def measure_torchvision(
         resolution: input height and width.
         progress: show progress bars for the rows.
         times: measurements of each network in all (earlier ones recorded count).
-        layers_of: ``(name, resolution) -> LayerSpecs`` of a network, the rows it needs
-            (``predictor.evaluate.torchvision_layers``).
+        layers_of: ``(name, resolution) ->`` the network's layers, the rows it needs
+            (``predictor.evaluate.torchvision_graph``).
 
     Returns:
         The LUT's ``torchvision_models`` record after the measurements.
@@ -126,7 +157,8 @@ def measure_torchvision(
                 )
             reference = reference_for(backend, store, settings)
             for name in names:
-                profile_layers(backend, store, layers_of(name, resolution), settings, progress)
+                specs = as_graph(layers_of(name, resolution)).specs
+                profile_layers(backend, store, list(specs), settings, progress)
             for time_ in range(times):
                 for name in names:
                     have = 1 + len(done[name].get("repeats_ms", [])) if name in done else 0
@@ -145,6 +177,48 @@ def measure_torchvision(
                         }
                     store.set_meta(TORCHVISION_KEY, done)
     return done
+
+
+def profile_networks(
+    backend: Backend,
+    store: LutStore,
+    names: Sequence[str],
+    resolutions: Sequence[int],
+    settings: ProfileSettings,
+    *,
+    layers_of: LayersOf,
+    progress: bool = True,
+) -> ProfileReport:
+    """Time the whole torchvision networks ``names`` at each resolution not yet recorded in
+    ``store``'s ``training_networks``, like the whole models of ``profile_models`` (on host
+    backends in turns with the reference and rescaled to its calibrated speed). Their layers
+    should be in the LUT first (``layers_of`` gives them) so ``lutnas fit`` can use them.
+    Each finished network is recorded at once."""
+    done = training_networks(store.meta)
+    items = []
+    for resolution in resolutions:
+        for name in names:
+            key = f"{name}@{resolution}"
+            if key in done:
+                continue
+            workload, form = _torchvision_workload(backend, name, resolution, layers_of)
+
+            def put(m, attempts, key=key, name=name, resolution=resolution, form=form):
+                record = training_networks(store.meta)
+                record[key] = {
+                    **m.to_dict(),
+                    "name": name,
+                    "resolution": resolution,
+                    "attempts": attempts,
+                    "timed_as": form,
+                }
+                store.set_meta(TRAINING_KEY, record)
+
+            items.append((workload, put))
+    reference = reference_for(backend, store, settings) if items else None
+    report = run_workloads(backend, store, items, settings, "networks", progress, reference)
+    report.skipped = len(names) * len(resolutions) - len(items)
+    return report
 
 
 def measure_repeats(

@@ -14,7 +14,7 @@ def layer_workload(spec: LayerSpec) -> Workload:
 
         return build_layer(spec)
 
-    return Workload(spec.key, build, spec.input_shape)
+    return Workload(spec.key, build, spec.input_shape, spec.input_shapes[1:])
 
 
 def arch_workload(arch) -> Workload:

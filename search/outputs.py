@@ -1,4 +1,6 @@
-"""What a search leaves in its ``--out`` directory, written from the record.
+"""What a search leaves in its ``--out`` directory, written from the record. Each file is
+written under a temporary name and renamed into place (:mod:`lutnas.atomicfile`): a full disk
+or a kill leaves the previous file or none, never a truncated one, and the error names it.
 
     candidates.csv   every told candidate in order: seq, batch, SCORE, latency_ms, reward, ...
                      where SCORE is ``accuracy``, or ``zero_cost_score`` for a proxy evaluator
@@ -31,13 +33,13 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from lutnas.atomicfile import copy_file, replace_atomically, write_text
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from search.pareto import hypervolume_2d, pareto_front
@@ -129,7 +131,7 @@ def _row_dict(r: HistoryRow, column: str = "accuracy") -> dict:
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as f:
+    with replace_atomically(path, newline="") as f:
         if not rows:
             f.write("")
             return
@@ -184,7 +186,8 @@ def plot_front(
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    with replace_atomically(path, "wb") as f:
+        fig.savefig(f, format="png")
     return path
 
 
@@ -198,8 +201,7 @@ def export_onnx(arch: Arch, path: Path) -> Path:
     from profiler.export import onnx_path
     from profiler.workloads import arch_workload
 
-    shutil.copyfile(onnx_path(arch_workload(arch)), path)
-    return path
+    return copy_file(onnx_path(arch_workload(arch)), path)
 
 
 def write_outputs(
@@ -253,7 +255,8 @@ def write_outputs(
     _write_csv(paths.pareto_csv, [{"rank": i, **_row_dict(r, column)} for i, r in enumerate(pf)])
     ref_latency_ms = 2.0 * target_ms
     hv = hypervolume(history, ref_latency_ms)
-    paths.pareto_json.write_text(
+    write_text(
+        paths.pareto_json,
         json.dumps(
             {
                 "score": score_label,
@@ -268,13 +271,13 @@ def write_outputs(
                 "front": [{**_row_dict(r, column), "arch": json.loads(r.arch_json)} for r in pf],
             },
             indent=1,
-        )
+        ),
     )
     plot_front(history, paths.pareto_png, score_label, target_ms)
     best = best_row(history)
     if best is not None:
         best_json = out / "best_arch.json"
-        best_json.write_text(json.dumps(json.loads(best.arch_json), indent=1, sort_keys=True))
+        write_text(best_json, json.dumps(json.loads(best.arch_json), indent=1, sort_keys=True))
         best_onnx = (
             export_onnx(Arch.from_json(best.arch_json), out / "best_arch.onnx") if onnx else None
         )
@@ -287,7 +290,8 @@ def write_outputs(
             )
             paths = replace(paths, best_tflite=best_tflite)
     values = np.array([r.accuracy is None for r in history])
-    paths.summary_json.write_text(
+    write_text(
+        paths.summary_json,
         json.dumps(
             {
                 **(summary or {}),
@@ -305,7 +309,7 @@ def write_outputs(
             },
             indent=1,
             default=str,
-        )
+        ),
     )
-    (out / "README.txt").write_text(README_TEXT.format(score=score_label))
+    write_text(out / "README.txt", README_TEXT.format(score=score_label))
     return paths

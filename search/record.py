@@ -36,9 +36,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lutnas import __version__
+from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.filelock import WriterLock
 from lutnas.sqlite import connect, transaction
+from search.record_file import create_record, has_record, make_directory
 from search.rows import BatchStats, Evaluation, HistoryRow, ResumePoint  # noqa: F401
 
 FORMAT = "lutnas-search"
@@ -83,6 +85,18 @@ def _flatten(value: object, prefix: str = "") -> dict[str, object]:
     return {prefix: value}
 
 
+def _first_meta(config: dict) -> dict[str, str]:
+    """The ``meta`` rows of a new record (values as JSON text)."""
+    values = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "created_at": _now(),
+        "config": _canonical(config),
+    }
+    return {key: json.dumps(value, sort_keys=True) for key, value in values.items()}
+
+
 def config_differences(stored: dict, wanted: dict) -> list[str]:
     """``key: record has X, this run Y`` for every (dotted) key whose values differ."""
     a, b = _flatten(_canonical(stored)), _flatten(_canonical(wanted))
@@ -106,41 +120,33 @@ class SearchRecord:
     def open(cls, path: str | Path, config: dict) -> SearchRecord:
         """Create the record at ``path``, or resume it when it holds the same configuration.
 
+        A new record is made whole under a temporary name and renamed into place, so a record
+        at ``path`` always holds its configuration (see :mod:`search.record_file`).
+
         Raises:
             LutnasError: the file holds another configuration (the differences are listed),
                 is not a search record, or another search holds its lock.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_directory(path.parent)
         lock = WriterLock(
             path, "another search is running on this record: wait for it, or use another --out"
         ).acquire()
         conn: sqlite3.Connection | None = None
         try:
-            existed = path.exists() and path.stat().st_size > 0
+            if not has_record(path):
+                create_record(path, _SCHEMA, _first_meta(config))
             conn = connect(path)
             record = cls(path, conn, lock)
-            if existed:
-                record._check_format()
-                diffs = config_differences(record.config, config)
-                if diffs:
-                    raise LutnasError(
-                        f"{path} records a search with another configuration ("
-                        + "; ".join(diffs)
-                        + "). Repeat the original options to resume it, "
-                        "or give another --out for a new search."
-                    )
-            else:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
-                for key, value in {
-                    "format": FORMAT,
-                    "schema_version": SCHEMA_VERSION,
-                    "tool_version": __version__,
-                    "created_at": _now(),
-                    "config": _canonical(config),
-                }.items():
-                    record._set_meta(key, value)
+            record._check_format()
+            diffs = config_differences(record.config, config)
+            if diffs:
+                raise LutnasError(
+                    f"{path} records a search with another configuration ("
+                    + "; ".join(diffs)
+                    + "). Repeat the original options to resume it, "
+                    "or give another --out for a new search."
+                )
             return record
         except BaseException:
             if conn is not None:
@@ -158,7 +164,7 @@ class SearchRecord:
         path = Path(path)
         if not path.is_file():
             raise LutnasError(
-                f"no search record at {path}; run lutnas search --out {path.parent} first"
+                f"no search record at {path}; run lutnas search --out {quote(path.parent)} first"
             )
         record = cls(path, connect(path), None)
         record._check_format()
@@ -171,7 +177,7 @@ class SearchRecord:
             raise LutnasError(
                 f"{self.path} is not a lutnas search record ({exc}); give another --out"
             ) from None
-        if meta.get("format") != FORMAT:
+        if meta.get("format") != FORMAT or "config" not in meta:
             raise LutnasError(
                 f"{self.path} is not a lutnas search record (format "
                 f"{meta.get('format')!r}); give another --out"

@@ -7,11 +7,14 @@ the whole LUT (about 40 rows and 6 whole models) is measured with onnxruntime in
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from pathlib import Path
 
 from lut.store import LutStore
 from lutnas.spaces.arch import Arch, StageChoice
 from lutnas.spaces.named import get_named_arch
+from predictor.meta_schema import seal, stored_name
 from profiler.base import get_backend
 from profiler.loop import ProfileSettings, profile_layers, profile_models
 
@@ -69,3 +72,33 @@ def build_lut(path: Path, archs: list[Arch], extra_layers_of: list[Arch] = ()) -
             profile_layers(backend, store, specs, SETTINGS, progress=False)
             profile_models(backend, store, archs, SETTINGS, progress=False)
     return path
+
+
+# --- editing a saved predictor, as another lutnas version or a damaged disk would leave it -----
+
+
+def read_meta(path: Path) -> dict:
+    """The ``meta.json`` record of the predictor directory ``path``."""
+    return json.loads((path / "meta.json").read_text())
+
+
+def write_meta(path: Path, meta: dict) -> None:
+    """Write ``meta`` as the record of ``path``, sealed as lutnas seals it (what a version that
+    wrote these values would have left: only the values differ, not the seal)."""
+    (path / "meta.json").write_text(json.dumps(seal(meta)))
+
+
+def stored_file(path: Path, name: str) -> Path:
+    """Where the file the record lists as ``name`` (``point.ubj``) lies in ``path``."""
+    meta = read_meta(path)
+    return path / stored_name(name, meta["files"][name], meta["schema_version"])
+
+
+def replace_file(path: Path, name: str, data: bytes) -> None:
+    """Put ``data`` in place of the record's ``name`` with its hash recorded anew (a file a
+    tool changed and re-registered), the old file removed."""
+    meta = read_meta(path)
+    stored_file(path, name).unlink()
+    meta["files"][name] = hashlib.sha256(data).hexdigest()
+    (path / stored_name(name, meta["files"][name], meta["schema_version"])).write_bytes(data)
+    write_meta(path, meta)

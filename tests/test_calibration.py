@@ -16,7 +16,7 @@ from lutnas.spaces.sampling import sample_archs
 from lutnas.spaces.space import get_space
 from predictor import LatencyPredictor
 from predictor.calibrated import CalibratedPredictor
-from predictor.calibration import Calibration, NetworkNumbers, fit_calibration
+from predictor.calibration import Calibration, NetworkNumbers, _fit, fit_calibration
 from predictor.features import layer_cost
 
 
@@ -62,7 +62,14 @@ def test_few_scattered_points_keep_the_map_near_one_factor():
     x = _networks(6, seed=7)
     y = [2 * n.source_ms * rng.lognormal(0, 0.05) for n in x]
     c = fit_calibration(x, y)
-    assert c.kind == "shrunk"
+    assert c.kind == "scale"  # the truth is one factor, and leaving one out says so
+    c = Calibration(  # the shrunk map itself, as kept where it leaves one out better
+        kind="shrunk",
+        params=tuple(_fit("shrunk", x, np.array(y))),
+        n=6,
+        loo_rmspe={},
+        interval_log=0.1,
+    )
     unseen = _networks(200, seed=8)
     ratio = c.apply(unseen) / np.array([2 * n.source_ms for n in unseen])
     assert np.all(np.abs(ratio - 1) < 0.1), ratio
@@ -228,8 +235,12 @@ def test_a_prior_from_another_space_is_used_with_its_caveats_said(source, tmp_pa
     "item, message",
     [
         (("resnet9000", 5.0), "neither a named architecture"),
-        (("mnasnet-a1", -2), "positive number"),
-        (("mnasnet-a1", "fast"), "positive number"),
+        (("mnasnet-a1", -2), "latency_ms must be a number of ms from"),
+        (("mnasnet-a1", "fast"), "latency_ms must be a number of ms from"),
+        (("mnasnet-a1", 1e-300), "from 0.001 to 1e\\+06"),  # the saved predictor would crash
+        (("mnasnet-a1", 1e308), "from 0.001 to 1e\\+06"),
+        (("mnasnet-a1", 7, 5.0), "resolution must be a whole number from 32 to 2048"),
+        (("mobilenet_v2", 100000, 5.0), "resolution must be a whole number from 32 to 2048"),
         ((42, 5.0), "must be an Arch"),
         (("mnasnet-a1",), "a measurement is"),
     ],
@@ -251,13 +262,13 @@ def test_calibrating_twice_or_without_a_device_is_refused(source):
 def test_the_command_reads_a_csv_and_names_bad_rows(predictor_path, tmp_path, capsys):
     from lutnas.cli.main import main
 
-    a1 = dataclasses.replace(get_named_arch("mnasnet-a1"), resolution=RESOLUTION)
+    a1 = dataclasses.replace(get_named_arch("mnasnet-a1"), resolution=192)  # another network
     (tmp_path / "a1.json").write_text(a1.to_json())
     good = tmp_path / "target.csv"
     good.write_text(
         "model,resolution,latency_ms\n"
         f"mnasnet-a1,{RESOLUTION},8.5\nmobilenetv2-1.0,{RESOLUTION},7.0\n"
-        f"mobilenet_v2,{RESOLUTION},7.5\na1.json,{RESOLUTION},8.4\n"
+        f"mobilenet_v2,{RESOLUTION},7.5\na1.json,,8.4\n"
     )
     out = tmp_path / "t.predictor"
     args = [
@@ -273,8 +284,9 @@ def test_the_command_reads_a_csv_and_names_bad_rows(predictor_path, tmp_path, ca
     ]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "calibrated to Pixel test from 4 measurements (shrunk model" in printed
-    assert "leave-one-out RMSPE: one factor alone " in printed and ", this map " in printed
+    assert "calibrated to Pixel test from 4 measurements (" in printed
+    assert "leave-one-out RMSPE: one factor alone " in printed and ", the shrunk map " in printed
+    assert "kept" in printed
     assert isinstance(LatencyPredictor.load(out), CalibratedPredictor)
 
     bad = tmp_path / "bad.csv"

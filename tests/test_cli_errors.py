@@ -16,10 +16,11 @@ from lutnas.cli_util import user_errors
     "option, value, accepted",
     [
         ("--threads", "0", "from 1 to 256"),
-        ("--limit", "0", "at least 1"),
-        ("--limit", "-5", "at least 1"),
-        ("--whole-models", "-3", "at least 0"),
-        ("--reference-every", "-1", "at least 0"),
+        ("--limit", "0", "from 1 to 10000000"),
+        ("--limit", "-5", "from 1 to 10000000"),
+        ("--whole-models", "-3", "from 0 to 10000"),
+        ("--whole-models", "99999999999999999999", "from 0 to 10000"),  # no endless dry run
+        ("--reference-every", "-1", "from 0 to 10000000"),
         ("--cv-threshold", "-1", "above 0"),
         ("--cv-threshold", "nan", "above 0"),
         ("--runs", "0", "from 1 to 100000"),
@@ -43,7 +44,7 @@ def test_every_command_refuses_a_negative_seed(command, capsys):
         main([command, "--seed", "-1"])
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "argument --seed" in err and "at least 0" in err
+    assert "argument --seed" in err and "from 0 to 4294967295" in err
 
 
 @pytest.mark.parametrize(

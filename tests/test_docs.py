@@ -12,7 +12,8 @@ option a command lacks, only shrinks what it has or adds profile-device's size l
 
 - ``profile-device``: ``--limit 3 --runs 3 --warmup 1 --reference-every 0``, ``--whole-models N``
   → 1, uniformly sampled (latency sampling needs the whole space profiled) and without drift
-  correction, and a fresh ``--out`` (the workspace's LUT has other settings);
+  correction, ``--whole-models-include`` → its first network, and a fresh ``--out`` (the
+  workspace's LUT has other settings);
 - ``lutnas search``: ``--budget 4``, ``--verify 1``, ``--target-ms`` inside the range of the
   tiny predictor it names, population and sample sizes that fit the budget;
 - ``lutnas evaluate``: ``--repeat 1``.
@@ -107,6 +108,9 @@ def tiny(argv: list[str], workspace: Path, n: int) -> list[str]:
         if "--whole-models" in argv:
             argv = _set(argv, "--whole-models", "1") + ["--no-drift-correction"]
             argv = _set(argv, "--whole-models-sampling", "uniform")  # latency: needs the space
+        if "--whole-models-include" in argv:
+            first = argv[argv.index("--whole-models-include") + 1].split(",")[0]
+            argv = _set(argv, "--whole-models-include", first)
         argv = _set(_set(argv, "--runs", "3"), "--warmup", "1")
         extra = ["--limit", "3", "--reference-every", "0", "--no-progress"]
         extra += [] if "--runs" in argv else ["--runs", "3", "--warmup", "1"]

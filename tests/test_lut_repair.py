@@ -46,13 +46,13 @@ def _medians(path: Path) -> dict[str, float]:
     return dict(zip(frame["key"], frame["median_ms"], strict=True))
 
 
-def _pages(path: Path, name: str) -> list[int]:
-    """The leaf pages of a table or index (SQLite's dbstat)."""
+def _pages(path: Path, name: str, kind: str = "leaf") -> list[int]:
+    """The pages of a table or index of one kind (leaf, internal; SQLite's dbstat)."""
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     try:
         rows = conn.execute(
-            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf'", (name,)
+            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = ?", (name, kind)
         ).fetchall()
     except sqlite3.OperationalError:
         pytest.skip("this SQLite has no dbstat table")

@@ -5,7 +5,7 @@ it decomposes into where the exporter writes only those (LiteRT)."""
 import pytest
 
 from lut.store import LutStore
-from predictor.evaluate import torchvision_layers
+from predictor.evaluate import torchvision_graph, torchvision_layers
 from profiler.backends.litert import LiteRtBackend
 from profiler.backends.torch_eager import TorchBackend
 from profiler.loop import ProfileSettings
@@ -28,7 +28,7 @@ def _lut(path, backend) -> str:
 def test_a_torchvision_network_is_timed_and_recorded(tmp_path, backend, form):
     lut = _lut(tmp_path / f"{backend.name}.lut", backend)
     done = measure_torchvision(
-        lut, names=(NAME,), resolution=RESOLUTION, times=2, layers_of=torchvision_layers
+        lut, names=(NAME,), resolution=RESOLUTION, times=2, layers_of=torchvision_graph
     )
     record = done[NAME]
     assert record["timed_as"] == form and record["resolution"] == RESOLUTION
@@ -39,6 +39,6 @@ def test_a_torchvision_network_is_timed_and_recorded(tmp_path, backend, form):
         assert {s.key for s in layers} <= store.layer_keys()  # and the rows it needs
     # a second call with the same count measures nothing more
     again = measure_torchvision(
-        lut, names=(NAME,), resolution=RESOLUTION, times=2, layers_of=torchvision_layers
+        lut, names=(NAME,), resolution=RESOLUTION, times=2, layers_of=torchvision_graph
     )
     assert again == done

@@ -4,14 +4,13 @@ fit, save/load round trip, the metadata schema, refusing another LUT, missing la
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import shutil
 
 import numpy as np
 import pytest
 import xgboost as xgb
-from predictor_fixtures import build_lut, variants
+from predictor_fixtures import build_lut, read_meta, replace_file, stored_file, variants, write_meta
 
 from lut.store import LutStore
 from lutnas.errors import LutnasError
@@ -73,7 +72,9 @@ def test_save_load_gives_identical_predictions(fitted, saved, lut):
 
 def test_saved_files_are_json_and_ubj_not_pickle(saved):
     names = sorted(p.name for p in saved.iterdir())
-    assert "meta.json" in names and "point.ubj" in names and "quantiles.ubj" in names
+    assert "meta.json" in names
+    for name in ("point.ubj", "quantiles.ubj", "lut_rows.json"):  # stored under their hashes
+        assert stored_file(saved, name).name in names
     assert all(n.endswith((".json", ".ubj")) for n in names), names
     for p in saved.iterdir():
         assert p.read_bytes()[:1] != b"\x80", f"{p.name} looks like a pickle"
@@ -101,7 +102,7 @@ def test_schema_check_finds_missing_fields():
 
 def test_a_damaged_file_is_refused(fitted, tmp_path):
     path = fitted.save(tmp_path / "p.predictor")
-    (path / "point.ubj").write_bytes(b"garbage")
+    stored_file(path, "point.ubj").write_bytes(b"garbage")
     with pytest.raises(LutnasError, match="hash"):
         LatencyPredictor.load(path)
 
@@ -109,7 +110,7 @@ def test_a_damaged_file_is_refused(fitted, tmp_path):
 def _old_copy(saved, tmp_path):
     """A copy of the saved predictor and its metadata, to edit into an older one."""
     old = shutil.copytree(saved, tmp_path / "old.predictor")
-    return old, json.loads((old / "meta.json").read_text())
+    return old, read_meta(old)
 
 
 def test_a_predictor_from_an_older_lutnas_asks_for_a_refit(saved, tmp_path):
@@ -117,7 +118,7 @@ def test_a_predictor_from_an_older_lutnas_asks_for_a_refit(saved, tmp_path):
     # model_features record; such files used to fail with an IndexError inside fast_trees
     old, meta = _old_copy(saved, tmp_path)
     del meta["model_features"]
-    (old / "meta.json").write_text(json.dumps(meta))
+    write_meta(old, meta)
     with pytest.raises(LutnasError, match="written by an older lutnas") as info:
         LatencyPredictor.load(old)
     assert f"lutnas fit --lut {meta['lut']['path']} --out {old}" in str(info.value)
@@ -128,9 +129,7 @@ def test_trees_taking_another_feature_count_are_refused(saved, tmp_path):
     n = len(meta["features"])  # the trees of older versions took every feature
     x = np.random.default_rng(0).normal(size=(50, n)).astype(np.float32)
     data = bytes(xgb.train({"nthread": 1}, xgb.DMatrix(x, x[:, 0]), 3).save_raw("ubj"))
-    (old / "point.ubj").write_bytes(data)
-    meta["files"]["point.ubj"] = hashlib.sha256(data).hexdigest()
-    (old / "meta.json").write_text(json.dumps(meta))
+    replace_file(old, "point.ubj", data)
     with pytest.raises(LutnasError, match=f"takes {n} features.*lutnas fit --lut"):
         LatencyPredictor.load(old)
 
@@ -140,7 +139,7 @@ def test_a_predictor_with_another_linear_base_asks_for_a_refit(saved, tmp_path):
     old, meta = _old_copy(saved, tmp_path)
     terms = [t for t in meta["base"]["terms"] if t != "macs_m"]
     meta["base"] = {"terms": terms, "coef": meta["base"]["coef"][: len(terms)]}
-    (old / "meta.json").write_text(json.dumps(meta))
+    write_meta(old, meta)
     with pytest.raises(LutnasError, match="linear base on .*lutnas fit --lut") as info:
         LatencyPredictor.load(old)
     assert "macs_m" in str(info.value)

@@ -95,8 +95,23 @@ def test_every_skip_and_se_variant_round_trips():
 
 
 def test_an_unmappable_network_is_an_error_naming_the_part():
-    with pytest.raises(LutnasError, match="maxpool|cannot map"):
-        decompose_module(tvm.resnet18(weights=None))
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.gelu = nn.GELU()
+
+        def forward(self, x):
+            return self.gelu(self.conv(x)).sort(dim=1).values
+
+    with pytest.raises(LutnasError, match=r"cannot map node gelu \(module GELU\)"):
+        decompose_module(Odd(), (1, 3, 16, 16))
+    odd = nn.Sequential(nn.Conv2d(3, 8, (1, 5), padding=(0, 2)), nn.ReLU())
+    with pytest.raises(LutnasError, match=r"cannot map conv _0 \(0, 1;.*.k.: \(1, 5\)"):
+        decompose_module(odd, (1, 3, 16, 16))
+    viewed = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Unflatten(1, (2, 4)))
+    with pytest.raises(LutnasError, match="Unflatten"):
+        decompose_module(viewed, (1, 3, 16, 16))
 
 
 def test_decomposing_keeps_the_training_mode():

@@ -5,29 +5,29 @@ an existing predictor intact; ``lutnas fit`` checks its --out before fitting (is
 from __future__ import annotations
 
 import errno
-import hashlib
-import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from predictor_fixtures import read_meta, replace_file, stored_file, write_meta
 
 import predictor.api
+from lutnas import atomicfile as predictor_dir_atomic
 from lutnas.cli.main import main
 from lutnas.errors import LutnasError
-from predictor import LatencyPredictor, persistence
+from predictor import LatencyPredictor, persistence, predictor_dir
 
 
 @pytest.fixture
 def copy(predictor_path, tmp_path):
     """A private copy of the session's small predictor and its metadata, to damage."""
     path = Path(shutil.copytree(predictor_path, tmp_path / "p.predictor"))
-    return path, json.loads((path / "meta.json").read_text())
+    return path, read_meta(path)
 
 
 def _write_meta(path: Path, meta: dict) -> None:
-    (path / "meta.json").write_text(json.dumps(meta))
+    write_meta(path, meta)
 
 
 def _refit(meta: dict, path: Path) -> str:
@@ -63,8 +63,8 @@ def test_a_broken_latency_range_is_named_not_ignored(copy, rng):
 
 def test_a_missing_model_file_is_named(copy, capsys):
     path, meta = copy
-    (path / "point.ubj").unlink()
-    with pytest.raises(LutnasError, match=f"point.ubj .*is missing.*{_refit(meta, path)}"):
+    stored_file(path, "point.ubj").unlink()
+    with pytest.raises(LutnasError, match=f"point.* .*is missing.*{_refit(meta, path)}"):
         LatencyPredictor.load(path)
     del meta["files"]["point.ubj"]  # removed from the record too
     _write_meta(path, meta)
@@ -76,10 +76,8 @@ def test_a_missing_model_file_is_named(copy, capsys):
 
 def test_a_damaged_model_whose_hash_was_updated_is_named(copy):
     path, meta = copy
-    data = (path / "quantiles.ubj").read_bytes()[:200]  # cut short, hash recorded anew
-    (path / "quantiles.ubj").write_bytes(data)
-    meta["files"]["quantiles.ubj"] = hashlib.sha256(data).hexdigest()
-    _write_meta(path, meta)
+    data = stored_file(path, "quantiles.ubj").read_bytes()[:200]  # cut short, hash anew
+    replace_file(path, "quantiles.ubj", data)
     with pytest.raises(
         LutnasError, match=f"quantiles.ubj is not a readable XGBoost model.*{_refit(meta, path)}"
     ):
@@ -96,16 +94,17 @@ def test_a_lut_file_given_as_the_predictor_gets_the_fit_command(predictor_path, 
 
 
 def _fail_writes(monkeypatch, after: int = 1) -> None:
-    """Writes fail with a full disk after ``after`` files were written."""
-    real, done = Path.write_bytes, []
+    """Writes fail with a full disk after ``after`` files were written (the only seam: a real
+    full disk is tested in test_adversarial_predictor.py)."""
+    real, done = predictor_dir.os.fsync, []
 
-    def write_bytes(self, data):
+    def fsync(fd):
         if len(done) >= after:
-            raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        done.append(self)
-        return real(self, data)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        done.append(fd)
+        return real(fd)
 
-    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    monkeypatch.setattr(predictor_dir.os, "fsync", fsync)
 
 
 def _snapshot(path: Path) -> dict[str, bytes]:
@@ -118,39 +117,52 @@ def test_a_full_disk_while_saving_leaves_no_temporary_files(predictor_path, tmp_
     with pytest.raises(OSError) as info:
         predictor.save(tmp_path / "new.predictor")
     assert info.value.errno == errno.ENOSPC
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == []  # the lock file is removed on release
 
 
 def test_a_full_disk_while_replacing_keeps_the_old_predictor(copy, monkeypatch):
     path, _ = copy
     before = _snapshot(path)
     predictor = LatencyPredictor.load(path)
-    _fail_writes(monkeypatch, after=2)
-    with pytest.raises(OSError):
+    predictor.meta = {**predictor.meta, "created_at": "another"}  # a new version to write
+    predictor.lut_rows["conv_extra"] = 1.0  # so a new lut_rows file is written first
+    _fail_writes(monkeypatch, after=1)
+    with pytest.raises(OSError) as info:
         predictor.save(path)
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no .tmp, no .old
-    assert _snapshot(path) == before
-    LatencyPredictor.load(path)
+    monkeypatch.undo()
+    assert info.value.filename.startswith(str(path))  # the file that failed, not a temporary
+    assert not [p for p in path.parent.iterdir() if p.name.endswith((".tmp", ".old"))]
+    assert read_meta(path) == read_meta_of(before)
+    assert LatencyPredictor.load(path).meta["created_at"] != "another"
 
 
-def test_a_failed_rename_puts_the_old_predictor_back(copy, monkeypatch):
+def read_meta_of(snapshot: dict[str, bytes]) -> dict:
+    import json
+
+    return json.loads(snapshot["meta.json"])
+
+
+def test_a_failed_record_rename_leaves_the_old_predictor(copy, monkeypatch):
     path, _ = copy
     before = _snapshot(path)
     predictor = LatencyPredictor.load(path)
-    real, calls = persistence.write_dir.__globals__["os"].replace, []
+    predictor.meta = {**predictor.meta, "created_at": "another"}
+    real = predictor_dir_atomic.os.replace
 
     def replace(src, dst):
-        calls.append(src)
-        if len(calls) == 2:  # the new directory into place
-            raise OSError(errno.EACCES, "Permission denied", str(dst))
+        if Path(dst).name == "meta.json":
+            raise OSError(errno.EACCES, "Permission denied")
         return real(src, dst)
 
-    monkeypatch.setattr(persistence.write_dir.__globals__["os"], "replace", replace)
+    monkeypatch.setattr(predictor_dir_atomic.os, "replace", replace)
     with pytest.raises(OSError):
         predictor.save(path)
     monkeypatch.undo()
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
-    assert _snapshot(path) == before
+    assert (path / "meta.json").read_bytes() == before["meta.json"]
+    assert LatencyPredictor.load(path).meta["created_at"] != "another"
+    predictor.save(path)  # the next write removes the unfinished version's files
+    assert LatencyPredictor.load(path).meta["created_at"] == "another"
+    assert len(list(path.iterdir())) == len(before)
 
 
 @pytest.fixture

@@ -141,3 +141,50 @@ def test_network_features_shapes_and_shares():
         1.0
     )
     assert f["n_layers"] == len(specs)
+
+
+GRAPH_UNITS = [
+    "basic_k3_e1_se0_convskip_relu_i64_o128_s2_in56x56_postrelu",
+    "bottleneck_k3_e2_se0.1667_convskip_relu_i32_o48_s2_in112x112_mid48_g6_postrelu",
+    "bottleneck_k3_e1_se0_idskip_relu_i256_o256_s1_in56x56_mid64_postrelu",
+    "conv_k3_e1_se0_noskip_none_i58_o58_s2_in56x56_g58",
+    "conv_k3_e1_se0_noskip_relu_i16_o64_s1_in55x55_nobn",
+    "stem_k7_e1_se0_noskip_relu_i3_o96_s2_in224x224_pad0_nobn",
+]
+
+
+@pytest.mark.parametrize("key", GRAPH_UNITS)
+def test_graph_unit_costs_match_the_built_module(key):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    spec = LayerSpec.from_key(key)
+    module = build_layer(spec)
+    macs_m, params_m, _ = layer_cost(spec)
+    bn = sum(m.num_features for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    real = sum(p.numel() for p in module.parameters())
+    assert params_m * 1e6 == pytest.approx(real - bn, abs=0.5)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(torch.randn(spec.input_shape))
+    convs = counter.get_total_flops() / 2
+    # the analytic count adds the residual add and SE's pooling and gating to the convs
+    extra = spec.cout * spec.output_hw[0] * spec.output_hw[1] if spec.skip != "noskip" else 0
+    if spec.se_ratio:
+        extra += 2 * spec.se_channels * spec.output_hw[0] * spec.output_hw[1]
+    assert macs_m * 1e6 == pytest.approx(convs + extra, rel=1e-6)
+
+
+def test_pooling_and_join_units_have_costs_and_their_own_groups():
+    keys = [
+        "maxpool_k3_e1_se0_noskip_none_i64_o64_s2_in112x112",
+        "gpool_k1_e1_se0_noskip_none_i512_o512_s1_in7x7",
+        "add_k1_e1_se0_noskip_relu_i64_o64_s1_in56x56",
+        "concat_k1_e1_se0_noskip_none_i116_o116_s1_in28x28_parts58-58",
+        "shuffle_k1_e1_se0_noskip_none_i116_o116_s1_in28x28_g2",
+    ]
+    specs = [LayerSpec.from_key(k) for k in keys]
+    assert layer_cost(specs[0])[0] == pytest.approx(9 * 64 * 56 * 56 / 1e6)
+    assert layer_cost(specs[3])[:2] == (0.0, 0.0) and layer_cost(specs[3])[2] > 0
+    x = network_features(np.sum([layer_row(s, 1.0, False, 224) for s in specs], 0), [224])
+    f = dict(zip(FEATURES, x[0], strict=True))
+    assert (f["share_pool"], f["share_eltwise"], f["share_move"]) == pytest.approx((0.4, 0.2, 0.4))
+    assert f["share_act_relu"] == pytest.approx(0.2)  # only the add has an activation

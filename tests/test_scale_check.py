@@ -10,6 +10,7 @@ import sqlite3
 import pytest
 from predictor_fixtures import SETTINGS, variants
 
+from lut.schema import CHECKSUM_COLUMN, row_checksum
 from lut.store import LutStore
 from profiler.base import get_backend
 from profiler.loop import profile_models
@@ -27,10 +28,20 @@ def _profile(path, archs) -> None:
 
 
 def _age_and_scale(path, hours: float, factor: float) -> None:
-    """Make every stored whole model ``hours`` old and ``factor`` times its latency."""
+    """Make every stored whole model ``hours`` old and ``factor`` times its latency (every
+    statistic, so the rows stay possible, resealed with their checksums)."""
     when = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)).isoformat(timespec="seconds")
+    timings = ("median_ms", "mean_ms", "std_ms", "p10_ms", "p90_ms")
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE models SET measured_at = ?, median_ms = median_ms * ?", (when, factor))
+        conn.row_factory = sqlite3.Row
+        for row in map(dict, conn.execute("SELECT rowid, * FROM models").fetchall()):
+            row.update({c: row[c] * factor for c in timings if row[c] is not None})
+            row["measured_at"] = when
+            conn.execute(
+                f"UPDATE models SET {', '.join(f'{c} = ?' for c in timings)}, measured_at = ?, "
+                f"{CHECKSUM_COLUMN} = ? WHERE rowid = ?",
+                (*(row[c] for c in timings), when, row_checksum("models", row), row["rowid"]),
+            )
 
 
 def _checks(path) -> list[dict]:

@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from predictor_fixtures import read_meta, write_meta
 from test_search_fixtures import middle_target_ms, search_args
 
 from lutnas.cli.main import main
@@ -43,9 +44,9 @@ def test_a_target_outside_the_predictor_range_is_refused(where, predictor_path, 
 def test_a_predictor_from_another_space_is_refused(predictor_path, tmp_path, capsys):
     other = tmp_path / "other.predictor"
     shutil.copytree(predictor_path, other)
-    meta = json.loads((other / "meta.json").read_text())
+    meta = read_meta(other)
     meta["training"]["spaces"] = ["mobilenetv3-large"]
-    (other / "meta.json").write_text(json.dumps(meta))
+    write_meta(other, meta)
     assert main(search_args(other, tmp_path / "out", target=middle_target_ms(predictor_path))) == 2
     err = capsys.readouterr().err
     assert "fitted on architectures of space(s) mobilenetv3-large, not 'mnasnet'" in err

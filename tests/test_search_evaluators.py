@@ -88,8 +88,10 @@ def test_callable_evaluator_by_object_and_by_text():
     [
         ("nope", {}, "unknown evaluator 'nope'; choose one of callable, proxy-train, zero-cost"),
         ("zero-cost", {"epochs": 3}, "bad option for evaluator 'zero-cost'"),
-        ("proxy-train", {"epochs": 0}, "at least one epoch"),
+        ("proxy-train", {"epochs": 0}, "epochs must be a whole number from 1 to 10000, got 0"),
         ("proxy-train", {"resolution": 30}, "multiple of 8"),
+        ("proxy-train", {"lr": float("nan")}, "lr must be a number above 0 to 10, got nan"),
+        ("zero-cost", {"batch": -1}, "batch must be a whole number from 2 to 65536, got -1"),
         ("callable", {"fn": "nomodule"}, "give the evaluator as module:function"),
         ("callable", {"fn": "no_such_module:f"}, "cannot load evaluator"),
     ],

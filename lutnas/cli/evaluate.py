@@ -12,8 +12,9 @@ import argparse
 import json
 from dataclasses import asdict
 
+from lutnas.atomicfile import write_text
 from lutnas.cli.options import add_seed_option
-from lutnas.cli_util import bounded
+from lutnas.cli_util import bounded, output_file
 from lutnas.errors import LutnasError
 
 
@@ -37,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--repeat",
-        type=bounded(int, 0),
+        type=bounded(int, 0, 100_000),
         default=0,
         metavar="N",
         help="first re-measure N held-out models, for the ground truth's noise "
@@ -61,14 +62,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from predictor.evaluate import CURVE_SIZES, evaluate, held_out_archs, torchvision_layers
+    from predictor.evaluate import CURVE_SIZES, evaluate, held_out_archs, torchvision_graph
     from profiler.networks import measure_repeats, measure_torchvision
 
     if args.repeat_times < 1 or args.repeat < 0:
         raise LutnasError("--repeat must be at least 0 and --repeat-times at least 1")
+    for option, target in (("--json", args.json), ("--png", args.png)):
+        if target:  # before the work, not after it
+            output_file(target, option)
     if args.measure_torchvision:
         done = measure_torchvision(
-            args.lut, times=1 + args.repeat_times, layers_of=torchvision_layers
+            args.lut, times=1 + args.repeat_times, layers_of=torchvision_graph
         )
         print(f"torchvision networks measured ({len(done)}) and recorded in {args.lut}")
     if args.repeat:
@@ -81,7 +85,6 @@ def run(args: argparse.Namespace) -> int:
     if args.png:
         print(f"predicted-vs-measured plot written to {args.png}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(asdict(report), f, indent=1, default=float)
+        write_text(args.json, json.dumps(asdict(report), indent=1, default=float))
         print(f"figures written to {args.json}")
     return 0

@@ -32,6 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not fit the per-kind estimator of missing rows",
     )
+    p.add_argument(
+        "--networks",
+        metavar="NAMES",
+        help="fit only on these of the torchvision networks the LUT timed "
+        "(profile-device --whole-models-include), comma-separated; 'none' for none "
+        "(default: all it timed)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,17 +52,25 @@ def run(args: argparse.Namespace) -> int:
     load_spaces(args.space)
     if args.prior:
         return _calibrate(args)
+    networks = None
+    if args.networks is not None:
+        networks = [] if args.networks == "none" else args.networks.split(",")
     predictor = LatencyPredictor.fit(
-        args.lut, seed=args.seed, estimate_missing=not args.no_layer_estimator
+        args.lut,
+        seed=args.seed,
+        estimate_missing=not args.no_layer_estimator,
+        networks=networks,
     )
     path = predictor.save(args.out)
     t = predictor.meta["training"]
     cv = t["cv"]
+    nets = t.get("networks") or []
     print(
         f"{path}: fitted on {t['measurements']} whole models "
         f"({t['latency_range_ms'][0]:.2f}-{t['latency_range_ms'][1]:.2f} ms"
         + (f"; {t['left_out']} left out, rows missing" if t["left_out"] else "")
         + ")"
+        + (f", {len(nets)} of them torchvision networks: {', '.join(nets)}" if nets else "")
     )
     print(f"  precision: {identity_label(predictor.backend_config)} (the LUT's)")
     print(

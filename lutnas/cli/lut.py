@@ -10,7 +10,7 @@ import argparse
 
 from lut.export import export_csv, export_parquet, merge
 from lut.store import LutStore
-from lutnas.cli_util import bounded
+from lutnas.cli_util import bounded, output_file, quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.spacefile import load_space
 from lutnas.spaces.stored import adopt_lut_spaces
@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     show.add_argument(
         "--noisiest",
-        type=bounded(int, 0),
+        type=bounded(int, 0, 10_000_000),
         default=10,
         help="rows to list, noisiest first (default: %(default)s)",
     )
@@ -56,9 +56,14 @@ def run(args: argparse.Namespace) -> int:
         with LutStore.open(args.lut, writable=False) as store:
             adopt_lut_spaces(store)
             print(describe(store, load_space(args.space), args.noisiest))
+            for table in store.damaged_rows():
+                print(f"  damaged: {store.checks.describe(table)}")
     elif args.lut_command == "export":
         if not (args.csv or args.parquet):
             raise LutnasError("say where to export: --csv OUT.csv and/or --parquet OUT.parquet")
+        for option, target in (("--csv", args.csv), ("--parquet", args.parquet)):
+            if target:
+                output_file(target, option)
         with LutStore.open(args.lut, writable=False) as store:
             written = []
             if args.csv:
@@ -81,13 +86,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _remove(path: str, keys: list[str]) -> None:
     with LutStore.edit(path) as store:  # holds the writer lock, as profiling does
-        stored = store.layer_keys() | store.model_keys()
+        stored = store.stored_keys()  # damaged rows included: removing them is a fix
         unknown = [k for k in keys if k not in stored]
         if unknown:
             more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
             raise LutnasError(
                 f"{path} has no row {', '.join(map(repr, unknown[:5]))}{more}; nothing was "
-                f"removed. List its keys with: lutnas lut export {path} --csv rows.csv"
+                f"removed. List its keys with: lutnas lut export {quote(path)} --csv rows.csv"
             )
         layers, models = store.remove_layers(keys), store.remove_models(keys)
     print(
@@ -105,12 +110,25 @@ def _repair(path: str, out: str) -> None:
         f"{out}: {result.rows['layers']} layer rows and {result.rows['models']} whole-model "
         f"rows copied from {path} (left unchanged)"
     )
+    if result.from_pages:
+        print(
+            "  SQLite refused part of the file, so its pages were read directly; rows on "
+            "pages that are gone entirely cannot be listed"
+        )
+    if result.supplied_meta:
+        print(
+            f"  damaged metadata supplied: {', '.join(result.supplied_meta)} (the same in every "
+            "LUT, or left empty)"
+        )
     lost = [k for keys in result.lost.values() for k in keys]
-    if not lost:
+    if result.unreadable_cells:
+        print(f"  {result.unreadable_cells} damaged cells of the file held no readable row")
+    if lost:
+        print(f"  {len(lost)} rows could not be read: {', '.join(lost[:10])}")
+    elif not result.from_pages:
         print("  no row was lost")
         return
-    print(f"  {len(lost)} rows could not be read: {', '.join(lost[:10])}")
     print(
-        "  to re-measure them, run the profile-device command that made it again with "
-        f"--out {out} (it resumes and measures what is missing)"
+        "  to re-measure what is missing, run the profile-device command that made it again "
+        f"with --out {quote(out)} (it resumes and measures what is missing)"
     )

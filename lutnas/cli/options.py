@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from lutnas.cli_util import bounded
+from lutnas.numbers import MAX_SEED
 from lutnas.spaces.registry import BUILTIN_SPACES
 
 SPACE_HELP = (
@@ -43,12 +44,12 @@ def load_spaces(names: list[str]) -> list:
 
 
 def add_seed_option(parser: argparse.ArgumentParser, seeds: str) -> None:
-    """``--seed N`` (default 0, never negative); ``seeds`` says what it seeds."""
+    """``--seed N`` (default 0, from 0 to 2**32 - 1); ``seeds`` says what it seeds."""
     parser.add_argument(
         "--seed",
-        type=bounded(int, 0),
+        type=bounded(int, 0, MAX_SEED),
         default=0,
-        help=f"seed of {seeds} (default: %(default)s)",
+        help=f"seed of {seeds}, from 0 to {MAX_SEED} (default: %(default)s)",
     )
 
 

@@ -70,9 +70,16 @@ def _torchvision(name: str):
 
 def run(args: argparse.Namespace) -> int:
     from predictor.api import LatencyPredictor  # torch, xgboost: only when predicting
+    from predictor.prediction import MissingRowsError
 
     load_spaces(args.space)  # before the predictor's own: a differing file is refused
-    predictor = LatencyPredictor.load(args.predictor, lut=args.lut)
+    try:
+        return _predict(LatencyPredictor.load(args.predictor, lut=args.lut), args)
+    except MissingRowsError as exc:  # in the command's terms, not Python's
+        raise LutnasError(exc.for_command("--strict")) from None
+
+
+def _predict(predictor, args: argparse.Namespace) -> int:
     backend = None
     if args.torchvision:
         if args.measure_missing:
@@ -94,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         ]
     else:
         archs = [get_named_arch(args.arch)] if args.arch else load_archs(args.arch_json)
-        results = [(a.key, predictor.predict_detail(a, strict=args.strict)) for a in archs]
+        details = predictor.predict_details(archs, strict=args.strict)  # one vectorised call
+        results = [(a.key, d) for a, d in zip(archs, details, strict=True)]
     for name, pred in results:
         if args.json:
             print(

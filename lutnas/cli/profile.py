@@ -5,6 +5,7 @@ profile-device --backend torch --resolution 160 --resolution 224 --out torch.lut
 profile-device --arch mnasnet-a1 --limit 50      # only what MnasNet-A1 needs, 50 rows
 profile-device --whole-models 200                # + 200 random whole models (predictor data)
 profile-device --space my_space.toml --dry-run   # your own space (docs/spaces.md)
+profile-device --whole-models 200 --whole-models-include resnet18,shufflenet   # + torchvision's
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ from lutnas.spaces.spacefile import load_space
 from lutnas.spaces.stored import adopt_lut_spaces, record_in_lut
 from profiler.base import backend_class, get_backend, list_backends
 from profiler.loop import ProfileReport, ProfileSettings, profile_layers, profile_models
+from profiler.networks import profile_networks, training_networks
 from profiler.quality import assess_store, quality_lines
+from profiler.torchvision_nets import FAMILIES, expand_names
 from profiler.training_data import candidate_pool, latency_stratified_archs
+
+MAX_WHOLE_MODELS = 10_000  # a run's whole models; sampling them (a dry run too) takes ~1 s per 700
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--limit",
-        type=bounded(int, 1),
+        type=bounded(int, 1, 10_000_000),
         help="profile at most N layers (a seeded random subset; default: all)",
     )
     p.add_argument(
@@ -77,11 +82,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--whole-models",
-        type=bounded(int, 0),
+        type=bounded(int, 0, MAX_WHOLE_MODELS),
         default=0,
         metavar="N",
-        help="also time N random whole architectures (the predictor's training data; "
+        help="also time N random whole architectures (the predictor's training data; at most "
+        f"{MAX_WHOLE_MODELS:,} per run: run again with another --seed for more; "
         "default: %(default)s)",
+    )
+    p.add_argument(
+        "--whole-models-include",
+        metavar="NAMES",
+        help="also time these torchvision networks whole, with their layers, so lutnas fit "
+        "learns the families you care about: comma-separated names or families "
+        f"({', '.join(FAMILIES)}), e.g. resnet18,shufflenet_v2_x1_0 (random weights, "
+        "nothing is downloaded)",
     )
     p.add_argument(
         "--whole-models-sampling",
@@ -118,7 +132,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--reference-every",
-        type=bounded(int, 0),
+        type=bounded(int, 0, 10_000_000),
         default=ProfileSettings.reference_every,
         help="re-time the reference layer every N rows to detect drift (0: never; "
         "default: %(default)s)",
@@ -176,14 +190,27 @@ def _whole_model_candidates(args: argparse.Namespace, space, resolutions: list[i
     return sample_archs(space, args.whole_models, args.seed, tuple(resolutions))
 
 
+def _network_layers(names: list[str], resolutions: list[int]) -> list[LayerSpec]:
+    """The layers of the torchvision networks ``names`` at each resolution, once each."""
+    if not names:
+        return []
+    from predictor.named_networks import torchvision_layers  # torch: only when asked
+
+    specs = [s for r in resolutions for n in names for s in torchvision_layers(n, r)]
+    return list({s.key: s for s in specs}.values())
+
+
 def _missing_model_layers(store: LutStore) -> list[LayerSpec]:
-    """Layers of the file's whole models that the file lacks (``--fill-models``)."""
+    """Layers of the file's whole models (and torchvision networks) that the file lacks
+    (``--fill-models``)."""
     have = store.layer_keys()
     missing: dict[str, LayerSpec] = {}
-    for arch_json in store.models_frame()["arch_json"]:
-        for spec in Arch.from_json(arch_json).layers():
-            if spec.key not in have:
-                missing[spec.key] = spec
+    specs = [s for j in store.models_frame()["arch_json"] for s in Arch.from_json(j).layers()]
+    for record in training_networks(store.meta).values():
+        specs += _network_layers([record["name"]], [int(record["resolution"])])
+    for spec in specs:
+        if spec.key not in have:
+            missing[spec.key] = spec
     return list(missing.values())
 
 
@@ -203,6 +230,7 @@ def _print_report(what: str, r: ProfileReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    backend_class(args.backend)  # an unknown backend is an error, a dry run's too
     space = load_space(args.space)
     default = 224 if 224 in space.resolutions else max(space.resolutions)
     resolutions = [space.check_resolution(r) for r in (args.resolution or [default])]
@@ -218,9 +246,13 @@ def run(args: argparse.Namespace) -> int:
         random.Random(args.seed).shuffle(specs)
         specs = specs[: max(0, args.limit)]
     candidates = _whole_model_candidates(args, space, resolutions)
+    networks = expand_names(args.whole_models_include or "")
     chosen = {s.key for s in specs}
     for_models = (
-        [] if args.no_layers else [s for a in candidates for s in a.layers() if s.key not in chosen]
+        []
+        if args.no_layers
+        else [s for a in candidates for s in a.layers() if s.key not in chosen]
+        + [s for s in _network_layers(networks, resolutions) if s.key not in chosen]
     )
     for_models = list({s.key: s for s in for_models}.values())
     specs += for_models
@@ -236,7 +268,9 @@ def run(args: argparse.Namespace) -> int:
             )
             + (f", {len(specs) - len(for_models)} after --limit" if args.limit is not None else "")
             + (
-                f", and {len(for_models)} more that the whole models' architectures need"
+                f", and {len(for_models)} more that the whole models' architectures"
+                + (f" and {len(networks)} torchvision networks" if networks else "")
+                + " need"
                 if for_models
                 else ""
             )
@@ -277,6 +311,20 @@ def run(args: argparse.Namespace) -> int:
                 archs = candidates
             report = profile_models(backend, store, archs, settings, progress)
             _print_report("whole models", report)
+            failed |= bool(report.failed)
+        if networks:
+            from predictor.named_networks import torchvision_graph
+
+            report = profile_networks(
+                backend,
+                store,
+                networks,
+                resolutions,
+                settings,
+                layers_of=torchvision_graph,
+                progress=progress,
+            )
+            _print_report("torchvision networks", report)
             failed |= bool(report.failed)
         print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
         quality = assess_store(store)

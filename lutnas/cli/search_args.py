@@ -152,17 +152,20 @@ def parse_options(items: list[str], what: str) -> dict:
     return out
 
 
+MAX_BUDGET = 10_000_000
+MAX_BATCH_SIZE = 100_000
+MAX_WORKERS = 1024
+MAX_VERIFY = 10_000
+
+
 def check_counts(args: argparse.Namespace) -> int:
     """Parallel workers for ``args``, after checking the counts are in range."""
-    if args.budget < 1:
-        raise LutnasError(f"--budget must be at least 1, got {args.budget}")
-    if args.batch_size < 1:
-        raise LutnasError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.verify < 0:
-        raise LutnasError(f"--verify must be 0 or more, got {args.verify}")
-    workers = (
-        args.workers if args.workers is not None else min(os.cpu_count() or 1, args.batch_size)
-    )
-    if workers < 1:
-        raise LutnasError(f"--workers must be at least 1, got {workers}")
-    return workers
+    for option, value, low, high in (
+        ("--budget", args.budget, 1, MAX_BUDGET),
+        ("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE),
+        ("--verify", args.verify, 0, MAX_VERIFY),
+        ("--workers", args.workers, 1, MAX_WORKERS),
+    ):
+        if value is not None and not low <= value <= high:
+            raise LutnasError(f"{option} must be at least {low} and at most {high}, got {value}")
+    return args.workers if args.workers is not None else min(os.cpu_count() or 1, args.batch_size)

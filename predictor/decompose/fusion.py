@@ -1,8 +1,9 @@
 """Pass 2, fusion: merge primitives into the units LUT layers are made of.
 
 conv → bn → act|gate becomes one conv unit (``attrs`` gain ``bn``, ``act``, ``gate``), linear →
-act one linear unit, and global pool → 1×1 conv-act → 1×1 conv-gate → mul(x, ·) one ``se`` unit.
-A primitive is only fused into the one before it when that one has no other reader.
+act one linear unit, global pool → 1×1 conv-act → 1×1 conv-gate → mul(x, ·) one ``se`` unit, and
+an element-wise add or mul → act one unit (``attrs["act"]``: ResNet's ReLU after the residual
+add). A primitive is only fused into the one before it when that one has no other reader.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ def _absorb(units: dict[str, Unit], keep: Unit, gone: Unit, renames: dict[str, s
     """Merge ``gone`` (the only user of ``keep``) into ``keep``."""
     renames[gone.name] = keep.name
     keep.members += gone.members
+    keep.nodes += gone.nodes
     keep.shape = gone.shape
     for u in units.values():
         u.inputs = [keep.name if i == gone.name else i for i in u.inputs]
@@ -72,8 +74,25 @@ def fuse_se(units: dict[str, Unit]) -> None:
                     "se_act": r.attrs["act"],
                     "gate": g.attrs["gate"],
                 },
+                p.nodes + r.nodes + g.nodes + m.nodes,
             )
             for gone in (p.name, r.name, g.name):
                 del units[gone]
             units[m.name] = se
             break
+
+
+def fuse_post_act(units: dict[str, Unit]) -> dict[str, str]:
+    """An add or mul (outside SE) → act into one unit; returns the renames."""
+    renames: dict[str, str] = {}
+    for name in list(units):
+        u = units.get(name)
+        if u is None or u.kind not in ("add", "mul"):
+            continue
+        u.attrs.setdefault("act", None)
+        readers = users(units)[u.name]
+        if len(readers) == 1 and units[readers[0]].kind == "act":
+            act = units[readers[0]]
+            u.attrs["act"] = act.attrs["act"]
+            _absorb(units, u, act, renames)
+    return renames

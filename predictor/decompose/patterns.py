@@ -1,48 +1,76 @@
 """Pass 3, the ops: match a run of fused units to the LUT op it computes, longest first.
 
-mbconv = 1×1 conv-act, depthwise conv-act, [SE], 1×1 conv; dconv = depthwise conv-act, [SE],
-1×1 conv; head = 1×1 conv-act, global pool; stem / conv = k×k conv-act [SE]; fcact =
-linear-act; fc = linear. Convs must pad k // 2 without dilation, so the LayerSpec's output size
-is the module's. Skips are not seen here: :mod:`predictor.decompose.walk` adds them.
+The spaces' ops first: mbconv = 1×1 conv-act, depthwise conv-act, [SE], 1×1 conv; dconv =
+depthwise conv-act, [SE], 1×1 conv; head = 1×1 conv-act, global pool; stem / conv = k×k
+conv-act [SE]; fcact = linear-act; fc = linear; all with BN after every conv. Then one unit at a
+time: any other conv (grouped, depthwise, without activation, with a bias instead of BN, other
+padding) is a ``conv`` [SE], a max / average pool a ``maxpool`` / ``avgpool``, a global pool a
+``gpool``, a shuffle a ``shuffle``. Residual blocks (:meth:`Builder.block_op`) also take ResNet's
+``basic`` (k×k conv-act, k×k conv) and ``bottleneck`` (1×1 conv-act, k×k grouped conv-act, [SE],
+1×1 conv). Convs must be square, without dilation, so the LayerSpec's output size is the
+module's (checked).
 """
 
 from __future__ import annotations
 
-from lut.spec import LayerSpec, se_ratio_of
+from lut.spec import NO_ACT, LayerSpec, se_ratio_of
 from lutnas.errors import LutnasError
 from predictor.decompose.units import Unit
+
+_CHAIN_OPS = "stem/conv, dconv, mbconv, head, fc, fcact, pools, shuffle"
+
+
+def pair(v: object) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _square(v: object) -> int | None:
+    a, b = pair(v)
+    return a if a == b else None
+
+
+def _bn(u: Unit) -> bool:
+    """A conv followed by BN, without a bias of its own, and not gated."""
+    return (
+        u.kind == "conv"
+        and bool(u.attrs.get("bn"))
+        and not u.attrs["bias"]
+        and not u.attrs.get("gate")
+    )
 
 
 def _is_dw(u: Unit) -> bool:
     return (
-        u.kind == "conv"
-        and u.attrs["groups"] == u.attrs["cin"] == u.attrs["cout"]
-        and u.attrs["groups"] > 1
+        _bn(u) and u.attrs["groups"] == u.attrs["cin"] == u.attrs["cout"] and u.attrs["groups"] > 1
     )
 
 
-def is_1x1(u: Unit, act: bool) -> bool:
-    """A stride-1 pointwise conv, with an activation iff ``act``, without a gate."""
+def is_1x1(u: Unit, act: bool, stride: int = 1) -> bool:
+    """A pointwise conv + BN with ``stride``, with an activation iff ``act``, no padding."""
     return (
-        u.kind == "conv"
-        and u.attrs["k"] == (1, 1)
+        _bn(u)
+        and pair(u.attrs["k"]) == (1, 1)
         and u.attrs["groups"] == 1
-        and u.attrs["stride"] == (1, 1)
+        and pair(u.attrs["stride"]) == (stride, stride)
+        and pair(u.attrs["padding"]) == (0, 0)
         and bool(u.attrs.get("act")) == act
-        and not u.attrs.get("gate")
+    )
+
+
+def conv_ok(c: Unit) -> bool:
+    """A square conv with square stride, padding k // 2, no dilation."""
+    k = _square(c.attrs["k"])
+    return (
+        k is not None
+        and k % 2 == 1
+        and pair(c.attrs["dilation"]) == (1, 1)
+        and pair(c.attrs["padding"]) == (k // 2, k // 2)
+        and _square(c.attrs["stride"]) is not None
     )
 
 
 def _is_conv_act(u: Unit) -> bool:
-    k = u.attrs.get("k", (0, 0)) if u.kind == "conv" else (0, 0)
-    return (
-        u.kind == "conv"
-        and u.attrs["groups"] == 1
-        and k[0] == k[1]
-        and k[0] % 2 == 1
-        and bool(u.attrs.get("act"))
-        and not u.attrs.get("gate")
-    )
+    return _bn(u) and u.attrs["groups"] == 1 and conv_ok(u) and bool(u.attrs.get("act"))
 
 
 def _hw(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -71,10 +99,11 @@ class Builder:
         cin: int,
         cout: int,
         stride: int = 1,
-        mid: int = 0,
         se: Unit | None = None,
         skip: str = "noskip",
+        **extra: object,
     ) -> LayerSpec:
+        """The LayerSpec of units ``first`` … ``last``, checked against their output size."""
         h, w = _hw(self.in_shape(first))
         se_kw: dict = {}
         if se is not None:
@@ -102,8 +131,8 @@ class Builder:
             stride=stride,
             input_h=h,
             input_w=w,
-            mid=mid,
             **se_kw,
+            **extra,
         )
         out = _hw(last.shape)
         if spec.output_hw != out and op not in ("fc", "fcact"):
@@ -116,100 +145,237 @@ class Builder:
     def match(self, chain: list[Unit], i: int) -> tuple[LayerSpec, int] | None:
         """The longest op matching ``chain[i:]``: (spec, units consumed)."""
         u = chain[i:]
-        se_at = lambda j: j < len(u) and u[j].kind == "se"  # noqa: E731
+        for matcher in (self._mbconv, self._dconv, self._head, self._conv_act, self._fc):
+            found = matcher(u)
+            if found is not None:
+                return found
+        return self._single(u)
 
-        def conv_ok(c: Unit) -> bool:
-            pad = c.attrs["padding"]
-            return (
-                c.attrs["dilation"] == (1, 1)
-                and pad[0] == c.attrs["k"][0] // 2
-                and c.attrs["stride"][0] == c.attrs["stride"][1]
-            )
+    def _se_at(self, u: list[Unit], j: int) -> Unit | None:
+        return u[j] if j < len(u) and u[j].kind == "se" else None
 
-        # mbconv: 1x1 conv-act, dw conv-act, [SE], 1x1 conv
-        if (
+    def _mbconv(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
+        """1x1 conv-act (widening), dw conv-act, [SE], 1x1 conv."""
+        if not (
             len(u) >= 3
             and is_1x1(u[0], True)
+            and u[0].attrs["cout"] != u[0].attrs["cin"]
             and _is_dw(u[1])
             and conv_ok(u[1])
             and u[1].attrs["act"] == u[0].attrs["act"]
         ):
-            j = 3 if se_at(2) else 2
-            if j < len(u) and is_1x1(u[j], False):
-                cin, mid = u[0].attrs["cin"], u[0].attrs["cout"]
-                spec = self.spec(
-                    "mbconv",
-                    u[0],
-                    u[j],
-                    kernel=u[1].attrs["k"][0],
-                    expansion=max(1, round(mid / cin)),
-                    act=u[0].attrs["act"],
-                    cin=cin,
-                    cout=u[j].attrs["cout"],
-                    stride=u[1].attrs["stride"][0],
-                    mid=mid,
-                    se=u[2] if j == 3 else None,
-                )
-                return spec, j + 1
-        # dconv: dw conv-act, [SE], 1x1 conv
-        if len(u) >= 2 and _is_dw(u[0]) and conv_ok(u[0]) and u[0].attrs.get("act"):
-            j = 2 if se_at(1) else 1
-            if j < len(u) and is_1x1(u[j], False):
-                spec = self.spec(
-                    "dconv",
-                    u[0],
-                    u[j],
-                    kernel=u[0].attrs["k"][0],
-                    act=u[0].attrs["act"],
-                    cin=u[0].attrs["cin"],
-                    cout=u[j].attrs["cout"],
-                    stride=u[0].attrs["stride"][0],
-                    se=u[1] if j == 2 else None,
-                )
-                return spec, j + 1
-        # head: 1x1 conv-act, global pool
-        if len(u) >= 2 and is_1x1(u[0], True) and u[1].kind == "gpool":
-            return self.spec(
-                "head",
-                u[0],
-                u[1],
-                act=u[0].attrs["act"],
-                cin=u[0].attrs["cin"],
-                cout=u[0].attrs["cout"],
-            ), 2
-        # stem / conv: kxk conv-act, [SE]
-        if u and _is_conv_act(u[0]) and conv_ok(u[0]):
-            j = 2 if se_at(1) else 1
-            first_layer = u[0].inputs == [self.source]
-            op = "stem" if first_layer and j == 1 else "conv"
-            return self.spec(
-                op,
-                u[0],
-                u[j - 1],
-                kernel=u[0].attrs["k"][0],
-                act=u[0].attrs["act"],
-                cin=u[0].attrs["cin"],
-                cout=u[0].attrs["cout"],
-                stride=u[0].attrs["stride"][0],
-                se=u[1] if j == 2 else None,
-            ), j
-        # fc / fcact
-        if u and u[0].kind == "linear" and not u[0].attrs.get("gate"):
-            act = u[0].attrs.get("act")
-            return LayerSpec(
-                op="fcact" if act else "fc",
-                kernel=1,
-                expansion=1,
-                se_ratio=0.0,
-                skip="noskip",
-                act=act or "relu",
-                cin=u[0].attrs["cin"],
-                cout=u[0].attrs["cout"],
-                stride=1,
-                input_h=1,
-                input_w=1,
-            ), 1
+            return None
+        se = self._se_at(u, 2)
+        j = 3 if se else 2
+        if j >= len(u) or not is_1x1(u[j], False):
+            return None
+        cin, mid = u[0].attrs["cin"], u[0].attrs["cout"]
+        spec = self.spec(
+            "mbconv",
+            u[0],
+            u[j],
+            kernel=pair(u[1].attrs["k"])[0],
+            expansion=max(1, round(mid / cin)),
+            act=u[0].attrs["act"],
+            cin=cin,
+            cout=u[j].attrs["cout"],
+            stride=pair(u[1].attrs["stride"])[0],
+            mid=mid,
+            se=se,
+        )
+        return spec, j + 1
+
+    def _dconv(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
+        """dw conv-act, [SE], 1x1 conv."""
+        if not (len(u) >= 2 and _is_dw(u[0]) and conv_ok(u[0]) and u[0].attrs.get("act")):
+            return None
+        se = self._se_at(u, 1)
+        j = 2 if se else 1
+        if j >= len(u) or not is_1x1(u[j], False):
+            return None
+        spec = self.spec(
+            "dconv",
+            u[0],
+            u[j],
+            kernel=pair(u[0].attrs["k"])[0],
+            act=u[0].attrs["act"],
+            cin=u[0].attrs["cin"],
+            cout=u[j].attrs["cout"],
+            stride=pair(u[0].attrs["stride"])[0],
+            se=se,
+        )
+        return spec, j + 1
+
+    def _head(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
+        """1x1 conv-act, global pool."""
+        if not (len(u) >= 2 and is_1x1(u[0], True) and u[1].kind == "gpool"):
+            return None
+        a = u[0].attrs
+        return self.spec("head", u[0], u[1], act=a["act"], cin=a["cin"], cout=a["cout"]), 2
+
+    def _conv_act(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
+        """k×k conv-act, [SE]: stem on the network input, else conv."""
+        if not (u and _is_conv_act(u[0])):
+            return None
+        se = self._se_at(u, 1)
+        first_layer = u[0].inputs == [self.source]
+        op = "stem" if first_layer and se is None else "conv"
+        a = u[0].attrs
+        spec = self.spec(
+            op,
+            u[0],
+            u[1] if se else u[0],
+            kernel=pair(a["k"])[0],
+            act=a["act"],
+            cin=a["cin"],
+            cout=a["cout"],
+            stride=pair(a["stride"])[0],
+            se=se,
+        )
+        return spec, 2 if se else 1
+
+    def _fc(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
+        if not (u and u[0].kind == "linear" and not u[0].attrs.get("gate")):
+            return None
+        if not u[0].attrs["bias"]:
+            raise LutnasError(f"linear {u[0].name} has no bias; the LUT's fc layers have one")
+        act = u[0].attrs.get("act")
+        return LayerSpec(
+            op="fcact" if act else "fc",
+            kernel=1,
+            expansion=1,
+            se_ratio=0.0,
+            skip="noskip",
+            act=act or "relu",
+            cin=u[0].attrs["cin"],
+            cout=u[0].attrs["cout"],
+            stride=1,
+            input_h=1,
+            input_w=1,
+        ), 1
+
+    def _single(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
+        """One unit on its own: a conv of any kind [SE], a pool, a global pool, a shuffle."""
+        if not u:
+            return None
+        x = u[0]
+        if x.kind == "conv":
+            return self._generic_conv(u)
+        c = self.in_shape(x)[1] if len(self.in_shape(x)) > 1 else 0
+        if x.kind in ("maxpool", "avgpool"):
+            k, s, p = (_square(x.attrs[n]) for n in ("k", "stride", "padding"))
+            if None in (k, s, p) or (x.kind == "avgpool" and x.attrs["ceil"]):
+                return None
+            extra = {"pad": p, "ceil": x.attrs["ceil"], "countpad": x.attrs["countpad"]}
+            if x.kind == "maxpool":
+                extra.pop("countpad")
+            else:
+                extra.pop("ceil")
+            spec = self.spec(x.kind, x, x, kernel=k, stride=s, act=NO_ACT, cin=c, cout=c, **extra)
+            return spec, 1
+        if x.kind in ("gpool", "shuffle"):
+            groups = x.attrs.get("groups", 0)
+            return self.spec(x.kind, x, x, act=NO_ACT, cin=c, cout=c, groups=groups), 1
         return None
+
+    def _generic_conv(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
+        x = u[0]
+        a = x.attrs
+        k, s, p = (_square(a[n]) for n in ("k", "stride", "padding"))
+        if (
+            None in (k, s, p)
+            or k % 2 == 0
+            or pair(a["dilation"]) != (1, 1)
+            or a.get("gate")
+            or bool(a.get("bn")) == a["bias"]  # BN without bias, or a bias without BN
+        ):
+            return None
+        se = self._se_at(u, 1)
+        act = a.get("act") or NO_ACT
+        plain = a["groups"] == 1 and se is None and act != NO_ACT
+        op = "stem" if plain and x.inputs == [self.source] else "conv"
+        spec = self.spec(
+            op,
+            x,
+            u[1] if se else x,
+            kernel=k,
+            act=act,
+            cin=a["cin"],
+            cout=a["cout"],
+            stride=s,
+            se=se,
+            groups=a["groups"],
+            pad=p,
+            bn=bool(a.get("bn")),
+        )
+        return spec, 2 if se else 1
+
+    def block_op(self, chain: list[Unit]) -> LayerSpec | None:
+        """The one op computing all of ``chain``, a residual block's main path (before its
+        skip is added), or None."""
+        found = self.match(chain, 0) if chain else None
+        if (
+            found is not None
+            and found[1] == len(chain)
+            and found[0].op in ("conv", "dconv", "mbconv")
+        ):
+            return found[0]
+        if len(chain) == 2:
+            return self._basic(chain)
+        if len(chain) in (3, 4):
+            return self._bottleneck(chain)
+        return None
+
+    def _basic(self, u: list[Unit]) -> LayerSpec | None:
+        """k×k conv-act (stride), k×k conv."""
+        a, b = u
+        if not (_is_conv_act(a) and _bn(b) and conv_ok(b) and not b.attrs.get("act")):
+            return None
+        if b.attrs["groups"] != 1 or pair(b.attrs["stride"]) != (1, 1):
+            return None
+        k = pair(a.attrs["k"])[0]
+        if pair(b.attrs["k"])[0] != k or b.attrs["cin"] != b.attrs["cout"]:
+            return None
+        return self.spec(
+            "basic",
+            a,
+            b,
+            kernel=k,
+            act=a.attrs["act"],
+            cin=a.attrs["cin"],
+            cout=b.attrs["cout"],
+            stride=pair(a.attrs["stride"])[0],
+            skip="convskip",  # a block always has a skip; blocks.py puts in the one it has
+        )
+
+    def _bottleneck(self, u: list[Unit]) -> LayerSpec | None:
+        """1x1 conv-act, k×k conv-act (stride, groups), [SE], 1x1 conv."""
+        se = self._se_at(u, 2)
+        if len(u) != (4 if se else 3):
+            return None
+        a, b, c = u[0], u[1], u[-1]
+        if not (is_1x1(a, True) and _bn(b) and conv_ok(b) and is_1x1(c, False)):
+            return None
+        if b.attrs.get("act") != a.attrs["act"]:
+            return None
+        mid = a.attrs["cout"]
+        if b.attrs["cin"] != mid or b.attrs["cout"] != mid:
+            return None
+        return self.spec(
+            "bottleneck",
+            a,
+            c,
+            kernel=pair(b.attrs["k"])[0],
+            expansion=max(1, round(mid / a.attrs["cin"])),
+            act=a.attrs["act"],
+            cin=a.attrs["cin"],
+            cout=c.attrs["cout"],
+            stride=pair(b.attrs["stride"])[0],
+            se=se,
+            mid=mid,
+            groups=b.attrs["groups"],
+            skip="convskip",  # a block always has a skip; blocks.py puts in the one it has
+        )
 
     def parse(self, chain: list[Unit]) -> list[tuple[LayerSpec, list[Unit]]]:
         """``chain`` cut into consecutive ops: (spec, the units it covers) for each.
@@ -225,7 +391,7 @@ class Builder:
                 raise LutnasError(
                     f"cannot map {u.kind} {u.name} ({', '.join(u.members)}; attributes "
                     f"{ {k: v for k, v in u.attrs.items() if v is not None} }) and what follows "
-                    "to a LUT layer (stem/conv, dconv, mbconv, head, fc, fcact)"
+                    f"to a LUT layer ({_CHAIN_OPS})"
                 )
             spec, n = found
             out.append((spec, chain[i : i + n]))

@@ -31,7 +31,6 @@ On failure: a runner crash or unreadable output raises :class:`BackendError` nam
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shlex
 import time
@@ -46,6 +45,7 @@ from profiler.adb.parsers import ParseError, parse_perf_test_result_file
 from profiler.adb.runners import RunnerKind, RunRequest, command_line
 from profiler.adb.thermal import CoolingPolicy, throttle_reasons, wait_until_cool
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
+from profiler.cache_entry import file_sha256
 from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
 from profiler.precision import (
     DEFAULT_DELEGATE,
@@ -58,14 +58,6 @@ from profiler.precision import (
 log = logging.getLogger(__name__)
 DEFAULT_WORK_DIR = "/data/local/tmp/lutnas"
 RESULT_FILE = "result.csv"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class AdbBackend(Backend):
@@ -91,6 +83,11 @@ class AdbBackend(Backend):
     name = "adb"
     precisions = PRECISIONS
     delegates = DELEGATES
+
+    @property
+    def any_module(self) -> bool:  # type: ignore[override]
+        """False with ``benchmark_model``: lutnas's ``.tflite`` writer takes its layers only."""
+        return self.kind is None or self.kind.model_suffix != ".tflite"
 
     def __init__(
         self,
@@ -137,7 +134,7 @@ class AdbBackend(Backend):
         self.cooling = cooling or CoolingPolicy()
         self.sleep = sleep
         self.run_timeout_s = run_timeout_s
-        self.runner_sha256 = _sha256(self.runner_path)
+        self.runner_sha256 = file_sha256(self.runner_path)
         self.device: AdbDevice | None = None
         self.props: dict[str, str] = {}
         self.cores: list[int] = []

@@ -119,11 +119,11 @@ class LiteRtBackend(HostBackend):
             experimental_op_resolver_type=_RESOLVERS[self.delegate][0],
         )
         interpreter.allocate_tensors()
-        detail = interpreter.get_input_details()[0]
         rng = np.random.default_rng(0)
-        if detail["dtype"] == np.int8:
-            x = rng.integers(-128, 128, size=detail["shape"], dtype=np.int8)
-        else:
-            x = rng.standard_normal(detail["shape"]).astype(np.float32)
-        interpreter.set_tensor(detail["index"], x)
+        for detail in interpreter.get_input_details():  # one per workload input, in order
+            if detail["dtype"] == np.int8:
+                x = rng.integers(-128, 128, size=detail["shape"], dtype=np.int8)
+            else:
+                x = rng.standard_normal(detail["shape"]).astype(np.float32)
+            interpreter.set_tensor(detail["index"], x)
         return interpreter.invoke

@@ -70,9 +70,9 @@ class OnnxRuntimeBackend(HostBackend):
 
     def _runner(self, workload: Workload) -> Callable[[], object]:
         session = self._session(onnx_path(workload, self.cache_dir))
+        rng = np.random.default_rng(0)
         feed = {
-            session.get_inputs()[0].name: np.random.default_rng(0).standard_normal(
-                workload.input_shape, np.float32
-            )
+            inp.name: rng.standard_normal(shape, np.float32)
+            for inp, shape in zip(session.get_inputs(), workload.input_shapes, strict=True)
         }
         return lambda: session.run(None, feed)

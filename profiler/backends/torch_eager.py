@@ -49,8 +49,8 @@ class TorchBackend(HostBackend):
     def _runner(self, workload: Workload) -> Callable[[], object]:
         module = workload.build()
         module.eval()
-        x = torch.randn(workload.input_shape)
-        return lambda: module(x)
+        xs = [torch.randn(shape) for shape in workload.input_shapes]
+        return lambda: module(*xs)
 
     def _timing_context(self) -> contextlib.AbstractContextManager:
         return torch.inference_mode()

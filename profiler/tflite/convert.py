@@ -1,8 +1,10 @@
 """Torch modules → a TFLite graph: fp32, batch 1, NHWC, BN folded, only ops XNNPACK delegates.
 
 The module tree is walked by module type (the types :func:`lut.modules.build_layer` and
-:meth:`lutnas.spaces.arch.Arch.build` use, plus Identity/Dropout); any other type raises
-:class:`ConversionError` naming it and where it sits. Eval-mode semantics: BatchNorm uses its
+:meth:`lutnas.spaces.arch.Arch.build` use, plus Identity/Dropout; the pooling and graph units and
+whole decomposed networks are written by :mod:`profiler.tflite.units`); any other type raises
+:class:`ConversionError` naming it and where it sits. Grouped convs are CONV_2D with filters of
+input channels / groups, depthwise ones DEPTHWISE_CONV_2D. Eval-mode semantics: BatchNorm uses its
 running statistics (folded into the preceding conv's weights and bias), dropout is the identity.
 
 Layout: a ``(1, C, H, W)`` torch tensor is a ``[1, H, W, C]`` TFLite tensor, a ``(1, C)`` one
@@ -41,38 +43,46 @@ from profiler.tflite.rules import (
     plan_padding,
     valid_counts,
 )
+from profiler.tflite.units import UnitWriter, pool_options
 
 _NONE = schema.ActivationFunctionType.NONE
 _RELU6 = schema.ActivationFunctionType.RELU6
 _BIASED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")  # bias is input 2
 
 
-def module_to_tflite(module: nn.Module, input_shape: Sequence[int]) -> bytes:
+def module_to_tflite(module: nn.Module, input_shape: Sequence) -> bytes:
     """The ``.tflite`` bytes of ``module`` for a batch-1 fp32 input of torch shape
     ``input_shape`` (``(1, C, H, W)`` or ``(1, C)``); the graph's input is NHWC ``[1, H, W, C]``
     (or ``[1, C]``) and its output NHWC (``[1, C]`` after a global pool, flatten or linear).
+    A module taking several tensors (an add, a concat) gets the tuple of their shapes, one
+    graph input each, in order; one returning several (a split) gives one graph output each.
 
     Raises:
         ConversionError: a module type or setting has no delegated TFLite form (named).
     """
     graph, y = module_to_graph(module, input_shape)
-    return graph.to_bytes([y], description="lutnas-tflite")
+    return graph.to_bytes(y if isinstance(y, list) else [y], description="lutnas-tflite")
 
 
-def module_to_graph(module: nn.Module, input_shape: Sequence[int]) -> tuple[Graph, int]:
-    """The fp32 :class:`Graph` of ``module`` and its output tensor (see
-    :func:`module_to_tflite`); the int8 writer (:mod:`profiler.tflite.int8`) starts from it.
+def module_to_graph(module: nn.Module, input_shape: Sequence) -> tuple[Graph, int | list[int]]:
+    """The fp32 :class:`Graph` of ``module`` and its output tensor, or the list of them for a
+    module returning several (see :func:`module_to_tflite`); the int8 writer
+    (:mod:`profiler.tflite.int8`) starts from it.
 
     Raises:
         ConversionError: a module type or setting has no delegated TFLite form (named).
     """
-    shape = tuple(int(d) for d in input_shape)
-    if len(shape) not in (2, 4) or shape[0] != 1:
-        raise ConversionError(f"input shape {shape} must be (1, C, H, W) or (1, C)")
+    several = bool(input_shape) and isinstance(input_shape[0], (tuple, list))
+    shapes = [tuple(int(d) for d in s) for s in (input_shape if several else [input_shape])]
     graph = Graph()
-    x = graph.add_input(shape if len(shape) == 2 else (1, shape[2], shape[3], shape[1]))
+    xs = []
+    for i, shape in enumerate(shapes):
+        if len(shape) not in (2, 4) or shape[0] != 1:
+            raise ConversionError(f"input shape {shape} must be (1, C, H, W) or (1, C)")
+        nhwc = shape if len(shape) == 2 else (1, shape[2], shape[3], shape[1])
+        xs.append(graph.add_input(nhwc, "input" if not several else f"input{i}"))
     with torch.no_grad():
-        y = _Converter(graph).convert(module, x, "")
+        y = _Converter(graph).convert(module, xs if several else xs[0], "")
     return graph, y
 
 
@@ -94,6 +104,7 @@ class _Converter:
             nn.Linear: self._linear,
             nn.Identity: lambda m, x, p: x,
             nn.Dropout: lambda m, x, p: x,
+            **UnitWriter(self).handlers(),
         }
 
     def convert(self, module: nn.Module, x: int, path: str) -> int:
@@ -131,7 +142,8 @@ class _Converter:
                 f"{path}: residual branches differ in shape "
                 f"({self.g.shape(main)} vs {self.g.shape(short)})"
             )
-        return self._binary("ADD", main, short)
+        y = self._binary("ADD", main, short)
+        return y if res.post is None else self.convert(res.post, y, f"{path}.post")
 
     def _squeeze_excite(self, se: SqueezeExcite, x: int, path: str) -> int:
         self.g.pin(x)  # pooled, then gated
@@ -149,8 +161,9 @@ class _Converter:
                 f"{path}: Conv2d expects {conv.in_channels} channels with zero padding, "
                 f"got {c} channels, padding_mode {conv.padding_mode!r}"
             )
-        if groups != 1 and (groups != c or cout % c):
-            raise ConversionError(f"{path}: grouped conv (groups={groups}) is not depthwise")
+        depthwise = groups > 1 and groups == c and cout % c == 0
+        if groups != 1 and not depthwise and (c % groups or cout % groups):
+            raise ConversionError(f"{path}: groups={groups} must divide {c} and {cout} channels")
         if bn is not None and bn.num_features != cout:
             raise ConversionError(f"{path}: BatchNorm2d width {bn.num_features} != {cout}")
         kernel, stride = pair(conv.kernel_size), pair(conv.stride)
@@ -171,7 +184,7 @@ class _Converter:
             dilationWFactor=dilation[1],
             fusedActivationFunction=_NONE,
         )
-        if groups == 1:
+        if not depthwise:  # a grouped CONV_2D reads input channels / groups per filter
             op, options = "CONV_2D", schema.Conv2DOptionsT(**common)
             weight = weight.transpose(0, 2, 3, 1)  # OIHW → OHWI
         else:
@@ -215,14 +228,7 @@ class _Converter:
         same_ok, pads, (oh, ow) = plan_padding((h, w), kernel, stride, pad)
         # SAME leaves padding out of the count: right only for count_include_pad=False
         kind, y = self._padding(x, pads, same_ok and not pool.count_include_pad)
-        options = schema.Pool2DOptionsT(
-            padding=kind,
-            strideH=stride[0],
-            strideW=stride[1],
-            filterHeight=kernel[0],
-            filterWidth=kernel[1],
-            fusedActivationFunction=_NONE,
-        )
+        options = pool_options(kind, kernel, stride)
         padded = y != x
         y = self.g.add_op("AVERAGE_POOL_2D", [y], (n, oh, ow, c), options, out_name=path)
         if padded and not pool.count_include_pad:  # PAD's zeros were counted: rescale

@@ -34,6 +34,12 @@ DELEGATED_OPS: frozenset[str] = frozenset(
         "RELU6",
         "FULLY_CONNECTED",
         "RESHAPE",
+        # the pooling and graph units (profiler.tflite.units)
+        "MAX_POOL_2D",
+        "CONCATENATION",
+        "SPLIT",
+        "STRIDED_SLICE",
+        "TRANSPOSE",
     }
 )
 # ops whose options carry a fused activation (applied to their output)
@@ -211,16 +217,37 @@ class Graph:
         ``options`` is the op's schema options object (``Conv2DOptionsT`` …) or None;
         ``version`` the op version its kernel needs (TFLite's ``op_version.cc``).
         """
+        outs = self.add_multi_op(name, inputs, [out_shape], options, out_name, out_quant, version)
+        return outs[0]
+
+    def add_multi_op(
+        self,
+        name: str,
+        inputs: list[int],
+        out_shapes: list[tuple[int, ...]],
+        options: object | None = None,
+        out_name: str = "",
+        out_quant: Quant | None = None,
+        version: int = 1,
+    ) -> list[int]:
+        """:meth:`add_op` for an op writing one tensor per shape of ``out_shapes`` (SPLIT), each
+        float32, or int8 with ``out_quant``; returns those tensors."""
         if name not in DELEGATED_OPS:
             raise GraphError(f"op {name} is not one XNNPACK delegates ({sorted(DELEGATED_OPS)})")
         for t in inputs:
             self.tensors[t].consumers += 1
         out_name = out_name or f"{name.lower()}_{len(self.ops)}"
+        names = (
+            [out_name]
+            if len(out_shapes) == 1
+            else [f"{out_name}:{i}" for i in range(len(out_shapes))]
+        )
         dtype = np.dtype(np.float32 if out_quant is None else np.int8)
-        out = self._new(out_shape, dtype, out_name, out_quant)
-        self.tensors[out].producer = len(self.ops)
-        self.ops.append(Op(name, list(inputs), [out], options, version))
-        return out
+        outs = [self._new(s, dtype, n, out_quant) for s, n in zip(out_shapes, names, strict=True)]
+        for out in outs:
+            self.tensors[out].producer = len(self.ops)
+        self.ops.append(Op(name, list(inputs), outs, options, version))
+        return outs
 
     def producer(self, t: int) -> Op | None:
         """The op writing ``t``, when nothing has read ``t`` yet and nothing will read it again

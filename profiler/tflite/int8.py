@@ -57,11 +57,21 @@ def module_to_int8_tflite(
         ConversionError: a module the fp32 writer cannot write, an op without an int8 rule, an
             op too far from its fp32 op, or a graph XNNPACK splits (the error says which).
     """
+    if input_shape and isinstance(input_shape[0], (tuple, list)):
+        raise ConversionError(
+            f"int8 files are written for one-input units only, and this one takes "
+            f"{len(input_shape)}; profile it in fp32 or fp16"
+        )
     if batch_statistics:
         with bn_statistics(module, input_shape, seed):
             graph, y = module_to_graph(module, input_shape)
     else:
         graph, y = module_to_graph(module, input_shape)
+    if isinstance(y, list):
+        raise ConversionError(
+            f"int8 files are written for one-output units only, and this one gives {len(y)}; "
+            "profile it in fp32 or fp16"
+        )
     fp32 = graph.to_bytes([y], description="lutnas-tflite")
     constants = {i for i, t in enumerate(graph.tensors) if t.data is not None}
     inputs = calibration_inputs(graph.shape(graph.inputs[0]), samples, seed)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+from lutnas.errors import LutnasError
+from lutnas.numbers import whole
 from lutnas.registry import Registry
 from lutnas.spaces.arch import Arch
 
@@ -40,6 +42,35 @@ class AccuracyEvaluator(ABC):
     @property
     def label(self) -> str:
         return "zero-cost proxy score (not an accuracy)" if self.is_proxy else "proxy accuracy"
+
+
+MAX_BATCH = 65_536  # images per batch of a built-in evaluator, at most
+
+
+def proxy_resolution(value: object) -> int:
+    """The resolution a built-in evaluator builds networks at: a multiple of 8 from 32 to 512.
+
+    Raises:
+        LutnasError: naming the option and the range.
+    """
+    try:
+        resolution = whole(value, "resolution", 32, 512)
+    except LutnasError:
+        resolution = 1  # not a multiple of 8 either: one message
+    if resolution % 8:
+        raise LutnasError(f"resolution must be a multiple of 8 from 32 to 512, got {value!r}")
+    return resolution
+
+
+def dataset_name(value: object) -> str:
+    """A dataset option (``digits``, ``folder:PATH``, ``cifar10:PATH``; checked when loaded).
+
+    Raises:
+        LutnasError: not text.
+    """
+    if not isinstance(value, str) or not value:
+        raise LutnasError(f"dataset must be a name such as digits, got {value!r}")
+    return value
 
 
 _EVALUATORS: Registry[type[AccuracyEvaluator]] = Registry(

@@ -9,9 +9,10 @@ import hashlib
 
 import torch
 
-from lutnas.errors import LutnasError
+from lutnas.numbers import real, whole
+from lutnas.numbers import seed as checked_seed
 from lutnas.spaces.arch import Arch
-from search.evaluators.base import AccuracyEvaluator
+from search.evaluators.base import MAX_BATCH, AccuracyEvaluator, dataset_name, proxy_resolution
 from search.evaluators.data import Split, load_dataset
 
 
@@ -31,12 +32,13 @@ class ProxyTrainEvaluator(AccuracyEvaluator):
         seed: int = 0,
         limit: int | None = None,
     ) -> None:
-        if resolution < 32 or resolution % 8:
-            raise LutnasError("proxy resolution must be a multiple of 8, at least 32")
-        if epochs < 1:
-            raise LutnasError("proxy training needs at least one epoch")
-        self.dataset, self.resolution, self.epochs = dataset, resolution, epochs
-        self.batch_size, self.lr, self.seed, self.limit = batch_size, lr, seed, limit
+        self.dataset = dataset_name(dataset)
+        self.resolution = proxy_resolution(resolution)
+        self.epochs = whole(epochs, "epochs", 1, 10_000)
+        self.batch_size = whole(batch_size, "batch_size", 2, MAX_BATCH)  # BatchNorm needs two
+        self.lr = real(lr, "lr", 0, 10, above=True)
+        self.seed = checked_seed(seed)
+        self.limit = None if limit is None else whole(limit, "limit", 2, 10**9)
         self._data: Split | None = None
 
     def identity(self) -> dict:

@@ -20,8 +20,10 @@ import dataclasses
 import torch
 
 from lut.activations import ACT_FORMS
+from lutnas.numbers import seed as checked_seed
+from lutnas.numbers import whole
 from lutnas.spaces.arch import Arch
-from search.evaluators.base import AccuracyEvaluator
+from search.evaluators.base import MAX_BATCH, AccuracyEvaluator, dataset_name, proxy_resolution
 from search.evaluators.data import load_dataset
 
 _RELUS = (torch.nn.ReLU, torch.nn.ReLU6)
@@ -35,7 +37,10 @@ class ZeroCostEvaluator(AccuracyEvaluator):
     def __init__(
         self, dataset: str = "digits", resolution: int = 32, batch: int = 32, seed: int = 0
     ) -> None:
-        self.dataset, self.resolution, self.batch, self.seed = dataset, resolution, batch, seed
+        self.dataset = dataset_name(dataset)
+        self.resolution = proxy_resolution(resolution)
+        self.batch = whole(batch, "batch", 2, MAX_BATCH)  # one input has no kernel to score
+        self.seed = checked_seed(seed)
         self._x: torch.Tensor | None = None
 
     def identity(self) -> dict:

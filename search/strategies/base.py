@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from lutnas.errors import LutnasError
+from lutnas.numbers import seed as checked_seed
 from lutnas.registry import Registry
 
 STATE_FORMAT_VERSION = 1
@@ -76,7 +77,7 @@ class Strategy(abc.ABC):
         self, choices: Sequence[int], seed: int = 0, options: Mapping[str, Any] | None = None
     ) -> None:
         self._choices = check_choices(choices)
-        self._seed = operator.index(seed)
+        self._seed = checked_seed(seed)
         self._options = dict(options or {})
 
     @property

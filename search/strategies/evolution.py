@@ -18,8 +18,11 @@ from typing import Any
 import numpy as np
 
 from lutnas.errors import LutnasError
+from lutnas.numbers import whole
 from search.strategies._rng import make_rng, random_tokens, rng_state, set_rng_state
 from search.strategies.base import Strategy
+
+MAX_POPULATION = 1_000_000  # members kept (and drawn per tournament) at most
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,9 @@ class RegularizedEvolution(Strategy):
         population_size: int = 50,
         sample_size: int = 10,
     ) -> None:
-        if not 1 <= sample_size <= population_size:
+        population_size = whole(population_size, "population_size", 1, MAX_POPULATION)
+        sample_size = whole(sample_size, "sample_size", 1, MAX_POPULATION)
+        if not sample_size <= population_size:
             raise LutnasError(
                 f"evolution needs 1 <= sample_size <= population_size, "
                 f"got sample_size={sample_size}, population_size={population_size}"

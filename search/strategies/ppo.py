@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from lutnas.errors import LutnasError
+from lutnas.numbers import flag, real, whole
 from search.strategies._rng import make_rng, rng_state, set_rng_state
 from search.strategies._tensor_json import (
     encode_module,
@@ -154,18 +155,19 @@ class PPOController(Strategy):
         max_grad_norm: float = 1.0,
         normalize_advantages: bool = True,
     ) -> None:
-        options = {
-            "hidden_size": int(hidden_size),
-            "batch_size": int(batch_size),
-            "epochs": int(epochs),
-            "lr": float(lr),
-            "clip_eps": float(clip_eps),
-            "entropy_coef": float(entropy_coef),
-            "baseline_decay": float(baseline_decay),
-            "max_grad_norm": float(max_grad_norm),
-            "normalize_advantages": bool(normalize_advantages),
-        }
-        _check_options(options)
+        options = _check_options(
+            {
+                "hidden_size": hidden_size,
+                "batch_size": batch_size,
+                "epochs": epochs,
+                "lr": lr,
+                "clip_eps": clip_eps,
+                "entropy_coef": entropy_coef,
+                "baseline_decay": baseline_decay,
+                "max_grad_norm": max_grad_norm,
+                "normalize_advantages": normalize_advantages,
+            }
+        )
         super().__init__(choices, seed, options)
         self._opt = options
         # seeded init without touching the global RNG
@@ -289,20 +291,34 @@ class PPOController(Strategy):
         self._baseline, self._update_stats = baseline, stats
 
 
-def _check_options(options: Mapping[str, Any]) -> None:
-    problems = []
-    for key in ("hidden_size", "batch_size", "epochs"):
-        if options[key] < 1:
-            problems.append(f"{key} must be >= 1")
-    if not options["lr"] > 0:
-        problems.append("lr must be > 0")
-    if not options["clip_eps"] > 0:
-        problems.append("clip_eps must be > 0")
-    if not options["entropy_coef"] >= 0:
-        problems.append("entropy_coef must be >= 0")
-    if not 0 <= options["baseline_decay"] < 1:
-        problems.append("baseline_decay must be in [0, 1)")
-    if not options["max_grad_norm"] >= 0:
-        problems.append("max_grad_norm must be >= 0")
-    if problems:
-        raise LutnasError("bad PPO controller options: " + "; ".join(problems))
+def _check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options, each of its kind and in its range (lutnas.numbers).
+
+    Raises:
+        LutnasError: naming the first option out of range.
+    """
+    try:
+        return _checked(options)
+    except LutnasError as exc:
+        raise LutnasError(f"bad PPO controller option: {exc}") from None
+
+
+def _checked(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "hidden_size": whole(options["hidden_size"], "hidden_size", 1, 4096),
+        "batch_size": whole(options["batch_size"], "batch_size", 1, 100_000),
+        "epochs": whole(options["epochs"], "epochs", 1, 1000),
+        "lr": real(options["lr"], "lr", 0, 10, above=True),
+        "clip_eps": real(options["clip_eps"], "clip_eps", 0, 10, above=True),
+        "entropy_coef": real(options["entropy_coef"], "entropy_coef", 0, 10),
+        "baseline_decay": _below_one(options["baseline_decay"]),
+        "max_grad_norm": real(options["max_grad_norm"], "max_grad_norm", 0, 1e6),
+        "normalize_advantages": flag(options["normalize_advantages"], "normalize_advantages"),
+    }
+
+
+def _below_one(value: object) -> float:
+    decay = real(value, "baseline_decay", 0, 1)
+    if decay == 1:
+        raise LutnasError("baseline_decay must be a number from 0 to below 1, got 1")
+    return decay

@@ -42,6 +42,56 @@ BIG = LayerSpec(
 )
 
 
+# one small layer of every graph unit kind: pools, grouped / plain convs, residual blocks with a
+# conv shortcut, and the units of several inputs (add, concat) or outputs (split)
+GRAPH_UNITS = (
+    "maxpool_k3_e1_se0_noskip_none_i8_o8_s2_in14x14",
+    "avgpool_k3_e1_se0_noskip_none_i8_o8_s2_in14x14_countpad",
+    "gpool_k1_e1_se0_noskip_none_i16_o16_s1_in7x7",
+    "conv_k3_e1_se0_noskip_relu_i16_o16_s1_in14x14_g4",
+    "conv_k3_e1_se0_noskip_relu_i8_o16_s1_in13x13_pad0_nobn",
+    "basic_k3_e1_se0_convskip_relu_i8_o16_s2_in14x14_postrelu",
+    "bottleneck_k3_e2_se0.25_idskip_relu_i16_o16_s1_in7x7_g4_postrelu",
+    "add_k1_e1_se0_noskip_relu_i16_o16_s1_in14x14",
+    "mul_k1_e1_se0_noskip_none_i16_o16_s1_in14x14",
+    "concat_k1_e1_se0_noskip_none_i24_o24_s1_in14x14_parts8-16",
+    "split_k1_e1_se0_noskip_none_i16_o16_s1_in14x14_parts8-8",
+    "shuffle_k1_e1_se0_noskip_none_i16_o16_s1_in14x14_g2",
+)
+
+
+def forked_graph():
+    """A small network that forks and joins: stem → maxpool → split → (part 0, part 1 → conv)
+    → concat → shuffle → add (of the shuffle and the maxpool: a tensor read twice) → gpool →
+    fc, as a :class:`lut.network.SpecGraph`."""
+    from lut.network import SpecGraph
+
+    spec = LayerSpec.from_key
+    specs = (
+        spec("stem_k3_e1_se0_noskip_relu_i3_o16_s2_in32x32"),
+        spec("maxpool_k3_e1_se0_noskip_none_i16_o16_s2_in16x16"),
+        spec("split_k1_e1_se0_noskip_none_i16_o16_s1_in8x8_parts8-8"),
+        spec("conv_k3_e1_se0_noskip_relu_i8_o8_s1_in8x8"),
+        spec("concat_k1_e1_se0_noskip_none_i16_o16_s1_in8x8_parts8-8"),
+        spec("shuffle_k1_e1_se0_noskip_none_i16_o16_s1_in8x8_g2"),
+        spec("add_k1_e1_se0_noskip_relu_i16_o16_s1_in8x8"),
+        spec("gpool_k1_e1_se0_noskip_none_i16_o16_s1_in8x8"),
+        spec("fc_k1_e1_se0_noskip_relu_i16_o10_s1_in1x1"),
+    )
+    inputs = (((-1, 0),), ((0, 0),), ((1, 0),), ((2, 1),), ((2, 0), (3, 0)), ((4, 0),),
+              ((5, 0), (1, 0)), ((6, 0),), ((7, 0),))  # fmt: skip
+    return SpecGraph(specs, inputs, (8, 0), (1, 3, 32, 32))
+
+
+def forked_network() -> Workload:
+    """:func:`forked_graph` built from lutnas's layer modules: what a backend whose exporter
+    writes only those times as a decomposed network."""
+    from lut.network import build_network
+
+    graph = forked_graph()
+    return Workload("forked-network", lambda: build_network(graph), graph.input_shape)
+
+
 class _Broken(torch.nn.Module):
     def forward(self, x):
         raise RuntimeError("this layer cannot run")
@@ -101,6 +151,13 @@ class BackendContract:
         small = backend.measure(layer_workload(SMALL), self.warmup, self.runs).median_ms
         big = backend.measure(layer_workload(BIG), self.warmup, self.runs).median_ms
         assert big > 3 * small
+
+    def test_times_every_graph_unit_and_a_forked_network(self, backend):
+        for key in GRAPH_UNITS:
+            m = backend.measure(layer_workload(LayerSpec.from_key(key)), 1, 3)
+            assert m.n == 3 and m.median_ms > 0, key
+        m = backend.measure(forked_network(), 1, 3)
+        assert m.n == 3 and m.median_ms > 0
 
     def test_failure_names_the_workload_and_leaves_the_backend_usable(self, backend):
         with pytest.raises(BackendError, match="broken-layer-key"):
