@@ -26,6 +26,7 @@ from test_tflite_export import VARIANTS, assert_one_xnnpack_partition
 
 from lut.modules import build_layer
 from lut.spec import LayerSpec
+from lut.unit_modules import ChannelSplit, Eltwise
 from profiler.tflite import int8_rules as quantize_rules
 from profiler.tflite.calibrate import calibrate, calibration_inputs
 from profiler.tflite.convert import module_to_graph
@@ -235,3 +236,21 @@ def test_int8_input_takes_int8_data():
     assert inp["dtype"] == np.int8 and out["dtype"] == np.int8
     scale, zero_point = inp["quantization"]
     assert scale > 0 and -128 <= zero_point <= 127
+
+
+@pytest.mark.parametrize(
+    "module, shapes, says",
+    [
+        (
+            Eltwise("add"),
+            ((1, 8, 4, 4), (1, 8, 4, 4)),
+            "one-input units only, and this one takes 2",
+        ),
+        (ChannelSplit((4, 4)), (1, 8, 4, 4), "one-output units only, and this one gives 2"),
+    ],
+)
+def test_int8_refuses_units_of_several_inputs_or_outputs(module, shapes, says):
+    """The graph units main added (add, concat, split) write fp32 files; the int8 writer handles
+    one input and one output, so it names the unit's count and the precisions that work."""
+    with pytest.raises(ConversionError, match=says):
+        module_to_int8_tflite(module, shapes)
