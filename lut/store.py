@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lut.identity import with_identity_defaults
 from lut.measurement import Measurement
 from lut.schema import (  # FORMAT, SCHEMA_VERSION: importable from here too
     CHECKSUM_COLUMN,
@@ -132,7 +133,7 @@ class LutStore(RowAccess):
                 "schema_version": SCHEMA_VERSION,
                 "tool_version": __version__,
                 "created_at": now(),
-                "backend_config": backend_config,
+                "backend_config": with_identity_defaults(backend_config),
                 "device": device,
                 "settings": settings,
             },
@@ -208,7 +209,7 @@ class LutStore(RowAccess):
                 "drop --no-resume to continue it, or choose another --out"
             )
         store = cls.open(path)
-        stored_cfg = store.backend_config
+        stored_cfg, backend_config = store.backend_config, with_identity_defaults(backend_config)
         stored_settings, settings = with_defaults(store.settings), with_defaults(settings)
         if stored_cfg != backend_config:
             store.close()
@@ -266,7 +267,9 @@ class LutStore(RowAccess):
 
     @property
     def backend_config(self) -> dict:
-        return self.meta["backend_config"]
+        """The configuration the rows were measured with; identity fields an older file lacks
+        carry their defaults (:mod:`lut.identity`)."""
+        return with_identity_defaults(self.meta["backend_config"])
 
     @property
     def settings(self) -> dict:

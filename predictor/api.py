@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lut.identity import with_identity_defaults
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.cli_util import quote
@@ -154,7 +155,12 @@ class LatencyPredictor:
         return cls(stored.fitted, stored.estimator, rows, stored.meta, store_path, transferred)
 
     def calibrate(
-        self, measurements: Sequence, device: str, sources: Sequence[str] | None = None
+        self,
+        measurements: Sequence,
+        device: str,
+        sources: Sequence[str] | None = None,
+        precision: str | None = None,
+        delegate: str | None = None,
     ) -> LatencyPredictor:
         """This predictor moved to another device with a few whole-model measurements there.
 
@@ -165,13 +171,17 @@ class LatencyPredictor:
                 network once.
             device: the target device's name, recorded in the predictor.
             sources: where each measurement came from (``pixel7.csv:4``), named in errors.
+            precision, delegate: what the measurements were made in (default: this
+                predictor's); another precision is allowed, with a caveat.
 
         Returns:
             A predictor for the target (see :mod:`predictor.calibrated`); save it like any.
         """
         from predictor.calibrated import calibrate
 
-        return calibrate(self, measurements, device, sources)
+        return calibrate(
+            self, measurements, device, sources=sources, precision=precision, delegate=delegate
+        )
 
     # --- identity (read-only; what a search records and checks) ------------------------------
     @property
@@ -189,8 +199,9 @@ class LatencyPredictor:
 
     @property
     def backend_config(self) -> dict:
-        """The LUT's backend configuration (backend, version, threads, device, ...)."""
-        return self.meta["lut"]["backend_config"]
+        """The LUT's backend configuration (backend, version, threads, device, precision,
+        ...); identity fields an older predictor lacks carry their defaults."""
+        return with_identity_defaults(self.meta["lut"]["backend_config"])
 
     @property
     def lut_settings(self) -> dict:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lut.identity import with_identity_defaults
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lut.transferred import transfer_meta, transferred_ms
@@ -264,7 +265,7 @@ def matching_lut_rows(
     try:
         theirs = {"backend_config": store.backend_config, "settings": store.settings}
         ours = {
-            "backend_config": meta["lut"]["backend_config"],
+            "backend_config": with_identity_defaults(meta["lut"]["backend_config"]),
             "settings": meta["lut"]["settings"],
         }
         if theirs != ours:

@@ -76,6 +76,10 @@ class Backend(ABC):
     # set by the profiling loop: called with a short text ("waiting for the phone: 12 s of
     # 90 s") while one measurement takes long, to keep a progress bar alive
     heartbeat: Callable[[str], None] | None = None
+    # the precisions it can time and the delegates it can time with (profiler.precision); its
+    # config() records the ones it does
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    delegates: ClassVar[tuple[str, ...]] = ()
 
     def __enter__(self) -> Backend:
         return self

@@ -7,6 +7,7 @@ import json
 from lut.store import LutStore
 from lut.transferred import transferred_lines
 from lutnas.spaces.space import Space
+from profiler.precision import identity_label
 from profiler.quality import assess, quality_lines, row_noise
 
 
@@ -35,6 +36,7 @@ def describe(store: LutStore, space: Space | None, noisiest: int = 10) -> str:
     lines = [
         f"LUT {store.path}",
         f"  backend: {json.dumps(meta['backend_config'], sort_keys=True)}",
+        f"  precision: {identity_label(store.backend_config)}",
         f"  device: {json.dumps(meta['device'], sort_keys=True)}",
         f"  settings: {json.dumps(meta['settings'])}; lutnas {meta['tool_version']}, "
         f"created {meta['created_at']}",

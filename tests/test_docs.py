@@ -142,7 +142,7 @@ def workspace(tmp_path_factory, both_spaces_predictor_path) -> Path:
     ws = tmp_path_factory.mktemp("docs")
     shutil.copy(both_spaces_predictor_path.parent / "both.lut", ws / "host.lut")
     shutil.copytree(both_spaces_predictor_path, ws / "host.predictor")
-    for name in ("onnxruntime.lut", "pixel.lut", "a.lut", "b.lut", "target.lut"):
+    for name in ("onnxruntime.lut", "pixel.lut", "a.lut", "b.lut", "target.lut", "int8.lut"):
         shutil.copy(ws / "host.lut", ws / name)
     (ws / "target.csv").write_text(  # docs/calibrating.md's measurements, at the tiny size
         f"model,resolution,latency_ms\nmnasnet-a1,{RESOLUTION},9.1\n"

@@ -83,10 +83,10 @@ def _predict(predictor, args: argparse.Namespace) -> int:
     backend = None
     if args.torchvision:
         if args.measure_missing:
-            from profiler.base import get_backend
+            from profiler.base import host_backend
 
-            cfg = predictor.backend_config
-            backend = get_backend(cfg["backend"], threads=int(cfg.get("threads", 1)))
+            # configured as the LUT was (threads, precision, delegate ...)
+            backend = host_backend(predictor.backend_config, "--measure-missing")
         r = args.resolution
         results = [
             (

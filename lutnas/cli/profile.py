@@ -22,6 +22,7 @@ from lut.store import LutStore
 from lut.transferred import transferred_count
 from lutnas.cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
 from lutnas.cli.options import add_resolution_option, add_seed_option, add_space_option
+from lutnas.cli.precision import add_precision_arguments, precision_options
 from lutnas.cli.transfer import (
     add_transfer_arguments,
     apply_and_report,
@@ -125,6 +126,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=ProfileSettings.runs,
         help="timed runs per measurement; the median is kept (default: %(default)s)",
     )
+    add_precision_arguments(p)
     p.add_argument(
         "--threads",
         type=bounded(int, 1, 256),
@@ -179,9 +181,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _backend_options(args: argparse.Namespace) -> dict:
+    options = {"threads": args.threads, **precision_options(args, backend_class(args.backend))}
     if args.backend == "adb":
-        return {"threads": args.threads, **adb_backend_options(args)}
-    return {"threads": args.threads}
+        return {**options, **adb_backend_options(args)}
+    return options
 
 
 def _layers_wanted(

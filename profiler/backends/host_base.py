@@ -48,6 +48,8 @@ class HostBackend(Backend):
     def device_info(self) -> dict:
         return host_info()
 
+    precision = "fp32"  # what it times (a backend of several precisions sets its own)
+
     def prepare_cores(self) -> set[int]:
         """The cores this process could use before pinning, less the pinned ones; none when
         timing is not pinned (it could then run on any core)."""
@@ -62,6 +64,7 @@ class HostBackend(Backend):
             "threads": self.threads,
             "device": f"host:{info['cpu_model']}",
             "machine": info["machine"],
+            "precision": self.precision,
         }
 
     @abstractmethod
@@ -71,6 +74,15 @@ class HostBackend(Backend):
     def _timing_context(self) -> contextlib.AbstractContextManager:
         """Entered around the timed calls (e.g. torch's inference mode)."""
         return contextlib.nullcontext()
+
+    def prepared(self, workload: Workload) -> Callable[[], object]:
+        """A call that runs ``workload`` once, everything before the first run done (export,
+        load): for timing several configurations in turns (benchmarks/int8_vs_fp32.py).
+
+        Raises:
+            BackendError: preparing failed; the message names the workload.
+        """
+        return self._prepared(workload)
 
     def _prepared(self, workload: Workload) -> Callable[[], object]:
         try:
