@@ -9,7 +9,9 @@
     p.predict_detail(arch)                         # interval, OOD flag, estimated share
     p.predict_module(torchvision.models.mobilenet_v2(), (1, 3, 224, 224))
 
-A prediction is ``lut_sum × exp(correction)``. Layers missing from the LUT are estimated by
+A prediction is ``lut_sum × exp(correction)``. Rows a LUT holds as *transferred* from another
+device (:mod:`lut.transferred`) are used like measured ones, and every detailed prediction
+says how much of its sum rests on them. Layers missing from the LUT are estimated by
 the per-kind layer estimator (reported in :class:`Prediction`), measured on demand when a
 backend is given to :meth:`LatencyPredictor.predict_module`, or refused with ``strict=True``.
 An unknown layer never counts as zero.
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lut.identity import with_identity_defaults
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.cli_util import quote
@@ -61,10 +64,11 @@ class LatencyPredictor:
         lut_rows: dict[str, float],
         meta: dict,
         store_path: str | None = None,
+        transferred: frozenset[str] = frozenset(),
     ) -> None:
         self.fitted = fitted
         self.meta = meta
-        self.sums = NetworkSums(lut_rows, estimator)
+        self.sums = NetworkSums(lut_rows, estimator, transferred)
         self._store_path = store_path
         self._fingerprint: str | None = None
 
@@ -82,6 +86,11 @@ class LatencyPredictor:
     def lut_rows(self) -> dict[str, float]:
         """The LUT rows predictions use: layer key → median ms."""
         return self.sums.rows
+
+    @property
+    def transferred_keys(self) -> frozenset[str]:
+        """Keys of :attr:`lut_rows` transferred from another device's LUT, not measured."""
+        return self.sums.transferred
 
     # --- construction ------------------------------------------------------------------------
     @classmethod
@@ -115,11 +124,13 @@ class LatencyPredictor:
         r = fit_predictor(
             lut, measurements, seed=seed, estimate_missing=estimate_missing, networks=networks
         )
-        return cls(r.fitted, r.estimator, r.lut_rows, r.meta, r.store_path)
+        return cls(r.fitted, r.estimator, r.lut_rows, r.meta, r.store_path, r.transferred)
 
     def save(self, path: str | Path) -> Path:
         """Write the predictor directory (see :mod:`predictor.persistence`)."""
-        return persistence.save(path, self.meta, self.fitted, self.lut_rows, self.estimator)
+        return persistence.save(
+            path, self.meta, self.fitted, self.lut_rows, self.estimator, self.transferred_keys
+        )
 
     @classmethod
     def load(cls, path: str | Path, lut: LutStore | str | Path | None = None) -> LatencyPredictor:
@@ -134,12 +145,14 @@ class LatencyPredictor:
             stored.meta.get("training", {}).get("space_definitions"), f"predictor {path}"
         )
         rows, store_path = stored.lut_rows, stored.meta["lut"]["path"]
+        transferred = stored.transferred
         if lut is not None:
-            theirs, store_path = matching_lut_rows(lut, stored.meta, path)
+            theirs, moved, store_path = matching_lut_rows(lut, stored.meta, path)
             rows.update(theirs)
+            transferred = (transferred - set(theirs)) | moved
         if "calibration" in stored.meta and not issubclass(cls, _calibrated_class()):
             cls = _calibrated_class()  # a predictor calibrated to another device
-        return cls(stored.fitted, stored.estimator, rows, stored.meta, store_path)
+        return cls(stored.fitted, stored.estimator, rows, stored.meta, store_path, transferred)
 
     def add_rows_gained(self, lut: LutStore | str | Path | None = None) -> tuple[str, ...]:
         """Use the rows a LUT holds and this predictor lacks: by default those measured into
@@ -167,7 +180,12 @@ class LatencyPredictor:
         return tuple(gained)
 
     def calibrate(
-        self, measurements: Sequence, device: str, sources: Sequence[str] | None = None
+        self,
+        measurements: Sequence,
+        device: str,
+        sources: Sequence[str] | None = None,
+        precision: str | None = None,
+        delegate: str | None = None,
     ) -> LatencyPredictor:
         """This predictor moved to another device with a few whole-model measurements there.
 
@@ -178,13 +196,17 @@ class LatencyPredictor:
                 network once.
             device: the target device's name, recorded in the predictor.
             sources: where each measurement came from (``pixel7.csv:4``), named in errors.
+            precision, delegate: what the measurements were made in (default: this
+                predictor's); another precision is allowed, with a caveat.
 
         Returns:
             A predictor for the target (see :mod:`predictor.calibrated`); save it like any.
         """
         from predictor.calibrated import calibrate
 
-        return calibrate(self, measurements, device, sources)
+        return calibrate(
+            self, measurements, device, sources=sources, precision=precision, delegate=delegate
+        )
 
     # --- identity (read-only; what a search records and checks) ------------------------------
     @property
@@ -202,8 +224,9 @@ class LatencyPredictor:
 
     @property
     def backend_config(self) -> dict:
-        """The LUT's backend configuration (backend, version, threads, device, ...)."""
-        return self.meta["lut"]["backend_config"]
+        """The LUT's backend configuration (backend, version, threads, device, precision,
+        ...); identity fields an older predictor lacks carry their defaults."""
+        return with_identity_defaults(self.meta["lut"]["backend_config"])
 
     @property
     def lut_settings(self) -> dict:

@@ -36,6 +36,7 @@ from predictor.calibration import Calibration, NetworkNumbers, fit_calibration
 from predictor.calibration_input import expand_all
 from predictor.features import layer_cost
 from predictor.prediction import Prediction
+from profiler.precision import precision_of
 
 log = logging.getLogger(__name__)
 _layer_cost = functools.lru_cache(maxsize=200_000)(layer_cost)
@@ -56,10 +57,14 @@ def calibrate(
     measurements: Sequence[tuple],
     device: str,
     sources: Sequence[str] | None = None,
+    precision: str | None = None,
+    delegate: str | None = None,
 ) -> CalibratedPredictor:
     """``source`` moved to ``device`` with these measurements (see
-    :func:`predictor.calibration_input.expand`); ``sources`` names where each came from
-    (``pixel7.csv:4``) in errors."""
+    :func:`predictor.calibration_input.expand`), made in ``precision`` with ``delegate``
+    (default: the source's); ``sources`` names where each came from (``pixel7.csv:4``) in
+    errors. A source of another precision is allowed, with a caveat: it is the transfer case
+    (an fp32 prior for an int8 target)."""
     if not str(device).strip():
         raise LutnasError("name the target device (device=..., --device)")
     if isinstance(source, CalibratedPredictor):
@@ -88,6 +93,9 @@ def calibrate(
     record = {
         "source_device": source.backend_config.get("device", ""),
         "target_device": str(device),
+        "source_precision": precision_of(source.backend_config),
+        "target_precision": precision or precision_of(source.backend_config),
+        "target_delegate": delegate or source.backend_config.get("delegate"),
         "n": len(ys),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "median_target_over_source": ratio,
@@ -96,7 +104,12 @@ def calibrate(
     }
     meta = {**source.meta, "calibration": record}
     target = CalibratedPredictor(
-        source.fitted, source.estimator, source.lut_rows, meta, source.lut_path
+        source.fitted,
+        source.estimator,
+        source.lut_rows,
+        meta,
+        source.lut_path,
+        source.transferred_keys,
     )
     for line in target.caveats():
         log.warning("%s", line)
@@ -124,12 +137,15 @@ class CalibratedPredictor(LatencyPredictor):
     def backend_config(self) -> dict:
         """The target device, with the source configuration it was calibrated from."""
         source = super().backend_config
-        return {
+        config = {
             "backend": "calibrated",
             "device": self.record["target_device"],
             "threads": source.get("threads"),
+            "precision": self.record.get("target_precision") or precision_of(source),
             "calibrated_from": source,
         }
+        delegate = self.record.get("target_delegate", source.get("delegate"))
+        return {**config, "delegate": delegate} if delegate else config
 
     @property
     def latency_range_ms(self) -> tuple[float, float] | None:
@@ -154,6 +170,14 @@ class CalibratedPredictor(LatencyPredictor):
         rows = [r for r in self.record.get("measurements", []) if "family" in r]
         if not rows:
             return out
+        source, target = self.record.get("source_precision"), self.record.get("target_precision")
+        if source and target and source != target:
+            out.append(
+                f"the source predictor times {source} and the measurements are {target}: a "
+                f"prior of another precision (the transfer case); what carries over is the "
+                f"ranking, and {target} moves depthwise, pointwise and element-wise ops by "
+                "different factors, so measure more networks than for a same-precision prior"
+            )
         known = set(self.training_spaces)
         foreign = sorted({r["family"] for r in rows} - known - {"torchvision", "module"})
         if known and foreign:
@@ -256,4 +280,10 @@ def calibrate_from_lut(source: LatencyPredictor, lut) -> CalibratedPredictor:
         (Arch.from_json(j), ms)
         for j, ms in zip(frame["arch_json"], frame["median_ms"], strict=True)
     ]
-    return calibrate(source, items, device=device)
+    return calibrate(
+        source,
+        items,
+        device=device,
+        precision=precision_of(config),
+        delegate=config.get("delegate"),
+    )

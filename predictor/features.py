@@ -56,6 +56,8 @@ LAYER_COLUMNS: tuple[str, ...] = (
     "n_se",
     "ms_dw_k5",
     *(f"ms_act_{act}" for act in ACTS),
+    "tr_ms",  # the share of lut_ms resting on transferred rows (reported, not a model input)
+    "n_transferred",
 )
 _COL = {name: i for i, name in enumerate(LAYER_COLUMNS)}
 
@@ -140,8 +142,15 @@ def scale_bucket(spec: LayerSpec, resolution: int) -> int:
     return min(SCALES - 1, int(round(math.log2(ratio))))
 
 
-def layer_row(spec: LayerSpec, latency_ms: float, estimated: bool, resolution: int) -> np.ndarray:
-    """One layer's contribution to the sums of :data:`LAYER_COLUMNS`."""
+def layer_row(
+    spec: LayerSpec,
+    latency_ms: float,
+    estimated: bool,
+    resolution: int,
+    transferred: bool = False,
+) -> np.ndarray:
+    """One layer's contribution to the sums of :data:`LAYER_COLUMNS`; ``transferred``: its row
+    was moved from another device's LUT (:mod:`lut.transferred`), not measured."""
     row = np.zeros(len(LAYER_COLUMNS))
     macs, params, acts = layer_cost(spec)
     op = GROUP_OF.get(spec.op, spec.op)
@@ -150,6 +159,8 @@ def layer_row(spec: LayerSpec, latency_ms: float, estimated: bool, resolution: i
     row[_COL["est_ms"]] = latency_ms if estimated else 0.0
     row[_COL["n_layers"]] = 1
     row[_COL["n_estimated"]] = float(estimated)
+    row[_COL["tr_ms"]] = latency_ms if transferred else 0.0
+    row[_COL["n_transferred"]] = float(transferred)
     row[_COL["macs_m"]], row[_COL["params_m"]], row[_COL["act_m"]] = macs, params, acts
     row[_COL[f"ms_{op}"]] = latency_ms
     row[_COL[f"n_{op}"]] = 1

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lut.identity import with_identity_defaults
 from lut.spec import LayerSpec
 from lut.store import LutStore
+from lut.transferred import transfer_meta, transferred_ms
 from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
@@ -43,6 +45,7 @@ class FitResult:
     lut_rows: dict[str, float]
     meta: dict
     store_path: str
+    transferred: frozenset[str] = frozenset()  # keys of lut_rows moved, not measured
 
 
 def as_store(lut: LutStore | str | Path) -> tuple[LutStore, bool]:
@@ -52,9 +55,27 @@ def as_store(lut: LutStore | str | Path) -> tuple[LutStore, bool]:
     return LutStore.open(lut), True
 
 
-def _layer_rows(store: LutStore) -> dict[str, float]:
+def _layer_rows(store: LutStore) -> tuple[dict[str, float], frozenset[str]]:
+    """The LUT's rows (key → median ms): its measurements and its transferred rows
+    (:mod:`lut.transferred`), and which keys are the transferred ones."""
     layers = store.layers_frame()
-    return dict(zip(layers["key"], layers["median_ms"].astype(float), strict=False))
+    rows = dict(zip(layers["key"], layers["median_ms"].astype(float), strict=False))
+    moved = {k: ms for k, ms in transferred_ms(store).items() if k not in rows}
+    return {**rows, **moved}, frozenset(moved)
+
+
+def _transfer_record(store: LutStore, transferred: frozenset[str]) -> dict | None:
+    """What a predictor records of its LUT's transferred rows (None: it has none)."""
+    meta = transfer_meta(store)
+    if not transferred or not meta:
+        return None
+    source = meta.get("source", {})
+    return {
+        "rows": len(transferred),
+        "source": {k: source.get(k) for k in ("path", "backend_config", "device")},
+        "pairs": meta.get("sample", {}).get("pairs"),
+        "fitted_at": meta.get("fitted_at"),
+    }
 
 
 def _measurements(store: LutStore, measurements: object) -> list[tuple[Arch, float]]:
@@ -136,7 +157,7 @@ def fit_predictor(
     """
     store, opened = as_store(lut)
     try:
-        rows = _layer_rows(store)
+        rows, transferred = _layer_rows(store)
         meta_lut = {
             "path": str(Path(store.path).resolve()),
             "backend_config": store.backend_config,
@@ -145,6 +166,8 @@ def fit_predictor(
             "rows": len(rows),
             "drift_reference": store.meta.get("drift_reference"),
         }
+        if transferred:
+            meta_lut["transferred"] = _transfer_record(store, transferred)
         adopt_lut_spaces(store)  # its whole models decode without their space files
         data = _measurements(store, measurements)
         records = _chosen_networks(
@@ -157,7 +180,7 @@ def fit_predictor(
     estimator = None
     if estimate_missing and len(rows) >= MIN_ROWS:
         estimator = LayerEstimator.fit([LayerSpec.from_key(k) for k in rows], list(rows.values()))
-    network_sums = NetworkSums(rows, estimator)
+    network_sums = NetworkSums(rows, estimator, transferred)
     usable, sums = [], []
     for arch, ms in data:
         vec, missing = network_sums.of_arch(arch)
@@ -219,15 +242,20 @@ def fit_predictor(
     }
     meta = new_meta(lut=meta_lut, training=training, fitted=fitted, estimator=estimator)
     return FitResult(
-        fitted=fitted, estimator=estimator, lut_rows=rows, meta=meta, store_path=meta_lut["path"]
+        fitted=fitted,
+        estimator=estimator,
+        lut_rows=rows,
+        meta=meta,
+        store_path=meta_lut["path"],
+        transferred=transferred,
     )
 
 
 def matching_lut_rows(
     lut: LutStore | str | Path, meta: dict, predictor_path: str | Path
-) -> tuple[dict[str, float], str]:
-    """The rows of ``lut`` and its resolved path, for the predictor saved at ``predictor_path``
-    (metadata ``meta``).
+) -> tuple[dict[str, float], frozenset[str], str]:
+    """The rows of ``lut``, which of them are transferred, and its resolved path, for the
+    predictor saved at ``predictor_path`` (metadata ``meta``).
 
     Raises:
         LutnasError: the LUT was measured with another backend configuration or settings than
@@ -237,7 +265,7 @@ def matching_lut_rows(
     try:
         theirs = {"backend_config": store.backend_config, "settings": store.settings}
         ours = {
-            "backend_config": meta["lut"]["backend_config"],
+            "backend_config": with_identity_defaults(meta["lut"]["backend_config"]),
             "settings": meta["lut"]["settings"],
         }
         if theirs != ours:
@@ -248,7 +276,7 @@ def matching_lut_rows(
                 f"); its predictions would not hold there. Fit one for this LUT: "
                 f"lutnas fit --lut {quote(store.path)} --out NEW.predictor"
             )
-        return _layer_rows(store), str(Path(store.path).resolve())
+        return *_layer_rows(store), str(Path(store.path).resolve())
     finally:
         if opened:
             store.close()

@@ -23,6 +23,7 @@ META_FILE = "meta.json"
 POINT_FILE = "point.ubj"
 QUANTILES_FILE = "quantiles.ubj"
 ROWS_FILE = "lut_rows.json"
+TRANSFERRED_FILE = "transferred_rows.json"  # keys of ROWS_FILE moved from another device
 META_KEYS = (
     "format",
     "schema_version",
@@ -153,6 +154,9 @@ def _file_problems(meta: dict) -> list[str]:
             problems.append(f"layer_estimator.kinds must be a list of op kinds, got {kinds!r}")
         else:
             wanted += [layer_file(k) for k in kinds]
+    lut = meta.get("lut")
+    if isinstance(lut, dict) and lut.get("transferred"):
+        wanted.append(TRANSFERRED_FILE)
     problems += [f"files does not list {name}" for name in wanted if name not in files]
     return problems
 

@@ -10,6 +10,8 @@ Layout (no pickle anywhere; every file is readable without lutnas)::
         quantiles.ubj        XGBoost 5% / 95% quantile model (the interval)
         layers-<kind>.ubj    layer estimators, one per op kind (+ "pooled")
         lut_rows.json        {layer key: median ms}: the LUT snapshot predictions use
+        transferred_rows.json  the keys of lut_rows.json transferred from another device's
+                             LUT, not measured (only when there are some; lut.transferred)
 
 ``meta.json`` (checked by :func:`validate_meta`): format, schema_version, tool_version,
 created_at, xgboost version, ``lut`` (path, backend_config, settings, device, rows),
@@ -44,6 +46,7 @@ from predictor.meta_schema import (  # the record's names, importable from here 
     QUANTILES_FILE,
     ROWS_FILE,
     SCHEMA_VERSION,
+    TRANSFERRED_FILE,
     layer_file,
     refit_hint,
     validate_meta,
@@ -108,6 +111,7 @@ def save(
     fitted: Fitted,
     lut_rows: dict[str, float],
     estimator: LayerEstimator | None,
+    transferred: frozenset[str] = frozenset(),
 ) -> Path:
     """Write a predictor directory at ``path`` (see the module docstring and :func:`write_dir`)."""
     files = {
@@ -115,6 +119,8 @@ def save(
         QUANTILES_FILE: bytes(fitted.quantiles.save_raw("ubj")),
         ROWS_FILE: json.dumps(lut_rows, sort_keys=True).encode(),
     }
+    if transferred:
+        files[TRANSFERRED_FILE] = json.dumps(sorted(transferred)).encode()
     if estimator is not None:
         for kind, data in estimator.to_raw()[1].items():
             files[layer_file(kind)] = data
@@ -129,6 +135,7 @@ class Stored:
     fitted: Fitted
     estimator: LayerEstimator | None
     lut_rows: dict[str, float]
+    transferred: frozenset[str] = frozenset()  # keys of lut_rows moved, not measured
 
 
 def load(path: str | Path) -> Stored:
@@ -170,6 +177,9 @@ def load(path: str | Path) -> Stored:
             base_coef=np.array(meta["base"]["coef"], dtype=float),
         )
         lut_rows = _lut_rows(files[ROWS_FILE], meta, path)
+        transferred = frozenset(
+            str(k) for k in json.loads(files.get(TRANSFERRED_FILE, b"[]")) if k in lut_rows
+        )
         estimator = None
         if meta.get("layer_estimator"):
             raw = {k: files[layer_file(k)] for k in meta["layer_estimator"]["kinds"]}
@@ -179,7 +189,9 @@ def load(path: str | Path) -> Stored:
             f"{path} has a damaged record or file ({type(exc).__name__}: "
             f"{str(exc).strip()[:200]}); {refit_hint(meta, path)}"
         ) from None
-    return Stored(meta=meta, fitted=fitted, estimator=estimator, lut_rows=lut_rows)
+    return Stored(
+        meta=meta, fitted=fitted, estimator=estimator, lut_rows=lut_rows, transferred=transferred
+    )
 
 
 def _lut_rows(data: bytes, meta: dict, path: str | Path) -> dict[str, float]:

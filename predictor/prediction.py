@@ -42,6 +42,9 @@ class Prediction:
         layers: the network's layer keys, in order.
         calibration: for a predictor calibrated to another device, what it was calibrated
             from (see :mod:`predictor.calibrated`); empty otherwise.
+        transferred_share: share of the LUT sum resting on rows transferred from another
+            device's LUT (:mod:`lut.transferred`), not measured on this one.
+        transferred_keys: the rows that were transferred.
     """
 
     latency_ms: float
@@ -55,6 +58,8 @@ class Prediction:
     ood_reasons: tuple[str, ...]
     layers: tuple[str, ...]
     calibration: str = ""
+    transferred_share: float = 0.0
+    transferred_keys: tuple[str, ...] = ()
 
     def summary(self) -> str:
         lines = [
@@ -65,6 +70,11 @@ class Prediction:
             lines.append(
                 f"  {len(self.estimated_keys)} rows estimated, "
                 f"{100 * self.estimated_share:.1f}% of the LUT sum"
+            )
+        if self.transferred_keys:
+            lines.append(
+                f"  {len(self.transferred_keys)} rows transferred from another device's LUT "
+                f"(not measured), {100 * self.transferred_share:.1f}% of the LUT sum"
             )
         if self.measured_keys:
             lines.append(f"  {len(self.measured_keys)} rows measured on demand")
@@ -199,6 +209,7 @@ def predict_networks(
     log_point, log_low, log_high = fitted.predict_log_ratio(x)
     lut_ms = F.column(vecs, "lut_ms")
     est_ms = F.column(vecs, "est_ms")
+    tr_ms = F.column(vecs, "tr_ms")
     latency, low, high = (lut_ms * np.exp(v) for v in (log_point, log_low, log_high))
     reasons = fitted.out_of_distribution(x)
     return [
@@ -213,6 +224,10 @@ def predict_networks(
             out_of_distribution=bool(reasons[i]),
             ood_reasons=tuple(reasons[i]),
             layers=tuple(s.key for s in specs),
+            transferred_share=float(tr_ms[i] / lut_ms[i]) if lut_ms[i] else 0.0,
+            transferred_keys=tuple(
+                dict.fromkeys(s.key for s in specs if s.key in sums.transferred)
+            ),
         )
         for i, (specs, _) in enumerate(networks)
     ]

@@ -32,11 +32,19 @@ from predictor.layer_estimator import LayerEstimator
 
 
 class NetworkSums:
-    """LUT rows (key → median ms), an optional estimator, and the per-segment cache."""
+    """LUT rows (key → median ms), an optional estimator, and the per-segment cache.
+    ``transferred``: keys of ``rows`` moved from another device's LUT, not measured (their
+    share of a sum is kept apart, in ``tr_ms``)."""
 
-    def __init__(self, rows: dict[str, float], estimator: LayerEstimator | None) -> None:
+    def __init__(
+        self,
+        rows: dict[str, float],
+        estimator: LayerEstimator | None,
+        transferred: frozenset[str] = frozenset(),
+    ) -> None:
         self.rows = dict(rows)
         self.estimator = estimator
+        self.transferred = frozenset(transferred)
         self.clear()
 
     def clear(self) -> None:
@@ -50,7 +58,9 @@ class NetworkSums:
         self._estimates: dict[str, float] = {}  # key -> estimated ms, for rows the LUT lacks
 
     def add_rows(self, rows: dict[str, float]) -> None:
+        """Add measured rows (a measurement replaces a transferred row of the same key)."""
         self.rows.update(rows)
+        self.transferred = self.transferred - set(rows)
         self.clear()
 
     def of_specs(
@@ -66,7 +76,7 @@ class NetworkSums:
             row = self._rows.get((k, resolution))
             if row is None:
                 if k in self.rows:
-                    row = F.layer_row(s, self.rows[k], False, resolution)
+                    row = F.layer_row(s, self.rows[k], False, resolution, k in self.transferred)
                 elif k in estimates:
                     row = F.layer_row(s, float(estimates[k]), True, resolution)
                 else:  # no estimator: the sum is incomplete; callers refuse it

@@ -76,6 +76,10 @@ class Backend(ABC):
     # set by the profiling loop: called with a short text ("waiting for the phone: 12 s of
     # 90 s") while one measurement takes long, to keep a progress bar alive
     heartbeat: Callable[[str], None] | None = None
+    # the precisions it can time and the delegates it can time with (profiler.precision); its
+    # config() records the ones it does
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    delegates: ClassVar[tuple[str, ...]] = ()
 
     def __enter__(self) -> Backend:
         return self
@@ -110,6 +114,17 @@ class Backend(ABC):
     @abstractmethod
     def device_info(self) -> dict:
         """Descriptive facts of the target (CPU model, phone model, SoC, frequencies, ...)."""
+
+    def exporter(self) -> Callable[[Workload], object] | None:
+        """A picklable call writing a workload's model file into the export cache, the one
+        :meth:`measure` loads, so worker processes can make files ahead of the timing
+        (:mod:`profiler.prepare`); None when the backend loads no file (torch eager)."""
+        return None
+
+    def prepare_cores(self) -> set[int]:
+        """Cores those workers may use without sharing one the timing runs on (entered
+        backends only); empty: no spare core, files are made in turn."""
+        return set()
 
     @abstractmethod
     def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:

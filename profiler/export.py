@@ -15,12 +15,14 @@ is exported again, with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import hashlib
 import os
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -34,6 +36,7 @@ OPSET = 17
 EXPORTER = "torchscript"  # recorded in backend configs; changing it changes the numbers
 TFLITE_EXPORTER = "lutnas-tflite"
 TFLITE_WRITER_VERSION = 1  # bump whenever the .tflite files written change
+TFLITE_INT8_VERSION = 1  # bump whenever the int8 files written change (profiler.tflite.int8)
 # One lock per format: the cache's check-then-write, and torch.onnx keeps global state, so
 # threads (several phones at once) export one at a time.
 _LOCKS = {"onnx": threading.Lock(), "tflite": threading.Lock()}
@@ -58,13 +61,23 @@ def export_settings() -> dict:
     return {"exporter": EXPORTER, "opset": OPSET, "torch": torch.__version__.split("+")[0]}
 
 
-def tflite_export_settings() -> dict:
-    """What makes the ``.tflite`` files (recorded in backend configs)."""
-    return {
+def tflite_export_settings(precision: str = "fp32") -> dict:
+    """What makes the ``.tflite`` files of ``precision`` (recorded in backend configs). fp32
+    and fp16 time the same fp32 file; int8 adds the int8 writer and its calibration."""
+    settings = {
         "exporter": TFLITE_EXPORTER,
         "tflite_writer_version": TFLITE_WRITER_VERSION,
         "torch": torch.__version__.split("+")[0],
     }
+    if precision == "int8":
+        from profiler.tflite.calibrate import CALIBRATION_SAMPLES, CALIBRATION_SEED
+
+        settings |= {
+            "tflite_int8_version": TFLITE_INT8_VERSION,
+            "calibration_samples": CALIBRATION_SAMPLES,
+            "calibration_seed": CALIBRATION_SEED,
+        }
+    return settings
 
 
 def onnx_path(workload: Workload, cache_dir: Path | None = None) -> Path:
@@ -77,16 +90,18 @@ def onnx_path(workload: Workload, cache_dir: Path | None = None) -> Path:
     return cached_export(workload, cache_dir, "onnx", export_settings(), _write_onnx)
 
 
-def tflite_path(workload: Workload, cache_dir: Path | None = None) -> Path:
-    """The ``.tflite`` file of ``workload`` (batch 1, fp32, NHWC input; see
-    :mod:`profiler.tflite`), written on first use into ``cache_dir`` (default
-    ``default_cache_dir("tflite")``).
+def tflite_path(workload: Workload, cache_dir: Path | None = None, precision: str = "fp32") -> Path:
+    """The ``.tflite`` file that times ``workload`` at ``precision`` (batch 1, NHWC input; fp32
+    for fp32 and fp16, fully quantized for int8; see :mod:`profiler.tflite`), written on first
+    use into ``cache_dir`` (default ``default_cache_dir("tflite")``).
 
     Raises:
-        BackendError: the export failed (e.g. a module type the writer does not know); the
-            message names the workload.
+        BackendError: the export failed (e.g. a module type the writer does not know, an int8
+            graph the checks refuse); the message names the workload.
     """
-    return cached_export(workload, cache_dir, "tflite", tflite_export_settings(), _write_tflite)
+    settings = tflite_export_settings(precision)
+    write = functools.partial(_write_tflite, precision=precision)
+    return cached_export(workload, cache_dir, "tflite", settings, write)
 
 
 def cached_export(
@@ -132,9 +147,10 @@ def _export(workload: Workload, path: Path, fmt: str, write: Writer) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         cache_entry.sweep(path.parent)
-        module = workload.build()
-        module.eval()
-        write(module, shapes_arg(workload), tmp)
+        with _one_torch_thread():
+            module = workload.build()
+            module.eval()
+            write(module, shapes_arg(workload), tmp)
         cache_entry.publish(tmp, path)
     except Exception as exc:
         storage = _storage_error(exc)
@@ -148,6 +164,30 @@ def _export(workload: Workload, path: Path, fmt: str, write: Writer) -> None:
         raise BackendError(f"exporting {workload.key} to {label} failed: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_THREADS_LOCK = threading.Lock()
+_threads = {"exporting": 0, "before": 1}
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread while exporting: the trace's single forward pass gains nothing
+    from more, and in a process pinned to one core (the timing process) the extra OpenMP
+    threads spin against each other (an ONNX export took ~6x as long). Exports in several
+    threads at once (phones) restore the count when the last one ends."""
+    with _THREADS_LOCK:
+        if _threads["exporting"] == 0:
+            _threads["before"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads["exporting"] += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _threads["exporting"] -= 1
+            if _threads["exporting"] == 0:
+                torch.set_num_threads(_threads["before"])
 
 
 def shapes_arg(workload: Workload) -> tuple:
@@ -183,7 +223,9 @@ def _write_onnx(module: torch.nn.Module, input_shape: Sequence, path: Path) -> N
         )
 
 
-def _write_tflite(module: torch.nn.Module, input_shape: Sequence[int], path: Path) -> None:
-    from profiler.tflite import module_to_tflite  # ai_edge_litert loads only when needed
+def _write_tflite(
+    module: torch.nn.Module, input_shape: Sequence[int], path: Path, precision: str = "fp32"
+) -> None:
+    from profiler.tflite import tflite_bytes  # ai_edge_litert loads only when needed
 
-    path.write_bytes(module_to_tflite(module, input_shape))
+    path.write_bytes(tflite_bytes(module, input_shape, precision))

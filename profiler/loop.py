@@ -1,5 +1,9 @@
 """The loop that fills a LUT: skip what is done, shuffle, time, re-time noisy rows, watch drift.
 
+Model files (ONNX, ``.tflite``) for the next workloads are made ahead by worker processes on
+the cores the timing is not pinned to (:mod:`profiler.prepare`), so the loop only loads and
+times; with no spare core they are made in turn, as each workload comes up.
+
 On host backends each whole model is timed in turns with a reference model and rescaled to the
 speed of the machine at calibration (:mod:`profiler.reference`), unless ``drift_correction`` is
 off. Layers are timed back to back.
@@ -19,20 +23,23 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from lut.measurement import Measurement
 from lut.spec import LayerSpec
 from lut.store import LutStore
 from lutnas.errors import LutnasError
 from lutnas.spaces.registry import get_space
 from lutnas.spaces.stored import adopt_lut_spaces, record_in_lut
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
+from profiler.prepare import prepare_ahead
 from profiler.reference import REFERENCE_SPEC, Reference, calibrated_reference
 from profiler.scale_check import check_scale
+from profiler.settings import ProfileSettings
+from profiler.steady import measure_row, measure_steady
 from profiler.workloads import arch_workload, layer_workload
 
 log = logging.getLogger(__name__)
 
-__all__ = [  # layer_workload and REFERENCE_SPEC are re-exported for callers of the loop
+__all__ = [  # re-exported for callers of the loop: layer_workload, REFERENCE_SPEC,
+    # ProfileSettings and measure_steady
     "REFERENCE_SPEC",
     "ProfileReport",
     "ProfileSettings",
@@ -45,42 +52,16 @@ __all__ = [  # layer_workload and REFERENCE_SPEC are re-exported for callers of 
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
-class ProfileSettings:
-    """How carefully to measure. ``warmup`` and ``runs`` are part of a LUT's identity."""
-
-    warmup: int = 10  # untimed runs per measurement (nn-Meter uses 10)
-    runs: int = 50  # timed runs per measurement (nn-Meter and TFLite use 50)
-    cv_threshold: float = 0.10  # re-measure while the robust CV is above this ...
-    max_attempts: int = 3  # ... at most this many measurements per row, keeping the steadiest
-    reference_every: int = 50  # re-time the reference layer after this many rows (0: never)
-    drift_threshold: float = 0.10  # report drift when the reference moves more than this
-    seed: int = 0  # shuffles the order, spreading drift across op kinds
-    max_consecutive_failures: int = 5  # stop when this many rows in a row fail
-    drift_correction: bool = True  # whole models: take turns with a reference, rescale (host)
-
-    def identity(self) -> dict:
-        """The settings that change the numbers; a resumed LUT must have the same."""
-        return {"warmup": self.warmup, "runs": self.runs, "drift_correction": self.drift_correction}
-
-    @classmethod
-    def from_identity(cls, identity: dict) -> ProfileSettings:
-        """The settings a LUT was measured with (files from before drift correction: off)."""
-        return cls(
-            warmup=int(identity.get("warmup", cls.warmup)),
-            runs=int(identity.get("runs", cls.runs)),
-            drift_correction=bool(identity.get("drift_correction", False)),
-        )
-
-
 @dataclass(kw_only=True)
 class ProfileReport:
     measured: int = 0
     skipped: int = 0
     remeasured: int = 0
+    moved: int = 0  # re-measured rows whose kept median left their first 95 % interval
     failed: dict[str, str] = field(default_factory=dict)
     drift: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    made_ahead: int = 0  # model files a worker made before the loop reached them
 
 
 def reference_for(backend: Backend, store: LutStore, settings: ProfileSettings) -> Reference | None:
@@ -98,33 +79,6 @@ def reference_for(backend: Backend, store: LutStore, settings: ProfileSettings) 
             "ProfileSettings(drift_correction=False)) for its whole models"
         )
     return calibrated_reference(backend, store, settings.warmup, settings.runs)
-
-
-def _measure_once(
-    backend: Backend, workload: Workload, settings: ProfileSettings, reference: Reference | None
-) -> Measurement:
-    if reference is None:
-        return backend.measure(workload, settings.warmup, settings.runs)
-    m, ref = backend.measure_against(workload, reference.workload, settings.warmup, settings.runs)
-    return reference.correct(m, ref)
-
-
-def measure_steady(
-    backend: Backend,
-    workload: Workload,
-    settings: ProfileSettings,
-    reference: Reference | None = None,
-) -> tuple[Measurement, int]:
-    """Measure (drift-corrected against ``reference`` when given) until the robust CV is under
-    the threshold or attempts run out; returns the steadiest measurement and the attempts."""
-    best: Measurement | None = None
-    for attempt in range(1, settings.max_attempts + 1):
-        m = _measure_once(backend, workload, settings, reference)
-        if best is None or m.robust_cv < best.robust_cv:
-            best = m
-        if not best.robust_cv > settings.cv_threshold:  # NaN (unknown spread) counts as steady
-            return best, attempt
-    return best, settings.max_attempts
 
 
 class _DriftWatch:
@@ -202,16 +156,19 @@ def run_workloads(
     watch = _DriftWatch(backend, store, settings, report)
     start = time.monotonic()
     consecutive = 0
+    workloads = [workload for workload, _ in items]
     with (
         tqdm(
             total=len(items), desc=desc, unit="row", disable=not progress, dynamic_ncols=True
         ) as bar,
         _heartbeat(backend, bar),
+        prepare_ahead(backend, workloads, settings.export_workers) as ahead,
     ):
         watch.check(force=True)
-        for workload, put in items:
+        for index, (workload, put) in enumerate(items):
+            ahead.ready(index)  # its model file is made (or left to the backend)
             try:
-                m, attempts = measure_steady(backend, workload, settings, reference)
+                row = measure_row(backend, workload, settings, reference)
             except DeviceLostError:
                 raise
             except BackendError as exc:
@@ -225,13 +182,15 @@ def run_workloads(
                 bar.update(1)
                 continue
             consecutive = 0
-            put(m, attempts)
+            put(row.measurement, row.attempts)
             report.measured += 1
-            report.remeasured += attempts > 1
+            report.remeasured += row.attempts > 1
+            report.moved += row.moved
             watch.since += 1
-            bar.set_postfix_str(f"{m.median_ms:.3f} ms", refresh=False)
+            bar.set_postfix_str(f"{row.measurement.median_ms:.3f} ms", refresh=False)
             bar.update(1)
             watch.check()
+        report.made_ahead = ahead.made_ahead
     report.seconds = time.monotonic() - start
     return report
 

@@ -16,8 +16,9 @@ Why these thresholds (DESIGN.md, "Measuring latency"):
 - :data:`MEDIAN_NOISE_MAX` 9%: published phone LUTs show median CVs of 2–9% (and repeated host
   measurements here differ by ~5% run to run); a typical row noisier than every published table
   adds error of the size of the predictor's own target (±10% on whole models).
-- :data:`P90_NOISE_MAX` 10%: the profiler's default ``--cv-threshold`` (rows above it are
-  re-measured, up to three times), so at most a tenth of the rows may stay above it. The remedy
+- :data:`P90_NOISE_MAX` 10%: the ``--cv-threshold`` profile-device re-measured rows above until
+  2026-12 (now off by default: a row is re-measured while its median's 95% interval is wider
+  than ``--ci-tolerance``); at most a tenth of the rows may stay above it. The remedy
   re-times the rows above it: ``lutnas lut retime LUT --noisier-than 0.1`` (host backends), or
   ``lutnas lut remove LUT --noisier-than 0.1`` and the same profile-device command (phones).
 - :data:`DRIFT_MAX` 10%: the reference layer moving more than 10% from its timing at the start
@@ -46,7 +47,7 @@ from lut.measurement import noise
 from profiler.base import HOST_BACKENDS
 
 MEDIAN_NOISE_MAX = 0.09  # median robust CV of the rows
-P90_NOISE_MAX = 0.10  # 90th percentile of the rows' robust CV (= default --cv-threshold)
+P90_NOISE_MAX = 0.10  # 90th percentile of the rows' robust CV (--cv-threshold's old default)
 DRIFT_MAX = 0.10  # |reference ratio - 1| beyond which a run drifted
 REMEASURED_SHARE_NOTE = 0.25  # share of rows measured more than once worth a mention
 MODELS_OFF_SHARE = 0.10  # share of whole models timed off speed that makes a table drifting

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 from lut.store import LutStore
+from lut.transferred import transferred_lines
 from lutnas.spaces.space import Space
+from profiler.precision import identity_label
 from profiler.quality import assess, quality_lines, row_noise
 
 
@@ -34,10 +36,12 @@ def describe(store: LutStore, space: Space | None, noisiest: int = 10) -> str:
     lines = [
         f"LUT {store.path}",
         f"  backend: {json.dumps(meta['backend_config'], sort_keys=True)}",
+        f"  precision: {identity_label(store.backend_config)}",
         f"  device: {json.dumps(meta['device'], sort_keys=True)}",
         f"  settings: {json.dumps(meta['settings'])}; lutnas {meta['tool_version']}, "
         f"created {meta['created_at']}",
         f"  layers: {len(layers)}; whole models: {len(store.model_keys())}",
+        *transferred_lines(store),
     ]
     if len(layers):
         by_op = layers.groupby("op")["median_ms"].agg(["count", "median"])

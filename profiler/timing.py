@@ -48,21 +48,25 @@ def time_interleaved(
     other's data in the caches, a bias that grows with the workload's size. Returns the raw
     statistics of both.
     """
+    m, r = time_in_turns([fn, reference], warmup, runs, block)
+    return m, r
+
+
+def time_in_turns(
+    fns: list[Callable[[], object]], warmup: int, runs: int, block: int = BLOCK
+) -> list[Measurement]:
+    """:func:`time_interleaved` for any number of callables, in the order given: the raw
+    statistics of each."""
     _check(warmup, runs)
     if block < 2:
         raise ValueError(f"block must be at least 2 (one re-warm run + timed runs), got {block}")
-    for _ in range(warmup):
-        fn()
-    for _ in range(warmup):
-        reference()
-    samples_ms: list[float] = []
-    reference_ms: list[float] = []
-    while len(samples_ms) < runs:
-        timed = min(block - 1, runs - len(samples_ms))
-        for f, out in ((fn, samples_ms), (reference, reference_ms)):
-            f()
-            out.extend(_timed_ms(f) for _ in range(timed))
-    return (
-        Measurement.from_samples(samples_ms, warmup),
-        Measurement.from_samples(reference_ms, warmup),
-    )
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    samples_ms: list[list[float]] = [[] for _ in fns]
+    while len(samples_ms[0]) < runs:
+        timed = min(block - 1, runs - len(samples_ms[0]))
+        for fn, out in zip(fns, samples_ms, strict=True):
+            fn()
+            out.extend(_timed_ms(fn) for _ in range(timed))
+    return [Measurement.from_samples(samples, warmup) for samples in samples_ms]

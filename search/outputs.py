@@ -15,6 +15,8 @@ or a kill leaves the previous file or none, never a truncated one, and the error
     best_arch.json   the highest-reward architecture (``lutnas.spaces.arch.Arch`` JSON)
     best_arch.onnx   that architecture exported to ONNX (batch 1, fp32, at its resolution,
                      the space's 1000-class head: the network whose latency was predicted)
+    best_arch.tflite the same network as a phone runs it, in the predictor's precision
+                     (:mod:`profiler.deploy`: int8 fully quantized, else the fp32 file)
     summary.json     configuration, counts, the best candidate (and whether its predicted
                      latency extrapolates: ``best_extrapolated``, ``best_caveat``),
                      hypervolume, timings
@@ -56,6 +58,8 @@ best_arch.json  the highest-reward architecture; rebuild it in torch with
                   Arch.from_json(open("best_arch.json").read()).build(num_classes=N)
                 (from lutnas.spaces.arch import Arch)
 best_arch.onnx  that architecture in ONNX (batch 1, fp32, 1000 classes)
+best_arch.tflite  the same for a phone, in the predictor's precision (see summary.json's
+                phone_file for the benchmark_model command that times it)
 summary.json    configuration, counts, best candidate, hypervolume, timings
 search.sqlite   the record: run the same command again to resume or extend the search
 """
@@ -70,6 +74,7 @@ class OutputPaths:
     best_json: Path | None
     best_onnx: Path | None
     summary_json: Path
+    best_tflite: Path | None = None
 
 
 def distinct_successful(history: Sequence[HistoryRow]) -> list[HistoryRow]:
@@ -235,6 +240,7 @@ def write_outputs(
     summary: dict | None = None,
     onnx: bool = True,
     predict_detail: Callable[[Arch], object] | None = None,
+    tflite_precision: str | None = None,
 ) -> OutputPaths:
     """Write every file listed in the module docstring into ``out_dir``.
 
@@ -317,6 +323,13 @@ def write_outputs(
             export_onnx(Arch.from_json(best.arch_json), out / "best_arch.onnx") if onnx else None
         )
         paths = replace(paths, best_json=best_json, best_onnx=best_onnx)
+        if tflite_precision is not None:
+            from profiler.deploy import write_tflite
+
+            best_tflite = write_tflite(
+                Arch.from_json(best.arch_json), out / "best_arch.tflite", tflite_precision
+            )
+            paths = replace(paths, best_tflite=best_tflite)
     values = np.array([r.accuracy is None for r in history])
     write_text(
         paths.summary_json,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -31,6 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 
 from lutnas.errors import LutnasError
+from lutnas.processes import exit_with_parent
 from lutnas.spaces.arch import Arch
 from search.evaluators.base import AccuracyEvaluator
 
@@ -124,22 +124,10 @@ class InProcessExecutor(EvalExecutor):
 _WORKER_EVALUATOR: AccuracyEvaluator | None = None
 
 
-def _exit_with_parent(parent_pid: int, every_s: float = 0.5) -> None:
-    """End this worker when its parent is gone (killed with -9, say), so no orphan keeps ~1 GB
-    of torch and a CPU busy: a daemon thread watches the parent pid."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(every_s)
-        os._exit(1)  # the parent cannot collect a result any more
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _init_pool_worker(evaluator: AccuracyEvaluator, parent_pid: int) -> None:
     """Pool initializer: :func:`_init_worker`, and exit with the parent (a local pool's
     workers are the search's children; Ray's are not, Ray ends them itself)."""
-    _exit_with_parent(parent_pid)
+    exit_with_parent(parent_pid)
     _init_worker(evaluator)
 
 

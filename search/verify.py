@@ -24,6 +24,7 @@ from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from lutnas.spaces.io import save_archs
 from profiler.base import HOST_BACKENDS, get_backend, host_backend
+from profiler.precision import DEFAULT_DELEGATE, precision_of
 from search.record import HistoryRow
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def phone_backend(backend_config: dict, phone: dict):
         runner_kind=by_name.name if by_name else None,
         cpu_mask=phone.get("cpu_mask") or backend_config.get("cpu_mask") or None,
         threads=int(backend_config.get("threads", 1)),
+        precision=precision_of(backend_config),
+        delegate=backend_config.get("delegate") or DEFAULT_DELEGATE,
     )
 
 

@@ -321,7 +321,7 @@ def cli_args(runner, out, *extra: str) -> list[str]:
         "1",
         "--reference-every",
         "0",
-        "--cv-threshold",
+        "--ci-tolerance",
         "100",  # 1 run per row
         "--no-progress",
         "--out",

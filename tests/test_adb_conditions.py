@@ -53,7 +53,7 @@ def cli(runner, out, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "lutnas.cli.profile", "--backend", "adb", "--runner", str(runner),
         "--arch", "mnasnet-a1", "--resolution", "224", "--limit", "4", "--runs", "5",
-        "--warmup", "1", "--reference-every", "0", "--cv-threshold", "100", "--out", str(out),
+        "--warmup", "1", "--reference-every", "0", "--ci-tolerance", "100", "--out", str(out),
         *extra,
     ]  # fmt: skip
 

@@ -135,7 +135,7 @@ def test_profile_device_times_whole_models_on_the_phone(
         "1",
         "--reference-every",
         "0",
-        "--cv-threshold",
+        "--ci-tolerance",
         "100",
         "--no-progress",
         "--out",

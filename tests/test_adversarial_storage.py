@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from lut.identity import with_identity_defaults
 from lut.measurement import Measurement
 from lut.store import LutStore
 from lutnas.cli.main import main
@@ -151,7 +152,9 @@ def test_lost_one_bad_byte_loses_nothing(tmp_path, capsys, damage):
     assert code == 0, text
     assert got == truth
     with LutStore.open(path.with_name("a.fixed.lut")) as store:
-        assert store.backend_config == CONFIG and store.settings == SETTINGS
+        # backend_config reads with the identity defaults (lut.identity): fp32 for this file
+        assert store.backend_config == with_identity_defaults(CONFIG)
+        assert store.settings == SETTINGS
 
 
 # --- silently wrong -------------------------------------------------------------------------
@@ -160,7 +163,8 @@ def test_lost_one_bad_byte_loses_nothing(tmp_path, capsys, damage):
 KILLED_WRITER = textwrap.dedent(
     """
     import os, sys
-    from lut.measurement import Measurement
+    from lut.identity import with_identity_defaults
+from lut.measurement import Measurement
     from lut.store import LutStore
     from lutnas.spaces.space import get_space
     store = LutStore.create_or_resume(sys.argv[1], {config!r}, {{}}, {settings!r})

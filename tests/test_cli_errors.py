@@ -23,6 +23,8 @@ from lutnas.cli_util import user_errors
         ("--reference-every", "-1", "from 0 to 10000000"),
         ("--cv-threshold", "-1", "above 0"),
         ("--cv-threshold", "nan", "above 0"),
+        ("--ci-tolerance", "0", "above 0"),
+        ("--export-workers", "-1", "from 0 to 256"),
         ("--runs", "0", "from 1 to 100000"),
         ("--resolution", "224.7", "not a whole number"),
         ("--resolution", "100000", "from 32 to 2048"),

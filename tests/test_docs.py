@@ -10,7 +10,8 @@ of its layers at 96 px with 8 whole models and its predictor (``my.lut``, ``my.p
 Commands are run as written, with these rewrites to keep them small (a rewrite never adds an
 option a command lacks, only shrinks what it has or adds profile-device's size limits):
 
-- ``profile-device``: ``--limit 3 --runs 3 --warmup 1 --reference-every 0``, ``--whole-models N``
+- ``profile-device``: ``--limit 3 --runs 3 --warmup 1 --reference-every 0`` (a transfer's
+  ``--sample K`` → 3 instead of ``--limit``), ``--whole-models N``
   → 1, uniformly sampled (latency sampling needs the whole space profiled) and without drift
   correction, ``--whole-models-include`` → its first network, and a fresh ``--out`` (the
   workspace's LUT has other settings);
@@ -115,6 +116,8 @@ def tiny(argv: list[str], workspace: Path, n: int) -> list[str]:
             argv = _set(argv, "--whole-models-include", first)
         argv = _set(_set(argv, "--runs", "3"), "--warmup", "1")
         extra = ["--limit", "3", "--reference-every", "0", "--no-progress"]
+        if "--sample" in argv:  # a transfer chooses its layers: shrink the sample instead
+            argv, extra = _set(argv, "--sample", "3"), extra[2:]
         extra += [] if "--runs" in argv else ["--runs", "3", "--warmup", "1"]
         return argv + extra
     if argv[:2] == ["lutnas", "search"]:
@@ -141,7 +144,15 @@ def workspace(tmp_path_factory, both_spaces_predictor_path) -> Path:
     ws = tmp_path_factory.mktemp("docs")
     shutil.copy(both_spaces_predictor_path.parent / "both.lut", ws / "host.lut")
     shutil.copytree(both_spaces_predictor_path, ws / "host.predictor")
-    for name in ("onnxruntime.lut", "pixel.lut", "a.lut", "b.lut", "target.lut", "quick.lut"):
+    for name in (
+        "onnxruntime.lut",
+        "pixel.lut",
+        "a.lut",
+        "b.lut",
+        "target.lut",
+        "quick.lut",
+        "int8.lut",
+    ):
         shutil.copy(ws / "host.lut", ws / name)
     (ws / "target.csv").write_text(  # docs/calibrating.md's measurements, at the tiny size
         f"model,resolution,latency_ms\nmnasnet-a1,{RESOLUTION},9.1\n"

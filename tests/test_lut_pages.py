@@ -15,7 +15,11 @@ from lut.pages import latest, looks_like_lut, read_pages
 from lut.schema import SCHEMA_SQL
 
 PAGE = 4096
-MODEL_ROW = "INSERT INTO models VALUES (" + ", ".join("?" * 18) + ")"
+MODEL_COLUMNS = (
+    "arch_key, arch_json, space, resolution, name, median_ms, mean_ms, std_ms, p10_ms, p90_ms, n, "
+    "warmup, cv, attempts, measured_at, reference_ms, drift_factor, checksum"
+)  # named: later schemas add columns (left NULL here, as in an upgraded file)
+MODEL_ROW = f"INSERT INTO models ({MODEL_COLUMNS}) VALUES (" + ", ".join("?" * 18) + ")"
 
 
 def _db(path: Path, models: int = 60, references: int = 30, sizes=(10, 3000, 9000, 70000)):

@@ -6,8 +6,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import onnx
 import pytest
+from export_cache_checks import half_written
 
 from lut.store import LutStore
 from lutnas.cli.profile import main as profile_main
@@ -116,8 +119,10 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
         args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
     )
     deadline = time.monotonic() + 240
+    workers: set[int] = set()
     try:
         while time.monotonic() < deadline:
+            workers |= _spawned_children(proc.pid)
             if out.exists():
                 try:
                     if len(rows(out)) >= 8:
@@ -132,6 +137,12 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+    if len(os.sched_getaffinity(0)) > 1:
+        assert workers  # the exporter pool was running
+    gone_by = time.monotonic() + 30  # the workers notice their parent is gone and end
+    while time.monotonic() < gone_by and any(_running(p) for p in workers):
+        time.sleep(0.2)
+    assert not [p for p in workers if _running(p)]
     before = rows(out)
     assert 8 <= len(before) < 40
     done = subprocess.run(args, capture_output=True, text=True, timeout=300)
@@ -153,13 +164,46 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
         text=True,
     )
     deadline = time.monotonic() + 240
+    workers: set[int] = set()  # the exporter pool's processes (none on a one-core machine)
     while time.monotonic() < deadline and not (out.exists() and _count(out) >= 3):
+        workers |= _spawned_children(proc.pid)
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    workers |= _spawned_children(proc.pid)
+    proc.send_signal(signal.SIGINT)  # while the pool is exporting the next layers
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "run the same command again to resume" in err
     assert _count(out) >= 3
+    if len(os.sched_getaffinity(0)) > 1:
+        assert workers  # there was a pool to interrupt
+    assert not [pid for pid in workers if _running(pid)]  # and it is gone
+    cache = tmp_path / "cache" / "onnx"
+    assert not half_written(cache)  # no file half-written under any name
+    for path in cache.glob("*.onnx"):
+        onnx.checker.check_model(onnx.load(path))
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _spawned_children(pid: int) -> set[int]:
+    """Processes ``pid`` started with multiprocessing's spawn (its exporter workers)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            spawned = b"spawn_main" in (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid and spawned:
+            found.add(int(entry.name))
+    return found
 
 
 def _count(path):

@@ -21,7 +21,7 @@ def test_profile_device_fills_a_phone_lut_of_a_file_space(
     args = [
         "--backend", "adb", "--runner", str(benchmark_model_runner), "--space", str(space),
         "--resolution", "32", "--whole-models", "2", "--runs", "5", "--warmup", "1",
-        "--reference-every", "0", "--cv-threshold", "100", "--no-progress", "--out", str(out),
+        "--reference-every", "0", "--ci-tolerance", "100", "--no-progress", "--out", str(out),
     ]  # fmt: skip
     assert main(args) == 0, capsys.readouterr().err
     printed = capsys.readouterr().out

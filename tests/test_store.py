@@ -77,7 +77,8 @@ def test_metadata_schema(tmp_path):
     assert required <= set(meta)
     assert meta["format"] == FORMAT and meta["schema_version"] == SCHEMA_VERSION
     assert meta["tool_version"] == __version__
-    assert meta["backend_config"] == CONFIG and meta["device"] == DEVICE
+    # every LUT records its precision; a config without one is fp32 (lut.identity)
+    assert meta["backend_config"] == {"precision": "fp32", **CONFIG} and meta["device"] == DEVICE
     assert meta["settings"] == SETTINGS
 
 
@@ -175,7 +176,7 @@ def test_merge_keeps_the_steadiest_row_and_refuses_mixed_configs(tmp_path):
     assert counts == {"layers": 2, "conflicts": 1, "models": 1}
     with LutStore.open(tmp_path / "out.lut") as s:
         assert s.latency_ms([A.key, B.key]) == pytest.approx({A.key: 1.1, B.key: 2.0})
-        assert s.backend_config == CONFIG
+        assert s.backend_config == {"precision": "fp32", **CONFIG}
     new_store(c, {**CONFIG, "backend": "torch"}).close()
     with pytest.raises(LutnasError, match="different backend configurations"):
         merge(tmp_path / "out2.lut", [a, c])
@@ -193,7 +194,10 @@ def test_export_csv_and_parquet(tmp_path):
     }
     frame = pd.read_csv(tmp_path / "t.csv")
     assert sorted(frame.key) == sorted([A.key, B.key])
-    assert json.loads((tmp_path / "t.meta.json").read_text())["backend_config"] == CONFIG
+    assert json.loads((tmp_path / "t.meta.json").read_text())["backend_config"] == {
+        "precision": "fp32",
+        **CONFIG,
+    }
     import pyarrow.parquet as pq
 
     table = pq.read_table(tmp_path / "t.parquet")

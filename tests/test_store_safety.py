@@ -46,7 +46,7 @@ def test_a_second_writer_is_refused_naming_the_first(tmp_path):
         ):
             LutStore.create_or_resume(path, CONFIG, DEVICE, SETTINGS)
         with LutStore.open(path, writable=False) as reader:  # reading is fine meanwhile
-            assert reader.backend_config == CONFIG
+            assert reader.backend_config == {"precision": "fp32", **CONFIG}
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
@@ -84,7 +84,7 @@ def test_creation_is_all_or_nothing(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir() if ".new" in p.name] == []  # no half-made file
     with LutStore.open(path) as store:  # the other process's file is intact
-        assert store.backend_config == CONFIG
+        assert store.backend_config == {"precision": "fp32", **CONFIG}
 
 
 def test_a_reader_opened_read_only_cannot_write(tmp_path):

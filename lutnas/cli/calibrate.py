@@ -32,6 +32,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="networks measured on the target: columns " + ", ".join(COLUMNS),
     )
     p.add_argument("--device", required=True, help="the target device's name, e.g. 'Pixel 7'")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "fp16", "int8"),
+        help="the precision the networks were measured in (default: the predictor's; another "
+        "is allowed, with a warning: the transfer case)",
+    )
+    p.add_argument(
+        "--delegate",
+        choices=("xnnpack", "gpu", "nnapi", "none"),
+        help="the delegate they ran on (default: the predictor's)",
+    )
     p.add_argument("--out", required=True, help="the calibrated predictor directory to write")
     p.add_argument(
         "--lut",
@@ -140,7 +151,13 @@ def run(args: argparse.Namespace) -> int:
     load_spaces(args.space)
     source = load_predictor(args.predictor, args.lut)  # its stored spaces become known
     items, sources = read_measurements(args.measurements)
-    target = source.calibrate(items, device=args.device, sources=sources)
+    target = source.calibrate(
+        items,
+        device=args.device,
+        sources=sources,
+        precision=args.precision,
+        delegate=args.delegate,
+    )
     path = target.save(args.out)
     c = target.calibration
     names = {"shrunk": "the shrunk map", "scale": "one factor alone"}

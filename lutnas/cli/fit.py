@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from lut.store import LutStore
     from predictor import persistence
     from predictor.api import LatencyPredictor  # torch, xgboost: only when fitting
+    from profiler.precision import identity_label
     from profiler.quality import assess_store, quality_lines
 
     persistence.check_out(args.out)  # an unwritable --out is found before the fit, not after
@@ -71,11 +72,19 @@ def run(args: argparse.Namespace) -> int:
         + ")"
         + (f", {len(nets)} of them torchvision networks: {', '.join(nets)}" if nets else "")
     )
+    print(f"  precision: {identity_label(predictor.backend_config)} (the LUT's)")
     print(
         f"  {cv['folds']}-fold cross-validation: {100 * cv['within_10']:.1f}% within ±10%, "
         f"{100 * cv['within_5']:.1f}% within ±5%, RMSPE {cv['rmspe']:.2f}%, "
         f"90% interval covers {100 * cv['interval_coverage']:.1f}%"
     )
+    moved = predictor.meta["lut"].get("transferred")
+    if moved:
+        print(
+            f"  {moved['rows']} of the LUT's {predictor.meta['lut']['rows']} rows are transferred "
+            f"from {moved['source']['path']} by a map fitted on {moved['pairs']} measured layers "
+            "(not measured here)"
+        )
     ratio = t["lut_sum_ratio_median"]
     print(
         f"  measured / LUT sum: median {ratio:.3f} (the plain sum runs "

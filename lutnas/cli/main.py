@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "predict": ("lutnas.cli.predict", "predict the latency of an architecture or torch model"),
     "evaluate": ("lutnas.cli.evaluate", "the predictor's accuracy report"),
     "search": ("lutnas.cli.search", "architecture search on predicted latency (no device needed)"),
+    "export": ("lutnas.cli.export", "write an architecture as the .tflite file a phone runs"),
     "space": ("lutnas.cli.space", "show a search space (a name or a space file): decisions, size"),
     "calibrate": (
         "lutnas.cli.calibrate",

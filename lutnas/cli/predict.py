@@ -79,10 +79,10 @@ def run(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.predictor, args.lut)
     backend = None
     if args.measure_missing:
-        from profiler.base import get_backend
+        from profiler.base import host_backend
 
-        cfg = predictor.backend_config
-        backend = get_backend(cfg["backend"], threads=int(cfg.get("threads", 1)))
+        # configured as the LUT was (threads, precision, delegate ...)
+        backend = host_backend(predictor.backend_config, "--measure-missing")
     try:
         results = _predict(args, predictor, backend)
     except MissingRowsError as exc:

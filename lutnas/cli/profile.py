@@ -6,6 +6,8 @@ profile-device --arch mnasnet-a1 --limit 50      # only what MnasNet-A1 needs, 5
 profile-device --whole-models 200                # + 200 random whole models (predictor data)
 profile-device --space my_space.toml --dry-run   # your own space (docs/spaces.md)
 profile-device --whole-models 200 --whole-models-include resnet18,shufflenet   # + torchvision's
+profile-device --backend torch --transfer-from onnxruntime.lut --sample 400 --whole-models 40
+                                                 # 400 layers timed, the rest transferred
 """
 
 from __future__ import annotations
@@ -17,12 +19,21 @@ import sys
 
 from lut.spec import LayerSpec
 from lut.store import LutStore
+from lut.transferred import transferred_count
 from lutnas.cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
 from lutnas.cli.options import (
     add_resolution_option,
     add_seed_option,
     add_space_option,
     description,
+)
+from lutnas.cli.precision import add_precision_arguments, precision_options
+from lutnas.cli.transfer import (
+    add_transfer_arguments,
+    apply_and_report,
+    check_transfer_args,
+    lookup_with_transferred,
+    plan,
 )
 from lutnas.cli_util import bounded, user_errors
 from lutnas.errors import LutnasError
@@ -120,6 +131,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=ProfileSettings.runs,
         help="timed runs per measurement; the median is kept (default: %(default)s)",
     )
+    add_precision_arguments(p)
     p.add_argument(
         "--threads",
         type=bounded(int, 1, 256),
@@ -127,11 +139,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="threads the backend may use (default: %(default)s)",
     )
     p.add_argument(
+        "--ci-tolerance",
+        type=bounded(float, 0, above=True),
+        default=ProfileSettings.ci_tolerance,
+        metavar="FRACTION",
+        help="measure a row again (up to 3 times in all, keeping the best) while the 95%% "
+        "confidence interval of its median is wider than +/- this fraction of the median "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--cv-threshold",
         type=bounded(float, 0, above=True),
         default=ProfileSettings.cv_threshold,
-        help="re-measure rows whose robust CV ((p90-p10)/(2.56 median)) is above this "
-        "(default: %(default)s)",
+        help="also measure a row again while its robust CV ((p90-p10)/(2.56 median)) is above "
+        "this (the rule before --ci-tolerance; default: off)",
     )
     p.add_argument(
         "--reference-every",
@@ -146,6 +167,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="host backends: do not time each row alongside a reference and rescale "
         "it to the calibrated speed (see profiler.reference)",
     )
+    p.add_argument(
+        "--export-workers",
+        type=bounded(int, 0, 256),
+        metavar="N",
+        help="processes writing the next layers' model files while the pinned core times "
+        "(default: one per core not pinned for timing; 0: each in turn on the timing core)",
+    )
     add_seed_option(p, "the order and of random archs")
     p.add_argument(
         "--dry-run",
@@ -153,13 +181,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="print how many unique layers there are per resolution, time nothing",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_transfer_arguments(p)
     add_adb_arguments(p)
 
 
 def _backend_options(args: argparse.Namespace) -> dict:
+    options = {"threads": args.threads, **precision_options(args, backend_class(args.backend))}
     if args.backend == "adb":
-        return {"threads": args.threads, **adb_backend_options(args)}
-    return {"threads": args.threads}
+        return {**options, **adb_backend_options(args)}
+    return options
 
 
 def _layers_wanted(
@@ -217,8 +247,13 @@ def _missing_model_layers(store: LutStore) -> list[LayerSpec]:
 
 
 def _print_report(what: str, r: ProfileReport) -> None:
+    moved = (
+        f", {r.moved} of them moved outside their first 95% interval of the median"
+        if r.remeasured
+        else ""
+    )
     print(
-        f"{what}: {r.measured} measured ({r.remeasured} re-measured for noise), "
+        f"{what}: {r.measured} measured ({r.remeasured} re-measured for noise{moved}), "
         f"{r.skipped} already in the file, {len(r.failed)} failed, {r.seconds:.0f} s"
     )
     for key, msg in list(r.failed.items())[:10]:
@@ -241,19 +276,26 @@ def run(args: argparse.Namespace) -> int:
             "--no-layers times whole models only: give --whole-models N, sampled uniformly "
             "(latency sampling needs the layers in the LUT)"
         )
+    out = args.out or f"{args.backend}.lut"
+    check_transfer_args(args, out)
     skip = args.fill_models or args.no_layers
     wanted = {} if skip else _layers_wanted(args, space, resolutions)
     specs = [s for r in wanted for s in wanted[r]]
     if args.limit is not None:
         random.Random(args.seed).shuffle(specs)
         specs = specs[: max(0, args.limit)]
+    transfer = plan(args, specs) if args.transfer_from else None
+    if transfer is not None:  # time the sample; the rest (the models' layers too) is moved
+        specs = list(transfer.sample)
     candidates = _whole_model_candidates(args, space, resolutions)
     networks = expand_names(args.whole_models_include or "")
     chosen = {s.key for s in specs}
     for_models = (
         []
         if args.no_layers
-        else [s for a in candidates for s in a.layers() if s.key not in chosen]
+        else (
+            [] if transfer else [s for a in candidates for s in a.layers() if s.key not in chosen]
+        )
         + [s for s in _network_layers(networks, resolutions) if s.key not in chosen]
     )
     for_models = list({s.key: s for s in for_models}.values())
@@ -269,6 +311,7 @@ def run(args: argparse.Namespace) -> int:
                 else ""
             )
             + (f", {len(specs) - len(for_models)} after --limit" if args.limit is not None else "")
+            + (f", {len(specs)} to time (--sample), the rest transferred" if transfer else "")
             + (
                 f", and {len(for_models)} more that the whole models' architectures"
                 + (f" and {len(networks)} torchvision networks" if networks else "")
@@ -282,18 +325,21 @@ def run(args: argparse.Namespace) -> int:
     settings = ProfileSettings(
         warmup=args.warmup,
         runs=args.runs,
+        ci_tolerance=args.ci_tolerance,
         cv_threshold=args.cv_threshold,
         reference_every=args.reference_every,
         seed=args.seed,
         drift_correction=correct,
+        export_workers=args.export_workers,
     )
-    out = args.out or f"{args.backend}.lut"
     progress = not args.no_progress and not several_phones(args)  # one bar per process
 
     def fill(backend, store, out: str) -> bool:
         """Fill one LUT; True when some rows failed."""
         record_in_lut(store, [space])  # the LUT knows its space (a changed one is refused)
         adopt_lut_spaces(store)  # and its other spaces' whole models decode
+        if transfer is not None:
+            transfer.check_target(store)  # one source per file, refused before any timing
         todo = specs + (_missing_model_layers(store) if args.fill_models else [])
         todo = list({s.key: s for s in todo}.values())  # a layer of several resolutions: once
         extra = f" ({len(for_models)} for the whole models' architectures)" if for_models else ""
@@ -305,10 +351,16 @@ def run(args: argparse.Namespace) -> int:
             report = profile_layers(backend, store, todo, settings, progress)
             _print_report("layers", report)
             failed = bool(report.failed)
+        if transfer is not None:
+            apply_and_report(transfer, store)
         if args.whole_models:
             if args.whole_models_sampling == "latency":
                 archs = latency_stratified_archs(
-                    space, args.whole_models, store.latency_ms, args.seed, tuple(resolutions)
+                    space,
+                    args.whole_models,
+                    lookup_with_transferred(store) if transfer else store.latency_ms,
+                    args.seed,
+                    tuple(resolutions),
                 )
             else:
                 archs = candidates
@@ -329,7 +381,8 @@ def run(args: argparse.Namespace) -> int:
             )
             _print_report("torchvision networks", report)
             failed |= bool(report.failed)
-        print(f"{out}: {store.layer_count()} layers, {len(store.model_keys())} whole models")
+        moved = f" measured, {transferred_count(store)} transferred" if transfer else ""
+        print(f"{out}: {store.layer_count()} layers{moved}, {len(store.model_keys())} whole models")
         quality = assess_store(store)
         lines = quality_lines(quality, out, settings.runs)
         if several_phones(args):  # the phones' reports interleave: say whose each line is

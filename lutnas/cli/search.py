@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import time
 
+from lutnas.cli.phone_file import phone_file_line, phone_file_settings
 from lutnas.cli.search_args import (
     add_arguments as add_arguments,  # cli.main builds the parser with it
 )
@@ -105,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
         "eval_seconds_total": round(sum(t.eval_seconds for t in timing), 3),
         "predict_seconds_total": round(sum(t.predict_seconds for t in timing), 3),
     }
+    phone = None if args.no_tflite else phone_file_settings(predictor.backend_config)
+    if phone:
+        summary["phone_file"] = {**phone, "file": "best_arch.tflite"}
     paths = write_outputs(
         history,
         args.out,
@@ -114,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         summary=summary,
         onnx=not args.no_onnx,
         predict_detail=predictor.predict_detail,
+        tflite_precision=phone["precision"] if phone else None,
     )
     _print_results(history, paths, result.report, evaluator, reward.target_ms, predictor)
     if args.verify:
@@ -181,6 +186,8 @@ def _print_results(
         f"best architecture: {paths.best_json}"
         + (f", {paths.best_onnx.name}" if paths.best_onnx else "")
     )
+    if paths.best_tflite:
+        print(phone_file_line(paths.best_tflite, predictor.backend_config))
     print(
         f"  rebuild it in torch: Arch.from_json(Path({str(paths.best_json)!r}).read_text())"
         ".build()  (from lutnas.spaces.arch import Arch)"

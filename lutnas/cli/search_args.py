@@ -129,6 +129,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cpu-mask", help="taskset hex mask (default: the one the LUT was measured with)"
     )
     p.add_argument("--no-onnx", action="store_true", help="do not export best_arch.onnx")
+    p.add_argument(
+        "--no-tflite",
+        action="store_true",
+        help="do not write best_arch.tflite (the phone file, in the predictor's precision)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -36,6 +36,8 @@ class RunRequest:
     runs: int
     threads: int
     result_file: str | None = None  # per-run times, where the runner can write them
+    # benchmark_model's precision and delegate flags (profiler.adb.delegates)
+    delegate_flags: tuple[str, ...] = ("--use_xnnpack=true",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,8 +78,8 @@ def _perf_test_command(req: RunRequest) -> list[str]:
 
 def _benchmark_model_command(req: RunRequest) -> list[str]:
     # --min_secs=0 / --warmup_min_secs=0: exactly the number of runs asked for, not "at least
-    # one second" (the tool's default). --use_xnnpack=true: the XNNPACK delegate explicitly, as
-    # on the host, rather than whatever the build applies by default.
+    # one second" (the tool's default). The delegate flags name the delegate explicitly (by
+    # default --use_xnnpack=true, as on the host) rather than whatever the build applies.
     return [
         req.runner,
         f"--graph={req.model}",
@@ -86,7 +88,7 @@ def _benchmark_model_command(req: RunRequest) -> list[str]:
         f"--warmup_runs={req.warmup}",
         "--min_secs=0",
         "--warmup_min_secs=0",
-        "--use_xnnpack=true",
+        *req.delegate_flags,
     ]
 
 

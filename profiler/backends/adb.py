@@ -21,6 +21,10 @@ and every ``check_every`` layers, pausing while the phone is throttled; the log 
 opened with :meth:`open_lut` (:mod:`profiler.adb.watch`). Time limits: every adb call has one; a
 runner call's scales with its runs (``runner_timeout_s`` fixes it) and a runner past it is killed
 on the phone. :attr:`heartbeat` hears how long a call has waited.
+Precision and delegate (``benchmark_model`` only): each workload is written to a ``.tflite``
+file (fully quantized for ``precision="int8"``) and run with the ``delegate`` and precision
+flags of :mod:`profiler.adb.delegates`; a run whose delegate did not take the whole graph is
+refused.
 On failure: a runner crash, overrun or unreadable output raises :class:`BackendError` naming the
 layer (the backend stays usable); losing the phone, or a phone that answers nothing, raises
 :class:`DeviceLostError` saying how to resume. After an interruption the clean-up uses short
@@ -39,7 +43,7 @@ from typing import TYPE_CHECKING
 from lut.measurement import Measurement
 from lutnas.errors import LutnasError
 from profiler.adb import cores as core_check
-from profiler.adb import identity, probe, runners
+from profiler.adb import delegates, identity, probe, runners
 from profiler.adb.client import AdbClient, AdbDevice
 from profiler.adb.parsers import ParseError
 from profiler.adb.runners import RunnerKind, RunRequest, command_line
@@ -57,6 +61,13 @@ from profiler.adb.watch import PhoneWatch
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
 from profiler.cache_entry import file_sha256
 from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
+from profiler.precision import (
+    DEFAULT_DELEGATE,
+    DEFAULT_PRECISION,
+    DELEGATES,
+    PRECISIONS,
+    file_precision,
+)
 
 if TYPE_CHECKING:
     from lut.store import LutStore
@@ -84,9 +95,13 @@ class AdbBackend(Backend):
         runner_timeout_s: a fixed limit per runner call (None: scaled from its runs).
         allow_runner_change: resume a LUT measured with another version of the runner
             (recorded in the LUT and on every new row).
+        precision: fp32, fp16 or int8 (benchmark_model only; see :mod:`profiler.precision`).
+        delegate: xnnpack, gpu, nnapi or none (benchmark_model only).
     """
 
     name = "adb"
+    precisions = PRECISIONS
+    delegates = DELEGATES
 
     @property
     def any_module(self) -> bool:  # type: ignore[override]
@@ -107,6 +122,8 @@ class AdbBackend(Backend):
         sleep: Callable[[float], None] = time.sleep,
         runner_timeout_s: float | None = None,
         allow_runner_change: bool = False,
+        precision: str = DEFAULT_PRECISION,
+        delegate: str = DEFAULT_DELEGATE,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
@@ -123,6 +140,9 @@ class AdbBackend(Backend):
                 "and pass its path with --runner"
             )
         self.kind: RunnerKind | None = runners.named_or_guessed(runner_kind, self.runner_path)
+        self.precision, self.delegate = precision, delegate
+        if self.kind is not None:
+            delegates.check_combination(precision, delegate, self.kind.name)
         if not work_dir.startswith("/data/local/tmp/") or ".." in work_dir:
             raise LutnasError(f"work_dir {work_dir!r} must be a directory under /data/local/tmp/")
         self.serial = serial
@@ -175,6 +195,7 @@ class AdbBackend(Backend):
         self.kind, self.runner_version = identity.identify(
             device, self._remote_runner, self.runner_path.name, self.kind
         )
+        delegates.check_combination(self.precision, self.delegate, self.kind.name)
         self.watch = PhoneWatch(
             device,
             self.cores,
@@ -250,13 +271,18 @@ class AdbBackend(Backend):
             "runner_own_warmup_runs": self.kind.own_warmup_runs,
             "threads": self.threads,
             "cpu_mask": self.mask,
+            "precision": self.precision,
             **self._kind_settings(),
         }
 
     def _kind_settings(self) -> dict:
-        """How models are made for this runner (part of the config: it changes the numbers)."""
+        """How models are made and run for this runner (part of the config: it changes the
+        numbers)."""
         if self.kind.model_suffix == ".tflite":
-            return {**tflite_export_settings(), "delegate": "xnnpack"}
+            return {
+                **tflite_export_settings(file_precision(self.precision)),
+                **delegates.delegate_settings(self.precision, self.delegate),
+            }
         return export_settings()
 
     def device_info(self) -> dict:
@@ -295,7 +321,7 @@ class AdbBackend(Backend):
     # timing ------------------------------------------------------------------------------
     def _model_file(self, workload: Workload) -> Path:
         if self.kind.model_suffix == ".tflite":
-            return tflite_path(workload, self.cache_dir)
+            return tflite_path(workload, self.cache_dir, file_precision(self.precision))
         return onnx_path(workload, self.cache_dir)
 
     def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
@@ -331,6 +357,9 @@ class AdbBackend(Backend):
                 runs=runs,
                 threads=self.threads,
                 result_file=result,
+                delegate_flags=tuple(
+                    delegates.benchmark_model_flags(self.precision, self.delegate)
+                ),
             )
         )
         script = run_script(self.work_dir, self.mask, command_line(argv), [RESULT_FILE], [remote])
@@ -352,6 +381,8 @@ class AdbBackend(Backend):
             parsed = self.kind.parse(r.stdout + r.stderr)
         except ParseError as exc:
             raise BackendError(f"{where}: unreadable output: {exc}") from exc
+        if self.kind.model_suffix == ".tflite":
+            delegates.check_delegation(f"{r.stdout}\n{r.stderr}", self.delegate, where)
         m = parsed.to_measurement()
         if result is not None:
             samples = per_run_times(device, result, where)

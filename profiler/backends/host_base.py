@@ -8,6 +8,7 @@ done here, once.
 from __future__ import annotations
 
 import contextlib
+import os
 from abc import abstractmethod
 from collections.abc import Callable
 
@@ -29,20 +30,32 @@ class HostBackend(Backend):
         self.threads = threads
         self.pin = pin
         self._affinity_before: set[int] | None = None
+        self._pinned: set[int] | None = None  # the cores timing runs on, while entered
         self._references: dict[str, Callable[[], object]] = {}  # key -> ready runner
 
     def __enter__(self) -> HostBackend:
         if self.pin:
             self._affinity_before = pin_to_cores(self.threads)
+            if self._affinity_before is not None:
+                self._pinned = os.sched_getaffinity(0)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         restore_affinity(self._affinity_before)
-        self._affinity_before = None
+        self._affinity_before = self._pinned = None
         self._references.clear()
 
     def device_info(self) -> dict:
         return host_info()
+
+    precision = "fp32"  # what it times (a backend of several precisions sets its own)
+
+    def prepare_cores(self) -> set[int]:
+        """The cores this process could use before pinning, less the pinned ones; none when
+        timing is not pinned (it could then run on any core)."""
+        if self._affinity_before is None or self._pinned is None:
+            return set()
+        return set(self._affinity_before) - self._pinned
 
     def _host_config(self) -> dict:
         info = host_info()
@@ -51,6 +64,7 @@ class HostBackend(Backend):
             "threads": self.threads,
             "device": f"host:{info['cpu_model']}",
             "machine": info["machine"],
+            "precision": self.precision,
         }
 
     @abstractmethod
@@ -60,6 +74,15 @@ class HostBackend(Backend):
     def _timing_context(self) -> contextlib.AbstractContextManager:
         """Entered around the timed calls (e.g. torch's inference mode)."""
         return contextlib.nullcontext()
+
+    def prepared(self, workload: Workload) -> Callable[[], object]:
+        """A call that runs ``workload`` once, everything before the first run done (export,
+        load): for timing several configurations in turns (benchmarks/int8_vs_fp32.py).
+
+        Raises:
+            BackendError: preparing failed; the message names the workload.
+        """
+        return self._prepared(workload)
 
     def _prepared(self, workload: Workload) -> Callable[[], object]:
         try:

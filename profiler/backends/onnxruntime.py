@@ -9,6 +9,7 @@ Units: ms per ``run`` call, wall clock, host side.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import onnxruntime as ort
 
 from profiler.backends.host_base import HostBackend
 from profiler.base import Workload
-from profiler.export import export_settings, onnx_path
+from profiler.export import default_cache_dir, export_settings, onnx_path
 
 
 class OnnxRuntimeBackend(HostBackend):
@@ -68,8 +69,11 @@ class OnnxRuntimeBackend(HostBackend):
         options.log_severity_level = 3
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
+    def exporter(self) -> Callable[[Workload], Path]:
+        return partial(onnx_path, cache_dir=self.cache_dir or default_cache_dir("onnx"))
+
     def _runner(self, workload: Workload) -> Callable[[], object]:
-        session = self._session(onnx_path(workload, self.cache_dir))
+        session = self._session(self.exporter()(workload))
         rng = np.random.default_rng(0)
         feed = {
             inp.name: rng.standard_normal(shape, np.float32)

@@ -60,6 +60,18 @@ def module_to_tflite(module: nn.Module, input_shape: Sequence) -> bytes:
     Raises:
         ConversionError: a module type or setting has no delegated TFLite form (named).
     """
+    graph, y = module_to_graph(module, input_shape)
+    return graph.to_bytes(y if isinstance(y, list) else [y], description="lutnas-tflite")
+
+
+def module_to_graph(module: nn.Module, input_shape: Sequence) -> tuple[Graph, int | list[int]]:
+    """The fp32 :class:`Graph` of ``module`` and its output tensor, or the list of them for a
+    module returning several (see :func:`module_to_tflite`); the int8 writer
+    (:mod:`profiler.tflite.int8`) starts from it.
+
+    Raises:
+        ConversionError: a module type or setting has no delegated TFLite form (named).
+    """
     several = bool(input_shape) and isinstance(input_shape[0], (tuple, list))
     shapes = [tuple(int(d) for d in s) for s in (input_shape if several else [input_shape])]
     graph = Graph()
@@ -71,7 +83,7 @@ def module_to_tflite(module: nn.Module, input_shape: Sequence) -> bytes:
         xs.append(graph.add_input(nhwc, "input" if not several else f"input{i}"))
     with torch.no_grad():
         y = _Converter(graph).convert(module, xs if several else xs[0], "")
-    return graph.to_bytes(y if isinstance(y, list) else [y], description="lutnas-tflite")
+    return graph, y
 
 
 class _Converter:

@@ -1,11 +1,13 @@
 """A small TFLite graph builder: tensors, constant buffers, operators, op codes → ``.tflite`` bytes.
 
-One subgraph, fp32 activations, written with the flatbuffer schema's object API shipped in
-``ai_edge_litert`` (``ModelT`` … ``Pack``). Only the builtin ops XNNPACK delegates
-(:data:`DELEGATED_OPS`) can be added, so every file this writes runs wholly inside the XNNPACK
-delegate. Guarantees of :meth:`Graph.to_bytes`: buffer 0 is the empty sentinel every
-non-constant tensor points at; each constant has its own buffer, 16-byte aligned (the schema's
-``force_align``); the file identifier is ``TFL3``; op versions are 1 (fp32 kernels).
+One subgraph, written with the flatbuffer schema's object API shipped in ``ai_edge_litert``
+(``ModelT`` … ``Pack``). Tensors are float32 or int32 (fp32 graphs), or int8 with
+:class:`Quant` parameters (the int8 graphs of :mod:`profiler.tflite.quantize`). Only the builtin
+ops XNNPACK delegates (:data:`DELEGATED_OPS`) can be added, so every file this writes runs wholly
+inside the XNNPACK delegate. Guarantees of :meth:`Graph.to_bytes`: buffer 0 is the empty sentinel
+every non-constant tensor points at; each constant has its own buffer, 16-byte aligned (the
+schema's ``force_align``); the file identifier is ``TFL3``; each op carries the version given to
+:meth:`Graph.add_op` (1, the fp32 kernels, unless said; int8 kernels have higher versions).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ _ACT_CODES = {
 _DTYPES = {
     np.dtype(np.float32): schema.TensorType.FLOAT32,
     np.dtype(np.int32): schema.TensorType.INT32,
+    np.dtype(np.int8): schema.TensorType.INT8,
 }
 _BUFFER_ALIGN = 16
 _PLACEHOLDER_FOR_GREATER_OP_CODES = 127  # deprecated_builtin_code of ops numbered above it
@@ -58,14 +61,43 @@ class GraphError(ValueError):
     """The graph asked for something the writer does not do (an op outside DELEGATED_OPS, ...)."""
 
 
+@dataclass(frozen=True)
+class Quant:
+    """A tensor's affine quantization: real = scale × (q − zero_point); one scale and zero point
+    per tensor, or one per index of dimension ``axis`` (per-channel weights and biases)."""
+
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+    axis: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.scale) != len(self.zero_point) or not self.scale:
+            raise GraphError(f"quantization with {len(self.scale)} scales and zero points")
+        if not all(np.isfinite(s) and s > 0 for s in self.scale):
+            raise GraphError(f"quantization scales must be finite and positive: {self.scale[:4]}")
+
+    @classmethod
+    def per_tensor(cls, scale: float, zero_point: int = 0) -> Quant:
+        return cls((float(scale),), (int(zero_point),))
+
+    def _t(self) -> schema.QuantizationParametersT:
+        return schema.QuantizationParametersT(
+            scale=np.asarray(self.scale, dtype=np.float32),
+            zeroPoint=np.asarray(self.zero_point, dtype=np.int64),
+            quantizedDimension=self.axis,
+        )
+
+
 @dataclass
 class Op:
-    """One operator: builtin op name, input and output tensor indices, schema options object."""
+    """One operator: builtin op name, input and output tensor indices, schema options object,
+    and the op version written to the file (what its kernel needs: 1 for fp32)."""
 
     name: str
     inputs: list[int]
     outputs: list[int]
     options: object | None = None
+    version: int = 1
 
 
 @dataclass(kw_only=True)
@@ -73,6 +105,7 @@ class _Tensor:
     shape: tuple[int, ...]
     dtype: np.dtype
     name: str
+    quant: Quant | None = None  # int8 (and their int32 biases) only
     data: np.ndarray | None = None  # constants only
     producer: int | None = None  # index of the op writing it
     pinned: bool = False  # read again later: its producer must not be rewritten
@@ -107,23 +140,45 @@ class Graph:
     inputs: list[int] = field(default_factory=list)
 
     # --- tensors ---------------------------------------------------------------------------
-    def add_input(self, shape: tuple[int, ...], name: str = "input") -> int:
-        """A float32 graph input of ``shape``."""
-        t = self._new(shape, np.dtype(np.float32), name)
+    def add_input(
+        self,
+        shape: tuple[int, ...],
+        name: str = "input",
+        dtype: type = np.float32,
+        quant: Quant | None = None,
+    ) -> int:
+        """A graph input of ``shape`` (float32, or int8 with ``quant``)."""
+        t = self._new(shape, np.dtype(dtype), name, quant)
         self.inputs.append(t)
         self.tensors[t].pinned = True
         return t
 
-    def const(self, value: np.ndarray | float, name: str, dtype: type = np.float32) -> int:
-        """A constant tensor holding a copy of ``value`` (cast to float32 or int32): later edits
-        through :meth:`const_value` never reach the caller's array (e.g. a module's weight)."""
+    def const(
+        self,
+        value: np.ndarray | float,
+        name: str,
+        dtype: type = np.float32,
+        quant: Quant | None = None,
+    ) -> int:
+        """A constant tensor holding a copy of ``value`` (cast to float32, int32 or int8, the
+        integers with ``quant``): later edits through :meth:`const_value` never reach the
+        caller's array (e.g. a module's weight)."""
         data = np.array(value, dtype=dtype, order="C", copy=True)
-        t = self._new(data.shape, data.dtype, name)
+        t = self._new(data.shape, data.dtype, name, quant)
         self.tensors[t].data = data
         return t
 
     def shape(self, t: int) -> tuple[int, ...]:
         return self.tensors[t].shape
+
+    def dtype(self, t: int) -> np.dtype:
+        return self.tensors[t].dtype
+
+    def name(self, t: int) -> str:
+        return self.tensors[t].name
+
+    def quant(self, t: int) -> Quant | None:
+        return self.tensors[t].quant
 
     def const_value(self, t: int) -> np.ndarray | None:
         """The array of a constant tensor (None for activations); edits change the file."""
@@ -133,10 +188,15 @@ class Graph:
         """Mark ``t`` as read again later, so nothing rewrites the op that produces it."""
         self.tensors[t].pinned = True
 
-    def _new(self, shape: tuple[int, ...], dtype: np.dtype, name: str) -> int:
+    def _new(
+        self, shape: tuple[int, ...], dtype: np.dtype, name: str, quant: Quant | None = None
+    ) -> int:
         if dtype not in _DTYPES:
-            raise GraphError(f"tensor {name!r}: dtype {dtype} is not float32 or int32")
-        self.tensors.append(_Tensor(shape=tuple(int(d) for d in shape), dtype=dtype, name=name))
+            raise GraphError(f"tensor {name!r}: dtype {dtype} is not float32, int32 or int8")
+        if (dtype == np.int8) != (quant is not None) and dtype != np.int32:
+            raise GraphError(f"tensor {name!r}: int8 tensors, and only they, need a Quant")
+        shape = tuple(int(d) for d in shape)
+        self.tensors.append(_Tensor(shape=shape, dtype=dtype, name=name, quant=quant))
         return len(self.tensors) - 1
 
     # --- operators -------------------------------------------------------------------------
@@ -147,13 +207,18 @@ class Graph:
         out_shape: tuple[int, ...],
         options: object | None = None,
         out_name: str = "",
+        out_quant: Quant | None = None,
+        version: int = 1,
     ) -> int:
         """Append op ``name`` (a BuiltinOperator name in DELEGATED_OPS) reading ``inputs`` and
-        writing one new float32 tensor of ``out_shape``; returns that tensor.
+        writing one new tensor of ``out_shape``; returns that tensor. The output is float32,
+        or int8 with ``out_quant``.
 
-        ``options`` is the op's schema options object (``Conv2DOptionsT`` …) or None.
+        ``options`` is the op's schema options object (``Conv2DOptionsT`` …) or None;
+        ``version`` the op version its kernel needs (TFLite's ``op_version.cc``).
         """
-        return self.add_multi_op(name, inputs, [out_shape], options, out_name)[0]
+        outs = self.add_multi_op(name, inputs, [out_shape], options, out_name, out_quant, version)
+        return outs[0]
 
     def add_multi_op(
         self,
@@ -162,9 +227,11 @@ class Graph:
         out_shapes: list[tuple[int, ...]],
         options: object | None = None,
         out_name: str = "",
+        out_quant: Quant | None = None,
+        version: int = 1,
     ) -> list[int]:
-        """:meth:`add_op` for an op writing one float32 tensor per shape of ``out_shapes``
-        (SPLIT); returns those tensors."""
+        """:meth:`add_op` for an op writing one tensor per shape of ``out_shapes`` (SPLIT), each
+        float32, or int8 with ``out_quant``; returns those tensors."""
         if name not in DELEGATED_OPS:
             raise GraphError(f"op {name} is not one XNNPACK delegates ({sorted(DELEGATED_OPS)})")
         for t in inputs:
@@ -175,12 +242,11 @@ class Graph:
             if len(out_shapes) == 1
             else [f"{out_name}:{i}" for i in range(len(out_shapes))]
         )
-        outs = [
-            self._new(s, np.dtype(np.float32), n) for s, n in zip(out_shapes, names, strict=True)
-        ]
+        dtype = np.dtype(np.float32 if out_quant is None else np.int8)
+        outs = [self._new(s, dtype, n, out_quant) for s, n in zip(out_shapes, names, strict=True)]
         for out in outs:
             self.tensors[out].producer = len(self.ops)
-        self.ops.append(Op(name, list(inputs), outs, options))
+        self.ops.append(Op(name, list(inputs), outs, options, version))
         return outs
 
     def producer(self, t: int) -> Op | None:
@@ -221,14 +287,15 @@ class Graph:
                     type=_DTYPES[t.dtype],
                     buffer=index,
                     name=t.name,
+                    quantization=t.quant._t() if t.quant is not None else None,
                 )
             )
-        codes: dict[str, int] = {}
+        codes: dict[tuple[str, int], int] = {}  # one operator code per (op, version)
         operators = []
         for op in self.ops:
             operators.append(
                 schema.OperatorT(
-                    opcodeIndex=codes.setdefault(op.name, len(codes)),
+                    opcodeIndex=codes.setdefault((op.name, op.version), len(codes)),
                     inputs=np.asarray(op.inputs, dtype=np.int32),
                     outputs=np.asarray(op.outputs, dtype=np.int32),
                     builtinOptionsType=_options_type(op.options),
@@ -244,7 +311,7 @@ class Graph:
         )
         model = schema.ModelT(
             version=3,
-            operatorCodes=[_op_code(name) for name in codes],
+            operatorCodes=[_op_code(name, version) for name, version in codes],
             subgraphs=[subgraph],
             description=description,
             buffers=buffers,
@@ -255,12 +322,12 @@ class Graph:
         return bytes(builder.Output())
 
 
-def _op_code(name: str) -> schema.OperatorCodeT:
+def _op_code(name: str, version: int) -> schema.OperatorCodeT:
     code = getattr(schema.BuiltinOperator, name)
     return schema.OperatorCodeT(
         deprecatedBuiltinCode=min(code, _PLACEHOLDER_FOR_GREATER_OP_CODES),
         builtinCode=code,
-        version=1,
+        version=version,
     )
 
 

@@ -20,6 +20,10 @@ their ``Timings (microseconds): count=...`` lines.
 Faults for tests (environment): ``ADBEMU_RUNNER_FAULT=crash`` dies with SIGSEGV after the
 warm-up, ``ADBEMU_RUNNER_FAULT=garbage`` prints nonsense and exits 0; ``hang``, and
 older output formats: see ``runner_lib/adbemu_runner_hooks.py``.
+
+Precision and delegate flags (``--xnnpack_force_fp16``, ``--use_gpu``,
+``--gpu_precision_loss_allowed``, ``--use_nnapi``, ``--nnapi_allow_fp16``) and what the emulated
+phone makes of them: ``fake_delegates.py`` beside this file.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ import signal
 import sys
 import time
 from typing import Any
+
+import fake_delegates  # beside this file (the fixture copies it along)
 
 # (name, type, default, usage) in the order the real usage lists them (BenchmarkModel, then
 # BenchmarkTfLiteModel, then the default and XNNPACK delegate providers), a subset.
@@ -88,6 +94,7 @@ FLAGS: list[tuple[str, str, object, str]] = [
     ("help", "bool", False, "Print out all supported flags if true."),
     ("num_threads", "int32", -1, "number of threads used for inference on CPU."),
     ("use_xnnpack", "bool", False, "explicitly apply the XNNPACK delegate."),
+    *fake_delegates.FLAGS,
 ]
 # LogParams order and wording; True: always logged, else only when set or with --verbose=true
 LOGGED: list[tuple[str, str, bool]] = [
@@ -106,6 +113,7 @@ LOGGED: list[tuple[str, str, bool]] = [
     ("help", "print out all supported flags", False),
     ("num_threads", "#threads used for CPU inference", False),
     ("use_xnnpack", "Use xnnpack", False),
+    *fake_delegates.LOGGED,
 ]
 _TYPES = {name: kind for name, kind, _, _ in FLAGS}
 NOTE = (
@@ -440,18 +448,15 @@ def main(argv: list[str], argv0: str) -> int:
     info(f"Loaded model {graph}")
     xnnpack = values["use_xnnpack"] if "use_xnnpack" in given else None
     try:
-        runner = Runner(graph, int(values["num_threads"]), xnnpack)
+        runner = fake_delegates.make_runner(
+            Runner, graph, int(values["num_threads"]), values, xnnpack
+        )
     except (ValueError, RuntimeError) as exc:
         error(f"The model is not a valid Flatbuffer buffer ({exc})")
         error(f"Failed to load model {graph}")
         return failed()
     # the runtime itself logs "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." (stderr)
-    if xnnpack:
-        info("XNNPACK delegate created.")
-        info(
-            "Explicitly applied XNNPACK delegate, and the model graph will be completely "
-            "executed by the delegate."
-        )
+    fake_delegates.report(graph, values, xnnpack)
     init_us = time.perf_counter_ns() // 1000 - init_start
     init_kb = _max_rss_kb()
     info(f"The input model file size (MB): {g(os.path.getsize(graph) / 1e6)}")

@@ -152,6 +152,10 @@ def _stand_in(tmp_path_factory: pytest.TempPathFactory, source: str, name: str) 
     Python: its ``#!/usr/bin/env python3`` line becomes ``#!<sys.executable>``."""
     text = Path(__file__).with_name(source).read_text()
     path = tmp_path_factory.mktemp("runner") / name
+    # the phone runs a pushed copy: it finds the modules beside its source on this host
+    future = "from __future__ import annotations\n"
+    here = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+    text = text.replace(future, future + here, 1) if future in text else text
     path.write_text(f"#!{sys.executable}\n" + text.split("\n", 1)[1])
     path.chmod(0o755)
     return path
