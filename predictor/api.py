@@ -171,12 +171,15 @@ class LatencyPredictor:
         if store is None:
             store = LutStore.open(lut, writable=False)
         try:
-            theirs, _ = matching_lut_rows(store, self.meta, "being loaded")
+            theirs, moved, _ = matching_lut_rows(store, self.meta, "being loaded")
         finally:
             if opened:
                 store.close()
         gained = {k: v for k, v in theirs.items() if k not in self.lut_rows}
         self.sums.add_rows(gained)
+        if moved & gained.keys():  # rows transferred into the LUT stay marked as transferred
+            self.sums.transferred |= moved & gained.keys()
+            self.sums.clear()
         return tuple(gained)
 
     def calibrate(
