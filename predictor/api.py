@@ -154,6 +154,34 @@ class LatencyPredictor:
             cls = _calibrated_class()  # a predictor calibrated to another device
         return cls(stored.fitted, stored.estimator, rows, stored.meta, store_path, transferred)
 
+    def add_rows_gained(self, lut: LutStore | str | Path | None = None) -> tuple[str, ...]:
+        """Use the rows a LUT holds and this predictor lacks: by default those measured into
+        the LUT it was fitted on (:attr:`lut_path`) after the fit, by ``lutnas predict
+        --measure-missing`` or ``profile-device``. Rows the predictor holds keep the values it
+        was fitted with. Returns the keys added; none when that file is not on this machine.
+
+        Raises:
+            LutnasError: the LUT was measured with another device, backend or settings.
+        """
+        if lut is None:
+            if self._store_path is None or not Path(self._store_path).is_file():
+                return ()
+            lut = self._store_path
+        store, opened = (lut, False) if isinstance(lut, LutStore) else (None, True)
+        if store is None:
+            store = LutStore.open(lut, writable=False)
+        try:
+            theirs, moved, _ = matching_lut_rows(store, self.meta, "being loaded")
+        finally:
+            if opened:
+                store.close()
+        gained = {k: v for k, v in theirs.items() if k not in self.lut_rows}
+        self.sums.add_rows(gained)
+        if moved & gained.keys():  # rows transferred into the LUT stay marked as transferred
+            self.sums.transferred |= moved & gained.keys()
+            self.sums.clear()
+        return tuple(gained)
+
     def calibrate(
         self,
         measurements: Sequence,
@@ -243,7 +271,8 @@ class LatencyPredictor:
             f"profile-device --backend {cfg.get('backend', 'onnxruntime')} "
             f"--threads {cfg.get('threads', 1)} --warmup {settings.get('warmup')} "
             f"--runs {settings.get('runs')} "
-            f"--out {quote(self._store_path) if self._store_path else 'LUT'} {what}"
+            + ("--no-drift-correction " if settings.get("drift_correction") is False else "")
+            + f"--out {quote(self._store_path) if self._store_path else 'LUT'} {what}"
         )
 
     # --- prediction --------------------------------------------------------------------------

@@ -208,7 +208,8 @@ class CalibratedPredictor(LatencyPredictor):
     def describe(self) -> str:
         c = self.calibration
         return (
-            f"calibrated to {self.record['target_device']} from {c.n} measurements "
+            f"calibrated to {self.record['target_device']} from {c.n} "
+            f"measurement{'' if c.n == 1 else 's'} "
             f"({c.kind} model, leave-one-out RMSPE "
             + (f"{c.loo_rmspe[c.kind]:.1f}%" if c.loo_rmspe.get(c.kind) is not None else "unknown")
             + f"; source {self.record['source_device']}"

@@ -107,15 +107,18 @@ class MissingRowsError(LutnasError):
         return self._text(f"{flag} refuses", f"drop {flag}")
 
     def _text(self, refuses: str, instead: str) -> str:
-        keys = self.keys
-        shown = ", ".join(keys[:_SHOW_KEYS]) + (
-            f", ... ({len(keys)} in all)" if len(keys) > _SHOW_KEYS else ""
-        )
         return (
-            f"{len(keys)} layer(s) of {self.what} are not in the LUT and {refuses} to "
-            f"estimate them: {shown}. {self.how} Or {instead} to estimate them (the "
-            "prediction then reports its estimated share)."
+            f"{len(self.keys)} layer(s) of {self.what} are not in the LUT and {refuses} to "
+            f"estimate them: {shown_keys(self.keys)}. {self.how} Or {instead} to estimate them "
+            "(the prediction then reports its estimated share)."
         )
+
+
+def shown_keys(keys: Sequence[str]) -> str:
+    """The first keys of a list, and how many there are in all."""
+    return ", ".join(keys[:_SHOW_KEYS]) + (
+        f", ... ({len(keys)} in all)" if len(keys) > _SHOW_KEYS else ""
+    )
 
 
 def missing_error(keys: Sequence[str], what: str, how: str) -> MissingRowsError:

@@ -1,4 +1,5 @@
-"""Is a LUT fit for use? Noise, drift and re-measurement figures and a one-line verdict.
+"""Is a LUT fit for use? Noise, drift and re-measurement figures, a short verdict, and the one
+command that remedies each finding.
 
 One place for the judgement that ``profile-device`` prints at its end, ``lutnas lut show`` prints
 under its counts and ``lutnas fit`` prints under its cross-validation. Pure functions of a LUT's
@@ -15,9 +16,11 @@ Why these thresholds (DESIGN.md, "Measuring latency"):
 - :data:`MEDIAN_NOISE_MAX` 9%: published phone LUTs show median CVs of 2–9% (and repeated host
   measurements here differ by ~5% run to run); a typical row noisier than every published table
   adds error of the size of the predictor's own target (±10% on whole models).
-- :data:`P90_NOISE_MAX` 10%: the profiler's default ``--cv-threshold`` (rows above it are
-  re-measured, up to three times), so at most a tenth of the rows may stay above it. The remedy
-  names the rows above it: ``lutnas lut remove`` them and profile again (it resumes).
+- :data:`P90_NOISE_MAX` 10%: the ``--cv-threshold`` profile-device re-measured rows above until
+  2026-12 (now off by default: a row is re-measured while its median's 95% interval is wider
+  than ``--ci-tolerance``); at most a tenth of the rows may stay above it. The remedy
+  re-times the rows above it: ``lutnas lut retime LUT --noisier-than 0.1`` (host backends), or
+  ``lutnas lut remove LUT --noisier-than 0.1`` and the same profile-device command (phones).
 - :data:`DRIFT_MAX` 10%: the reference layer moving more than 10% from its timing at the start
   of a run is the drift DESIGN.md says to flag; rows timed after it are skewed.
 - Whole models, drift-corrected, carry their ``drift_factor`` (the reference's calibrated
@@ -36,13 +39,15 @@ Why these thresholds (DESIGN.md, "Measuring latency"):
 from __future__ import annotations
 
 import math
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 
 from lut.measurement import noise
+from profiler.base import HOST_BACKENDS
 
 MEDIAN_NOISE_MAX = 0.09  # median robust CV of the rows
-P90_NOISE_MAX = 0.10  # 90th percentile of the rows' robust CV (= default --cv-threshold)
+P90_NOISE_MAX = 0.10  # 90th percentile of the rows' robust CV (--cv-threshold's old default)
 DRIFT_MAX = 0.10  # |reference ratio - 1| beyond which a run drifted
 REMEASURED_SHARE_NOTE = 0.25  # share of rows measured more than once worth a mention
 MODELS_OFF_SHARE = 0.10  # share of whole models timed off speed that makes a table drifting
@@ -73,9 +78,14 @@ class Quality:
     models_corrected: int = 0  # whole models with a drift factor
     models_off_speed: int = 0  # of those, with |drift factor / median - 1| > DRIFT_MAX
     model_factors: tuple[float, float, float] | None = None  # min, median and max factor
+    backend: str = ""  # the LUT's backend: host backends re-time in place (lutnas lut retime)
     noise_bases: dict[str, int] = field(default_factory=dict)  # basis -> rows (see noise())
     rows_median_is_mean: int = 0  # rows whose runner printed no median: the mean stands in
-    phone: bool = False  # measured on a phone (adb), not on this machine
+
+    @property
+    def phone(self) -> bool:
+        """Measured on a phone (adb), not on this machine."""
+        return self.backend == "adb"
 
     @property
     def noisy(self) -> bool:
@@ -151,15 +161,41 @@ def drift_runs(meta: dict) -> tuple[DriftRun, ...]:
     )
 
 
+def _factors(models) -> list[tuple[str | None, float]]:
+    """(arch key, drift factor) of the whole models that have one."""
+    if models is None or "drift_factor" not in models:
+        return []
+    keys = models["arch_key"] if "arch_key" in models else [None] * len(models)
+    return [
+        (k, float(f))
+        for k, f in zip(keys, models["drift_factor"], strict=True)
+        if f is not None and not math.isnan(f)
+    ]
+
+
+def off_speed_keys(models) -> list[str]:
+    """Arch keys of the whole models (``LutStore.models_frame()``) whose drift factor is more
+    than :data:`DRIFT_MAX` from the table's median: timed while the machine's speed moved."""
+    found = _factors(models)
+    median = _percentile(sorted(f for _, f in found), 0.5) if found else 1.0
+    return [k for k, f in found if abs(f / median - 1) > DRIFT_MAX]
+
+
+def noisy_keys(layers, threshold: float) -> list[str]:
+    """Keys of the layer rows (``LutStore.layers_frame()``) whose robust CV exceeds
+    ``threshold`` (rows without a spread never do)."""
+    cvs = robust_noise(layers)
+    keys = layers["key"] if "key" in layers else layers.index
+    return [k for k, n in zip(keys, cvs, strict=True) if not math.isnan(n) and n > threshold]
+
+
 def assess(layers, meta: dict, models=None) -> Quality:
     """The quality figures of a LUT's layers table, meta and (optional) whole-models table."""
     per_row = row_noise(layers)
     noise = sorted(v for v, _ in per_row if not math.isnan(v))
     rows = len(layers)
     mean_as_median = layers["median_is_mean"] if "median_is_mean" in layers else []
-    factors = []
-    if models is not None and "drift_factor" in models:
-        factors = [float(f) for f in models["drift_factor"] if f is not None and not math.isnan(f)]
+    factors = [f for _, f in _factors(models)]
     median = _percentile(sorted(factors), 0.5) if factors else 1.0
     return Quality(
         rows=rows,
@@ -172,9 +208,9 @@ def assess(layers, meta: dict, models=None) -> Quality:
         models_corrected=len(factors),
         models_off_speed=sum(abs(f / median - 1) > DRIFT_MAX for f in factors),
         model_factors=(min(factors), median, max(factors)) if factors else None,
+        backend=str((meta.get("backend_config") or {}).get("backend", "")),
         noise_bases=dict(Counter(basis for _, basis in per_row if basis is not None)),
         rows_median_is_mean=sum(1 for v in mean_as_median if v == v and v),
-        phone=meta.get("backend_config", {}).get("backend") == "adb",
     )
 
 
@@ -184,29 +220,34 @@ def assess_store(store) -> Quality:
 
 
 def remedy(q: Quality, lut: str, runs: int | None = None) -> list[str]:
-    """What to do about a table that is not ``usable`` (commands that exist today)."""
+    """What to do about a table that is not ``usable``: one short item per finding, each with
+    the one command that does it."""
     todo = []
+    host = q.backend in HOST_BACKENDS or not q.backend
     if q.noisy:
+        n, limit = q.rows_above_target, f"{P90_NOISE_MAX:g}"
+        if host:
+            todo.append(
+                f"re-time the {n} rows noisier than {_pct(P90_NOISE_MAX)}: "
+                f"lutnas lut retime {lut} --noisier-than {limit}"
+            )
+        else:
+            todo.append(
+                f"re-measure the {n} rows noisier than {_pct(P90_NOISE_MAX)}: lutnas lut remove "
+                f"{lut} --noisier-than {limit}, then the same profile-device command (it resumes)"
+            )
         more = f" (now {runs})" if runs else ""
-        n = q.rows_above_target
-        todo.append(
-            f"run on a quieter machine, raise --runs{more}, or re-measure the {n} rows above "
-            f"{_pct(P90_NOISE_MAX)}: lutnas lut remove {lut} KEY... (lutnas lut show {lut} "
-            f"--noisiest {n} lists them), then the same profile-device command again (it "
-            "resumes and measures what is missing)"
-        )
+        where = "phone (cool, idle, screen off)" if q.phone else "machine"
+        todo.append(f"or profile on a quieter {where}, or with more --runs{more}")
     if q.drift_runs:
         todo.append(
-            "the machine's speed changed while profiling (throttling or other load): re-run on "
-            "an idle, cool machine; rows timed after the drift are skewed"
+            "the machine's speed changed while profiling (throttling or other load) and rows "
+            "timed after it are skewed: profile again on an idle, cool machine"
         )
     if q.models_drifted:
         todo.append(
-            f"{q.models_off_speed} whole models were timed while the machine's speed moved (drift "
-            f"factor more than {_pct(DRIFT_MAX)} from the median), where the correction is only "
-            "partial: re-time them on an idle machine (their keys and drift_factor: lutnas lut "
-            f"export {lut} --csv rows.csv; lutnas lut remove {lut} KEY..., then the same "
-            "profile-device command again)"
+            f"re-time the {q.models_off_speed} whole models timed off speed, on an idle "
+            f"machine: lutnas lut retime {lut}"
         )
     if q.verdict == "unknown noise":
         todo.append(
@@ -225,37 +266,52 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def verdict_line(q: Quality, lut: str, runs: int | None = None) -> str:
-    """ONE line: the verdict, the figures behind it and, when not usable, what to do."""
+def verdict_lines(
+    q: Quality, lut: str, runs: int | None = None, indent: str = "", width: int = 100
+) -> list[str]:
+    """The verdict with the figures behind it, then what to do, one item per line (each
+    wrapped to ``width``): it fits a screen."""
     if q.verdict == "empty":
-        todo = remedy(q, lut, runs)
-        return (
-            "verdict: no layer rows — whole models only, e.g. to calibrate a predictor with "
-            f"(lutnas fit --lut {lut} --prior SOURCE.predictor), or profile the layers next"
-            + (f"; {'; '.join(todo)}" if todo else "")
-        )
-    if q.median_noise is None:
-        noise = "noise unknown"
+        head = "verdict: no layer rows (whole models only, e.g. to calibrate a predictor with)"
+        todo = [f"calibrate: lutnas fit --lut {lut} --prior SOURCE.predictor, or profile layers"]
+        todo += remedy(q, lut, runs)
     else:
-        noise = f"median noise {_pct(q.median_noise)}, p90 {_pct(q.p90_noise)}"
-        if q.noisy:
-            noise += f" (targets ≤ {_pct(MEDIAN_NOISE_MAX)}, ≤ {_pct(P90_NOISE_MAX)})"
-        if q.noise_bases.get("std/mean"):
-            noise += f" ({q.noise_bases['std/mean']} rows by std/mean: no percentiles printed)"
-    drift = (
-        "no drift"
-        if not q.drift_runs
-        else f"drift in {len(q.drift_runs)} run(s), worst "
-        f"{max((r.worst_ratio for r in q.drift_runs), key=lambda r: abs(r - 1)):.2f}x"
+        if q.median_noise is None:
+            noise = "noise unknown"
+        else:
+            noise = f"median noise {_pct(q.median_noise)}, p90 {_pct(q.p90_noise)}"
+            if q.noisy:
+                noise += f" (targets ≤ {_pct(MEDIAN_NOISE_MAX)}, ≤ {_pct(P90_NOISE_MAX)})"
+            if q.noise_bases.get("std/mean"):
+                noise += f" ({q.noise_bases['std/mean']} rows by std/mean: no percentiles printed)"
+        drift = "no drift"
+        if q.drift_runs:
+            worst = max((r.worst_ratio for r in q.drift_runs), key=lambda r: abs(r - 1))
+            drift = f"drift in {len(q.drift_runs)} run(s), worst {worst:.2f}x"
+        if q.models_drifted:
+            drift += f", {q.models_off_speed} of {q.models_corrected} whole models off speed"
+        head = f"verdict: {q.verdict} — {noise}, {drift}"
+        todo = remedy(q, lut, runs)
+    lines = _wrap(head, indent, indent + "  ", width)
+    for item in todo:
+        lines += _wrap(item, indent + "  - ", indent + "    ", width)
+    return lines
+
+
+def _wrap(text: str, first: str, rest: str, width: int = 100) -> list[str]:
+    """``text`` in lines of at most ``width`` (a long path stays whole on its line)."""
+    return textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_on_hyphens=False,
+        break_long_words=False,
     )
-    if q.models_drifted:
-        drift += f", {q.models_off_speed} of {q.models_corrected} whole models timed off speed"
-    todo = remedy(q, lut, runs)
-    return f"verdict: {q.verdict} — {noise}, {drift}" + (f": {'; '.join(todo)}" if todo else "")
 
 
 def quality_lines(q: Quality, lut: str, runs: int | None = None, indent: str = "  ") -> list[str]:
-    """The figures (noise, re-measured share, drift per run) and the verdict line last."""
+    """The figures (noise, re-measured share, drift per run), then the verdict and what to do."""
     lines = []
     if q.median_noise is not None:
         bases = ", ".join(f"{n} by {b}" for b, n in sorted(q.noise_bases.items()))
@@ -282,10 +338,15 @@ def quality_lines(q: Quality, lut: str, runs: int | None = None, indent: str = "
         )
     if q.model_factors:
         low, median, high = q.model_factors
-        lines.append(
-            f"{indent}whole models: drift factor {low:.2f}-{high:.2f}, median {median:.2f}; "
-            f"{q.models_off_speed} of {q.models_corrected} more than {_pct(DRIFT_MAX)} from the "
-            "median (timed while the machine's speed moved)"
+        off = (
+            f"{q.models_off_speed} of {q.models_corrected} more than {_pct(DRIFT_MAX)} from it "
+            "(timed while the machine's speed moved)"
+            if q.models_off_speed
+            else f"all {q.models_corrected} within {_pct(DRIFT_MAX)} of it"
         )
-    lines.append(indent + verdict_line(q, lut, runs))
-    return lines
+        lines += _wrap(
+            f"whole models: drift factor {low:.2f}-{high:.2f}, median {median:.2f}; {off}",
+            indent,
+            indent + "  ",
+        )
+    return lines + verdict_lines(q, lut, runs, indent)

@@ -59,10 +59,11 @@ def describe(store: LutStore, space: Space | None, noisiest: int = 10) -> str:
         )
         noisy = noisy.sort_values("noise", ascending=False, na_position="last").head(noisiest)
         mean_as_median = "median_is_mean" in noisy
-        lines.append(
+        lines += [
             f"  noisiest {len(noisy)} rows, by the noise printed first (the CV its basis gives: "
-            "p10-p90 or p5-p95 range, else std/mean; * median is the runner's mean):"
-        )
+            "p10-p90 or p5-p95 range, else std/mean),",
+            "  then its basis, the median (* the runner's mean), xN measurements taken, the key:",
+        ]
         for _, row in noisy.iterrows():
             star = "*" if mean_as_median and row.median_is_mean == 1 else " "
             lines.append(

@@ -6,7 +6,9 @@ or a kill leaves the previous file or none, never a truncated one, and the error
                      where SCORE is ``accuracy``, or ``zero_cost_score`` for a proxy evaluator
                      (:func:`score_column`; the same column name in pareto.csv/json)
     pareto.csv       the Pareto front of accuracy (↑) vs predicted latency (↓), one row per
-                     distinct architecture, fastest first
+                     distinct architecture, fastest first, each with the share of its LUT
+                     sum that is estimated and its out-of-distribution flag
+                     (:mod:`search.caveats`)
     pareto.json      the same with each architecture's JSON, the score's meaning, T and the
                      front's hypervolume
     pareto.png       all candidates (grey), the front (red), T (dashed), the best (star)
@@ -15,7 +17,9 @@ or a kill leaves the previous file or none, never a truncated one, and the error
                      the space's 1000-class head: the network whose latency was predicted)
     best_arch.tflite the same network as a phone runs it, in the predictor's precision
                      (:mod:`profiler.deploy`: int8 fully quantized, else the fp32 file)
-    summary.json     configuration, counts, the best candidate, hypervolume, timings
+    summary.json     configuration, counts, the best candidate (and whether its predicted
+                     latency extrapolates: ``best_extrapolated``, ``best_caveat``),
+                     hypervolume, timings
 
 Rebuilding the best network in torch (random weights; train it on your data)::
 
@@ -33,7 +37,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -42,6 +46,7 @@ import numpy as np
 from lutnas.atomicfile import copy_file, replace_atomically, write_text
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
+from search.caveats import Caveat, caveats_of
 from search.pareto import hypervolume_2d, pareto_front
 from search.record import HistoryRow
 
@@ -118,16 +123,37 @@ def score_column(is_proxy: bool) -> str:
     return "zero_cost_score" if is_proxy else "accuracy"
 
 
-def _row_dict(r: HistoryRow, column: str = "accuracy") -> dict:
+def _row_dict(
+    r: HistoryRow, column: str = "accuracy", caveats: Mapping[str, Caveat] | None = None
+) -> dict:
     arch = Arch.from_json(r.arch_json)
+    caveat = (caveats or {}).get(r.arch_key)
     return {
         "seq": r.seq,
         "short_id": arch.short_id,
         column: r.accuracy,
         "latency_ms": r.latency_ms,
         "reward": r.reward,
+        # None (an empty CSV cell) when the predictor gives no detailed predictions
+        **(caveat.columns() if caveat else {"estimated_share": None, "out_of_distribution": None}),
         "arch_key": r.arch_key,
     }
+
+
+def _best_record(best: HistoryRow, column: str, caveats: Mapping[str, Caveat]) -> dict:
+    """summary.json's best: its row, reasons, JSON, and whether its latency extrapolates."""
+    caveat = caveats.get(best.arch_key)
+    record = {**_row_dict(best, column, caveats), "arch": json.loads(best.arch_json)}
+    if caveat is None:
+        return {"best": record, "best_extrapolated": None, "best_caveat": ""}
+    record["ood_reasons"] = list(caveat.ood_reasons)
+    note = ""
+    if caveat.extrapolated:
+        note = (
+            f"its predicted latency extrapolates: {caveat.describe()}; measure it with --verify "
+            "K, or search only what the predictor was fitted on (--resolution R)"
+        )
+    return {"best": record, "best_extrapolated": caveat.extrapolated, "best_caveat": note}
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -213,11 +239,13 @@ def write_outputs(
     target_ms: float,
     summary: dict | None = None,
     onnx: bool = True,
+    predict_detail: Callable[[Arch], object] | None = None,
     tflite_precision: str | None = None,
 ) -> OutputPaths:
     """Write every file listed in the module docstring into ``out_dir``.
 
-    The hypervolume's reference point is (accuracy 0, latency 2·T).
+    The hypervolume's reference point is (accuracy 0, latency 2·T). ``predict_detail`` (the
+    predictor's) gives the rows' estimated share and OOD flag; without it those are empty.
 
     Raises:
         LutnasError: no candidate at all (nothing to write), or the ONNX export failed.
@@ -252,7 +280,12 @@ def write_outputs(
         ],
     )
     pf = front(history)
-    _write_csv(paths.pareto_csv, [{"rank": i, **_row_dict(r, column)} for i, r in enumerate(pf)])
+    best = best_row(history)
+    caveats = caveats_of([*pf, *([best] if best else [])], predict_detail)
+    _write_csv(
+        paths.pareto_csv,
+        [{"rank": i, **_row_dict(r, column, caveats)} for i, r in enumerate(pf)],
+    )
     ref_latency_ms = 2.0 * target_ms
     hv = hypervolume(history, ref_latency_ms)
     write_text(
@@ -268,13 +301,21 @@ def write_outputs(
                     "ref_latency_ms": ref_latency_ms,
                     "unit": "accuracy x ms",
                 },
-                "front": [{**_row_dict(r, column), "arch": json.loads(r.arch_json)} for r in pf],
+                "front": [
+                    {
+                        **_row_dict(r, column, caveats),
+                        "ood_reasons": list(caveats[r.arch_key].ood_reasons)
+                        if r.arch_key in caveats
+                        else None,
+                        "arch": json.loads(r.arch_json),
+                    }
+                    for r in pf
+                ],
             },
             indent=1,
         ),
     )
     plot_front(history, paths.pareto_png, score_label, target_ms)
-    best = best_row(history)
     if best is not None:
         best_json = out / "best_arch.json"
         write_text(best_json, json.dumps(json.loads(best.arch_json), indent=1, sort_keys=True))
@@ -303,9 +344,11 @@ def write_outputs(
                 "target_ms": target_ms,
                 "front_size": len(pf),
                 "hypervolume": {"value": hv, "ref_accuracy": 0.0, "ref_latency_ms": ref_latency_ms},
-                "best": None
-                if best is None
-                else {**_row_dict(best, column), "arch": json.loads(best.arch_json)},
+                **(
+                    {"best": None, "best_extrapolated": None, "best_caveat": ""}
+                    if best is None
+                    else _best_record(best, column, caveats)
+                ),
             },
             indent=1,
             default=str,

@@ -106,6 +106,7 @@ def run_search(
             with make_executor(evaluator, workers, use_ray, ray_address) as executor:
                 if announce:
                     print(f"evaluating on {executor.description}")
+                    announce_cost(evaluator, space, budget - done, workers)
                 runner = SearchRunner(
                     space,
                     strategy,
@@ -129,3 +130,34 @@ def run_search(
             config=config,
             record_path=str(record.path),
         )
+
+
+def announce_cost(
+    evaluator: AccuracyEvaluator, space: Space, candidates: int, workers: int
+) -> tuple[float, float] | None:
+    """Print how long ``candidates`` evaluations are expected to take when the evaluator can
+    say (proxy training: timed now on three sampled networks); returns the (low, high) total
+    seconds, or None."""
+    from lutnas.spaces.sampling import sample_archs
+
+    span = evaluator.seconds_per_candidate(sample_archs(space, 3, seed=0))
+    if span is None:
+        return None
+    parallel = max(1, workers)
+    low, high = (s * candidates / parallel for s in span)
+    print(
+        f"{evaluator.name}: about {span[0]:.0f}-{span[1]:.0f} s per candidate on this machine "
+        f"now, so up to {_duration(low)}-{_duration(high)} for {candidates} candidates on "
+        f"{parallel} worker(s)"
+    )
+    if high > 600:
+        print("  a first look in minutes: --evaluator zero-cost (not an accuracy; see --help)")
+    return low, high
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

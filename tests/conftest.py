@@ -3,8 +3,9 @@
 Tiers (markers declared in pyproject.toml): ``slow`` tests take more than ~10 s and run by
 default (``-m "not slow"`` leaves them out); ``adb`` tests drive the real adb server and an
 emulated phone; ``device`` tests need a real phone and are skipped unless one is configured:
-``LUTNAS_TEST_RUNNER`` names the phone's onnxruntime_perf_test and a running adb server sees an
-attached device.
+``LUTNAS_TEST_RUNNER`` names the benchmark binary built for the phone (TFLite/LiteRT's
+``benchmark_model``, or ``onnxruntime_perf_test``) and a running adb server sees an attached
+device (tests/README.md).
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def both_spaces_predictor_path(tmp_path_factory):
 def _no_real_phone() -> str | None:
     """Why ``device`` tests cannot run here, or None when a real phone is ready."""
     if not os.environ.get("LUTNAS_TEST_RUNNER"):
-        return "needs a real phone: set LUTNAS_TEST_RUNNER=/path/to/onnxruntime_perf_test"
+        return (
+            "needs a real phone: set LUTNAS_TEST_RUNNER to its benchmark binary "
+            "(benchmark_model or onnxruntime_perf_test; see tests/README.md)"
+        )
     if shutil.which("adb") is None:
         return "needs a real phone: adb is not on PATH"
     from profiler.adb.client import AdbClient, server_address

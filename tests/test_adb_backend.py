@@ -378,10 +378,11 @@ def test_registry_builds_the_adb_backend(backend_options):
 
 @pytest.mark.device
 def test_real_phone_times_a_layer(tmp_path):
-    """Runs only with a real phone: set LUTNAS_TEST_RUNNER to an onnxruntime_perf_test for it."""
+    """Runs only with a real phone: set LUTNAS_TEST_RUNNER to the benchmark binary built for it
+    (benchmark_model or onnxruntime_perf_test; tests/README.md)."""
     runner = os.environ.get("LUTNAS_TEST_RUNNER")
     if not runner or shutil.which("adb") is None:
-        pytest.skip("needs a real phone and LUTNAS_TEST_RUNNER=/path/to/onnxruntime_perf_test")
+        pytest.skip("needs a real phone and LUTNAS_TEST_RUNNER=/path/to/benchmark_model")
     import socket
 
     from profiler.adb.client import AdbClient, server_address

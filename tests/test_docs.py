@@ -17,7 +17,9 @@ option a command lacks, only shrinks what it has or adds profile-device's size l
   workspace's LUT has other settings);
 - ``lutnas search``: ``--budget 4``, ``--verify 1``, ``--target-ms`` inside the range of the
   tiny predictor it names, population and sample sizes that fit the budget;
-- ``lutnas evaluate``: ``--repeat 1``.
+- ``lutnas evaluate``: ``--repeat 1``;
+- ``lutnas lut remove`` and ``lutnas lut retime``: on a copy of the LUT they name (the
+  commands after them read it whole).
 
 What cannot run here is parsed instead, by the real argument parser of its command (so a
 misspelt option still fails): commands for a phone (``--backend adb``), torchvision
@@ -142,7 +144,15 @@ def workspace(tmp_path_factory, both_spaces_predictor_path) -> Path:
     ws = tmp_path_factory.mktemp("docs")
     shutil.copy(both_spaces_predictor_path.parent / "both.lut", ws / "host.lut")
     shutil.copytree(both_spaces_predictor_path, ws / "host.predictor")
-    for name in ("onnxruntime.lut", "pixel.lut", "a.lut", "b.lut", "target.lut", "int8.lut"):
+    for name in (
+        "onnxruntime.lut",
+        "pixel.lut",
+        "a.lut",
+        "b.lut",
+        "target.lut",
+        "quick.lut",
+        "int8.lut",
+    ):
         shutil.copy(ws / "host.lut", ws / name)
     (ws / "target.csv").write_text(  # docs/calibrating.md's measurements, at the tiny size
         f"model,resolution,latency_ms\nmnasnet-a1,{RESOLUTION},9.1\n"
@@ -215,7 +225,8 @@ SHELL = [
     (where, argv)
     for where, code in blocks("bash")
     for argv in commands(code)
-    if argv[0] in TOOLS and not (argv[0].startswith("python") and "pytest" in argv)
+    if argv[0] in TOOLS
+    and not (argv[0].startswith("python") and ("pytest" in argv or argv[1:3] == ["-m", "venv"]))
 ]
 
 
@@ -227,6 +238,9 @@ def test_shell_command_runs(where, argv, workspace):
         _parse(argv)
         return
     run = tiny(argv, workspace, n)
+    if run[:3] in (["lutnas", "lut", "remove"], ["lutnas", "lut", "retime"]):
+        shutil.copy(workspace / run[3], workspace / f"edited{n}.lut")  # others read the LUT
+        run = [*run[:3], f"edited{n}.lut", *run[4:]]
     r = subprocess.run(run, cwd=workspace, capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, f"{where}: {' '.join(run)}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
 
@@ -256,3 +270,27 @@ def test_every_doc_has_its_blocks_found():
         ["b"],
         ["c"],
     ]
+
+
+def test_ci_runs_the_readme_set_up_commands_as_written():
+    # .ci/run reads the README's two commands with .ci/readme_commands.py and runs them in one
+    # fresh shell; here: that they are the two a newcomer needs, in an order that works on a
+    # Debian whose own Python refuses pip outside a virtual environment (PEP 668)
+    import runpy
+
+    reader = runpy.run_path(str(ROOT / ".ci" / "readme_commands.py"))
+    install, test = reader["setup_commands"]((ROOT / "README.md").read_text())
+    steps = [" ".join(argv) for argv in commands(install)]
+    assert "python3-venv" in steps[0] or "python3-venv" in steps[1]  # apt-get install ...
+    venv = steps.index("python3 -m venv .venv")
+    assert steps[venv + 1] == ". .venv/bin/activate"
+    assert steps.index("pip install -e .[dev]") > venv + 1
+    assert [" ".join(argv) for argv in commands(test)] == [
+        "ruff check .",
+        "ruff format --check .",
+        "python3 -m pytest",
+    ]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "readme_commands.py" in ci and "env -i" in ci
+    with pytest.raises(ValueError, match="holds 3 commands, not 2"):
+        reader["setup_commands"]("## Set up\n\n```bash\na\nb\n# c\nd\n```\n")

@@ -19,7 +19,12 @@ from predictor import LatencyPredictor
 
 RESOLUTION = 160
 NAMED = {"mobilenetv3": "ofa-mbv3-min", "mnasnet": "mobilenetv2-1.0"}  # space: network in it
-SANE = 4.0  # a prediction lies within this factor of its LUT sum (and of its measurement)
+# A prediction is its LUT sum times a learned ratio; that ratio lies within this factor of the
+# ratios (whole model ÷ LUT sum) of the networks it was fitted on. Not of 1, and not of any
+# fixed number: those ratios are measured while the suite runs, and beside other processes a
+# whole model (many scheduler slices long) slows while a short layer's median does not (a
+# 160 px network once timed 7x its LUT sum).
+SANE = 4.0
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +49,21 @@ def _named_record(name: str) -> Arch:
     return dataclasses.replace(get_named_arch(name), resolution=RESOLUTION)
 
 
-def _sane(ms: float, reference: float) -> bool:
-    return math.isfinite(ms) and ms > 0 and reference / SANE < ms < reference * SANE
+@pytest.fixture(scope="module")
+def ratios(predictor, lut) -> tuple[float, float]:
+    """The lowest and highest whole model ÷ LUT sum of the networks fitted on."""
+    models = lut.models_frame()
+    found = [
+        ms / predictor.lut_sum_ms(Arch.from_json(j))
+        for j, ms in zip(models["arch_json"], models["median_ms"], strict=True)
+    ]
+    return min(found), max(found)
+
+
+def _sane(ms: float, lut_sum_ms: float, ratios: tuple[float, float]) -> bool:
+    low, high = ratios
+    ok = math.isfinite(ms) and ms > 0 and lut_sum_ms > 0
+    return ok and low / SANE < ms / lut_sum_ms < high * SANE
 
 
 def test_the_predictor_records_both_spaces(predictor):
@@ -75,7 +93,7 @@ def test_the_lut_holds_layers_and_whole_models_of_both_spaces(lut):
 
 
 @pytest.mark.parametrize("space", list(NAMED))
-def test_networks_of_either_space_are_predicted_from_measured_rows(space, predictor, lut):
+def test_networks_of_either_space_are_predicted_from_measured_rows(space, predictor, lut, ratios):
     arch = _named(space)
     ms = predictor.predict(arch, strict=True)  # strict: every row is in the LUT
     detail = predictor.predict_detail(arch, strict=True)
@@ -86,11 +104,11 @@ def test_networks_of_either_space_are_predicted_from_measured_rows(space, predic
     assert detail.lut_sum_ms == pytest.approx(predictor.lut_sum_ms(arch), rel=1e-9)
     rows = lut.latency_ms(detail.layers)
     assert detail.lut_sum_ms == pytest.approx(sum(rows[k] for k in detail.layers), rel=1e-6)
-    assert _sane(ms, detail.lut_sum_ms), (ms, detail.lut_sum_ms)
-    # it is one of the fitted whole models: inside the training range, near its measurement
+    assert _sane(ms, detail.lut_sum_ms, ratios), (ms, detail.lut_sum_ms, ratios)
+    # it is one of the fitted whole models: inside the training range (how near its
+    # measurement is accuracy: benchmarks/predictor_accuracy.py)
+    assert arch.key in set(lut.models_frame()["arch_key"])
     assert not detail.out_of_distribution, detail.ood_reasons
-    measured = lut.models_frame().set_index("arch_key").loc[arch.key, "median_ms"]
-    assert _sane(ms, measured), (ms, measured)
 
 
 def test_one_call_predicts_archs_of_both_spaces(predictor):
@@ -101,11 +119,11 @@ def test_one_call_predicts_archs_of_both_spaces(predictor):
     assert all(math.isfinite(x) and x > 0 for x in together)
 
 
-def test_torchvision_mobilenet_v3_modules_are_predicted(predictor):
+def test_torchvision_mobilenet_v3_modules_are_predicted(predictor, ratios):
     shape = (1, 3, RESOLUTION, RESOLUTION)
     small = predictor.predict_module(tvm.mobilenet_v3_small(weights=None), shape)
     assert math.isfinite(small.latency_ms) and small.latency_ms > 0
-    assert _sane(small.latency_ms, small.lut_sum_ms)
+    assert _sane(small.latency_ms, small.lut_sum_ms, ratios)
     assert small.low_ms <= small.latency_ms <= small.high_ms
     # the Small base is another space: most of its rows are estimated, and that is reported
     assert small.estimated_keys and 0 < small.estimated_share <= 1
@@ -120,7 +138,7 @@ def test_torchvision_mobilenet_v3_modules_are_predicted(predictor):
     named = predictor.predict_detail(_named_record("mobilenetv3-large"))
     assert large.layers == named.layers
     assert large.latency_ms == pytest.approx(named.latency_ms, rel=1e-6)
-    assert _sane(large.latency_ms, large.lut_sum_ms)
+    assert _sane(large.latency_ms, large.lut_sum_ms, ratios)
 
 
 def test_a_network_far_outside_the_training_range_is_flagged(predictor):
@@ -131,6 +149,9 @@ def test_a_network_far_outside_the_training_range_is_flagged(predictor):
     assert "OUT OF DISTRIBUTION" in detail.summary()
     assert math.isfinite(detail.latency_ms) and detail.latency_ms > 0
     assert detail.estimated_keys  # its 224 px layers were never measured: estimated, reported
-    assert detail.lut_sum_ms > predictor.latency_range_ms[1]  # far above every fitted model
+    # above the LUT sums of every fitted network: a relation between LUT sums (the rows of
+    # both timed alike), never against the whole models' latencies, which another process's
+    # load can raise above a 224 px LUT sum (7.7 ms against 13.2 ms seen in one run)
+    assert detail.lut_sum_ms > predictor.meta["ood"]["ranges"]["lut_ms"][1]
     # the smallest network of the space at the resolution fitted on is inside
     assert not predictor.predict_detail(_named("mobilenetv3")).out_of_distribution

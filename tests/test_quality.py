@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -15,7 +17,7 @@ from profiler.quality import (
     P90_NOISE_MAX,
     assess,
     quality_lines,
-    verdict_line,
+    verdict_lines,
 )
 from profiler.report import describe
 
@@ -41,21 +43,25 @@ def test_a_steady_table_without_drift_is_usable():
     q = assess(frame([0.02] * 9 + [0.05]), {"drift_events": []})
     assert q.verdict == "usable"
     assert q.median_noise == pytest.approx(0.02) and q.p90_noise == pytest.approx(0.023)
-    line = verdict_line(q, "a.lut")
-    assert line.startswith("verdict: usable — median noise 2.0%, p90 2.3%, no drift")
-    assert "lutnas lut remove" not in line
+    assert verdict_lines(q, "a.lut") == ["verdict: usable — median noise 2.0%, p90 2.3%, no drift"]
 
 
 def test_a_noisy_table_says_its_figures_the_targets_and_commands_that_exist():
     q = assess(frame([0.03] * 8 + [0.2, 0.3], attempts=[1] * 7 + [3] * 3), {})
     assert q.noisy and q.verdict == "noisy" and q.p90_noise > P90_NOISE_MAX
     assert q.remeasured_share == pytest.approx(0.3)
-    line = verdict_line(q, "out/host.lut", runs=50)
-    assert f"targets ≤ {100 * MEDIAN_NOISE_MAX:.1f}%, ≤ {100 * P90_NOISE_MAX:.1f}%" in line
-    assert "raise --runs (now 50)" in line
-    assert "re-measure the 2 rows above 10.0%: lutnas lut remove out/host.lut KEY..." in line
-    assert "lutnas lut show out/host.lut --noisiest 2" in line
-    assert "\n" not in line  # one line
+    lines = verdict_lines(q, "out/host.lut", runs=50)
+    assert f"targets ≤ {100 * MEDIAN_NOISE_MAX:.1f}%, ≤ {100 * P90_NOISE_MAX:.1f}%" in lines[0]
+    # one command per remedy, one item per line, every line fits a screen
+    assert lines[1:] == [
+        "  - re-time the 2 rows noisier than 10.0%: lutnas lut retime out/host.lut "
+        "--noisier-than 0.1",
+        "  - or profile on a quieter machine, or with more --runs (now 50)",
+    ]
+    phone = verdict_lines(dataclasses.replace(q, backend="adb"), "pixel.lut")
+    assert "lutnas lut remove pixel.lut --noisier-than 0.1, then" in phone[1]
+    assert phone[2] == "    the same profile-device command (it resumes)"
+    assert max(len(line) for line in lines + phone) <= 100
 
 
 def test_drift_is_reported_per_run_with_its_row_counts():
@@ -74,7 +80,10 @@ def test_drift_is_reported_per_run_with_its_row_counts():
     text = "\n".join(quality_lines(q, "a.lut"))
     assert "drift, run 1 (baseline 0.500 ms): 2 event(s) from 120 to 300 rows" in text
     assert "worst 1.25x" in text and "drift in 2 run(s)" in text
-    assert text.splitlines()[-1].strip().startswith("verdict: drifting")
+    verdict = [line.strip() for line in text.splitlines()].index(
+        "verdict: drifting — median noise 2.0%, p90 2.0%, drift in 2 run(s), worst 1.25x"
+    )
+    assert text.splitlines()[verdict + 1].startswith("    - the machine's speed changed")
 
 
 def test_whole_models_timed_while_the_speed_moved_are_counted_and_flagged():
@@ -85,18 +94,25 @@ def test_whole_models_timed_while_the_speed_moved_are_counted_and_flagged():
     steady = assess(frame([0.02] * 10), {}, models([0.88] * 8 + [0.86, 0.75]))
     assert (steady.models_corrected, steady.models_off_speed) == (10, 1)
     assert steady.verdict == "usable"
-    text = "\n".join(quality_lines(steady, "a.lut"))
+    text = " ".join(line.strip() for line in quality_lines(steady, "a.lut"))
     assert "whole models: drift factor 0.75-0.88, median 0.88; 1 of 10 more than 10.0%" in text
+    assert "(timed while the machine's speed moved)" in text
 
     busy = assess(frame([0.02] * 10), {}, models([1.0] * 8 + [0.8, 1.2]))  # a fifth moved
     assert busy.verdict == "drifting" and busy.model_factors == (0.8, 1.0, 1.2)
-    line = verdict_line(busy, "a.lut")
-    assert "no drift, 2 of 10 whole models timed off speed" in line  # no layer-run drift
-    assert "re-time them on an idle machine" in line and "lutnas lut export a.lut" in line
-    assert "the machine's speed changed while profiling" not in line  # that is layer runs'
+    lines = verdict_lines(busy, "a.lut")
+    assert lines[0].endswith("no drift, 2 of 10 whole models off speed")  # no layer-run drift
+    assert lines[1:] == [
+        "  - re-time the 2 whole models timed off speed, on an idle machine: lutnas lut retime "
+        "a.lut"
+    ]
+    assert "1 of 10 more than 10.0%" in "\n".join(quality_lines(steady, "a.lut"))
+    calm = assess(frame([0.02] * 10), {}, models([1.0] * 8))
+    assert "all 8 within 10.0% of it" in "\n".join(quality_lines(calm, "a.lut"))  # not "0 of 8"
 
-    only_models = verdict_line(assess(frame([]), {}, models([0.5, 0.8, 0.8])), "m.lut")
-    assert only_models.startswith("verdict: no layer rows") and "re-time them" in only_models
+    only_models = verdict_lines(assess(frame([]), {}, models([0.5, 0.8, 0.8])), "m.lut")
+    assert only_models[0].startswith("verdict: no layer rows")
+    assert "lutnas lut retime m.lut" in only_models[-1]
     uncorrected = assess(frame([0.02] * 10), {}, models([None, float("nan")]))
     assert uncorrected.model_factors is None and uncorrected.verdict == "usable"
 
@@ -105,8 +121,9 @@ def test_no_spread_and_no_rows_are_said_so():
     no_spread = frame([0.02, 0.02]).assign(p10_ms=None, p90_ms=None)
     assert assess(no_spread, {}).verdict == "unknown noise"
     assert assess(frame([]), {}).verdict == "empty"
-    line = verdict_line(assess(frame([]), {}), "a.lut")
-    assert line.startswith("verdict: no layer rows") and "lutnas fit --lut a.lut --prior" in line
+    lines = verdict_lines(assess(frame([]), {}), "a.lut")
+    assert lines[0].startswith("verdict: no layer rows")
+    assert "lutnas fit --lut a.lut --prior" in lines[1]
 
 
 def test_lut_show_covers_only_profiled_resolutions_and_ends_with_the_verdict(tmp_path):

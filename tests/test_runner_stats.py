@@ -11,7 +11,7 @@ from lut.measurement import Measurement, noise
 from lut.schema import CHECKSUM_COLUMN, RUNNER_COLUMNS, SCHEMA_VERSION, row_checksum
 from lut.spec import LayerSpec
 from lut.store import LutStore
-from profiler.quality import assess, assess_store, quality_lines, verdict_line
+from profiler.quality import assess, assess_store, quality_lines, verdict_lines
 from profiler.report import describe
 
 CONFIG = {"backend": "adb", "runner": "benchmark_model", "threads": 1, "device": "Google Pixel 4"}
@@ -75,7 +75,7 @@ def test_a_benchmark_model_lut_reports_its_noise_and_its_stand_in_medians(tmp_pa
     assert rows.set_index("cout").loc[8, "p5_ms"] == pytest.approx(0.98)
     assert q.verdict != "unknown noise" and q.median_noise is not None
     assert q.noise_bases == {"p5-p95": 9, "std/mean": 1} and q.rows_median_is_mean == 1
-    line = verdict_line(q, "phone.lut")
+    line = " ".join(x.strip() for x in verdict_lines(q, "phone.lut"))
     assert "1 rows' median is the runner's mean (it printed no median)" in line
     assert "(1 rows by std/mean: no percentiles printed)" in line
     lines = quality_lines(q, "phone.lut")

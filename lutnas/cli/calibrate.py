@@ -44,6 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the delegate they ran on (default: the predictor's)",
     )
     p.add_argument("--out", required=True, help="the calibrated predictor directory to write")
+    p.add_argument(
+        "--lut",
+        help="also use this LUT's rows (the predictor's configuration; default: the LUT it "
+        "was fitted on, when it is on this machine: the rows it gained since are used)",
+    )
     add_space_file_option(p, "the measured architectures (named or JSON)")
 
 
@@ -141,10 +146,10 @@ def _json_arch(path: Path, where: str, shown: str, model: str, resolution: int |
 
 
 def run(args: argparse.Namespace) -> int:
-    from predictor import LatencyPredictor
+    from lutnas.cli.loading import load_predictor
 
     load_spaces(args.space)
-    source = LatencyPredictor.load(args.predictor)  # its stored spaces become known
+    source = load_predictor(args.predictor, args.lut)  # its stored spaces become known
     items, sources = read_measurements(args.measurements)
     target = source.calibrate(
         items,

@@ -1,6 +1,9 @@
-"""``lutnas lut show|export|merge|remove|repair``.
+"""``lutnas lut show|export|merge|remove|retime|repair``.
 
 lutnas lut remove host.lut KEY [KEY ...]         drop rows (profile-device re-measures them)
+lutnas lut remove host.lut --noisier-than 0.1   drop the rows whose robust CV is above 10%
+lutnas lut retime host.lut                      re-time the whole models timed off speed
+lutnas lut retime host.lut --noisier-than 0.1   re-time the noisy layer rows in place
 lutnas lut repair host.lut --out fixed.lut      copy a damaged LUT's readable rows
 """
 
@@ -46,7 +49,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "remove", help="remove rows (layer keys or arch keys); profile-device re-measures them"
     )
     rm.add_argument("lut")
-    rm.add_argument("keys", nargs="+", metavar="KEY", help="a layer key or a whole model's key")
+    rm.add_argument("keys", nargs="*", metavar="KEY", help="a layer key or a whole model's key")
+    rm.add_argument(
+        "--noisier-than",
+        type=bounded(float, 0.0),
+        metavar="CV",
+        help="also remove every layer row whose robust CV is above CV (0.1: 10%%)",
+    )
+    rt = sub.add_parser(
+        "retime",
+        help="re-time whole models timed off speed (default) or noisy layer rows, in place",
+        description="Re-time rows of a host LUT on this machine, in one session, with its "
+        "backend configuration and drift reference; each row is replaced as it is re-timed "
+        "(a layer row only by a steadier measurement). Best on an idle machine.",
+    )
+    rt.add_argument("lut")
+    rt.add_argument(
+        "--noisier-than",
+        type=bounded(float, 0.0),
+        metavar="CV",
+        help="re-time the layer rows whose robust CV is above CV (0.1: 10%%) instead",
+    )
+    rt.add_argument(
+        "--all-models",
+        action="store_true",
+        help="re-time every whole model (one scale for all of them), not only those off speed",
+    )
+    rt.add_argument("--no-progress", action="store_true", help="no progress bar")
     rep = sub.add_parser("repair", help="copy the readable rows of a damaged LUT into a new one")
     rep.add_argument("lut")
     rep.add_argument("--out", required=True, help="the new LUT file (must not exist)")
@@ -80,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
         )
         _left_behind(args.inputs, args.out)
     elif args.lut_command == "remove":
-        _remove(args.lut, args.keys)
+        _remove(args.lut, args.keys, args.noisier_than)
+    elif args.lut_command == "retime":
+        _retime(args)
     elif args.lut_command == "repair":
         _repair(args.lut, args.out)
     return 0
@@ -100,8 +131,14 @@ def _left_behind(inputs: list[str], out: str) -> None:
         )
 
 
-def _remove(path: str, keys: list[str]) -> None:
+def _remove(path: str, keys: list[str], noisier_than: float | None) -> None:
+    if not keys and noisier_than is None:
+        raise LutnasError("say what to remove: KEY ... and/or --noisier-than CV (e.g. 0.1)")
     with LutStore.edit(path) as store:  # holds the writer lock, as profiling does
+        if noisier_than is not None:
+            from profiler.quality import noisy_keys
+
+            keys = [*keys, *noisy_keys(store.layers_frame(), noisier_than)]
         stored = store.stored_keys()  # damaged rows included: removing them is a fix
         unknown = [k for k in keys if k not in stored]
         if unknown:
@@ -111,11 +148,38 @@ def _remove(path: str, keys: list[str]) -> None:
                 f"removed. List its keys with: lutnas lut export {quote(path)} --csv rows.csv"
             )
         layers, models = store.remove_layers(keys), store.remove_models(keys)
+    print(f"{path}: removed {len(layers)} layer rows and {len(models)} whole-model rows")
     print(
-        f"{path}: removed {len(layers)} layer rows and {len(models)} whole-model rows; to "
-        "re-measure them, run the profile-device command that made it again (it resumes and "
-        "measures what is missing)"
+        "  to re-measure them, run the profile-device command that made it again\n"
+        "  (it resumes and measures what is missing)"
     )
+
+
+def _retime(args: argparse.Namespace) -> None:
+    from profiler.quality import assess_store, noisy_keys, off_speed_keys, quality_lines
+    from profiler.retime import retime
+
+    with LutStore.open(args.lut, writable=False) as store:
+        if args.noisier_than is not None:
+            layers, models = noisy_keys(store.layers_frame(), args.noisier_than), []
+            what = f"layer rows noisier than {100 * args.noisier_than:g}%"
+        else:
+            frame = store.models_frame()
+            models = list(frame["arch_key"]) if args.all_models else off_speed_keys(frame)
+            layers, what = [], "whole models" + ("" if args.all_models else " timed off speed")
+    if not layers and not models:
+        print(f"{args.lut}: no {what}; nothing to re-time")
+        return
+    print(f"re-timing {len(layers) + len(models)} {what} of {args.lut} on this machine")
+    report = retime(args.lut, layer_keys=layers, model_keys=models, progress=not args.no_progress)
+    for part, r in (("layers", report.layers), ("whole models", report.models)):
+        if r is not None:
+            print(f"{part}: {r.measured} re-timed, {len(r.failed)} failed, {r.seconds:.0f} s")
+    if report.kept_old:
+        print(f"  {report.kept_old} rows kept their stored measurement (the new one was noisier)")
+    with LutStore.open(args.lut, writable=False) as store:
+        runs = store.settings.get("runs")
+        print("\n".join(quality_lines(assess_store(store), args.lut, runs)))
 
 
 def _repair(path: str, out: str) -> None:

@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from lutnas import __version__
+from lutnas.cli.options import description
 from lutnas.cli_util import user_errors
 
 # subcommand -> (module with add_arguments/run, help)
@@ -27,7 +28,7 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lutnas", description=__doc__)
+    parser = argparse.ArgumentParser(prog="lutnas", description=description(__doc__))
     parser.add_argument("--version", action="version", version=f"lutnas {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(
             name,
             help=help_text,
-            description=module.__doc__,
+            description=description(module.__doc__),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(p)

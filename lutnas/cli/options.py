@@ -13,6 +13,12 @@ SPACE_HELP = (
 )
 
 
+def description(doc: str | None) -> str:
+    """A module docstring as ``--help`` shows it: without reStructuredText's double
+    backticks (``lutnas fit`` reads as lutnas fit on a terminal)."""
+    return (doc or "").replace("``", "")
+
+
 def add_space_option(parser: argparse.ArgumentParser, default: str | None = "mnasnet") -> None:
     """``--space NAME|PATH.toml`` (default mnasnet; None: no space unless given)."""
     tail = " (default: %(default)s)" if default else ""

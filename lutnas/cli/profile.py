@@ -21,7 +21,12 @@ from lut.spec import LayerSpec
 from lut.store import LutStore
 from lut.transferred import transferred_count
 from lutnas.cli.adb import adb_backend_options, add_adb_arguments, run_phones, several_phones
-from lutnas.cli.options import add_resolution_option, add_seed_option, add_space_option
+from lutnas.cli.options import (
+    add_resolution_option,
+    add_seed_option,
+    add_space_option,
+    description,
+)
 from lutnas.cli.precision import add_precision_arguments, precision_options
 from lutnas.cli.transfer import (
     add_transfer_arguments,
@@ -336,6 +341,7 @@ def run(args: argparse.Namespace) -> int:
         if transfer is not None:
             transfer.check_target(store)  # one source per file, refused before any timing
         todo = specs + (_missing_model_layers(store) if args.fill_models else [])
+        todo = list({s.key: s for s in todo}.values())  # a layer of several resolutions: once
         extra = f" ({len(for_models)} for the whole models' architectures)" if for_models else ""
         if args.fill_models:
             extra = f" (the layers {out}'s whole models lack)"
@@ -384,21 +390,41 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(lines))
         return failed
 
-    if several_phones(args):  # one thread and one LUT per phone (profiler.multi)
-        return run_phones(args, _backend_options(args), out, settings.identity(), fill)
-    backend = get_backend(args.backend, **_backend_options(args))
-    with backend:
-        store = backend.open_lut(out, settings.identity(), resume=not args.no_resume)
-        with store:
-            failed = fill(backend, store, out)
-    return 1 if failed else 0
+    server_was_up = args.backend != "adb" or _adb_server_up()
+    try:
+        if several_phones(args):  # one thread and one LUT per phone (profiler.multi)
+            return run_phones(args, _backend_options(args), out, settings.identity(), fill)
+        backend = get_backend(args.backend, **_backend_options(args))
+        with backend:
+            store = backend.open_lut(out, settings.identity(), resume=not args.no_resume)
+            with store:
+                failed = fill(backend, store, out)
+        return 1 if failed else 0
+    finally:
+        if not server_was_up and _adb_server_up():
+            print(
+                "note: no adb server was running, so one was started; like after `adb devices` "
+                "it keeps running (stop it with `adb kill-server`)",
+                file=sys.stderr,
+            )
+
+
+def _adb_server_up() -> bool:
+    """Whether an adb server answers at its address (adb's own environment variables)."""
+    import socket
+
+    from profiler.adb.client import server_address
+
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex(server_address()) == 0
 
 
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="profile-device",
-        description=__doc__,
+        description=description(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)

@@ -117,17 +117,10 @@ def run(args: argparse.Namespace) -> int:
         target_ms=reward.target_ms,
         summary=summary,
         onnx=not args.no_onnx,
+        predict_detail=predictor.predict_detail,
         tflite_precision=phone["precision"] if phone else None,
     )
-    _print_results(
-        history,
-        paths,
-        result.report,
-        evaluator,
-        reward.target_ms,
-        predictor.latency_range_ms,
-        predictor.backend_config,
-    )
+    _print_results(history, paths, result.report, evaluator, reward.target_ms, predictor)
     if args.verify:
         from search.verify import format_table, verify_top
 
@@ -163,9 +156,9 @@ def _print_results(
     report,
     evaluator: AccuracyEvaluator,
     target_ms: float,
-    latency_range_ms: tuple[float, float] | None,
-    predictor_config: dict,
+    predictor,
 ) -> None:
+    from search.caveats import caveats_of
     from search.outputs import best_row, front, score_column
 
     if report is not None:
@@ -184,12 +177,7 @@ def _print_results(
         f"best: reward {best.reward:.4f}, {score} {best.accuracy:.4f}, predicted "
         f"{best.latency_ms:.3f} ms (T {target_ms:g} ms)\n      {best.arch_key}"
     )
-    if latency_range_ms and not latency_range_ms[0] <= best.latency_ms <= latency_range_ms[1]:
-        print(
-            f"  note: {best.latency_ms:.3f} ms is outside the latencies the predictor was "
-            f"fitted on ({latency_range_ms[0]:.3f}-{latency_range_ms[1]:.3f} ms): an "
-            "extrapolation; check it with --verify K"
-        )
+    _print_extrapolation(best, caveats_of([best], predictor.predict_detail), predictor)
     print(
         f"Pareto front: {len(front(history))} architectures -> {paths.pareto_csv}, "
         f"{paths.pareto_json.name}, {paths.pareto_png.name}"
@@ -199,7 +187,7 @@ def _print_results(
         + (f", {paths.best_onnx.name}" if paths.best_onnx else "")
     )
     if paths.best_tflite:
-        print(phone_file_line(paths.best_tflite, predictor_config))
+        print(phone_file_line(paths.best_tflite, predictor.backend_config))
     print(
         f"  rebuild it in torch: Arch.from_json(Path({str(paths.best_json)!r}).read_text())"
         ".build()  (from lutnas.spaces.arch import Arch)"
@@ -214,3 +202,30 @@ def _print_results(
             "  note: the zero-cost score ranks networks; it is not an accuracy (the "
             f"{score_column(True)} column)"
         )
+
+
+def _print_extrapolation(best, caveats: dict, predictor) -> None:
+    """Say when the best's predicted latency is an extrapolation, why, and what to do."""
+    caveat = caveats.get(best.arch_key)
+    low_high = predictor.latency_range_ms
+    why = []
+    if caveat is not None and caveat.extrapolated:
+        why.append(caveat.describe())
+    if low_high and not low_high[0] <= best.latency_ms <= low_high[1]:
+        why.append(
+            f"{best.latency_ms:.3f} ms is outside the latencies fitted on "
+            f"({low_high[0]:.3f}-{low_high[1]:.3f} ms)"
+        )
+    if not why:
+        return
+    print("  note: this prediction extrapolates (best_extrapolated in summary.json):")
+    for reason in why:
+        print(f"    {reason}")
+    from lutnas.spaces.arch import Arch
+
+    seen = predictor.training_resolutions
+    advice = "    measure it with --verify K"
+    if seen and Arch.from_json(best.arch_json).resolution not in seen:
+        flags = " ".join(f"--resolution {r}" for r in seen)
+        advice += f", or search only what it was fitted on: {flags}"
+    print(advice)

@@ -8,6 +8,7 @@ must be picklable between *our own* processes and deterministic for a given arch
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import ClassVar
 
 from lutnas.errors import LutnasError
@@ -38,6 +39,12 @@ class AccuracyEvaluator(ABC):
         Raises:
             LutnasError: the evaluator cannot score this arch (the message says why).
         """
+
+    def seconds_per_candidate(self, archs: Sequence[Arch]) -> tuple[float, float] | None:
+        """(lowest, highest) seconds one evaluation of networks like ``archs`` is expected to
+        take on this machine now, measured quickly, for announcing long work before it
+        starts; None when an evaluation is quick or its cost unknown (the default)."""
+        return None
 
     @property
     def label(self) -> str:
