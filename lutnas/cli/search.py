@@ -106,9 +106,9 @@ def run(args: argparse.Namespace) -> int:
         "eval_seconds_total": round(sum(t.eval_seconds for t in timing), 3),
         "predict_seconds_total": round(sum(t.predict_seconds for t in timing), 3),
     }
-    phone = None if args.no_tflite else phone_file_settings(predictor.backend_config)
-    if phone:
-        summary["phone_file"] = {**phone, "file": "best_arch.tflite"}
+    phone_file = None if args.no_tflite else phone_file_settings(predictor.backend_config)
+    if phone_file:
+        summary["phone_file"] = {**phone_file, "file": "best_arch.tflite"}
     paths = write_outputs(
         history,
         args.out,
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         summary=summary,
         onnx=not args.no_onnx,
         predict_detail=predictor.predict_detail,
-        tflite_precision=phone["precision"] if phone else None,
+        tflite_precision=phone_file["precision"] if phone_file else None,
     )
     _print_results(history, paths, result.report, evaluator, reward.target_ms, predictor)
     if args.verify:
