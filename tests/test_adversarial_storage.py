@@ -163,8 +163,7 @@ def test_lost_one_bad_byte_loses_nothing(tmp_path, capsys, damage):
 KILLED_WRITER = textwrap.dedent(
     """
     import os, sys
-    from lut.identity import with_identity_defaults
-from lut.measurement import Measurement
+    from lut.measurement import Measurement
     from lut.store import LutStore
     from lutnas.spaces.space import get_space
     store = LutStore.create_or_resume(sys.argv[1], {config!r}, {{}}, {settings!r})
