@@ -79,12 +79,22 @@ def start(args: list[str], tmp_path) -> subprocess.Popen:
 # frozen phones and hung runners -------------------------------------------------------------
 
 
+def freeze_at_second_layer(phone, batch: bool) -> None:
+    if batch:  # the 4 layers are one batch: the phone freezes as the second one's runner starts
+        phone.faults.cut_at, phone.faults.cut_how = "STARTING!", "freeze"
+        phone.faults.cut_after = 1
+    else:  # one shell per layer: it freezes while running the second
+        phone.faults.freeze_after, phone.faults.drop_count_match = 1, "--graph="
+
+
+@pytest.mark.parametrize("batch", ["4", "1"])
 def test_a_frozen_phone_ends_the_run_with_an_error_and_keeps_the_rows(
-    phone, benchmark_model_runner, tmp_path
+    phone, benchmark_model_runner, tmp_path, batch
 ):
     out = tmp_path / "frozen.lut"
-    phone.faults.freeze_after, phone.faults.drop_count_match = 1, "--graph="
-    proc = start(cli(benchmark_model_runner, out, "--runner-timeout", "4"), tmp_path)
+    freeze_at_second_layer(phone, batch != "1")
+    args = cli(benchmark_model_runner, out, "--runner-timeout", "4", "--phone-batch", batch)
+    proc = start(args, tmp_path)
     try:
         _, err = proc.communicate(timeout=GUARD_S)
     finally:
@@ -101,7 +111,7 @@ def test_ctrl_c_on_a_frozen_phone_ends_the_run_within_seconds(
     phone, benchmark_model_runner, tmp_path
 ):
     out = tmp_path / "ctrl-c.lut"
-    phone.faults.freeze_after, phone.faults.drop_count_match = 1, "--graph="
+    freeze_at_second_layer(phone, batch=True)
     proc = start(cli(benchmark_model_runner, out, "--no-progress"), tmp_path)  # default limits
     try:
         deadline = time.monotonic() + GUARD_S
@@ -232,7 +242,9 @@ def test_a_zone_that_never_cools_costs_one_wait_and_is_recorded(phone, options, 
     pauses: list[float] = []
     phone.set_temperature(2, 81.0)  # "battery": hot all run, whatever we wait
     cooling = CoolingPolicy(step_s=10.0, max_wait_s=30.0)
-    with AdbBackend(cooling=cooling, sleep=pauses.append, check_every=2, **options) as backend:
+    with AdbBackend(
+        cooling=cooling, sleep=pauses.append, check_every=2, batch_size=2, **options
+    ) as backend:  # checked before each batch of 2 layers
         with backend.open_lut(tmp_path / "hot.lut", SETTINGS.identity()) as store:
             profile_layers(backend, store, SPECS[:5], SETTINGS, progress=False)
     assert pauses == [10.0, 10.0, 10.0]  # the first check waits; the later two do not

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from profiler.adb.session import BATCH_PID_FILE, runner_lines
 
 MARK = "@lutnas-batch"
+DEFAULT_BATCH_SIZE = 8  # layers per push and shell (benchmarks/phone_speed.py)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -46,6 +46,7 @@ from lut.measurement import Measurement
 from lutnas.errors import LutnasError
 from profiler.adb import cores as core_check
 from profiler.adb import delegates, identity, probe, runners
+from profiler.adb.batch import DEFAULT_BATCH_SIZE
 from profiler.adb.calls import RunnerCalls
 from profiler.adb.client import AdbClient, AdbDevice
 from profiler.adb.runners import RunnerKind
@@ -69,7 +70,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEFAULT_WORK_DIR = "/data/local/tmp/lutnas"
-DEFAULT_BATCH_SIZE = 8  # layers per push and shell (benchmarks/phone_speed.py)
 
 
 class AdbBackend(Backend):
