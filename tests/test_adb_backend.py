@@ -281,7 +281,7 @@ def test_two_phones_in_parallel_each_get_a_complete_lut(phone_factory, backend_o
         with LutStore.open(outcome.out) as store:
             assert store.layer_keys() == {s.key for s in SPECS[:3]}
             assert store.backend_config["device_serial"] == phone.profile.props["ro.serialno"]
-        assert sum(c.count("perf_test -e") for c in phone.shell_commands) == 3
+        assert len(phone.runner_calls("perf_test -e")) == 3
 
 
 def test_a_lost_phone_does_not_stop_the_other(phone_factory, backend_options, tmp_path):

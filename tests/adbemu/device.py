@@ -246,5 +246,15 @@ class EmulatedDevice:
             faults.cut_at = ""
             self.freeze() if faults.cut_how == "freeze" else self.drop()
 
+    def runner_calls(self, match: str = "") -> list[str]:
+        """The runner command lines run so far whose text contains ``match``: one per runner
+        call, whether its shell ran it alone or as one of a batch (a line each)."""
+        return [
+            line
+            for command in self.shell_commands
+            for line in command.splitlines()
+            if "taskset " in line and match in line
+        ]
+
     def reset_count(self) -> None:
         self._counted = 0
