@@ -51,6 +51,9 @@ class Workload:
         return (tuple(self.input_shape), *(tuple(s) for s in self.more_input_shapes))
 
 
+OnRow = Callable[[int, Measurement | BackendError], None]  # a batch's row (or error) by index
+
+
 class Backend(ABC):
     """Times workloads on one target.
 
@@ -134,11 +137,7 @@ class Backend(ABC):
         """Time ``workload`` and return its statistics (see the class docstring)."""
 
     def measure_batch(
-        self,
-        workloads: Sequence[Workload],
-        warmup: int,
-        runs: int,
-        on_row: Callable[[int, Measurement | BackendError], None],
+        self, workloads: Sequence[Workload], warmup: int, runs: int, on_row: OnRow
     ) -> None:
         """Time each of ``workloads``; ``on_row(index, measurement or BackendError)`` hears each
         once, as soon as it is timed (so a batch cut off by :class:`DeviceLostError`, which is

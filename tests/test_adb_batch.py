@@ -9,6 +9,7 @@ depends on how fast anything ran.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import subprocess
 
@@ -195,3 +196,16 @@ def test_runners_printing_marker_shaped_lines_do_not_confuse_a_batch(phone, bm_o
     assert report.measured == 3 and not report.failed
     assert (rows["n"] == SETTINGS.runs).all()
     assert len(phone.runner_calls("--graph=")) == 3
+
+
+@pytest.mark.adb
+def test_rows_of_a_batch_are_measured_again_in_the_next_batch(phone, perf_options, tmp_path):
+    settings = dataclasses.replace(SETTINGS, ci_tolerance=0.0, max_attempts=2)  # never steady
+    with AdbBackend(batch_size=2, **perf_options) as backend:
+        with backend.open_lut(tmp_path / "again.lut", settings.identity()) as store:
+            report = profile_layers(backend, store, SPECS[:3], settings, progress=False)
+            rows = store.layers_frame()
+    assert report.measured == 3 and report.remeasured == 3
+    assert (rows["attempts"] == 2).all()
+    shells = [c.count("perf_test -e") for c in phone.shell_commands if "perf_test -e" in c]
+    assert shells == [2, 2, 1, 1]  # 2 new; their 2nd attempts; the 3rd layer; its 2nd

@@ -27,10 +27,9 @@ from profiler.adb.calls import RunnerCall, RunnerCalls
 from profiler.adb.client import AdbDevice, NoAnswerError
 from profiler.adb.session import CLEANUP_TIMEOUT_S, RunnerOverrun, kill_script, per_run_times_in
 from profiler.adb.shellv2 import Deadline
-from profiler.base import BackendError, DeviceLostError
+from profiler.base import BackendError, DeviceLostError, OnRow
 
 log = logging.getLogger(__name__)
-OnCall = Callable[[int, Measurement | BackendError], None]
 
 
 class _CallerStopped(Exception):
@@ -45,7 +44,7 @@ def run_batch(
     calls: RunnerCalls,
     planned: Sequence[RunnerCall],
     mask: str,
-    on_call: OnCall,
+    on_call: OnRow,
     heartbeat: Callable[[str], None] | None = None,
     on_overrun: Callable[[RunnerCall, float], None] | None = None,
 ) -> None:
@@ -81,7 +80,7 @@ def _one_round(
     calls: RunnerCalls,
     planned: list[RunnerCall],
     mask: str,
-    deliver: Callable[[int, Measurement | BackendError], None],
+    deliver: OnRow,
     heartbeat: Callable[[str], None] | None,
 ) -> None:
     """Push and run ``planned`` once, delivering each call that settles by its position; calls

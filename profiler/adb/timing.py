@@ -23,7 +23,7 @@ from profiler.adb.calls import RunnerCall, RunnerCalls
 from profiler.adb.client import AdbDevice
 from profiler.adb.session import RunnerOverrun, call_runner, per_run_times, run_script
 from profiler.adb.watch import PhoneWatch
-from profiler.base import BackendError, DeviceLostError, Workload
+from profiler.base import BackendError, DeviceLostError, OnRow, Workload
 
 Heartbeat = Callable[[str], None] | None
 
@@ -84,12 +84,7 @@ class PhoneTiming:
         return self.calls.read(call, r.returncode, r.stdout + r.stderr, samples)
 
     def measure_batch(
-        self,
-        workloads: Sequence[Workload],
-        warmup: int,
-        runs: int,
-        on_row: Callable[[int, Measurement | BackendError], None],
-        heartbeat: Heartbeat,
+        self, workloads: Sequence[Workload], warmup: int, runs: int, on_row: OnRow, beat: Heartbeat
     ) -> None:
         """Time ``workloads`` with one push and one shell; ``on_row(index, measurement or
         BackendError)`` hears each once, as soon as it is timed.
@@ -99,7 +94,7 @@ class PhoneTiming:
         """
         _check_counts(warmup, runs)
         try:
-            self._check_between(heartbeat)
+            self._check_between(beat)
             planned, indices = [], []
             for i, workload in enumerate(workloads):
                 try:
@@ -113,9 +108,7 @@ class PhoneTiming:
                 on_row(indices[pos], m)
 
             if planned:
-                run_batch(
-                    self.device, self.calls, planned, self.mask, on_call, heartbeat, self._overrun
-                )
+                run_batch(self.device, self.calls, planned, self.mask, on_call, beat, self._overrun)
         except DeviceLostError as exc:
             first = workloads[0].key if workloads else ""
             raise DeviceLostError(

@@ -54,7 +54,7 @@ from profiler.adb.session import RunnerLimits, clean_work_dir, prepare_work_dir
 from profiler.adb.thermal import CoolingPolicy
 from profiler.adb.timing import PhoneTiming
 from profiler.adb.watch import PhoneWatch
-from profiler.base import Backend, BackendError, Workload
+from profiler.base import Backend, BackendError, OnRow, Workload
 from profiler.cache_entry import file_sha256
 from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
 from profiler.precision import (
@@ -341,11 +341,7 @@ class AdbBackend(Backend):
         return self._require_timing().measure(workload, warmup, runs, self.heartbeat)
 
     def measure_batch(
-        self,
-        workloads: Sequence[Workload],
-        warmup: int,
-        runs: int,
-        on_row: Callable[[int, Measurement | BackendError], None],
+        self, workloads: Sequence[Workload], warmup: int, runs: int, on_row: OnRow
     ) -> None:
         """Time ``workloads`` as one batch: one push and one shell
         (:meth:`profiler.adb.timing.PhoneTiming.measure_batch`); ``on_row(index, measurement or
