@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import signal
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 from test_adb_backend import SETTINGS, SPECS
+from test_adb_conditions import GUARD_S, cli, gone, rows, start
 
 from lut.store import LutStore
 from profiler.adb.batch import BatchEntry, BatchOutput, batch_script
@@ -209,3 +213,40 @@ def test_rows_of_a_batch_are_measured_again_in_the_next_batch(phone, perf_option
     assert (rows["attempts"] == 2).all()
     shells = [c.count("perf_test -e") for c in phone.shell_commands if "perf_test -e" in c]
     assert shells == [2, 2, 1, 1]  # 2 new; their 2nd attempts; the 3rd layer; its 2nd
+
+
+@pytest.mark.adb
+def test_ctrl_c_mid_batch_keeps_the_finished_rows_and_ends_the_batch_on_the_phone(
+    phone, benchmark_model_runner, tmp_path
+):
+    out = tmp_path / "ctrl-c.lut"
+    args = cli(benchmark_model_runner, out, "--no-progress", "--phone-batch", "4")
+    proc = start([*args[:-2], "--runs", "300", *args[-2:]], tmp_path)  # each run a while
+    try:
+        deadline = time.monotonic() + GUARD_S
+        while proc.poll() is None and time.monotonic() < deadline:
+            if out.exists() and rows(out) >= 1:  # (rows() of no file would make an empty one)
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None and rows(out) == 1, "the run ended or no row finished"
+        proc.send_signal(signal.SIGINT)  # while the batch runs its second layer
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert rows(out) >= 1
+    assert gone(phone) and not batch_shells(phone)  # neither the runner nor its shell goes on
+    assert phone.files() == []
+
+
+def batch_shells(phone) -> list[int]:
+    """Pids of the batch shells running on ``phone`` (its sandbox path is in their script)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+        except OSError:
+            continue
+        if b"@lutnas-batch" in cmdline and str(phone.root).encode() in cmdline:
+            pids.append(int(entry.name))
+    return pids

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from .transport import Stream, Transport
 log = logging.getLogger(__name__)
 FEATURES = ("shell_v2",)
 RUNNER_LIB = Path(__file__).with_name("runner_lib")  # on the stand-in runners' PYTHONPATH
+_RUNNER_LINE = re.compile(r"(^|; )taskset [0-9a-f]+ ")  # a runner started pinned
 
 
 @dataclass
@@ -253,7 +255,7 @@ class EmulatedDevice:
             line
             for command in self.shell_commands
             for line in command.splitlines()
-            if "taskset " in line and match in line
+            if _RUNNER_LINE.search(line) and match in line
         ]
 
     def reset_count(self) -> None:
