@@ -181,7 +181,8 @@ def phone(layers: int, batches: list[int], resolution: int = 224, seed: int = 0)
             for batch in batches:
                 with AdbBackend(serial=serial, runner=runner, cache_dir=cache) as backend:
                     by_batch[batch] = summarise(split_layers(backend, workloads, log, batch))
-    before, after = by_batch[batches[0]], by_batch[batches[-1]]
+    after_batch = DEFAULT_BATCH_SIZE if DEFAULT_BATCH_SIZE in batches else batches[-1]
+    before, after = by_batch[batches[0]], by_batch[after_batch]
     figures = {
         "resolution": resolution,
         "warmup": WARMUP,
@@ -190,7 +191,7 @@ def phone(layers: int, batches: list[int], resolution: int = 224, seed: int = 0)
         "default_batch": DEFAULT_BATCH_SIZE,
         "by_batch": {str(b): v for b, v in by_batch.items()},
         "before_batch": batches[0],
-        "after_batch": batches[-1],
+        "after_batch": after_batch,
         "overhead_after_over_before": round(
             after["overhead_s_per_layer"] / before["overhead_s_per_layer"], 3
         ),
@@ -216,7 +217,7 @@ def phone(layers: int, batches: list[int], resolution: int = 224, seed: int = 0)
         + "".join(f"{by_batch[b]['overhead_share_of_timed_work']:11.1%}" for b in batches)
     )
     print(
-        f"\n{layers} layers each; batch {batches[-1]} vs {batches[0]}: overhead per layer "
+        f"\n{layers} layers each; batch {after_batch} vs {batches[0]}: overhead per layer "
         f"x{figures['overhead_after_over_before']:.2f}, time per layer "
         f"x{figures['total_after_over_before']:.2f}; overhead "
         f"{after['overhead_share_of_runner']:.1%} of the runner's time "
@@ -232,8 +233,8 @@ def main() -> int:
     ap.add_argument(
         "--batches",
         default=f"1,{DEFAULT_BATCH_SIZE}",
-        help="batch sizes to time, comma-separated; the first is 'before', the last 'after' "
-        "(default: 1 and profile-device's default)",
+        help="batch sizes to time, comma-separated; the first is 'before', profile-device's "
+        "default (else the last) 'after' (default: 1 and profile-device's default)",
     )
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--seed", type=int, default=0)

@@ -250,3 +250,15 @@ def batch_shells(phone) -> list[int]:
         if b"@lutnas-batch" in cmdline and str(phone.root).encode() in cmdline:
             pids.append(int(entry.name))
     return pids
+
+
+def test_the_batch_size_is_checked_on_the_command_line(tmp_path, capsys):
+    from lutnas.cli.profile import main
+
+    runner = tmp_path / "benchmark_model"
+    runner.write_text("")
+    args = ["--backend", "adb", "--runner", str(runner), "--out", str(tmp_path / "x.lut")]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--phone-batch", "0"])
+    assert exit_.value.code == 2 and "--phone-batch" in capsys.readouterr().err
+    assert not (tmp_path / "x.lut").exists()
