@@ -149,6 +149,7 @@ def test_a_hung_runner_is_killed_on_the_phone_and_the_run_goes_on(phone, options
             report = profile_layers(backend, store, SPECS[:3], SETTINGS, progress=False)
             sessions = store.meta["phone_sessions"]
         assert gone(phone)  # killed, not left running
+        assert [f.rsplit("/", 1)[1] for f in phone.files()] == ["benchmark_model"]  # models gone
     assert report.measured == 2 and list(report.failed) == [SPECS[1].key]
     message = report.failed[SPECS[1].key]
     assert "ran past its limit of 3 s and was killed on the phone" in message

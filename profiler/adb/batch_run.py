@@ -65,8 +65,8 @@ def run_batch(
                 on_overrun(planned[left[pos]], calls.limit_s(planned[left[pos]]))
             on_call(left[pos], result)
 
-        _one_round(device, calls, [planned[i] for i in left], mask, deliver, heartbeat)
-        clean = clean and len(settled) == len(left)
+        ended = _one_round(device, calls, [planned[i] for i in left], mask, deliver, heartbeat)
+        clean = clean and ended
         left = [i for pos, i in enumerate(left) if pos not in settled]
     if not clean:
         try:
@@ -82,9 +82,10 @@ def _one_round(
     mask: str,
     deliver: OnRow,
     heartbeat: Callable[[str], None] | None,
-) -> None:
+) -> bool:
     """Push and run ``planned`` once, delivering each call that settles by its position; calls
-    the shell did not start are left (unless none settled: then the first fails)."""
+    the shell did not start are left (unless none settled: then the first fails). True when
+    the shell ran every call to its end (and so removed every model file)."""
     try:
         device.push_many([(c.local, c.remote, 0o644) for c in planned])
     except DeviceLostError:
@@ -92,7 +93,7 @@ def _one_round(
     except BackendError as exc:
         for i, c in enumerate(planned):
             deliver(i, BackendError(f"{c.where}: {exc}"))
-        return
+        return False
     token = new_token()
     entries = [
         BatchEntry(command=c.command, model=c.local.name, result_file=c.result_file)
@@ -143,13 +144,14 @@ def _one_round(
         error = BackendError(f"{planned[_in_flight(reader, planned)].where}: {exc}")
     else:
         if reader.finished == len(planned):
-            return
+            return True
         error = BackendError(
             f"{planned[_in_flight(reader, planned)].where}: the batch's shell ended early "
             f"(exit {result.returncode}): {reader.tail() or 'no output'}"
         )
     if reader.finished < len(planned):
         deliver(_in_flight(reader, planned), error)
+    return False
 
 
 def _in_flight(reader: BatchOutput, planned: list) -> int:

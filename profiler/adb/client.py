@@ -8,9 +8,9 @@ ran and failed is a :class:`ShellResult` with its exit code, not an exception.
 
 Every call has a time limit. A shell command's is its ``timeout_s`` for the whole command (a
 probe: :data:`PROBE_TIMEOUT_S`), or a :class:`~profiler.adb.shellv2.Deadline` its output may
-move (a batch: :mod:`profiler.adb.batch_run`); a file transfer's is :data:`SOCKET_TIMEOUT_S` of silence. When
-a limit passes, a fresh ``echo`` tells a busy command from a hung phone: the phone still answers
--> :class:`NoAnswerError` (the command's own stream is given up); it does not ->
+move (a batch: :mod:`profiler.adb.batch_run`); a file transfer's is :data:`SOCKET_TIMEOUT_S` of
+silence. When a limit passes, a fresh ``echo`` tells a busy command from a hung phone: the phone
+still answers -> :class:`NoAnswerError` (the command's own stream is given up); it does not ->
 :class:`PhoneFrozenError`, a :class:`DeviceLostError` that ends the run (resumable). While a
 command runs, ``heartbeat(seconds_waited)`` is called about once a second. Several files go
 in one sync session with :meth:`AdbDevice.push_many` (:mod:`profiler.adb.sync_push`).
