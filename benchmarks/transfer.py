@@ -20,7 +20,15 @@ its rows' ``measured_at`` over their count: export, session and timing as profil
 N × its seconds per whole model, likewise.
 
     python benchmarks/transfer.py --pair out/ort.lut out/torch.lut --pair out/torch.lut out/ort.lut
-        [--sizes 100 200 400 800] [--models 20] [--seeds 3]
+        [--sizes 100 200 400 800] [--models 20] [--seeds 3] [--as-table 2661] [--quick]
+
+LUTs of the whole space at one resolution (2,661 MnasNet layers) take hours per backend on a busy
+2-core machine, so a run may use LUTs of a smaller table (``profile-device --whole-models 40
+--limit 1``: the 40 models' layers) and ``--as-table 2661``: each size K is then read as K layers
+of a 2,661-layer table and timed as the same share of the LUTs' own table (K × table / 2,661,
+so the map sees as large a share of the table as on the full space), and the profiling seconds
+and their share are those of K and the 2,661 layers at the target's own seconds per layer.
+``--quick``: ``--as-table 2661 --models 10 --seeds 2``.
 
 Prints per pair and method: held-out ±10 %, ±5 %, RMSPE, Kendall τ (medians over draws), the
 profiling seconds, their share of the full LUT's, RMSPE as a ratio to the full LUT's and, for
@@ -95,17 +103,29 @@ def _copy_without(target: str, keep_layers: set[str], tmp: Path) -> Path:
     return out
 
 
+def _name(config: dict) -> str:
+    """A LUT's backend and precision, as the pair's label says them."""
+    return f"{config['backend']} {config.get('precision', 'fp32')}"
+
+
 def run_pair(
-    source: str, target: str, sizes, n_models: int, seeds: int, held_out: float, tmp: Path
+    source: str,
+    target: str,
+    sizes,
+    n_models: int,
+    seeds: int,
+    held_out: float,
+    tmp: Path,
+    as_table: int | None = None,
 ) -> dict:
     with LutStore.open(target, writable=False) as t:
         layers = t.layers_frame()
         table = [LayerSpec.from_key(k) for k in layers["key"]]
         archs, y = _models(t)
         s_layer, s_model = _seconds_per_row(layers), _seconds_per_row(t.models_frame())
-        device = f"{t.backend_config['backend']} {t.backend_config.get('device', '')}"
+        device = f"{_name(t.backend_config)} {t.backend_config.get('device', '')}"
     with LutStore.open(source, writable=False) as s:
-        src_name = s.backend_config["backend"]
+        src_name = _name(s.backend_config)
         src_models = dict(zip(*(lambda a, ms: ([x.key for x in a], ms))(*_models(s)), strict=True))
     order = list(range(len(archs)))
     random.Random(0).shuffle(order)
@@ -117,9 +137,17 @@ def run_pair(
         (archs[i], float(src_models[archs[i].key])) for i in pool if archs[i].key in src_models
     ]
     source_predictor = LatencyPredictor.fit(source, on_source)
-    plan = plan_transfer(source, table, max(sizes), seed=0)
-    cost = {"layer_s": s_layer, "model_s": s_model, "full_layers": len(table)}
-    full_s = len(table) * s_layer + n_models * s_model
+    full_layers = as_table or len(table)
+    timed = {k: min(len(table), max(1, round(k * len(table) / full_layers))) for k in sizes}
+    plan = plan_transfer(source, table, max(timed.values()), seed=0)
+    cost = {
+        "layer_s": s_layer,
+        "model_s": s_model,
+        "table_layers": len(table),
+        "full_layers": full_layers,
+        "timed_layers": {str(k): v for k, v in timed.items()},
+    }
+    full_s = full_layers * s_layer + n_models * s_model
 
     def score(predictor) -> dict:
         return metrics(np.maximum(predictor.predict_many(test_archs), 1e-6), y_test)
@@ -144,8 +172,9 @@ def run_pair(
         add("calibrate", score(source_predictor.calibrate(train, device=device)))
         add("full LUT", score(LatencyPredictor.fit(target, train)))
         for k in sizes:
-            add(f"transfer {k}", transferred(f"transfer {k}", plan.sample[:k], train))
-            add(f"random {k}", transferred(f"random {k}", random_sample(table, k, seed), train))
+            n = timed[k]
+            add(f"transfer {k}", transferred(f"transfer {k}", plan.sample[:n], train))
+            add(f"random {k}", transferred(f"random {k}", random_sample(table, n, seed), train))
         print(f"  {src_name} -> {device}: draw {seed + 1}/{seeds} done", flush=True)
     seconds = {"calibrate": n_models * s_model, "full LUT": full_s}
     for k in sizes:
@@ -184,10 +213,19 @@ def run_pair(
 
 
 def lines(r: dict) -> list[str]:
+    cost = r["cost"]
+    scaled = (
+        f"; K of a {cost['full_layers']}-layer table, timed as K × {cost['table_layers']} / "
+        f"{cost['full_layers']} layers of the LUTs' own {cost['table_layers']} "
+        f"({', '.join(f'{k}: {v}' for k, v in cost['timed_layers'].items())}); target seconds "
+        f"for K and {cost['full_layers']} layers"
+        if cost["full_layers"] != cost["table_layers"]
+        else ""
+    )
     out = [
         f"\n{r['pair']} (source {r['source']}): {r['held_out']} held-out models, N = "
-        f"{r['whole_models_n']}, {r['draws']} draws; target {r['cost']['layer_s']:.3f} s/layer, "
-        f"{r['cost']['model_s']:.2f} s/whole model",
+        f"{r['whole_models_n']}, {r['draws']} draws; target {cost['layer_s']:.3f} s/layer, "
+        f"{cost['model_s']:.2f} s/whole model{scaled}",
         f"{'method':<13} {'±10%':>6} {'±5%':>6} {'RMSPE':>7} {'τ':>6} {'target s':>9} "
         f"{'time/full':>9} {'RMSPE/full':>10} {'LUT-sum err':>11}",
     ]
@@ -213,32 +251,42 @@ def lines(r: dict) -> list[str]:
 
 
 def plot(results: list[dict], png: Path) -> None:
+    """The learning curves: one column per pair, one row per figure, against profiling
+    seconds on the target."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4), squeeze=False)
-    for ax, r in zip(axes[0], results, strict=True):
+    rows = (("rmspe", "held-out RMSPE (%)", 1), ("within_10", "within ±10% (%)", 100))
+    rows += (("within_5", "within ±5% (%)", 100), ("kendall_tau", "Kendall τ", 1))
+    fig, axes = plt.subplots(
+        len(rows), len(results), figsize=(5 * len(results), 3.2 * len(rows)), squeeze=False
+    )
+    for column, r in enumerate(results):
         methods = r["methods"]
-        for prefix in ("transfer", "random"):
-            ms = [m for m in methods if m.startswith(prefix)]
-            ax.plot(
-                [methods[m]["profiling_s"] for m in ms],
-                [methods[m]["rmspe"] for m in ms],
-                marker="o",
-                label=f"{prefix} K + N",
-            )
-        for m, style in (("calibrate", "s"), ("full LUT", "*")):
-            ax.plot(methods[m]["profiling_s"], methods[m]["rmspe"], style, ms=10, label=m)
-        ax.set_xscale("log")
-        ax.set_xlabel("profiling seconds on the target")
-        ax.set_ylabel("held-out RMSPE (%)")
-        ax.set_title(r["pair"][:60])
-        ax.legend()
+        for ax, (figure, label, scale) in zip(axes[:, column], rows, strict=True):
+            for prefix in ("transfer", "random"):
+                ms = [m for m in methods if m.startswith(prefix)]
+                ax.plot(
+                    [methods[m]["profiling_s"] for m in ms],
+                    [scale * methods[m][figure] for m in ms],
+                    marker="o",
+                    label=f"{prefix} K + N",
+                )
+            for m, style in (("calibrate", "s"), ("full LUT", "*")):
+                ax.plot(
+                    methods[m]["profiling_s"], scale * methods[m][figure], style, ms=10, label=m
+                )
+            ax.set_xscale("log")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+        axes[0, column].set_title(r["pair"][:60], fontsize=9)
+        axes[-1, column].set_xlabel("profiling seconds on the target")
+    axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
+    fig.savefig(png, dpi=100)
 
 
 def main() -> int:
@@ -255,15 +303,33 @@ def main() -> int:
     ap.add_argument("--models", type=int, default=20, help="whole models N (default: 20)")
     ap.add_argument("--seeds", type=int, default=3, help="draws of N (default: %(default)s)")
     ap.add_argument(
+        "--as-table",
+        type=int,
+        metavar="L",
+        help="read the sizes as K of an L-layer table (see above; default: the LUTs' own)",
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="--as-table 2661 --models 10 --seeds 2 (see above)"
+    )
+    ap.add_argument(
         "--held-out", type=float, default=0.6, help="share of whole models held out (0.6)"
     )
     ap.add_argument("--name", default="transfer", help="results/<name>.json and .png")
     args = ap.parse_args()
+    if args.quick:
+        args.as_table, args.models, args.seeds = args.as_table or 2661, 10, 2
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for source, target in args.pair:
             r = run_pair(
-                source, target, args.sizes, args.models, args.seeds, args.held_out, Path(tmp)
+                source,
+                target,
+                args.sizes,
+                args.models,
+                args.seeds,
+                args.held_out,
+                Path(tmp),
+                args.as_table,
             )
             print("\n".join(lines(r)), flush=True)
             results.append(r)
