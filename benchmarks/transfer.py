@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import os
 import random
 import sqlite3
 import sys
@@ -55,6 +56,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
+from _phone_time import phone_costs, phone_seconds  # noqa: E402
 from _results import RESULTS, write_result  # noqa: E402
 
 from lut.spec import LayerSpec  # noqa: E402
@@ -90,7 +92,10 @@ def _models(store: LutStore) -> tuple[list[Arch], np.ndarray]:
 
 def _copy_without(target: str, keep_layers: set[str], tmp: Path) -> Path:
     """A copy of the target LUT holding only ``keep_layers`` and no whole models."""
-    out = tmp / f"t{random.random():.12f}.lut"
+    handle, name = tempfile.mkstemp(suffix=".lut", dir=tmp)  # unique across worker processes
+    os.close(handle)
+    out = Path(name)
+    out.unlink()
     src, dst = sqlite3.connect(target), sqlite3.connect(out)
     try:
         src.backup(dst)
@@ -176,17 +181,23 @@ def run_pair(
             add(f"transfer {k}", transferred(f"transfer {k}", plan.sample[:n], train))
             add(f"random {k}", transferred(f"random {k}", random_sample(table, n, seed), train))
         print(f"  {src_name} -> {device}: draw {seed + 1}/{seeds} done", flush=True)
-    seconds = {"calibrate": n_models * s_model, "full LUT": full_s}
+    layer_counts = {"calibrate": 0, "full LUT": full_layers}
     for k in sizes:
-        seconds[f"transfer {k}"] = seconds[f"random {k}"] = k * s_layer + n_models * s_model
-    figures = {
-        m: {
+        layer_counts[f"transfer {k}"] = layer_counts[f"random {k}"] = k
+    phone = phone_costs()  # the target's own latencies stand in for the phone's
+    phone["layer_ms"], phone["model_ms"] = float(layers["median_ms"].mean()), float(y.mean())
+    cost["phone"] = phone
+    figures = {}
+    for m, ds in draws.items():
+        seconds = layer_counts[m] * s_layer + n_models * s_model
+        figures[m] = {
             **{f: float(np.median([d[f] for d in ds])) for f in FIGURES},
-            "profiling_s": seconds[m],
-            "time_share": seconds[m] / full_s,
+            "profiling_s": seconds,
+            "time_share": seconds / full_s,
+            "phone_s": phone_seconds(
+                phone, layer_counts[m], phone["layer_ms"], n_models, phone["model_ms"]
+            ),
         }
-        for m, ds in draws.items()
-    }
     for m, v in lut_sums.items():
         figures[m]["lut_sum_rmspe"] = float(np.median(v))
     ceiling = figures["full LUT"]["rmspe"]
@@ -227,15 +238,22 @@ def lines(r: dict) -> list[str]:
         f"{r['whole_models_n']}, {r['draws']} draws; target {cost['layer_s']:.3f} s/layer, "
         f"{cost['model_s']:.2f} s/whole model{scaled}",
         f"{'method':<13} {'±10%':>6} {'±5%':>6} {'RMSPE':>7} {'τ':>6} {'target s':>9} "
-        f"{'time/full':>9} {'RMSPE/full':>10} {'LUT-sum err':>11}",
+        f"{'time/full':>9} {'phone min':>9} {'RMSPE/full':>10} {'LUT-sum err':>11}",
     ]
     for m, f in r["methods"].items():
         out.append(
             f"{m:<13} {100 * f['within_10']:>5.1f}% {100 * f['within_5']:>5.1f}% "
             f"{f['rmspe']:>6.2f}% {f['kendall_tau']:>6.3f} {f['profiling_s']:>9.0f} "
-            f"{100 * f['time_share']:>8.1f}% {f['rmspe_ratio']:>9.2f}x"
+            f"{100 * f['time_share']:>8.1f}% {f['phone_s'] / 60:>9.1f} {f['rmspe_ratio']:>9.2f}x"
             + (f" {f['lut_sum_rmspe']:>10.2f}%" if "lut_sum_rmspe" in f else "")
         )
+    phone = cost["phone"]
+    out.append(
+        f"phone min: on a phone, {phone['overhead_s']:.2f} s of overhead a file (emulated phone, "
+        f"{phone['from']}) + {phone['warmup']} + {phone['runs']} runs at this target's mean "
+        f"latencies ({phone['layer_ms']:.2f} ms a layer, {phone['model_ms']:.1f} ms a model); "
+        "runner start not included"
+    )
     out.append(
         "LUT-sum err: RMSPE of the held-out models' LUT sums (sampled rows measured, the rest "
         "transferred) against the full target LUT's sums; whole-model noise does not enter it"
@@ -315,24 +333,18 @@ def main() -> int:
         "--held-out", type=float, default=0.6, help="share of whole models held out (0.6)"
     )
     ap.add_argument("--name", default="transfer", help="results/<name>.json and .png")
+    ap.add_argument("--jobs", type=int, default=1, help="pairs run at once (processes)")
     args = ap.parse_args()
     if args.quick:
         args.as_table, args.models, args.seeds = args.as_table or 2661, 10, 2
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for source, target in args.pair:
-            r = run_pair(
-                source,
-                target,
-                args.sizes,
-                args.models,
-                args.seeds,
-                args.held_out,
-                Path(tmp),
-                args.as_table,
-            )
-            print("\n".join(lines(r)), flush=True)
-            results.append(r)
+    from concurrent.futures import ProcessPoolExecutor
+
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
+        settings = (args.sizes, args.models, args.seeds, args.held_out, Path(tmp), args.as_table)
+        runs = [pool.submit(run_pair, source, target, *settings) for source, target in args.pair]
+        results = [run.result() for run in runs]  # in the order given
+    for r in results:
+        print("\n".join(lines(r)), flush=True)
     png = RESULTS / f"{args.name}.png"
     plot(results, png)
     write_result(args.name, {"pairs": results, "png": str(png.relative_to(ROOT))})

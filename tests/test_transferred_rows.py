@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_lut_repair import PAGE, _pages
 from test_store import CONFIG, DEVICE, SETTINGS, m
 
 from lut.export import export_csv, export_parquet, merge
@@ -31,7 +32,6 @@ from lutnas.spaces.space import get_space
 
 SPECS = get_space("mnasnet").unique_layers(224)[:200]
 KEYS = [s.key for s in SPECS]
-PAGE = 4096
 
 
 def moved(spec, median: float, width: float = 0.1, part: str = "shared") -> TransferredRow:
@@ -143,20 +143,6 @@ def test_merge_keeps_a_measurement_over_a_transferred_row_from_either_side(tmp_p
     assert _layers(tmp_path / "xy.lut") == _layers(tmp_path / "yx.lut")
 
 
-def _leaf_pages(path: Path, table: str) -> list[int]:
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    try:
-        rows = conn.execute(
-            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf'", (table,)
-        ).fetchall()
-    except sqlite3.OperationalError:
-        pytest.skip("this SQLite has no dbstat table")
-    finally:
-        conn.close()
-    return [r[0] for r in rows]
-
-
 def test_repair_salvages_transferred_rows_like_measured_ones(tmp_path, capsys):
     path = make_lut(tmp_path / "t.lut", range(10), range(10, 200))
     _, before = _layers(path)
@@ -172,7 +158,7 @@ def test_repair_salvages_transferred_rows_like_measured_ones(tmp_path, capsys):
         assert store.meta["transfer"]["source"]["path"] == "t-source.lut"
 
     # a lost page of the transferred table: SQLite refuses the file; the rest is read
-    pages = _leaf_pages(path, "transferred")
+    pages = _pages(path, "transferred")
     assert len(pages) > 2
     data = bytearray(path.read_bytes())
     data[(pages[1] - 1) * PAGE : pages[1] * PAGE] = bytes(PAGE)
