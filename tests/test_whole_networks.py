@@ -21,13 +21,16 @@ FAST = [
 NETWORKS = ("resnet18", "resnet34")  # share most layers: few rows to time
 
 
+# A few layers of the space, six sampled whole models and the two networks (with their layers).
+PROFILE = ["--limit", "3", "--whole-models", "6", "--whole-models-include", ",".join(NETWORKS)]
+
+
 @pytest.fixture(scope="module")
 def lut(tmp_path_factory):
     from lutnas.cli.profile import main
 
     out = tmp_path_factory.mktemp("nets") / "host.lut"
-    args = ["--limit", "3", "--whole-models", "6", "--whole-models-include", ",".join(NETWORKS)]
-    assert main([*args, "--out", str(out), *FAST]) == 0
+    assert main([*PROFILE, "--out", str(out), *FAST]) == 0
     return out
 
 
@@ -43,9 +46,11 @@ def test_included_networks_are_timed_with_their_layers(lut, capsys):
         assert {s.key for s in torchvision_layers(r["name"], 64)} <= have
     from lutnas.cli.profile import main  # the same command again times nothing more
 
-    assert main(["--whole-models", "6", "--whole-models-include", ",".join(NETWORKS),
-                 "--out", str(lut), *FAST]) == 0  # fmt: skip
-    assert "torchvision networks: 0 measured" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main([*PROFILE, "--out", str(lut), *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "torchvision networks: 0 measured" in out
+    assert "layers: 0 measured" in out and "whole models: 0 measured" in out
 
 
 @pytest.mark.slow
