@@ -34,9 +34,9 @@ from lut.schema import (
 )
 from lut.store import LutStore
 from lut.store_util import now, put_meta, refuse_directory, sweep_temp_files
+from lutnas.atomicfile import SQLITE_SIDE_FILES, temp_path
 from lutnas.errors import LutnasError
 from lutnas.sqlite import connect_readonly, transaction
-from lutnas.tempfiles import SQLITE_SIDE_FILES, temp_path
 
 _NEEDED_META = ("backend_config", "settings")  # without these rows cannot be attributed
 _SUPPLIED_META = {"format": FORMAT, "device": {}}  # the same in every LUT / may be left empty

@@ -288,7 +288,7 @@ def test_ci_runs_the_readme_set_up_commands_as_written():
     assert [" ".join(argv) for argv in commands(test)] == [
         "ruff check .",
         "ruff format --check .",
-        "python3 -m pytest",
+        "python3 -m pytest -n auto",
     ]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "readme_commands.py" in ci and "env -i" in ci

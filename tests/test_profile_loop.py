@@ -138,11 +138,14 @@ def test_systematic_failure_stops_the_run(tmp_path):
 
 
 def test_a_resumed_run_measures_drift_from_its_own_start(tmp_path):
-    # yesterday's run timed the reference at normal speed; today the machine is uniformly twice
-    # as slow. That is no drift *within* today's run, so no event; rows are counted in the file.
+    # yesterday's run timed the reference at normal speed; today the reference does twice the
+    # work. Today's drift is measured against today's first timing, not the file's first. A
+    # threshold of 0 makes every re-timing an event, so each shows the baseline it was measured
+    # against, whatever the machine's load does to the timings themselves.
     settings = ProfileSettings(
-        warmup=3, runs=30, reference_every=1, max_attempts=1, drift_correction=False
-    )
+        warmup=3, runs=30, reference_every=1, max_attempts=1, drift_correction=False,
+        drift_threshold=0.0,
+    )  # fmt: skip
     with SlowingReference(after=10**6) as backend:  # never slower: yesterday
         with LutStore.create(
             tmp_path / "r.lut", backend.config(), backend.device_info(), settings.identity()
@@ -153,5 +156,9 @@ def test_a_resumed_run_measures_drift_from_its_own_start(tmp_path):
             report = profile_layers(backend, store, SPECS, settings, progress=False)
             ref = store.reference_frame()
     assert ref.ratio.iloc[-1] > 1.5  # the file's history does show the change of speed
-    assert [e for e in report.drift if e["ratio"] > 1.5 or e["ratio"] < 0.67] == []
+    yesterday_ms, today_ms = ref.median_ms.iloc[0], ref.median_ms.iloc[2]
+    assert len(report.drift) == 2  # today: timed at 1 (its baseline), 2 and 3 rows in the file
+    assert (
+        {e["baseline_ms"] for e in report.drift} == {round(today_ms, 4)} != {round(yesterday_ms, 4)}
+    )
     assert list(ref.rows_done) == [0, 1, 1, 2, 3]  # rows in the file, not restarting at 0
