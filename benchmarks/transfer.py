@@ -20,7 +20,15 @@ its rows' ``measured_at`` over their count: export, session and timing as profil
 N × its seconds per whole model, likewise.
 
     python benchmarks/transfer.py --pair out/ort.lut out/torch.lut --pair out/torch.lut out/ort.lut
-        [--sizes 100 200 400 800] [--models 20] [--seeds 3]
+        [--sizes 100 200 400 800] [--models 20] [--seeds 3] [--as-table 2661] [--quick]
+
+LUTs of the whole space at one resolution (2,661 MnasNet layers) take hours per backend on a busy
+2-core machine, so a run may use LUTs of a smaller table (``profile-device --whole-models 40
+--limit 1``: the 40 models' layers) and ``--as-table 2661``: each size K is then read as K layers
+of a 2,661-layer table and timed as the same share of the LUTs' own table (K × table / 2,661,
+so the map sees as large a share of the table as on the full space), and the profiling seconds
+and their share are those of K and the 2,661 layers at the target's own seconds per layer.
+``--quick``: ``--as-table 2661 --models 10 --seeds 2``.
 
 Prints per pair and method: held-out ±10 %, ±5 %, RMSPE, Kendall τ (medians over draws), the
 profiling seconds, their share of the full LUT's, RMSPE as a ratio to the full LUT's and, for
@@ -36,6 +44,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import os
 import random
 import sqlite3
 import sys
@@ -47,7 +56,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
+from _phone_time import phone_costs, phone_seconds  # noqa: E402
 from _results import RESULTS, write_result  # noqa: E402
+from _transfer_report import (  # noqa: E402
+    GOAL_RMSPE_RATIO,
+    GOAL_TIME_SHARE,
+    GOAL_WITHIN_10,
+    lines,
+    plot,
+)
 
 from lut.spec import LayerSpec  # noqa: E402
 from lut.store import LutStore  # noqa: E402
@@ -58,7 +75,6 @@ from predictor.metrics import metrics  # noqa: E402
 from predictor.transfer import plan_transfer, random_sample  # noqa: E402
 
 FIGURES = ("within_10", "within_5", "rmspe", "kendall_tau")
-GOAL_TIME_SHARE, GOAL_RMSPE_RATIO, GOAL_WITHIN_10 = 0.15, 1.2, 0.95
 
 
 def _seconds_per_row(frame) -> float:
@@ -82,7 +98,10 @@ def _models(store: LutStore) -> tuple[list[Arch], np.ndarray]:
 
 def _copy_without(target: str, keep_layers: set[str], tmp: Path) -> Path:
     """A copy of the target LUT holding only ``keep_layers`` and no whole models."""
-    out = tmp / f"t{random.random():.12f}.lut"
+    handle, name = tempfile.mkstemp(suffix=".lut", dir=tmp)  # unique across worker processes
+    os.close(handle)
+    out = Path(name)
+    out.unlink()
     src, dst = sqlite3.connect(target), sqlite3.connect(out)
     try:
         src.backup(dst)
@@ -95,17 +114,29 @@ def _copy_without(target: str, keep_layers: set[str], tmp: Path) -> Path:
     return out
 
 
+def _name(config: dict) -> str:
+    """A LUT's backend and precision, as the pair's label says them."""
+    return f"{config['backend']} {config.get('precision', 'fp32')}"
+
+
 def run_pair(
-    source: str, target: str, sizes, n_models: int, seeds: int, held_out: float, tmp: Path
+    source: str,
+    target: str,
+    sizes,
+    n_models: int,
+    seeds: int,
+    held_out: float,
+    tmp: Path,
+    as_table: int | None = None,
 ) -> dict:
     with LutStore.open(target, writable=False) as t:
         layers = t.layers_frame()
         table = [LayerSpec.from_key(k) for k in layers["key"]]
         archs, y = _models(t)
         s_layer, s_model = _seconds_per_row(layers), _seconds_per_row(t.models_frame())
-        device = f"{t.backend_config['backend']} {t.backend_config.get('device', '')}"
+        device = f"{_name(t.backend_config)} {t.backend_config.get('device', '')}"
     with LutStore.open(source, writable=False) as s:
-        src_name = s.backend_config["backend"]
+        src_name = _name(s.backend_config)
         src_models = dict(zip(*(lambda a, ms: ([x.key for x in a], ms))(*_models(s)), strict=True))
     order = list(range(len(archs)))
     random.Random(0).shuffle(order)
@@ -117,9 +148,17 @@ def run_pair(
         (archs[i], float(src_models[archs[i].key])) for i in pool if archs[i].key in src_models
     ]
     source_predictor = LatencyPredictor.fit(source, on_source)
-    plan = plan_transfer(source, table, max(sizes), seed=0)
-    cost = {"layer_s": s_layer, "model_s": s_model, "full_layers": len(table)}
-    full_s = len(table) * s_layer + n_models * s_model
+    full_layers = as_table or len(table)
+    timed = {k: min(len(table), max(1, round(k * len(table) / full_layers))) for k in sizes}
+    plan = plan_transfer(source, table, max(timed.values()), seed=0)
+    cost = {
+        "layer_s": s_layer,
+        "model_s": s_model,
+        "table_layers": len(table),
+        "full_layers": full_layers,
+        "timed_layers": {str(k): v for k, v in timed.items()},
+    }
+    full_s = full_layers * s_layer + n_models * s_model
 
     def score(predictor) -> dict:
         return metrics(np.maximum(predictor.predict_many(test_archs), 1e-6), y_test)
@@ -144,20 +183,27 @@ def run_pair(
         add("calibrate", score(source_predictor.calibrate(train, device=device)))
         add("full LUT", score(LatencyPredictor.fit(target, train)))
         for k in sizes:
-            add(f"transfer {k}", transferred(f"transfer {k}", plan.sample[:k], train))
-            add(f"random {k}", transferred(f"random {k}", random_sample(table, k, seed), train))
+            n = timed[k]
+            add(f"transfer {k}", transferred(f"transfer {k}", plan.sample[:n], train))
+            add(f"random {k}", transferred(f"random {k}", random_sample(table, n, seed), train))
         print(f"  {src_name} -> {device}: draw {seed + 1}/{seeds} done", flush=True)
-    seconds = {"calibrate": n_models * s_model, "full LUT": full_s}
+    layer_counts = {"calibrate": 0, "full LUT": full_layers}
     for k in sizes:
-        seconds[f"transfer {k}"] = seconds[f"random {k}"] = k * s_layer + n_models * s_model
-    figures = {
-        m: {
+        layer_counts[f"transfer {k}"] = layer_counts[f"random {k}"] = k
+    phone = phone_costs()  # the target's own latencies stand in for the phone's
+    phone["layer_ms"], phone["model_ms"] = float(layers["median_ms"].mean()), float(y.mean())
+    cost["phone"] = phone
+    figures = {}
+    for m, ds in draws.items():
+        seconds = layer_counts[m] * s_layer + n_models * s_model
+        figures[m] = {
             **{f: float(np.median([d[f] for d in ds])) for f in FIGURES},
-            "profiling_s": seconds[m],
-            "time_share": seconds[m] / full_s,
+            "profiling_s": seconds,
+            "time_share": seconds / full_s,
+            "phone_s": phone_seconds(
+                phone, layer_counts[m], phone["layer_ms"], n_models, phone["model_ms"]
+            ),
         }
-        for m, ds in draws.items()
-    }
     for m, v in lut_sums.items():
         figures[m]["lut_sum_rmspe"] = float(np.median(v))
     ceiling = figures["full LUT"]["rmspe"]
@@ -183,64 +229,6 @@ def run_pair(
     }
 
 
-def lines(r: dict) -> list[str]:
-    out = [
-        f"\n{r['pair']} (source {r['source']}): {r['held_out']} held-out models, N = "
-        f"{r['whole_models_n']}, {r['draws']} draws; target {r['cost']['layer_s']:.3f} s/layer, "
-        f"{r['cost']['model_s']:.2f} s/whole model",
-        f"{'method':<13} {'±10%':>6} {'±5%':>6} {'RMSPE':>7} {'τ':>6} {'target s':>9} "
-        f"{'time/full':>9} {'RMSPE/full':>10} {'LUT-sum err':>11}",
-    ]
-    for m, f in r["methods"].items():
-        out.append(
-            f"{m:<13} {100 * f['within_10']:>5.1f}% {100 * f['within_5']:>5.1f}% "
-            f"{f['rmspe']:>6.2f}% {f['kendall_tau']:>6.3f} {f['profiling_s']:>9.0f} "
-            f"{100 * f['time_share']:>8.1f}% {f['rmspe_ratio']:>9.2f}x"
-            + (f" {f['lut_sum_rmspe']:>10.2f}%" if "lut_sum_rmspe" in f else "")
-        )
-    out.append(
-        "LUT-sum err: RMSPE of the held-out models' LUT sums (sampled rows measured, the rest "
-        "transferred) against the full target LUT's sums; whole-model noise does not enter it"
-    )
-    checked = ", ".join(r["goal_checked_on"]) or "no transfer size"
-    met = ", ".join(r["goal_met_by"]) or "none"
-    out.append(
-        f"goal (<= {100 * GOAL_TIME_SHARE:.0f}% of the full LUT's time, RMSPE <= "
-        f"{GOAL_RMSPE_RATIO}x full, >= {100 * GOAL_WITHIN_10:.0f}% within ±10%): checked on "
-        f"{checked}; met by {met}"
-    )
-    return out
-
-
-def plot(results: list[dict], png: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4), squeeze=False)
-    for ax, r in zip(axes[0], results, strict=True):
-        methods = r["methods"]
-        for prefix in ("transfer", "random"):
-            ms = [m for m in methods if m.startswith(prefix)]
-            ax.plot(
-                [methods[m]["profiling_s"] for m in ms],
-                [methods[m]["rmspe"] for m in ms],
-                marker="o",
-                label=f"{prefix} K + N",
-            )
-        for m, style in (("calibrate", "s"), ("full LUT", "*")):
-            ax.plot(methods[m]["profiling_s"], methods[m]["rmspe"], style, ms=10, label=m)
-        ax.set_xscale("log")
-        ax.set_xlabel("profiling seconds on the target")
-        ax.set_ylabel("held-out RMSPE (%)")
-        ax.set_title(r["pair"][:60])
-        ax.legend()
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -255,18 +243,30 @@ def main() -> int:
     ap.add_argument("--models", type=int, default=20, help="whole models N (default: 20)")
     ap.add_argument("--seeds", type=int, default=3, help="draws of N (default: %(default)s)")
     ap.add_argument(
+        "--as-table",
+        type=int,
+        metavar="L",
+        help="read the sizes as K of an L-layer table (see above; default: the LUTs' own)",
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="--as-table 2661 --models 10 --seeds 2 (see above)"
+    )
+    ap.add_argument(
         "--held-out", type=float, default=0.6, help="share of whole models held out (0.6)"
     )
     ap.add_argument("--name", default="transfer", help="results/<name>.json and .png")
+    ap.add_argument("--jobs", type=int, default=1, help="pairs run at once (processes)")
     args = ap.parse_args()
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for source, target in args.pair:
-            r = run_pair(
-                source, target, args.sizes, args.models, args.seeds, args.held_out, Path(tmp)
-            )
-            print("\n".join(lines(r)), flush=True)
-            results.append(r)
+    if args.quick:
+        args.as_table, args.models, args.seeds = args.as_table or 2661, 10, 2
+    from concurrent.futures import ProcessPoolExecutor
+
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
+        settings = (args.sizes, args.models, args.seeds, args.held_out, Path(tmp), args.as_table)
+        runs = [pool.submit(run_pair, source, target, *settings) for source, target in args.pair]
+        results = [run.result() for run in runs]  # in the order given
+    for r in results:
+        print("\n".join(lines(r)), flush=True)
     png = RESULTS / f"{args.name}.png"
     plot(results, png)
     write_result(args.name, {"pairs": results, "png": str(png.relative_to(ROOT))})

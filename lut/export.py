@@ -1,5 +1,7 @@
 """Export a LUT to CSV or Parquet, metadata included (a sidecar JSON for CSV, schema
-metadata for Parquet), and merge LUTs of the same backend configuration."""
+metadata for Parquet), and merge LUTs of the same backend configuration. Both take transferred
+rows along (:mod:`lut.transferred_copy`): marked in the export, never over a measurement in a
+merge."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from lut.measurement import Measurement
 from lut.schema import SPACES_META_KEY
 from lut.spec import LayerSpec
 from lut.store import LutStore, describe_diff
+from lut.transferred_copy import exported_layers, merge_transferred
 from lutnas.errors import LutnasError
 from lutnas.jsondiff import describe_difference
 
@@ -20,9 +23,10 @@ if TYPE_CHECKING:  # pandas loads where a frame is read (lutnas --help stays fas
 
 
 def export_csv(store: LutStore, out: str | Path) -> list[Path]:
-    """Write ``out`` (layers), ``<out>.models.csv`` (whole models) and ``<out>.meta.json``."""
+    """Write ``out`` (layers, transferred ones marked: :func:`exported_layers`),
+    ``<out>.models.csv`` (whole models) and ``<out>.meta.json``."""
     out = Path(out)
-    store.layers_frame().to_csv(out, index=False)
+    exported_layers(store).to_csv(out, index=False)
     written = [out]
     models = store.models_frame()
     if len(models):
@@ -34,7 +38,8 @@ def export_csv(store: LutStore, out: str | Path) -> list[Path]:
 
 
 def export_parquet(store: LutStore, out: str | Path) -> list[Path]:
-    """Write ``out`` (layers) and ``<out>.models.parquet``; LUT metadata in the file schema."""
+    """Write ``out`` (layers, transferred ones marked: :func:`exported_layers`) and
+    ``<out>.models.parquet``; LUT metadata in the file schema."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -44,7 +49,7 @@ def export_parquet(store: LutStore, out: str | Path) -> list[Path]:
     meta = {b"lutnas": json.dumps(store.meta, sort_keys=True).encode()}
     written = []
     for frame, path in [
-        (store.layers_frame(), out),
+        (exported_layers(store), out),
         (store.models_frame(), out.with_suffix(".models.parquet")),
     ]:
         if path != out and not len(frame):
@@ -118,9 +123,11 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
     """Merge LUT files measured with one backend configuration and settings into ``out``
     (created, or extended when it exists with the same configuration). Where a key is in
     several files, the steadiest row (lowest robust CV) wins. Drift-corrected whole models are
-    brought to the calibration of ``out`` (or of the first input that has one).
+    brought to the calibration of ``out`` (or of the first input that has one). Transferred
+    rows are carried where no file measured their key (:func:`merge_transferred`).
 
-    Returns counts: rows added, conflicts resolved, models added.
+    Returns counts: rows added, conflicts resolved, models added, transferred rows the merged
+    file has and keys transferred in several files.
 
     Raises:
         LutnasError: an input is not a LUT or has another configuration.
@@ -177,6 +184,7 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
                         )
                         have.add(row.arch_key)
                         counts["models"] += 1
+            counts.update(merge_transferred(dst, sources))
         return counts
     finally:
         for s in sources:

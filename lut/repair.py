@@ -7,7 +7,8 @@ is read on its own. Where SQLite refuses the file altogether (a file cut short, 
 header) or loses rows, the pages are read directly (:mod:`lut.pages`). Every row is checked
 (:mod:`lut.rowcheck`: checksum, plausible values) before it is copied; a row that cannot be
 read, or reads back wrong, is reported as lost. The metadata rows that are the same in every LUT
-(its format marker, schema version) are supplied when they are damaged; the backend
+(its format marker, schema version) are supplied when they are damaged; transferred rows
+(:mod:`lut.transferred`) are salvaged and checked like measured ones; the backend
 configuration and settings must be read. The new file has the old one's backend configuration,
 device and settings, so the profile-device command that made the old file resumes into the new
 one and re-measures exactly the lost rows. The damaged file is never changed.
@@ -23,12 +24,19 @@ from pathlib import Path
 
 from lut.pages import latest, read_pages
 from lut.rowcheck import row_problem
-from lut.schema import CHECKSUM_COLUMN, FORMAT, KEY_COLUMNS, SCHEMA_SQL, insert_row
+from lut.schema import (
+    CHECKSUM_COLUMN,
+    FORMAT,
+    KEY_COLUMNS,
+    SCHEMA_SQL,
+    TRANSFERRED_SQL,
+    insert_row,
+)
 from lut.store import LutStore
 from lut.store_util import now, put_meta, refuse_directory, sweep_temp_files
+from lutnas.atomicfile import SQLITE_SIDE_FILES, temp_path
 from lutnas.errors import LutnasError
 from lutnas.sqlite import connect_readonly, transaction
-from lutnas.tempfiles import SQLITE_SIDE_FILES, temp_path
 
 _NEEDED_META = ("backend_config", "settings")  # without these rows cannot be attributed
 _SUPPLIED_META = {"format": FORMAT, "device": {}}  # the same in every LUT / may be left empty
@@ -98,7 +106,11 @@ def _with_sqlite(path: Path) -> _Found:
         meta, complete = _scan(conn, "SELECT key, value FROM meta")
         found.meta = {k: v for k, v in meta if isinstance(k, str) and isinstance(v, str)}
         found.complete &= complete
+        tables, listed = _scan(conn, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        found.complete &= listed
         for table, key_column in KEY_COLUMNS.items():
+            if listed and (table,) not in tables:
+                continue  # a table the file never had (transferred: never transferred into)
             rows, missing, complete = _readable_rows(conn, table, key_column)
             found.rows[table], found.missing[table] = rows, missing
             found.complete &= complete and not missing
@@ -159,7 +171,7 @@ def _problem(table: str, row: dict) -> str | None:
 def _add_pages(found: _Found, path: Path, result: Repaired) -> None:
     """Add what the pages hold that SQLite did not give."""
     try:
-        pages = read_pages(path, SCHEMA_SQL)
+        pages = read_pages(path, SCHEMA_SQL + TRANSFERRED_SQL)
     except (ValueError, OSError):
         return
     result.from_pages = True
@@ -219,6 +231,8 @@ def _write(out: Path, config: dict, found: _Found, source: Path, result: Repaire
             for key, value in config.items():  # notes, drift reference, created_at, ...
                 if key not in _WRITTEN_BY_CREATE:
                     _copy_meta(conn, key, value)
+            if found.rows.get("transferred"):
+                conn.execute(TRANSFERRED_SQL)
             for table, rows in found.rows.items():
                 for row in rows.values():
                     insert_row(conn, table, row)

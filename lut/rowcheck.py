@@ -8,7 +8,9 @@ catch it when the row is read:
   values: any change to a stored value fails it;
 - the values must be possible (:func:`implausible`): finite, positive timings, p10 ≤ median ≤
   p90, a CV that is std / mean, whole positive run counts, a layer key that decodes to the
-  row's own spec columns. This also covers rows written before checksums (schema < 3).
+  row's own spec columns; for a transferred row (:mod:`lut.transferred`), positive times with
+  low ≤ median ≤ high. This also covers rows written before checksums (schema < 3; transferred
+  rows: < 5).
 
 :func:`row_problem` applies both; readers leave a failing row out and say so
 (:class:`lut.store.LutStore`).
@@ -29,7 +31,7 @@ _MAX_RUNS = 10**9
 
 
 def row_problem(table: str, row: Mapping[str, object], checksummed: bool) -> str | None:
-    """What is wrong with a ``layers`` or ``models`` row (None: nothing).
+    """What is wrong with a ``layers``, ``models`` or ``transferred`` row (None: nothing).
 
     Args:
         row: column -> value, as read (``checksum`` included when the file has it).
@@ -43,7 +45,7 @@ def row_problem(table: str, row: Mapping[str, object], checksummed: bool) -> str
         if stored != row_checksum(table, row):
             return "checksum mismatch: its values changed after they were written"
         # the row is as written: its key and spec columns came from one LayerSpec
-        return implausible_statistics(row)
+        return _values_problem(table, row)
     return implausible(table, row)
 
 
@@ -56,11 +58,31 @@ def _count(value: object, low: int) -> bool:
 
 
 def implausible(table: str, row: Mapping[str, object]) -> str | None:
-    """Why the statistics and the key of a row cannot be a measurement, or None."""
-    problem = implausible_statistics(row)
+    """Why the statistics and the key of a row cannot be a measurement (or, in
+    ``transferred``, a transferred estimate), or None."""
+    problem = _values_problem(table, row)
     if problem is not None:
         return problem
-    return _layer_problem(row) if table == "layers" else _model_problem(row)
+    return _model_problem(row) if table == "models" else _layer_problem(row)
+
+
+def _values_problem(table: str, row: Mapping[str, object]) -> str | None:
+    return implausible_estimate(row) if table == "transferred" else implausible_statistics(row)
+
+
+def implausible_estimate(row: Mapping[str, object]) -> str | None:
+    """Why the values of a transferred row cannot be an estimate with its interval, or None."""
+    for name in ("median_ms", "low_ms", "high_ms", "source_ms"):
+        value = row.get(name)
+        if not (_number(value) and value > 0):
+            return f"{name} {value!r} is not a positive number"
+    low, median, high = row["low_ms"], row["median_ms"], row["high_ms"]
+    if not low <= median <= high:
+        return f"its interval {low}-{high} ms does not hold its estimate {median} ms"
+    for name in ("map_part", "transferred_at"):
+        if not isinstance(row.get(name), str) or not row[name]:
+            return f"{name} {row.get(name)!r} is not text"
+    return None
 
 
 def implausible_statistics(row: Mapping[str, object]) -> str | None:

@@ -15,6 +15,10 @@ Every layers and models row carries a ``checksum`` of its values (:func:`row_che
 the columns of :data:`CHECKED_COLUMNS`), so a value changed after it was written (a flipped bit
 on disk or in a copy) is caught when the row is read (:mod:`lut.rowcheck`).
 
+From schema 5 the rows of the ``transferred`` table (rows moved from another LUT, not measured:
+:mod:`lut.transferred`) carry a checksum too; the table is created by the first transfer into a
+file, so a file never transferred into has none.
+
 Both row tables carry, from schema 4, the runner's own p5/p95 (``p5_ms``, ``p95_ms``), whether
 the median is really the mean (``median_is_mean``, 1 when a runner printed no median) and a
 ``note`` on where the row came from when that differs from the file's first rows.
@@ -32,7 +36,8 @@ from lut.measurement import Measurement
 from lutnas.sqlite import transaction
 
 FORMAT = "lutnas-lut"
-SCHEMA_VERSION = 4  # 2: reference_ms, drift_factor; 3: checksum; 4: p5/p95, median_is_mean, note
+SCHEMA_VERSION = 5  # 2: reference_ms, drift_factor; 3: checksum; 4: p5/p95, median_is_mean, note;
+# 5: checksum of transferred rows
 STAT_COLUMNS = ("median_ms", "mean_ms", "std_ms", "p10_ms", "p90_ms", "n", "warmup")
 SPEC_COLUMNS = (
     "op",
@@ -71,6 +76,26 @@ CREATE TABLE IF NOT EXISTS reference (
     ratio REAL NOT NULL, rows_done INTEGER NOT NULL, measured_at TEXT NOT NULL);
 """
 
+# Rows moved from another LUT (lut.transferred); created by the first transfer into a file.
+TRANSFERRED_SQL = """
+CREATE TABLE IF NOT EXISTS transferred (
+    key TEXT PRIMARY KEY,
+    op TEXT NOT NULL, kernel INTEGER NOT NULL, expansion INTEGER NOT NULL, se_ratio REAL NOT NULL,
+    skip TEXT NOT NULL, act TEXT NOT NULL, cin INTEGER NOT NULL, cout INTEGER NOT NULL,
+    stride INTEGER NOT NULL, input_h INTEGER NOT NULL, input_w INTEGER NOT NULL,
+    median_ms REAL NOT NULL, low_ms REAL NOT NULL, high_ms REAL NOT NULL,
+    source_ms REAL NOT NULL, map_part TEXT NOT NULL, transferred_at TEXT NOT NULL, checksum TEXT);
+"""
+TRANSFERRED_COLUMNS = (
+    "key",
+    *SPEC_COLUMNS,
+    "median_ms",  # the transferred estimate of the row's median on this device
+    "low_ms",  # its 90 % interval
+    "high_ms",
+    "source_ms",  # the source LUT's median of the same key
+    "map_part",  # which part of the map moved it: an op kind, or "shared"
+    "transferred_at",
+)
 
 SPACES_META_KEY = "spaces"  # the spaces' definitions (written by lutnas.spaces.stored)
 DRIFT_COLUMNS = ("reference_ms", "drift_factor")  # added in schema 2
@@ -102,8 +127,12 @@ MODEL_COLUMNS = (
 # LAYER_COLUMNS / MODEL_COLUMNS; NULL values are left out of the hash, so rows written before
 # a column existed (NULL there) keep their checksum.
 CHECKSUM_COLUMN = "checksum"  # added in schema 3
-CHECKED_COLUMNS = {"layers": LAYER_COLUMNS, "models": MODEL_COLUMNS}
-KEY_COLUMNS = {"layers": "key", "models": "arch_key"}
+CHECKED_COLUMNS = {
+    "layers": LAYER_COLUMNS,
+    "models": MODEL_COLUMNS,
+    "transferred": TRANSFERRED_COLUMNS,
+}
+KEY_COLUMNS = {"layers": "key", "models": "arch_key", "transferred": "key"}
 
 
 def _canonical(value: object) -> str:
@@ -120,8 +149,8 @@ def _canonical(value: object) -> str:
 
 
 def row_checksum(table: str, row: Mapping[str, object]) -> str:
-    """The checksum of a ``layers`` or ``models`` row (a mapping of column to value): 16 hex
-    digits of BLAKE2b over the non-NULL values of :data:`CHECKED_COLUMNS`."""
+    """The checksum of a ``layers``, ``models`` or ``transferred`` row (a mapping of column to
+    value): 16 hex digits of BLAKE2b over the non-NULL values of :data:`CHECKED_COLUMNS`."""
     text = "\x00".join(
         f"{column}={_canonical(value)}"
         for column in CHECKED_COLUMNS[table]
@@ -132,7 +161,7 @@ def row_checksum(table: str, row: Mapping[str, object]) -> str:
 
 
 def insert_row(conn: sqlite3.Connection, table: str, row: Mapping[str, object]) -> None:
-    """Store (or replace) one ``layers`` or ``models`` row with its checksum."""
+    """Store (or replace) one ``layers``, ``models`` or ``transferred`` row with its checksum."""
     columns = CHECKED_COLUMNS[table]
     conn.execute(
         insert_sql(table, (*columns, CHECKSUM_COLUMN)),
@@ -172,12 +201,15 @@ def add_columns(conn: sqlite3.Connection) -> None:
 
 
 def add_checksums(conn: sqlite3.Connection) -> None:
-    """Give a file from before schema 3 its checksum column, and every row that passes the
-    plausibility check its checksum (the others stay NULL and keep failing that check)."""
+    """Give a file from before schema 3 (its transferred rows: before schema 5) its checksum
+    column, and every row that passes the plausibility check its checksum (the others stay NULL
+    and keep failing that check)."""
     from lut.rowcheck import implausible  # it checks rows as this module lays them out
 
     for table in CHECKED_COLUMNS:
         have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if not have:
+            continue  # no transferred table: the file was never transferred into
         if CHECKSUM_COLUMN not in have:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {CHECKSUM_COLUMN} TEXT")
         cursor = conn.execute(f"SELECT rowid, * FROM {table} WHERE {CHECKSUM_COLUMN} IS NULL")

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lut.store")
 
-_WHAT = {"layers": "layer row", "models": "whole-model row"}
+_WHAT = {"layers": "layer row", "models": "whole-model row", "transferred": "transferred row"}
 _ROWID = "rowid_"  # the row id of a row read for checking
 
 
@@ -32,22 +32,26 @@ class CheckedRows:
 
     Args:
         path: the file (named in the warning).
-        checksummed: its rows carry checksums (schema 3 on).
+        checksummed: its measured rows carry checksums (schema 3 on).
     """
 
     def __init__(self, path: Path, checksummed: bool) -> None:
         self.path = path
         self.checksummed = checksummed
-        self.damaged: dict[str, dict[str, str]] = {"layers": {}, "models": {}}
+        self.damaged: dict[str, dict[str, str]] = {table: {} for table in KEY_COLUMNS}
         self._warned: set[tuple[str, str]] = set()
 
-    def keep(self, table: str, rows: Iterable[sqlite3.Row]) -> list[dict]:
+    def keep(
+        self, table: str, rows: Iterable[sqlite3.Row], checksummed: bool | None = None
+    ) -> list[dict]:
         """The rows of ``table`` that pass the checks, as dicts without the checksum; the others
-        are remembered in :attr:`damaged` and named in one warning."""
+        are remembered in :attr:`damaged` and named in one warning. ``checksummed``: whether
+        the table's rows carry checksums (default: :attr:`checksummed`, the measured rows')."""
         good, key_column = [], KEY_COLUMNS[table]
+        checksummed = self.checksummed if checksummed is None else checksummed
         for row in rows:
             values = dict(row)
-            problem = row_problem(table, values, self.checksummed)
+            problem = row_problem(table, values, checksummed)
             if problem is None:
                 values.pop(CHECKSUM_COLUMN, None)
                 good.append(values)
@@ -80,12 +84,20 @@ class CheckedRows:
         path = shlex.quote(str(self.path))
         listed = " ".join(shlex.quote(k) for k in keys[:5])
         rows = f"{_WHAT[table]} fails its" if len(keys) == 1 else f"{_WHAT[table]}s fail their"
+        if table == "transferred":  # moved, not measured: moving them again replaces them
+            remedy = (
+                "Run the profile-device --transfer-from command that made this LUT again "
+                f"(--out {path}): it transfers every row it does not measure again"
+            )
+        else:
+            remedy = (
+                f"Run the profile-device command that made this LUT again (--out {path}): "
+                f"it measures what is left out again; or drop it with: lutnas lut remove "
+                f"{path} {listed}{' ...' if len(keys) > 5 else ''}"
+            )
         return (
             f"{path}: {len(keys)} {rows} check and {'is' if len(keys) == 1 else 'are'} left "
-            f"out: {shown}"
-            f"{more}. Run the profile-device command that made this LUT again (--out {path}): "
-            f"it measures what is left out again; or drop it with: lutnas lut remove "
-            f"{path} {listed}{' ...' if len(keys) > 5 else ''}"
+            f"out: {shown}{more}. {remedy}"
         )
 
 

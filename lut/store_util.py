@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lut.schema import FORMAT, SCHEMA_SQL, SCHEMA_VERSION
+from lutnas.atomicfile import SQLITE_SIDE_FILES, sweep_stale, temp_path
 from lutnas.errors import LutnasError
 from lutnas.sqlite import connect, transaction
-from lutnas.tempfiles import SQLITE_SIDE_FILES, sweep_stale, temp_path
 
 # the temporary files this package makes beside a LUT: a new file (write_new_file) and a repaired
 # copy (lut.repair)

@@ -20,13 +20,22 @@ from lutnas.errors import LutnasError
 
 
 def user_errors(fn: Callable[..., int]) -> Callable[..., int]:
-    """Print ``LutnasError`` as ``error: ...`` (exit 2) and Ctrl-C as a resumable stop (130)."""
+    """Print ``LutnasError`` as ``error: ...`` (exit 2) and Ctrl-C as a resumable stop (130);
+    when standard output's reader goes away (``lutnas lut show host.lut | head -1``), whatever
+    the command or argparse was printing, end quietly with 141 as a command killed by SIGPIPE.
+    Every command line is wrapped here (``lutnas``, ``profile-device``), no command on its own."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
         try:
-            status = fn(*args, **kwargs)
+            try:
+                status = fn(*args, **kwargs)
+            except SystemExit as stop:  # argparse's --help, --version, usage: text buffered
+                sys.stdout.flush()
+                if stop.code in (0, None) and _stdout_gone():  # argparse drops write errors
+                    return 128 + signal.SIGPIPE
+                raise
             sys.stdout.flush()  # a reader that went away is found here, not at exit
             return status
         except BrokenPipeError:

@@ -17,29 +17,26 @@ backend is given to :meth:`LatencyPredictor.predict_module`, or refused with ``s
 An unknown layer never counts as zero.
 
 This module is the facade: fitting is :mod:`predictor.fit`, the files
-:mod:`predictor.persistence`, predicting :mod:`predictor.prediction`, and measuring missing rows
-:mod:`profiler.on_demand`.
+:mod:`predictor.persistence`, predicting :mod:`predictor.prediction`, what it was fitted on
+:mod:`predictor.identity`, and measuring missing rows :mod:`profiler.on_demand`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from lut.identity import with_identity_defaults
 from lut.spec import LayerSpec
 from lut.store import LutStore
-from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from lutnas.spaces.stored import adopt_definitions
 from predictor import features as F
 from predictor import persistence
 from predictor.fit import fit_predictor, matching_lut_rows
+from predictor.identity import PredictorIdentity
 from predictor.layer_estimator import LayerEstimator
 from predictor.model import Fitted
 from predictor.prediction import Prediction, predict_archs, predict_networks, predict_specs
@@ -48,13 +45,14 @@ from predictor.sums import NetworkSums
 __all__ = ["LatencyPredictor", "Prediction"]
 
 
-class LatencyPredictor:
+class LatencyPredictor(PredictorIdentity):
     """Predicts whole-network latency on the device and backend of one LUT.
 
     Build with :meth:`fit` or :meth:`load`; the constructor is internal. The identity members
     (:attr:`fingerprint`, :attr:`backend_config`, :attr:`lut_settings`,
     :attr:`drift_reference`, :attr:`training_spaces`, :attr:`training_resolutions`,
-    :attr:`latency_range_ms`) are read-only views of the metadata record :attr:`meta`.
+    :attr:`latency_range_ms`) are read-only views of the metadata record :attr:`meta`
+    (:class:`~predictor.identity.PredictorIdentity`).
     """
 
     def __init__(
@@ -211,70 +209,6 @@ class LatencyPredictor:
             self, measurements, device, sources=sources, precision=precision, delegate=delegate
         )
 
-    # --- identity (read-only; what a search records and checks) ------------------------------
-    @property
-    def fingerprint(self) -> str:
-        """A stable identity: 16 hex digits of the SHA-256 of the model files' hashes (a saved
-        predictor) or of the point model (one fitted in memory); computed once."""
-        if self._fingerprint is None:
-            files = self.meta.get("files")
-            if files:
-                data = json.dumps(files, sort_keys=True).encode()
-            else:
-                data = bytes(self.fitted.point.save_raw("ubj"))
-            self._fingerprint = hashlib.sha256(data).hexdigest()[:16]
-        return self._fingerprint
-
-    @property
-    def backend_config(self) -> dict:
-        """The LUT's backend configuration (backend, version, threads, device, precision,
-        ...); identity fields an older predictor lacks carry their defaults."""
-        return with_identity_defaults(self.meta["lut"]["backend_config"])
-
-    @property
-    def lut_settings(self) -> dict:
-        """The LUT's measurement settings (warm-up, runs, drift correction)."""
-        return self.meta["lut"].get("settings", {})
-
-    @property
-    def drift_reference(self) -> dict | None:
-        """The LUT's drift reference calibration, if it has one."""
-        return self.meta["lut"].get("drift_reference")
-
-    @property
-    def training_spaces(self) -> tuple[str, ...]:
-        """Search spaces of the whole models fitted on (empty when not recorded)."""
-        return tuple(self.meta.get("training", {}).get("spaces") or ())
-
-    @property
-    def training_networks(self) -> tuple[str, ...]:
-        """torchvision networks (``name@resolution``) among the whole models fitted on."""
-        return tuple(self.meta.get("training", {}).get("networks") or ())
-
-    @property
-    def training_resolutions(self) -> tuple[int, ...]:
-        """Input resolutions of the whole models fitted on (empty when not recorded)."""
-        return tuple(self.meta.get("training", {}).get("resolutions") or ())
-
-    @property
-    def latency_range_ms(self) -> tuple[float, float] | None:
-        """(min, max) latency of the whole models fitted on, if recorded."""
-        rng = self.meta.get("training", {}).get("latency_range_ms")
-        if not rng or len(rng) != 2:
-            return None
-        return float(rng[0]), float(rng[1])
-
-    def profile_command(self, what: str = "--archs ARCHS.json") -> str:
-        """The profile-device command that measures rows for this predictor's LUT."""
-        cfg, settings = self.backend_config, self.lut_settings
-        return (
-            f"profile-device --backend {cfg.get('backend', 'onnxruntime')} "
-            f"--threads {cfg.get('threads', 1)} --warmup {settings.get('warmup')} "
-            f"--runs {settings.get('runs')} "
-            + ("--no-drift-correction " if settings.get("drift_correction") is False else "")
-            + f"--out {quote(self._store_path) if self._store_path else 'LUT'} {what}"
-        )
-
     # --- prediction --------------------------------------------------------------------------
     def predict_many(self, archs: Sequence[Arch], strict: bool = False) -> np.ndarray:
         """Predicted latency (ms) of each architecture, in one vectorised model call.
@@ -302,14 +236,8 @@ class LatencyPredictor:
             resolution: the input height, for a list of layers (default: the first layer's).
             strict: refuse missing layers instead of estimating them.
         """
-        if isinstance(network, Arch):
-            specs = network.layers()
-            resolution = network.resolution
-        else:
-            specs = list(network)
-            if not specs:
-                raise LutnasError("a network needs at least one layer")
-            resolution = resolution or specs[0].input_h
+        specs, own = _layers_and_resolution(network)
+        resolution = own if isinstance(network, Arch) else resolution or own
         return predict_specs(
             self.fitted,
             self.sums,
@@ -407,34 +335,6 @@ class LatencyPredictor:
         specs = network.layers() if isinstance(network, Arch) else list(network)
         vec, _ = self.sums.of_specs(specs, specs[0].input_h)
         return float(F.column(vec[None, :], "lut_ms")[0])
-
-    # --- advice in missing-row errors ----------------------------------------------------------
-    def _how_archs(self) -> str:
-        return (
-            "Save the architectures (lutnas.spaces.io.save_archs) and measure them with: "
-            f"{self.profile_command()}; then reload: LatencyPredictor.load(P, lut=LUT)."
-        )
-
-    def _how_network(self) -> str:
-        return (
-            f"Measure them with: {self.profile_command()} (an Arch saved as JSON), then "
-            "reload the predictor with lut=LUT."
-        )
-
-    def _how_module(self) -> str:
-        cfg = self.backend_config
-        return (
-            "Measure them with predict_module(module, input_shape, backend=get_backend("
-            f"{cfg.get('backend', 'onnxruntime')!r}, threads={cfg.get('threads', 1)})) or: "
-            "lutnas predict --predictor P --torchvision NAME --measure-missing."
-        )
-
-    def __repr__(self) -> str:
-        t, cfg = self.meta["training"], self.backend_config
-        return (
-            f"LatencyPredictor({t['measurements']} measurements, {cfg.get('backend')} "
-            f"threads={cfg.get('threads')}, cv within ±10%: {100 * t['cv']['within_10']:.1f}%)"
-        )
 
 
 def _layers_and_resolution(network: Arch | Sequence[LayerSpec]) -> tuple[list[LayerSpec], int]:

@@ -91,10 +91,12 @@ def layer_cost(spec: LayerSpec) -> tuple[float, float, float]:
     elif spec.op == "basic":
         add(*_conv_cost(cin, cout, k, 1, hw_out), cout * hw_out)
         add(*_conv_cost(cout, cout, k, 1, hw_out), cout * hw_out)
-    elif spec.op == "bottleneck":
+    elif spec.op in ("mbconv", "bottleneck"):  # 1×1 to the inner width, k×k on it, 1×1 out
         mid = spec.mid_channels
-        add(*_conv_cost(cin, mid, 1, 1, hw_in), mid * hw_in)
-        add(*_conv_cost(mid, mid, k, spec.group_count, hw_out), mid * hw_out)
+        if spec.op == "bottleneck" or mid != cin:  # an mbconv of expansion 1 has no 1×1 in
+            add(*_conv_cost(cin, mid, 1, 1, hw_in), mid * hw_in)
+        groups = mid if spec.op == "mbconv" else spec.group_count  # mbconv's is depthwise
+        add(*_conv_cost(mid, mid, k, groups, hw_out), mid * hw_out)
         add(*_conv_cost(mid, cout, 1, 1, hw_out), cout * hw_out)
     elif spec.op in ("maxpool", "avgpool"):
         add(float(k * k * cin * hw_out), 0.0, cout * hw_out)
@@ -107,12 +109,6 @@ def layer_cost(spec: LayerSpec) -> tuple[float, float, float]:
     elif spec.op == "dconv":
         add(*_conv_cost(cin, cin, k, cin, hw_out), cin * hw_out)
         add(*_conv_cost(cin, cout, 1, 1, hw_out), cout * hw_out)
-    elif spec.op == "mbconv":
-        mid = spec.mid_channels
-        if mid != cin:
-            add(*_conv_cost(cin, mid, 1, 1, hw_in), mid * hw_in)
-        add(*_conv_cost(mid, mid, k, mid, hw_out), mid * hw_out)
-        add(*_conv_cost(mid, cout, 1, 1, hw_out), cout * hw_out)
     elif spec.op == "head":
         add(*_conv_cost(cin, cout, 1, 1, hw_in), cout * hw_in + cout)
         macs += cout * hw_in  # the average pool

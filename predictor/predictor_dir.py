@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from lutnas.atomicfile import pid_is_running, sync_directory, write_bytes
+from lutnas.atomicfile import is_stale, pid_is_running, sync_directory, write_bytes
 from lutnas.cli_util import quote
 from lutnas.errors import LutnasError
 from lutnas.filelock import WriterLock, lock_path
@@ -48,7 +48,6 @@ from predictor.meta_schema import (
 LOCK_WAIT_S = 120.0  # how long a writer waits for another one to finish writing
 READ_ATTEMPTS = 20  # a reader starts again at most this often while writers replace the record
 _STORED = re.compile(r"[\w.-]+\.[0-9a-f]{16}\.(ubj|json)")  # a schema-2 file name
-_TEMPORARY = re.compile(r"\..+\.(\d+)\.tmp")  # lutnas.atomicfile's temporary names
 _LEFT_BESIDE = r"\.{name}\.(\d+)\.(tmp|old)"  # whole directories left by lutnas before schema 2
 
 
@@ -169,22 +168,22 @@ def _replace_in_place(path: Path, stored: dict[str, bytes], record: bytes) -> No
     write_bytes(path / META_FILE, record)
     keep = {META_FILE, *stored}
     for name in os.listdir(path):
-        if name not in keep and _is_ours(name):
+        if name not in keep and _is_ours(path / name):
             with contextlib.suppress(OSError):
                 os.unlink(path / name)
 
 
-def _is_ours(name: str) -> bool:
+def _is_ours(file: Path) -> bool:
     """A file lutnas put in a predictor directory and no record names once the new one is in:
     a stored file of another version, a plain schema-1 file, or a killed writer's temporary."""
+    name = file.name
     if _STORED.fullmatch(name):
         return True
     if name.startswith("layers-") and name.endswith(".ubj"):
         return True
     if name in ("point.ubj", "quantiles.ubj", "lut_rows.json"):
         return True
-    match = _TEMPORARY.fullmatch(name)
-    return bool(match) and not pid_is_running(int(match[1]))
+    return name.startswith(".") and is_stale(file)
 
 
 def _remove_left_beside(path: Path) -> None:

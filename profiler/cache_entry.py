@@ -15,7 +15,7 @@ import os
 import threading
 from pathlib import Path
 
-from lutnas.tempfiles import sweep_stale, temp_path
+from lutnas.atomicfile import sweep_stale, temp_path
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ or a kill leaves the previous file or none, never a truncated one, and the error
     pareto.json      the same with each architecture's JSON, the score's meaning, T and the
                      front's hypervolume
     pareto.png       all candidates (grey), the front (red), T (dashed), the best (star)
+                     (:mod:`search.front_plot`)
     best_arch.json   the highest-reward architecture (``lutnas.spaces.arch.Arch`` JSON)
     best_arch.onnx   that architecture exported to ONNX (batch 1, fp32, at its resolution,
                      the space's 1000-class head: the network whose latency was predicted)
@@ -30,7 +31,7 @@ Rebuilding the best network in torch (random weights; train it on your data)::
     net = arch.build(num_classes=10)   # the same body with a 10-class classifier
 
 Candidates whose evaluation failed (accuracy empty) are listed in ``candidates.csv`` but are on
-no front and never the best.
+no front and never the best (:mod:`search.standings`: which candidates rank where).
 """
 
 from __future__ import annotations
@@ -47,8 +48,21 @@ from lutnas.atomicfile import copy_file, replace_atomically, write_text
 from lutnas.errors import LutnasError
 from lutnas.spaces.arch import Arch
 from search.caveats import Caveat, caveats_of
-from search.pareto import hypervolume_2d, pareto_front
+from search.front_plot import plot_front
 from search.record import HistoryRow
+from search.standings import best_row, distinct_successful, front, hypervolume, ranked
+
+__all__ = [  # the standings are re-exported: callers and docs import them from here
+    "OutputPaths",
+    "best_row",
+    "distinct_successful",
+    "front",
+    "hypervolume",
+    "plot_front",
+    "ranked",
+    "score_column",
+    "write_outputs",
+]
 
 README_TEXT = """Files of a lutnas search (see search/outputs.py):
 candidates.csv  every candidate told to the strategy, in order
@@ -75,46 +89,6 @@ class OutputPaths:
     best_onnx: Path | None
     summary_json: Path
     best_tflite: Path | None = None
-
-
-def distinct_successful(history: Sequence[HistoryRow]) -> list[HistoryRow]:
-    """The first row of each distinct architecture whose evaluation succeeded."""
-    out: dict[str, HistoryRow] = {}
-    for row in history:
-        if row.accuracy is not None:
-            out.setdefault(row.arch_key, row)
-    return list(out.values())
-
-
-def ranked(history: Sequence[HistoryRow]) -> list[HistoryRow]:
-    """Distinct successful architectures by reward, best first (earliest first on ties)."""
-    return sorted(distinct_successful(history), key=lambda r: (-r.reward, r.seq))
-
-
-def best_row(history: Sequence[HistoryRow]) -> HistoryRow | None:
-    rows = ranked(history)
-    return rows[0] if rows else None
-
-
-def front(history: Sequence[HistoryRow]) -> list[HistoryRow]:
-    """Pareto-optimal distinct architectures (accuracy ↑, predicted latency ↓), fastest first."""
-    rows = distinct_successful(history)
-    if not rows:
-        return []
-    idx = pareto_front([r.accuracy for r in rows], [r.latency_ms for r in rows])
-    return [rows[int(i)] for i in idx]
-
-
-def hypervolume(
-    history: Sequence[HistoryRow], ref_latency_ms: float, ref_accuracy: float = 0.0
-) -> float:
-    """Area (accuracy × ms) the candidates dominate inside (latency < ref, accuracy > ref)."""
-    rows = distinct_successful(history)
-    if not rows:
-        return 0.0
-    return hypervolume_2d(
-        [r.accuracy for r in rows], [r.latency_ms for r in rows], ref_accuracy, ref_latency_ms
-    )
 
 
 def score_column(is_proxy: bool) -> str:
@@ -164,57 +138,6 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def plot_front(
-    history: Sequence[HistoryRow], path: Path, score_label: str, target_ms: float
-) -> Path:
-    """Scatter of every candidate, the front as a step line, T and the best marked (Agg)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    rows = distinct_successful(history)
-    fig = Figure(figsize=(7, 4.5), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    if rows:
-        ax.scatter(
-            [r.latency_ms for r in rows],
-            [r.accuracy for r in rows],
-            s=10,
-            color="0.6",
-            label=f"candidates ({len(rows)})",
-        )
-        pf = front(history)
-        ax.step(
-            [r.latency_ms for r in pf],
-            [r.accuracy for r in pf],
-            where="post",
-            color="tab:red",
-            marker="o",
-            markersize=4,
-            label=f"Pareto front ({len(pf)})",
-        )
-        best = best_row(history)
-        if best is not None:
-            ax.scatter(
-                [best.latency_ms],
-                [best.accuracy],
-                marker="*",
-                s=180,
-                color="tab:blue",
-                zorder=5,
-                label=f"best reward {best.reward:.4f}",
-            )
-    ax.axvline(target_ms, linestyle="--", color="k", linewidth=1, label=f"T = {target_ms:g} ms")
-    ax.set_xlabel("predicted latency (ms)")
-    ax.set_ylabel(score_label)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    with replace_atomically(path, "wb") as f:
-        fig.savefig(f, format="png")
-    return path
 
 
 def export_onnx(arch: Arch, path: Path) -> Path:

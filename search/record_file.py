@@ -15,11 +15,9 @@ import os
 import sqlite3
 from pathlib import Path
 
-from lutnas.atomicfile import remove_stale_temporaries, sync_directory, temporary_name
+from lutnas.atomicfile import SQLITE_SIDE_FILES, sweep_stale_of, sync_directory, temp_path
 from lutnas.errors import LutnasError
 from lutnas.sqlite import connect, transaction
-
-_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def make_directory(directory: Path) -> None:
@@ -77,8 +75,8 @@ def _unfinished(conn: sqlite3.Connection) -> bool:
 def create_record(path: Path, schema: str, meta: dict[str, str]) -> None:
     """Write a new record (``schema``, then the ``meta`` rows, JSON text) at ``path``,
     replacing an unfinished one: made whole under a temporary name, then renamed."""
-    remove_stale_temporaries(path)
-    tmp = temporary_name(path)
+    sweep_stale_of(path)
+    tmp = temp_path(path)
     _remove(tmp)
     try:
         conn = connect(tmp)
@@ -91,7 +89,7 @@ def create_record(path: Path, schema: str, meta: dict[str, str]) -> None:
                 )
         finally:
             conn.close()  # the last connection folds the WAL into the file and removes it
-        for suffix in _SIDE_FILES:  # an unfinished record's WAL must not meet the new file
+        for suffix in SQLITE_SIDE_FILES:  # an unfinished record's WAL must not meet the new file
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(_side(path, suffix))
         os.replace(tmp, path)
@@ -106,6 +104,6 @@ def _side(path: Path, suffix: str) -> Path:
 
 
 def _remove(path: Path) -> None:
-    for file in (path, *(_side(path, s) for s in _SIDE_FILES)):
+    for file in (path, *(_side(path, s) for s in SQLITE_SIDE_FILES)):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(file)

@@ -10,7 +10,8 @@ Probes (T = traceback, H = hang or slowness, M = misleading message):
 - T12, T13 ``lut export --csv DIR`` / into a missing directory:
   :func:`test_lut_export_into_a_directory_or_a_new_one`.
 - T14 ``evaluate --json DIR``: :func:`test_evaluate_json_given_a_directory_is_refused_first`.
-- T17 ``lutnas fit | head -1`` (BrokenPipeError):
+- T17 ``lutnas fit | head -1``, ``lutnas lut show host.lut | head -1``, ``lutnas --help | head
+  -1`` (BrokenPipeError; exit 120 for text argparse had buffered):
   :func:`test_a_reader_that_goes_away_ends_it_quietly`.
 - H1 ``profile-device --dry-run --whole-models 99999999999999999999`` ran without end:
   :func:`test_a_dry_run_of_countless_whole_models_is_refused_at_once`.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -109,18 +111,57 @@ def test_evaluate_json_given_a_directory_is_refused_first(
     assert f"--json {tmp_path} is a directory" in line
 
 
-def test_a_reader_that_goes_away_ends_it_quietly(predictor_path):
-    argv = ["predict", "--predictor", str(predictor_path), "--arch", "mnasnet-a1"]
+def _reader_goes_away(command: list[str], after_lines: int) -> tuple[int, str]:
+    """Exit status and stderr of ``command | head -N`` with a real pipe: its reader closes it
+    after ``after_lines`` lines (0: before anything is printed). Output is block-buffered as in
+    a user's shell (no PYTHONUNBUFFERED), so text still buffered at exit is flushed then."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lutnas.cli.main", *argv],
+        [sys.executable, *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
+        env=env,
     )
-    proc.stdout.close()  # the reader is gone before anything is printed (as head -0)
+    for _ in range(after_lines):
+        assert proc.stdout.readline(), "the command printed fewer lines than the reader reads"
+    proc.stdout.close()
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=300) == 128 + signal.SIGPIPE, err
-    assert err == "", err
+    return proc.wait(timeout=300), err
+
+
+LUTNAS, PROFILE = ["-m", "lutnas.cli.main"], ["-m", "lutnas.cli.profile"]
+
+
+@pytest.mark.parametrize(
+    "command, after_lines",
+    [
+        # the reader is gone before anything is printed (head -0): the first flush fails
+        ([*LUTNAS, "predict", "--predictor", "{predictor}", "--arch", "mnasnet-a1"], 0),
+        ([*LUTNAS, "lut", "show", "{lut}"], 0),
+        ([*PROFILE, "--dry-run"], 0),
+        ([*LUTNAS, "--help"], 0),  # argparse's text, buffered while it exits
+        ([*LUTNAS, "--version"], 0),
+        ([*PROFILE, "--help"], 0),
+        # head -1 of more than a pipe holds: the command is still printing when it goes away
+        ([*LUTNAS, "predict", "--predictor", "{predictor}", "--arch-json", "{archs}", "--json"], 1),
+    ],
+    ids=["predict", "lut-show", "profile-dry-run", "help", "version", "profile-help"]
+    + ["predict-many-head-1"],
+)
+def test_a_reader_that_goes_away_ends_it_quietly(predictor_path, tmp_path, command, after_lines):
+    archs = tmp_path / "archs.json"
+    save_archs(archs, sample_archs(get_space("mnasnet"), 600, 5, (160,)))  # ~200 KB of --json
+    lut = predictor_path.parent / "small.lut"
+    argv = [a.format(predictor=predictor_path, lut=lut, archs=archs) for a in command]
+    code, err = _reader_goes_away(argv, after_lines)
+    assert (code, err) == (128 + signal.SIGPIPE, "")
+
+
+def test_a_usage_error_keeps_its_status_when_the_reader_goes_away():
+    code, err = _reader_goes_away([*LUTNAS, "lut", "show"], 0)
+    assert code == 2
+    assert "the following arguments are required: lut" in err
 
 
 def test_a_dry_run_of_countless_whole_models_is_refused_at_once():

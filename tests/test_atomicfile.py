@@ -8,6 +8,7 @@ import errno
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -43,16 +44,42 @@ def test_a_copy_names_a_missing_source(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _dead_pid() -> int:
+    return int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+
+
 def test_temporaries_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
     path = tmp_path / "summary.json"
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    (tmp_path / f".summary.json.{dead}.tmp").write_text("left by a kill")
-    (tmp_path / f".summary.json.{os.getppid()}.tmp").write_text("a writer that still runs")
+    dead = atomicfile.temp_path(path).name.replace(f".{os.getpid()}@", f".{_dead_pid()}@")
+    live = atomicfile.temp_path(path).name.replace(f".{os.getpid()}@", f".{os.getppid()}@")
+    (tmp_path / dead).write_text("left by a kill")
+    (tmp_path / live).write_text("a writer that still runs")
     atomicfile.write_text(path, "{}")
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == [f".summary.json.{os.getppid()}.tmp", "summary.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live, "summary.json"])
+
+
+def test_temporaries_of_another_host_are_kept(tmp_path):
+    # before one module named every temporary file, replace_atomically's names carried no host,
+    # so a writer on another host sharing the directory had its file removed from under it
+    path = tmp_path / "summary.json"
+    other = f".summary.json.{_dead_pid()}@another-host.tmp"
+    (tmp_path / other).write_text("being written on another machine")
+    atomicfile.write_text(path, "{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other, "summary.json"])
+
+
+def test_temporaries_named_the_old_way_are_removed_once_an_hour_old(tmp_path):
+    path = tmp_path / "summary.json"
+    old, young = (tmp_path / f".summary.json.{_dead_pid()}.tmp" for _ in range(2))
+    for file in (old, young):
+        file.write_text("left by a kill before temporary names carried the host")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    atomicfile.write_text(path, "{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([young.name, "summary.json"])

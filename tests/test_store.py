@@ -173,7 +173,10 @@ def test_merge_keeps_the_steadiest_row_and_refuses_mixed_configs(tmp_path):
         s.put_layer(B, m(2.0))
         s.put_model(get_named_arch("mnasnet-a1"), m(20.0))
     counts = merge(tmp_path / "out.lut", [a, b])
-    assert counts == {"layers": 2, "conflicts": 1, "models": 1}
+    assert counts == {
+        **{"layers": 2, "conflicts": 1, "models": 1},
+        **{"transferred": 0, "transferred_conflicts": 0},  # neither file has transferred rows
+    }
     with LutStore.open(tmp_path / "out.lut") as s:
         assert s.latency_ms([A.key, B.key]) == pytest.approx({A.key: 1.1, B.key: 2.0})
         assert s.backend_config == {"precision": "fp32", **CONFIG}

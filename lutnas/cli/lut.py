@@ -13,7 +13,6 @@ import argparse
 
 from lut.export import export_csv, export_parquet, merge
 from lut.store import LutStore
-from lut.transferred import transferred_count
 from lutnas.cli_util import bounded, output_file, quote
 from lutnas.errors import LutnasError
 from lutnas.spaces.spacefile import load_space
@@ -107,7 +106,12 @@ def run(args: argparse.Namespace) -> int:
             f"{args.out}: {counts['layers']} layer rows written ({counts['conflicts']} keys were "
             f"in several files; the steadiest row kept), {counts['models']} whole models added"
         )
-        _left_behind(args.inputs, args.out)
+        if counts["transferred"]:
+            print(
+                f"  {counts['transferred']} transferred rows (not measurements) where no file "
+                f"measured the key ({counts['transferred_conflicts']} keys transferred in "
+                "several files; the narrowest interval kept)"
+            )
     elif args.lut_command == "remove":
         _remove(args.lut, args.keys, args.noisier_than)
     elif args.lut_command == "retime":
@@ -115,20 +119,6 @@ def run(args: argparse.Namespace) -> int:
     elif args.lut_command == "repair":
         _repair(args.lut, args.out)
     return 0
-
-
-def _left_behind(inputs: list[str], out: str) -> None:
-    """Say so when inputs held transferred rows: merge copies measurements only."""
-    moved = 0
-    for path in inputs:
-        with LutStore.open(path, writable=False) as store:
-            moved += transferred_count(store)
-    if moved:
-        print(
-            f"  {moved} transferred rows of the inputs were not copied (merge keeps "
-            "measurements only); transfer again into the merged file: profile-device "
-            f"--transfer-from SOURCE.lut --sample K --out {out} (it times only what it lacks)"
-        )
 
 
 def _remove(path: str, keys: list[str], noisier_than: float | None) -> None:
@@ -186,9 +176,11 @@ def _repair(path: str, out: str) -> None:
     from lut.repair import repair
 
     result = repair(path, out)
+    moved = result.rows.get("transferred", 0)
     print(
-        f"{out}: {result.rows['layers']} layer rows and {result.rows['models']} whole-model "
-        f"rows copied from {path} (left unchanged)"
+        f"{out}: {result.rows['layers']} layer rows"
+        + (f", {moved} transferred rows" if moved else "")
+        + f" and {result.rows['models']} whole-model rows copied from {path} (left unchanged)"
     )
     if result.from_pages:
         print(

@@ -5,7 +5,8 @@ operand through units that each have one input and one reader, to the block inpu
 operand must be X itself (``idskip``), a 1×1 conv + BN of X with the block's stride
 (``convskip``: ResNet's downsample, RegNet's projection), or a 3×3 average pool of X with the
 block's stride, padding 1, not counting padding, [→ 1×1 conv + BN] (``poolskip``). When the
-main path is one op (:meth:`~predictor.decompose.patterns.Builder.block_op`), the main path,
+main path is one op (:func:`block_op`: an op of :mod:`~predictor.decompose.patterns`, or
+ResNet's ``basic`` and ``bottleneck``), the main path,
 the shortcut and the add (with the activation after it: ``_post``) become one ``block`` unit
 holding that LayerSpec. Anything else stays as it is, and the add becomes an element-wise
 ``add`` layer of its own (:mod:`~predictor.decompose.graph`).
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 from lut.spec import LayerSpec
 from lutnas.errors import LutnasError
-from predictor.decompose.patterns import Builder, is_1x1, pair
+from predictor.decompose.patterns import Builder
+from predictor.decompose.unit_checks import bn, conv_ok, is_1x1, is_conv_act, pair, se_at
 from predictor.decompose.units import Unit, users
 
 _PATH_KINDS = ("conv", "se", "gpool", "avgpool", "maxpool", "linear", "shuffle")
@@ -100,7 +102,7 @@ def _block(
         if back is None or back[1] != x:
             return None
         short = back[0]
-    spec = builder.block_op(main)
+    spec = block_op(builder, main)
     if spec is None:
         return None
     kind = _shortcut_kind(short, spec.stride, spec.cin, spec.cout)
@@ -111,3 +113,69 @@ def _block(
     except LutnasError:  # e.g. an identity skip the LayerSpec refuses
         return None
     return spec, main + short
+
+
+def block_op(builder: Builder, chain: list[Unit]) -> LayerSpec | None:
+    """The one op computing all of ``chain``, a residual block's main path (before its
+    skip is added), or None."""
+    found = builder.match(chain, 0) if chain else None
+    if found is not None and found[1] == len(chain) and found[0].op in ("conv", "dconv", "mbconv"):
+        return found[0]
+    if len(chain) == 2:
+        return _basic(builder, chain)
+    if len(chain) in (3, 4):
+        return _bottleneck(builder, chain)
+    return None
+
+
+def _basic(builder: Builder, u: list[Unit]) -> LayerSpec | None:
+    """k×k conv-act (stride), k×k conv."""
+    a, b = u
+    if not (is_conv_act(a) and bn(b) and conv_ok(b) and not b.attrs.get("act")):
+        return None
+    if b.attrs["groups"] != 1 or pair(b.attrs["stride"]) != (1, 1):
+        return None
+    k = pair(a.attrs["k"])[0]
+    if pair(b.attrs["k"])[0] != k or b.attrs["cin"] != b.attrs["cout"]:
+        return None
+    return builder.spec(
+        "basic",
+        a,
+        b,
+        kernel=k,
+        act=a.attrs["act"],
+        cin=a.attrs["cin"],
+        cout=b.attrs["cout"],
+        stride=pair(a.attrs["stride"])[0],
+        skip="convskip",  # a block always has a skip; blocks.py puts in the one it has
+    )
+
+
+def _bottleneck(builder: Builder, u: list[Unit]) -> LayerSpec | None:
+    """1x1 conv-act, k×k conv-act (stride, groups), [SE], 1x1 conv."""
+    se = se_at(u, 2)
+    if len(u) != (4 if se else 3):
+        return None
+    a, b, c = u[0], u[1], u[-1]
+    if not (is_1x1(a, True) and bn(b) and conv_ok(b) and is_1x1(c, False)):
+        return None
+    if b.attrs.get("act") != a.attrs["act"]:
+        return None
+    mid = a.attrs["cout"]
+    if b.attrs["cin"] != mid or b.attrs["cout"] != mid:
+        return None
+    return builder.spec(
+        "bottleneck",
+        a,
+        c,
+        kernel=pair(b.attrs["k"])[0],
+        expansion=max(1, round(mid / a.attrs["cin"])),
+        act=a.attrs["act"],
+        cin=a.attrs["cin"],
+        cout=c.attrs["cout"],
+        stride=pair(b.attrs["stride"])[0],
+        se=se,
+        mid=mid,
+        groups=b.attrs["groups"],
+        skip="convskip",  # a block always has a skip; blocks.py puts in the one it has
+    )

@@ -5,76 +5,29 @@ depthwise conv-act, [SE], 1×1 conv; head = 1×1 conv-act, global pool; stem / c
 conv-act [SE]; fcact = linear-act; fc = linear; all with BN after every conv. Then one unit at a
 time: any other conv (grouped, depthwise, without activation, with a bias instead of BN, other
 padding) is a ``conv`` [SE], a max / average pool a ``maxpool`` / ``avgpool``, a global pool a
-``gpool``, a shuffle a ``shuffle``. Residual blocks (:meth:`Builder.block_op`) also take ResNet's
-``basic`` (k×k conv-act, k×k conv) and ``bottleneck`` (1×1 conv-act, k×k grouped conv-act, [SE],
-1×1 conv). Convs must be square, without dilation, so the LayerSpec's output size is the
-module's (checked).
+``gpool``, a shuffle a ``shuffle``. Residual blocks (:func:`~predictor.decompose.blocks.block_op`)
+also take ResNet's ``basic`` and ``bottleneck``. Convs must be square, without dilation, so the
+LayerSpec's output size is the module's (checked). What each unit is (a pointwise conv + BN, a
+depthwise one, ...) is :mod:`~predictor.decompose.unit_checks`.
 """
 
 from __future__ import annotations
 
 from lut.spec import NO_ACT, LayerSpec, se_ratio_of
 from lutnas.errors import LutnasError
+from predictor.decompose.unit_checks import (
+    conv_ok,
+    hw,
+    is_1x1,
+    is_conv_act,
+    is_dw,
+    pair,
+    se_at,
+    square,
+)
 from predictor.decompose.units import Unit
 
 _CHAIN_OPS = "stem/conv, dconv, mbconv, head, fc, fcact, pools, shuffle"
-
-
-def pair(v: object) -> tuple[int, int]:
-    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def _square(v: object) -> int | None:
-    a, b = pair(v)
-    return a if a == b else None
-
-
-def _bn(u: Unit) -> bool:
-    """A conv followed by BN, without a bias of its own, and not gated."""
-    return (
-        u.kind == "conv"
-        and bool(u.attrs.get("bn"))
-        and not u.attrs["bias"]
-        and not u.attrs.get("gate")
-    )
-
-
-def _is_dw(u: Unit) -> bool:
-    return (
-        _bn(u) and u.attrs["groups"] == u.attrs["cin"] == u.attrs["cout"] and u.attrs["groups"] > 1
-    )
-
-
-def is_1x1(u: Unit, act: bool, stride: int = 1) -> bool:
-    """A pointwise conv + BN with ``stride``, with an activation iff ``act``, no padding."""
-    return (
-        _bn(u)
-        and pair(u.attrs["k"]) == (1, 1)
-        and u.attrs["groups"] == 1
-        and pair(u.attrs["stride"]) == (stride, stride)
-        and pair(u.attrs["padding"]) == (0, 0)
-        and bool(u.attrs.get("act")) == act
-    )
-
-
-def conv_ok(c: Unit) -> bool:
-    """A square conv with square stride, padding k // 2, no dilation."""
-    k = _square(c.attrs["k"])
-    return (
-        k is not None
-        and k % 2 == 1
-        and pair(c.attrs["dilation"]) == (1, 1)
-        and pair(c.attrs["padding"]) == (k // 2, k // 2)
-        and _square(c.attrs["stride"]) is not None
-    )
-
-
-def _is_conv_act(u: Unit) -> bool:
-    return _bn(u) and u.attrs["groups"] == 1 and conv_ok(u) and bool(u.attrs.get("act"))
-
-
-def _hw(shape: tuple[int, ...]) -> tuple[int, int]:
-    return (shape[2], shape[3]) if len(shape) == 4 else (1, 1)
 
 
 class Builder:
@@ -104,7 +57,7 @@ class Builder:
         **extra: object,
     ) -> LayerSpec:
         """The LayerSpec of units ``first`` … ``last``, checked against their output size."""
-        h, w = _hw(self.in_shape(first))
+        h, w = hw(self.in_shape(first))
         se_kw: dict = {}
         if se is not None:
             gated, squeeze = se.attrs["channels"], se.attrs["squeeze"]
@@ -134,7 +87,7 @@ class Builder:
             **se_kw,
             **extra,
         )
-        out = _hw(last.shape)
+        out = hw(last.shape)
         if spec.output_hw != out and op not in ("fc", "fcact"):
             raise LutnasError(
                 f"{last.name}: output {out} differs from the {spec.output_hw} of "
@@ -151,21 +104,18 @@ class Builder:
                 return found
         return self._single(u)
 
-    def _se_at(self, u: list[Unit], j: int) -> Unit | None:
-        return u[j] if j < len(u) and u[j].kind == "se" else None
-
     def _mbconv(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
         """1x1 conv-act (widening), dw conv-act, [SE], 1x1 conv."""
         if not (
             len(u) >= 3
             and is_1x1(u[0], True)
             and u[0].attrs["cout"] != u[0].attrs["cin"]
-            and _is_dw(u[1])
+            and is_dw(u[1])
             and conv_ok(u[1])
             and u[1].attrs["act"] == u[0].attrs["act"]
         ):
             return None
-        se = self._se_at(u, 2)
+        se = se_at(u, 2)
         j = 3 if se else 2
         if j >= len(u) or not is_1x1(u[j], False):
             return None
@@ -187,9 +137,9 @@ class Builder:
 
     def _dconv(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
         """dw conv-act, [SE], 1x1 conv."""
-        if not (len(u) >= 2 and _is_dw(u[0]) and conv_ok(u[0]) and u[0].attrs.get("act")):
+        if not (len(u) >= 2 and is_dw(u[0]) and conv_ok(u[0]) and u[0].attrs.get("act")):
             return None
-        se = self._se_at(u, 1)
+        se = se_at(u, 1)
         j = 2 if se else 1
         if j >= len(u) or not is_1x1(u[j], False):
             return None
@@ -215,9 +165,9 @@ class Builder:
 
     def _conv_act(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
         """k×k conv-act, [SE]: stem on the network input, else conv."""
-        if not (u and _is_conv_act(u[0])):
+        if not (u and is_conv_act(u[0])):
             return None
-        se = self._se_at(u, 1)
+        se = se_at(u, 1)
         first_layer = u[0].inputs == [self.source]
         op = "stem" if first_layer and se is None else "conv"
         a = u[0].attrs
@@ -263,7 +213,7 @@ class Builder:
             return self._generic_conv(u)
         c = self.in_shape(x)[1] if len(self.in_shape(x)) > 1 else 0
         if x.kind in ("maxpool", "avgpool"):
-            k, s, p = (_square(x.attrs[n]) for n in ("k", "stride", "padding"))
+            k, s, p = (square(x.attrs[n]) for n in ("k", "stride", "padding"))
             if None in (k, s, p) or (x.kind == "avgpool" and x.attrs["ceil"]):
                 return None
             extra = {"pad": p, "ceil": x.attrs["ceil"], "countpad": x.attrs["countpad"]}
@@ -281,7 +231,7 @@ class Builder:
     def _generic_conv(self, u: list[Unit]) -> tuple[LayerSpec, int] | None:
         x = u[0]
         a = x.attrs
-        k, s, p = (_square(a[n]) for n in ("k", "stride", "padding"))
+        k, s, p = (square(a[n]) for n in ("k", "stride", "padding"))
         if (
             None in (k, s, p)
             or k % 2 == 0
@@ -290,7 +240,7 @@ class Builder:
             or bool(a.get("bn")) == a["bias"]  # BN without bias, or a bias without BN
         ):
             return None
-        se = self._se_at(u, 1)
+        se = se_at(u, 1)
         act = a.get("act") or NO_ACT
         plain = a["groups"] == 1 and se is None and act != NO_ACT
         op = "stem" if plain and x.inputs == [self.source] else "conv"
@@ -309,73 +259,6 @@ class Builder:
             bn=bool(a.get("bn")),
         )
         return spec, 2 if se else 1
-
-    def block_op(self, chain: list[Unit]) -> LayerSpec | None:
-        """The one op computing all of ``chain``, a residual block's main path (before its
-        skip is added), or None."""
-        found = self.match(chain, 0) if chain else None
-        if (
-            found is not None
-            and found[1] == len(chain)
-            and found[0].op in ("conv", "dconv", "mbconv")
-        ):
-            return found[0]
-        if len(chain) == 2:
-            return self._basic(chain)
-        if len(chain) in (3, 4):
-            return self._bottleneck(chain)
-        return None
-
-    def _basic(self, u: list[Unit]) -> LayerSpec | None:
-        """k×k conv-act (stride), k×k conv."""
-        a, b = u
-        if not (_is_conv_act(a) and _bn(b) and conv_ok(b) and not b.attrs.get("act")):
-            return None
-        if b.attrs["groups"] != 1 or pair(b.attrs["stride"]) != (1, 1):
-            return None
-        k = pair(a.attrs["k"])[0]
-        if pair(b.attrs["k"])[0] != k or b.attrs["cin"] != b.attrs["cout"]:
-            return None
-        return self.spec(
-            "basic",
-            a,
-            b,
-            kernel=k,
-            act=a.attrs["act"],
-            cin=a.attrs["cin"],
-            cout=b.attrs["cout"],
-            stride=pair(a.attrs["stride"])[0],
-            skip="convskip",  # a block always has a skip; blocks.py puts in the one it has
-        )
-
-    def _bottleneck(self, u: list[Unit]) -> LayerSpec | None:
-        """1x1 conv-act, k×k conv-act (stride, groups), [SE], 1x1 conv."""
-        se = self._se_at(u, 2)
-        if len(u) != (4 if se else 3):
-            return None
-        a, b, c = u[0], u[1], u[-1]
-        if not (is_1x1(a, True) and _bn(b) and conv_ok(b) and is_1x1(c, False)):
-            return None
-        if b.attrs.get("act") != a.attrs["act"]:
-            return None
-        mid = a.attrs["cout"]
-        if b.attrs["cin"] != mid or b.attrs["cout"] != mid:
-            return None
-        return self.spec(
-            "bottleneck",
-            a,
-            c,
-            kernel=pair(b.attrs["k"])[0],
-            expansion=max(1, round(mid / a.attrs["cin"])),
-            act=a.attrs["act"],
-            cin=a.attrs["cin"],
-            cout=c.attrs["cout"],
-            stride=pair(b.attrs["stride"])[0],
-            se=se,
-            mid=mid,
-            groups=b.attrs["groups"],
-            skip="convskip",  # a block always has a skip; blocks.py puts in the one it has
-        )
 
     def parse(self, chain: list[Unit]) -> list[tuple[LayerSpec, list[Unit]]]:
         """``chain`` cut into consecutive ops: (spec, the units it covers) for each.
