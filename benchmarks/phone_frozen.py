@@ -2,14 +2,15 @@
 
 Starts a private adb server and one emulated phone (tests/adbemu) that freezes (stays attached,
 answers nothing) during the second runner call of a ``profile-device --backend adb`` run of the
-stand-in benchmark_model, then measures, from the moment it froze:
+stand-in benchmark_model (in the middle of a batch, or in its own shell with ``--phone-batch
+1``), then measures, from the moment it froze:
 
 - ``frozen``: until the run ends by itself with its ``error:`` line (``--runner-timeout``);
 - ``ctrl_c``: with the default limits, from a SIGINT sent 2 s after the freeze until it ends.
 
 Before this, each adb call waited 600 s and the exit path twice more (issue 24).
 
-    python benchmarks/phone_frozen.py [--runner-timeout 10]
+    python benchmarks/phone_frozen.py [--runner-timeout 10] [--phone-batch N]
 
 Prints both times in seconds; writes benchmarks/results/phone_frozen.json.
 """
@@ -37,6 +38,8 @@ OLD_LIMIT_S = 600  # every adb call's wait before, and each of the exit path's t
 def one_run(phone, runner: Path, tmp: Path, extra: list[str], interrupt: bool) -> dict:
     phone.thaw()
     phone.reset_count()
+    # frozen as the second runner call starts (its first output line), in a batch or alone
+    phone.faults.cut_at, phone.faults.cut_after, phone.faults.cut_how = "STARTING!", 1, "freeze"
     phone.faults.freeze_after, phone.faults.drop_count_match = 1, "--graph="
     out = tmp / f"run{time.monotonic_ns()}.lut"
     args = [
@@ -71,7 +74,9 @@ def one_run(phone, runner: Path, tmp: Path, extra: list[str], interrupt: bool) -
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runner-timeout", type=float, default=10.0)
+    ap.add_argument("--phone-batch", default=None, help="profile-device's (default: its own)")
     args = ap.parse_args()
+    batch = ["--phone-batch", args.phone_batch] if args.phone_batch else []
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         with emulated_phone(tmp, "fake_benchmark_model.py", "benchmark_model") as (
@@ -80,9 +85,9 @@ def main() -> int:
             runner,
         ):
             frozen = one_run(
-                phone, runner, tmp, ["--runner-timeout", str(args.runner_timeout)], False
+                phone, runner, tmp, ["--runner-timeout", str(args.runner_timeout), *batch], False
             )
-            ctrl_c = one_run(phone, runner, tmp, [], True)
+            ctrl_c = one_run(phone, runner, tmp, batch, True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average {load:.1f} on {os.cpu_count()} cores")
     print(
@@ -97,8 +102,8 @@ def main() -> int:
     )
     write_result(
         "phone_frozen",
-        {"runner_timeout_s": args.runner_timeout, "frozen": frozen, "ctrl_c": ctrl_c,
-         "old_limit_s": OLD_LIMIT_S},
+        {"runner_timeout_s": args.runner_timeout, "phone_batch": args.phone_batch or "default",
+         "frozen": frozen, "ctrl_c": ctrl_c, "old_limit_s": OLD_LIMIT_S},
     )  # fmt: skip
     return 0
 

@@ -58,13 +58,14 @@ class StdMeanOnly(AdbBackend):
 
 def run_pass(cls, serial, runner, cache, out, specs, phone) -> dict:
     settings = ProfileSettings(reference_every=0, drift_correction=False)  # defaults otherwise
-    before = sum("--graph=" in c for c in phone.shell_commands)
+    before = len(phone.runner_calls("--graph="))
     start = time.monotonic()
-    with cls(serial=serial, runner=runner, cache_dir=cache) as backend:
+    # one layer per shell: StdMeanOnly changes what measure() returns
+    with cls(serial=serial, runner=runner, cache_dir=cache, batch_size=1) as backend:
         with backend.open_lut(out, settings.identity()) as store:
             report = profile_layers(backend, store, specs, settings, progress=False)
             q = assess_store(store)
-    calls = sum("--graph=" in c for c in phone.shell_commands) - before
+    calls = len(phone.runner_calls("--graph=")) - before
     return {
         "rows": report.measured,
         "failed": len(report.failed),

@@ -7,7 +7,7 @@ its batch-1 input shape — on one target (the host CPU, a phone over adb, ...).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -51,6 +51,9 @@ class Workload:
         return (tuple(self.input_shape), *(tuple(s) for s in self.more_input_shapes))
 
 
+OnRow = Callable[[int, Measurement | BackendError], None]  # a batch's row (or error) by index
+
+
 class Backend(ABC):
     """Times workloads on one target.
 
@@ -80,6 +83,9 @@ class Backend(ABC):
     # config() records the ones it does
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     delegates: ClassVar[tuple[str, ...]] = ()
+    # workloads the profiling loop hands measure_batch at a time (a phone: one push and one
+    # shell for them all, profiler.batched); 1: measure, one at a time
+    batch_size: int = 1
 
     def __enter__(self) -> Backend:
         return self
@@ -129,6 +135,22 @@ class Backend(ABC):
     @abstractmethod
     def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
         """Time ``workload`` and return its statistics (see the class docstring)."""
+
+    def measure_batch(
+        self, workloads: Sequence[Workload], warmup: int, runs: int, on_row: OnRow
+    ) -> None:
+        """Time each of ``workloads``; ``on_row(index, measurement or BackendError)`` hears each
+        once, as soon as it is timed (so a batch cut off by :class:`DeviceLostError`, which is
+        raised, has handed over every row it finished). Default: :meth:`measure` in turn."""
+        for i, workload in enumerate(workloads):
+            try:
+                m = self.measure(workload, warmup, runs)
+            except DeviceLostError:
+                raise
+            except BackendError as exc:
+                on_row(i, exc)
+                continue
+            on_row(i, m)
 
     def measure_against(
         self, workload: Workload, reference: Workload, warmup: int, runs: int

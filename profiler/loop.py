@@ -6,10 +6,12 @@ times; with no spare core they are made in turn, as each workload comes up.
 
 On host backends each whole model is timed in turns with a reference model and rescaled to the
 speed of the machine at calibration (:mod:`profiler.reference`), unless ``drift_correction`` is
-off. Layers are timed back to back.
+off. Layers are timed back to back; a backend that times several at once (a phone,
+``batch_size`` > 1) is handed them in batches (:mod:`profiler.batched`).
 
 Every finished measurement is committed before the next starts (see :mod:`lut.store`), so a
-killed run loses at most the workload in flight and the same call resumes where it stopped.
+killed run loses at most the workload in flight (in a batch: the ones not finished yet) and the
+same call resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from lutnas.errors import LutnasError
 from lutnas.spaces.registry import get_space
 from lutnas.spaces.stored import adopt_lut_spaces, record_in_lut
 from profiler.base import Backend, BackendError, DeviceLostError, Workload
+from profiler.batched import measure_in_batches
 from profiler.prepare import prepare_ahead
 from profiler.reference import REFERENCE_SPEC, Reference, calibrated_reference
 from profiler.scale_check import check_scale
 from profiler.settings import ProfileSettings
-from profiler.steady import measure_row, measure_steady
+from profiler.steady import RowResult, measure_row, measure_steady
 from profiler.workloads import arch_workload, layer_workload
 
 log = logging.getLogger(__name__)
@@ -165,22 +168,20 @@ def run_workloads(
         prepare_ahead(backend, workloads, settings.export_workers) as ahead,
     ):
         watch.check(force=True)
-        for index, (workload, put) in enumerate(items):
-            ahead.ready(index)  # its model file is made (or left to the backend)
-            try:
-                row = measure_row(backend, workload, settings, reference)
-            except DeviceLostError:
-                raise
-            except BackendError as exc:
-                report.failed[workload.key] = str(exc)
+
+        def finish(index: int, row: RowResult | BackendError) -> None:
+            nonlocal consecutive
+            workload, put = items[index]
+            if isinstance(row, BackendError):
+                report.failed[workload.key] = str(row)
                 consecutive += 1
-                log.error("%s", exc)
+                log.error("%s", row)
                 if consecutive >= settings.max_consecutive_failures:
                     raise BackendError(
-                        f"{consecutive} workloads failed in a row, the last: {exc}"
-                    ) from exc
+                        f"{consecutive} workloads failed in a row, the last: {row}"
+                    ) from row
                 bar.update(1)
-                continue
+                return
             consecutive = 0
             put(row.measurement, row.attempts)
             report.measured += 1
@@ -189,7 +190,21 @@ def run_workloads(
             watch.since += 1
             bar.set_postfix_str(f"{row.measurement.median_ms:.3f} ms", refresh=False)
             bar.update(1)
-            watch.check()
+
+        if backend.batch_size > 1 and reference is None:  # a phone: rows final as they come
+            measure_in_batches(backend, workloads, settings, finish, ahead.ready, watch.check)
+        else:
+            for index, workload in enumerate(workloads):
+                ahead.ready(index)  # its model file is made (or left to the backend)
+                try:
+                    row = measure_row(backend, workload, settings, reference)
+                except DeviceLostError:
+                    raise
+                except BackendError as exc:
+                    finish(index, exc)
+                    continue
+                finish(index, row)
+                watch.check()
         report.made_ahead = ahead.made_ahead
     report.seconds = time.monotonic() - start
     return report

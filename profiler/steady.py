@@ -54,6 +54,11 @@ def _spread(m: Measurement, settings: ProfileSettings) -> float:
     return math.inf if math.isnan(spread) else spread
 
 
+def steadier(m: Measurement, best: Measurement, settings: ProfileSettings) -> Measurement:
+    """The one of ``m`` and ``best`` whose median is better known (``best`` on a tie)."""
+    return m if _spread(m, settings) < _spread(best, settings) else best
+
+
 def _measure_once(
     backend: Backend, workload: Workload, settings: ProfileSettings, reference: Reference | None
 ) -> Measurement:
@@ -74,10 +79,8 @@ def measure_row(
     first = best = _measure_once(backend, workload, settings, reference)
     attempt = 1
     while unsteady(best, settings) and attempt < settings.max_attempts:
-        m = _measure_once(backend, workload, settings, reference)
+        best = steadier(_measure_once(backend, workload, settings, reference), best, settings)
         attempt += 1
-        if _spread(m, settings) < _spread(best, settings):
-            best = m
     return RowResult(measurement=best, attempts=attempt, first=first)
 
 

@@ -188,8 +188,8 @@ def test_disconnect_then_resume_loses_and_duplicates_nothing(
     out = tmp_path / "resume.lut"
     phone.faults.drop_after, phone.faults.drop_count_match = 3, "perf_test -e"
 
-    def run() -> None:
-        with AdbBackend(**backend_options) as backend:
+    def run() -> None:  # one layer per shell (batches: test_adb_batch.py)
+        with AdbBackend(batch_size=1, **backend_options) as backend:
             with LutStore.create_or_resume(
                 out, backend.config(), backend.device_info(), SETTINGS.identity()
             ) as store:
@@ -281,7 +281,7 @@ def test_two_phones_in_parallel_each_get_a_complete_lut(phone_factory, backend_o
         with LutStore.open(outcome.out) as store:
             assert store.layer_keys() == {s.key for s in SPECS[:3]}
             assert store.backend_config["device_serial"] == phone.profile.props["ro.serialno"]
-        assert len([c for c in phone.shell_commands if "perf_test -e" in c]) == 3
+        assert len(phone.runner_calls("perf_test -e")) == 3
 
 
 def test_a_lost_phone_does_not_stop_the_other(phone_factory, backend_options, tmp_path):
@@ -289,7 +289,7 @@ def test_a_lost_phone_does_not_stop_the_other(phone_factory, backend_options, tm
     bad.faults.drop_after, bad.faults.drop_count_match = 1, "perf_test -e"
     outcomes = profile_phones(
         [good.address, bad.address],
-        lambda s: AdbBackend(serial=s, **backend_options),
+        lambda s: AdbBackend(serial=s, batch_size=1, **backend_options),
         tmp_path / "{serial}.lut",
         SETTINGS.identity(),
         lambda b, store: profile_layers(b, store, SPECS[:3], SETTINGS, progress=False),
@@ -337,7 +337,8 @@ def test_profile_device_command_fills_and_resumes_a_phone_lut(
 
     monkeypatch.setenv("LUTNAS_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "pixel.lut"
-    phone.faults.drop_after, phone.faults.drop_count_match = 2, "perf_test -e"
+    # the 3 layers are one batch: the phone goes away as the third one's runner starts
+    phone.faults.cut_at, phone.faults.cut_after = "Session creation time cost", 2
     assert main(cli_args(perf_test_runner, out)) == 2
     err = capsys.readouterr().err
     assert "lost phone" in err and "run the same command again" in err

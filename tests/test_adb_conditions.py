@@ -79,12 +79,22 @@ def start(args: list[str], tmp_path) -> subprocess.Popen:
 # frozen phones and hung runners -------------------------------------------------------------
 
 
+def freeze_at_second_layer(phone, batch: bool) -> None:
+    if batch:  # the 4 layers are one batch: the phone freezes as the second one's runner starts
+        phone.faults.cut_at, phone.faults.cut_how = "STARTING!", "freeze"
+        phone.faults.cut_after = 1
+    else:  # one shell per layer: it freezes while running the second
+        phone.faults.freeze_after, phone.faults.drop_count_match = 1, "--graph="
+
+
+@pytest.mark.parametrize("batch", ["4", "1"])
 def test_a_frozen_phone_ends_the_run_with_an_error_and_keeps_the_rows(
-    phone, benchmark_model_runner, tmp_path
+    phone, benchmark_model_runner, tmp_path, batch
 ):
     out = tmp_path / "frozen.lut"
-    phone.faults.freeze_after, phone.faults.drop_count_match = 1, "--graph="
-    proc = start(cli(benchmark_model_runner, out, "--runner-timeout", "4"), tmp_path)
+    freeze_at_second_layer(phone, batch != "1")
+    args = cli(benchmark_model_runner, out, "--runner-timeout", "4", "--phone-batch", batch)
+    proc = start(args, tmp_path)
     try:
         _, err = proc.communicate(timeout=GUARD_S)
     finally:
@@ -101,7 +111,7 @@ def test_ctrl_c_on_a_frozen_phone_ends_the_run_within_seconds(
     phone, benchmark_model_runner, tmp_path
 ):
     out = tmp_path / "ctrl-c.lut"
-    phone.faults.freeze_after, phone.faults.drop_count_match = 1, "--graph="
+    freeze_at_second_layer(phone, batch=True)
     proc = start(cli(benchmark_model_runner, out, "--no-progress"), tmp_path)  # default limits
     try:
         deadline = time.monotonic() + GUARD_S
@@ -139,6 +149,7 @@ def test_a_hung_runner_is_killed_on_the_phone_and_the_run_goes_on(phone, options
             report = profile_layers(backend, store, SPECS[:3], SETTINGS, progress=False)
             sessions = store.meta["phone_sessions"]
         assert gone(phone)  # killed, not left running
+        assert [f.rsplit("/", 1)[1] for f in phone.files()] == ["benchmark_model"]  # models gone
     assert report.measured == 2 and list(report.failed) == [SPECS[1].key]
     message = report.failed[SPECS[1].key]
     assert "ran past its limit of 3 s and was killed on the phone" in message
@@ -232,7 +243,9 @@ def test_a_zone_that_never_cools_costs_one_wait_and_is_recorded(phone, options, 
     pauses: list[float] = []
     phone.set_temperature(2, 81.0)  # "battery": hot all run, whatever we wait
     cooling = CoolingPolicy(step_s=10.0, max_wait_s=30.0)
-    with AdbBackend(cooling=cooling, sleep=pauses.append, check_every=2, **options) as backend:
+    with AdbBackend(
+        cooling=cooling, sleep=pauses.append, check_every=2, batch_size=2, **options
+    ) as backend:  # checked before each batch of 2 layers
         with backend.open_lut(tmp_path / "hot.lut", SETTINGS.identity()) as store:
             profile_layers(backend, store, SPECS[:5], SETTINGS, progress=False)
     assert pauses == [10.0, 10.0, 10.0]  # the first check waits; the later two do not
@@ -280,7 +293,7 @@ def test_every_release_s_output_becomes_rows_that_say_what_they_are(
         assert (layers.median_is_mean == 1).all() and layers.p5_ms.isna().all()
         assert (layers.median_ms == layers.mean_ms).all()
     if release in ("1.12", "2019"):  # those logged to stderr: the runner's output really was
-        runs = [c for c in phone.shell_commands if "--graph=" in c]
+        runs = phone.runner_calls("--graph=")
         assert runs and all("2>&1" in c for c in runs)
 
 

@@ -33,7 +33,7 @@ def cache(tmp_path_factory):
 
 
 def _runs(phone) -> list[str]:
-    return [c for c in phone.shell_commands if "--graph=" in c]
+    return phone.runner_calls("--graph=")
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,7 @@ def test_benchmark_model_times_tflite_files_on_the_big_core(phone, options, tmp_
     assert cfg["exporter"] != "torchscript" and cfg["runner_own_warmup_runs"] == 0
     assert len(rows) == len(SPECS) and (rows["n"] == SETTINGS.runs).all()
     assert (rows["warmup"] == SETTINGS.warmup).all() and (rows["median_ms"] > 0).all()
-    runs = [c for c in phone.shell_commands if "--graph=" in c]
+    runs = phone.runner_calls("--graph=")
     assert len(runs) == len(SPECS)
     for command in runs:
         assert "taskset 80 " in command and ".tflite" in command
@@ -150,7 +150,7 @@ def test_profile_device_times_whole_models_on_the_phone(
         assert len(models) == 2 and layers > 2
         assert (models["median_ms"] > 0).all() and (models["n"] == 3).all()
     suffix = ".tflite" if "benchmark_model" in runner.name else ".onnx"
-    assert sum(suffix in c and "taskset" in c for c in phone.shell_commands) == layers + 2
+    assert len(phone.runner_calls(suffix)) == layers + 2
 
 
 def _phone_lut(path, backend, archs, extra_layers_of):
@@ -209,17 +209,14 @@ def test_fit_and_search_verify_on_a_phone_lut(
     assert main(search) == 2
     err = capsys.readouterr().err
     assert "verify_archs.json" in err and "--runner" in err
-    before = len(phone.shell_commands)
+    before = len(phone.runner_calls("--graph="))
     assert main([*search, "--runner", str(options["runner"])]) == 0
     printed = capsys.readouterr().out
     assert "median |error|" in printed and "over 2 architectures" in printed
     # both architectures ran on the phone: two graphs (a noisy timing is re-measured, so a
     # graph may run more than once; the emulated runner really times on this shared host)
-    graphs = {
-        re.search(r"--graph=(\S+)", c).group(1)
-        for c in phone.shell_commands[before:]
-        if "--graph=" in c
-    }
+    runs = phone.runner_calls("--graph=")[before:]
+    graphs = {re.search(r"--graph=(\S+)", c).group(1) for c in runs}
     assert len(graphs) == 2, graphs
     # refused before the search starts (nothing is evaluated, no record is made): another
     # phone, whose measurements would not test this predictor, and a runner of another kind,

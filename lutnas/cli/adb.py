@@ -14,6 +14,7 @@ from collections.abc import Callable
 from lut.store import LutStore
 from lutnas.cli_util import bounded
 from lutnas.errors import LutnasError
+from profiler.adb.batch import DEFAULT_BATCH_SIZE
 from profiler.adb.thermal import CoolingPolicy
 from profiler.base import Backend, get_backend
 from profiler.multi import attached_serials, profile_phones
@@ -56,6 +57,15 @@ def add_adb_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="limit of one runner call; past it the runner is killed on the phone and the "
         "layer fails (default: 30 s plus 1 s per run, or 5x the slowest run seen)",
+    )
+    g.add_argument(
+        "--phone-batch",
+        type=bounded(int, 1, 1000),
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help="layers timed per push and shell: their model files pushed together, the runner "
+        "run on each in turn in one shell, each row saved as soon as its run ends "
+        "(default: %(default)s; 1: each layer on its own)",
     )
     g.add_argument(
         "--allow-runner-change",
@@ -102,6 +112,7 @@ def adb_backend_options(args: argparse.Namespace) -> dict:
         "runner_kind": args.runner_kind,
         "cpu_mask": args.cpu_mask,
         "runner_timeout_s": args.runner_timeout,
+        "batch_size": args.phone_batch,
         "allow_runner_change": args.allow_runner_change,
         "cooling": CoolingPolicy(
             hot_temp_c=args.hot_temp_c,

@@ -7,11 +7,13 @@ pulled, server gone) and :class:`BackendError` when it still is (a missing file)
 ran and failed is a :class:`ShellResult` with its exit code, not an exception.
 
 Every call has a time limit. A shell command's is its ``timeout_s`` for the whole command (a
-probe: :data:`PROBE_TIMEOUT_S`); a file transfer's is :data:`SOCKET_TIMEOUT_S` of silence. When
-a limit passes, a fresh ``echo`` tells a busy command from a hung phone: the phone still answers
--> :class:`NoAnswerError` (the command's own stream is given up); it does not ->
+probe: :data:`PROBE_TIMEOUT_S`), or a :class:`~profiler.adb.shellv2.Deadline` its output may
+move (a batch: :mod:`profiler.adb.batch_run`); a file transfer's is :data:`SOCKET_TIMEOUT_S` of
+silence. When a limit passes, a fresh ``echo`` tells a busy command from a hung phone: the phone
+still answers -> :class:`NoAnswerError` (the command's own stream is given up); it does not ->
 :class:`PhoneFrozenError`, a :class:`DeviceLostError` that ends the run (resumable). While a
-command runs, ``heartbeat(seconds_waited)`` is called about once a second.
+command runs, ``heartbeat(seconds_waited)`` is called about once a second. Several files go
+in one sync session with :meth:`AdbDevice.push_many` (:mod:`profiler.adb.sync_push`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ from __future__ import annotations
 import os
 import shlex
 import socket
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from lutnas.errors import LutnasError
+from profiler.adb import sync_push
+from profiler.adb.shellv2 import (  # noqa: F401  (ShellResult: callers import it from here)
+    Deadline,
+    DeadlinePassed,
+    ShellResult,
+    read_shell_v2,
+)
 from profiler.base import BackendError, DeviceLostError
 
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, socket.timeout)
@@ -66,17 +73,6 @@ class NoAnswerError(BackendError):
 
 class PhoneFrozenError(DeviceLostError):
     """The phone is attached but answers nothing, not even a fresh ``echo``: stop the run."""
-
-
-class _Deadline(Exception):
-    """A shell command's time limit passed (turned into one of the errors above)."""
-
-
-@dataclass(frozen=True)
-class ShellResult:
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 class AdbClient:
@@ -164,7 +160,9 @@ class AdbDevice:
         detail = str(exc) or type(exc).__name__
         return DeviceLostError(f"lost phone {self.serial} while {doing} ({detail}). {RESUME_HINT}")
 
-    def _call(self, doing: str, limit_s: float, fn, *args, quick: bool = False, **kwargs):
+    def _call(
+        self, doing: str, limit_s: float | Deadline, fn, *args, quick: bool = False, **kwargs
+    ):
         """Run an adbutils call; a failure is the phone's loss unless it is still attached,
         a passed limit is :meth:`_no_answer` (``quick``: a :class:`NoAnswerError` at once,
         without asking the phone again)."""
@@ -175,12 +173,12 @@ class AdbDevice:
             )
         try:
             return fn(*args, **kwargs)
-        except (TimeoutError, _Deadline, adbutils.AdbTimeout) as exc:
+        except (TimeoutError, DeadlinePassed, adbutils.AdbTimeout) as exc:
             if quick:
                 raise NoAnswerError(
-                    f"phone {self.serial}: no answer within {limit_s:.0f} s"
+                    f"phone {self.serial}: no answer within {float(limit_s):.0f} s"
                 ) from exc
-            raise self._no_answer(doing, limit_s) from exc
+            raise self._no_answer(doing, float(limit_s)) from exc
         except (adbutils.AdbError, *_TRANSPORT_ERRORS) as exc:
             if self.attached():
                 detail = str(exc) or type(exc).__name__
@@ -219,15 +217,17 @@ class AdbDevice:
     def shell(
         self,
         command: str,
-        timeout_s: float = PROBE_TIMEOUT_S,
+        timeout_s: float | Deadline = PROBE_TIMEOUT_S,
         heartbeat: Callable[[float], None] | None = None,
         quick: bool = False,
         doing: str | None = None,
+        on_stdout: Callable[[bytes], None] | None = None,
     ) -> ShellResult:
         """Run ``command`` with ``sh -c`` on the phone; its exit code comes back (shell v2).
-        ``timeout_s`` limits the whole command; ``heartbeat(seconds)`` ticks while it runs;
-        ``quick``: past the limit, do not spend more time asking whether the phone answers;
-        ``doing``: what errors call it (default: the command's start)."""
+        ``timeout_s`` limits the whole command (a :class:`Deadline`: as ``on_stdout`` moves
+        it); ``heartbeat(seconds)`` ticks while it runs; ``quick``: past the limit, do not spend
+        more time asking whether the phone answers; ``doing``: what errors call it (default:
+        the command's start); ``on_stdout(bytes)`` hears stdout as it arrives."""
         return self._call(
             doing or f"running `{command[:80]}`",
             timeout_s,
@@ -235,59 +235,24 @@ class AdbDevice:
             command,
             timeout_s,
             heartbeat,
+            on_stdout,
             quick=quick,
         )
 
     def _shell_v2(
-        self, command: str, timeout_s: float, heartbeat: Callable[[float], None] | None
+        self,
+        command: str,
+        deadline: float | Deadline,
+        heartbeat: Callable[[float], None] | None,
+        on_stdout: Callable[[bytes], None] | None = None,
     ) -> ShellResult:
-        """adb's ``shell,v2:`` service read with one deadline (adbutils' own read waits up to
-        its timeout per read, and not at all for the stream's opening)."""
-        start = time.monotonic()
-        deadline = start + timeout_s
-        conn = self._dev.open_transport(timeout=min(timeout_s, PROBE_TIMEOUT_S))
+        """One ``shell,v2:`` call (:func:`profiler.adb.shellv2.read_shell_v2`)."""
+        if not isinstance(deadline, Deadline):
+            deadline = Deadline(deadline)
+        conn = self._dev.open_transport(timeout=min(deadline.limit_s, PROBE_TIMEOUT_S))
         try:
             conn.send_command(f"shell,v2:{command}")
-            sock = conn.conn
-
-            def read(n: int) -> bytes:
-                data = b""
-                while len(data) < n:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise _Deadline
-                    sock.settimeout(min(1.0, left))
-                    try:
-                        chunk = sock.recv(n - len(data))
-                    except TimeoutError:
-                        if heartbeat is not None:
-                            heartbeat(time.monotonic() - start)
-                        continue
-                    if not chunk:
-                        raise EOFError("the adb server closed the stream")
-                    data += chunk
-                return data
-
-            status = read(4)
-            if status != b"OKAY":
-                message = (
-                    read(int(read(4), 16)).decode(errors="replace") if status == b"FAIL" else ""
-                )
-                raise _adbutils().AdbError(message or f"unexpected answer {status!r}")
-            out, err = bytearray(), bytearray()
-            while True:
-                header = read(5)
-                kind, length = header[0], int.from_bytes(header[1:5], "little")
-                data = read(length) if length else b""
-                if kind == 1:
-                    out += data
-                elif kind == 2:
-                    err += data
-                elif kind == 3:
-                    code = data[0] if data else 255
-                    return ShellResult(
-                        code, out.decode(errors="replace"), err.decode(errors="replace")
-                    )
+            return read_shell_v2(conn.conn, deadline, heartbeat, on_stdout)
         finally:
             conn.close()
 
@@ -303,6 +268,14 @@ class AdbDevice:
             str(local),
             remote,
             mode=mode,
+        )
+
+    def push_many(self, files: list[tuple[Path, str, int]]) -> int:
+        """Copy each ``(local, remote, mode)`` in one sync session; returns bytes sent."""
+        names = ", ".join(Path(local).name for local, _, _ in files[:3])
+        doing = f"pushing {len(files)} files ({names}{', ...' if len(files) > 3 else ''})"
+        return self._call(
+            doing, SOCKET_TIMEOUT_S, sync_push.push_files, self._dev, files, SOCKET_TIMEOUT_S
         )
 
     def read_file(self, remote: str) -> bytes:

@@ -26,6 +26,7 @@ from profiler.base import BackendError
 
 log = logging.getLogger(__name__)
 PID_FILE = "runner.pid"
+BATCH_PID_FILE = "batch.pid"  # the shell of a batch of runner calls
 CLEANUP_TIMEOUT_S = 4.0  # the clean-up after an interruption or a failure
 
 
@@ -48,35 +49,42 @@ class RunnerLimits:
         return self.start_s + max(1, runs) * per_run_s
 
 
+def runner_lines(mask: str, command_line: str, stale: list[str], done: list[str]) -> list[str]:
+    """Shell lines running one runner call in the work directory: ``stale`` files removed
+    first, the runner pinned with ``taskset``, its pid in :data:`PID_FILE`, stderr merged into
+    stdout, ``done`` files removed after; its status (128 + signal when killed) left in ``rc``."""
+    q = shlex.quote
+    return [
+        " ".join(["rm -f", q(PID_FILE), *map(q, stale)]),
+        f"taskset {mask} {command_line} 2>&1 & echo $! > {q(PID_FILE)}",
+        "wait $!",
+        "rc=$?",
+        " ".join(["rm -f", q(PID_FILE), *map(q, done)]),
+    ]
+
+
 def run_script(
     work_dir: str, mask: str, command_line: str, stale: list[str], done: list[str]
 ) -> str:
-    """The shell script of one runner call: ``stale`` files removed first, the runner pinned
-    with ``taskset``, its pid in :data:`PID_FILE`, stderr merged into stdout, ``done`` files
-    removed after; exits with the runner's status (128 + signal when it was killed)."""
-    q = shlex.quote
-    return "; ".join(
-        [
-            f"cd {q(work_dir)} || exit 125",
-            " ".join(["rm -f", q(PID_FILE), *map(q, stale)]),
-            f"taskset {mask} {command_line} 2>&1 & echo $! > {q(PID_FILE)}",
-            "wait $!",
-            "rc=$?",
-            " ".join(["rm -f", q(PID_FILE), *map(q, done)]),
-            "exit $rc",
-        ]
-    )
+    """The shell script of one runner call (:func:`runner_lines`); exits with the runner's
+    status."""
+    lines = runner_lines(mask, command_line, stale, done)
+    return "; ".join([f"cd {shlex.quote(work_dir)} || exit 125", *lines, "exit $rc"])
 
 
 def kill_script(work_dir: str) -> str:
-    """Kill the runner a :func:`run_script` left running (none: nothing happens); prints
-    ``killed PID`` when there was one."""
-    pid_file = shlex.quote(f"{work_dir}/{PID_FILE}")
-    return (
-        f"if [ -f {pid_file} ]; then p=$(cat {pid_file}); rm -f {pid_file}; "
-        f'case "$p" in *[!0-9]*|"") ;; *) kill -9 "$p" 2>/dev/null && echo "killed $p";; esac; '
-        "fi; true"
-    )
+    """Kill what a :func:`run_script` or a batch (:mod:`profiler.adb.batch`) left running: the
+    batch's shell first (so it starts no further runner), then the runner; none: nothing
+    happens. Prints ``killed PID`` for each."""
+    kills = []
+    for name in (BATCH_PID_FILE, PID_FILE):
+        pid_file = shlex.quote(f"{work_dir}/{name}")
+        kills.append(
+            f"if [ -f {pid_file} ]; then p=$(cat {pid_file}); rm -f {pid_file}; "
+            f'case "$p" in *[!0-9]*|"") ;; *) kill -9 "$p" 2>/dev/null && echo "killed $p";; '
+            "esac; fi"
+        )
+    return "; ".join([*kills, "true"])
 
 
 def call_runner(
@@ -112,11 +120,21 @@ def call_runner(
 
 
 def per_run_times(device: AdbDevice, result_file: str, where: str) -> list[float]:
-    """The per-run times in ms of an ``onnxruntime_perf_test`` result file; [] when there are
-    none (older runners write no result file)."""
+    """The per-run times in ms of an ``onnxruntime_perf_test`` result file on the phone; []
+    when there are none (older runners write no result file)."""
     try:
-        return parse_perf_test_result_file(device.read_file(result_file).decode(errors="replace"))
-    except (ParseError, BackendError) as exc:
+        text = device.read_file(result_file).decode(errors="replace")
+    except BackendError as exc:
+        log.warning("%s: no per-run times (%s)", where, exc)
+        return []
+    return per_run_times_in(text, where)
+
+
+def per_run_times_in(text: str, where: str) -> list[float]:
+    """The per-run times in ms in the text of a result file; [] (logged) when unreadable."""
+    try:
+        return parse_perf_test_result_file(text)
+    except ParseError as exc:
         log.warning("%s: no per-run times (%s)", where, exc)
         return []
 

@@ -9,18 +9,21 @@ the fastest ``threads`` cores from ``cpuinfo_max_freq`` (or ``cpu_mask``; refusi
 runner an earlier cut-off run left there, pushes the runner and reads its ``--help`` (its kind
 when the name does not say, and its version: :mod:`profiler.adb.identity`). ``measure`` writes
 the layer's model file (cached: :mod:`profiler.export`), pushes it, runs the runner pinned with
-``taskset`` (:mod:`profiler.adb.session`), parses its output and removes the model. ``__exit__``
-deletes ``work_dir``.
+``taskset`` (:mod:`profiler.adb.session`), parses its output and removes the model;
+``measure_batch`` does the same for ``batch_size`` layers with one push and one shell, handing
+each row over as soon as it is timed (:mod:`profiler.adb.timing`). ``__exit__`` deletes
+``work_dir``.
 
 Units: milliseconds per forward pass as the runner times them (batch 1). Warm-up: ``warmup``
 untimed runs, then ``runs`` timed ones, plus the runner's own untimed runs
 (``config()["runner_own_warmup_runs"]``; how each runner is asked: :mod:`profiler.adb.runners`).
 What the runner prints of its runs is kept: p5/median/p95 or the per-run times, and whether its
 median is really its mean. Watching: clocks and thermal zones are logged before the first layer
-and every ``check_every`` layers, pausing while the phone is throttled; the log goes into the LUT
-opened with :meth:`open_lut` (:mod:`profiler.adb.watch`). Time limits: every adb call has one; a
-runner call's scales with its runs (``runner_timeout_s`` fixes it) and a runner past it is killed
-on the phone. :attr:`heartbeat` hears how long a call has waited.
+and after every ``check_every`` layers, between batches, pausing while the phone is throttled;
+the log goes into the LUT opened with :meth:`open_lut` (:mod:`profiler.adb.watch`). Time limits:
+every adb call has one; a runner call's scales with its runs (``runner_timeout_s`` fixes it),
+counts from its own start inside a batch, and a runner past it is killed on the phone.
+:attr:`heartbeat` hears how long a call has waited.
 Precision and delegate (``benchmark_model`` only): each workload is written to a ``.tflite``
 file (fully quantized for ``precision="int8"``) and run with the ``delegate`` and precision
 flags of :mod:`profiler.adb.delegates`; a run whose delegate did not take the whole graph is
@@ -35,8 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,21 +46,15 @@ from lut.measurement import Measurement
 from lutnas.errors import LutnasError
 from profiler.adb import cores as core_check
 from profiler.adb import delegates, identity, probe, runners
+from profiler.adb.batch import DEFAULT_BATCH_SIZE
+from profiler.adb.calls import RunnerCalls
 from profiler.adb.client import AdbClient, AdbDevice
-from profiler.adb.parsers import ParseError
-from profiler.adb.runners import RunnerKind, RunRequest, command_line
-from profiler.adb.session import (
-    RunnerLimits,
-    RunnerOverrun,
-    call_runner,
-    clean_work_dir,
-    per_run_times,
-    prepare_work_dir,
-    run_script,
-)
+from profiler.adb.runners import RunnerKind
+from profiler.adb.session import RunnerLimits, clean_work_dir, prepare_work_dir
 from profiler.adb.thermal import CoolingPolicy
+from profiler.adb.timing import PhoneTiming
 from profiler.adb.watch import PhoneWatch
-from profiler.base import Backend, BackendError, DeviceLostError, Workload
+from profiler.base import Backend, BackendError, OnRow, Workload
 from profiler.cache_entry import file_sha256
 from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
 from profiler.precision import (
@@ -74,7 +70,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEFAULT_WORK_DIR = "/data/local/tmp/lutnas"
-RESULT_FILE = "result.csv"
 
 
 class AdbBackend(Backend):
@@ -97,6 +92,8 @@ class AdbBackend(Backend):
             (recorded in the LUT and on every new row).
         precision: fp32, fp16 or int8 (benchmark_model only; see :mod:`profiler.precision`).
         delegate: xnnpack, gpu, nnapi or none (benchmark_model only).
+        batch_size: layers the profiling loop hands :meth:`measure_batch` at a time (one push
+            and one shell for them all); 1: each layer alone, as :meth:`measure` times it.
     """
 
     name = "adb"
@@ -124,9 +121,10 @@ class AdbBackend(Backend):
         allow_runner_change: bool = False,
         precision: str = DEFAULT_PRECISION,
         delegate: str = DEFAULT_DELEGATE,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
-        if threads < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
+        if threads < 1 or batch_size < 1:
+            raise ValueError(f"threads and batch_size must be at least 1: {threads}, {batch_size}")
         if runner is None:
             raise LutnasError(
                 "the adb backend needs --runner PATH: TFLite's benchmark_model "
@@ -164,9 +162,8 @@ class AdbBackend(Backend):
         self.mask = ""
         self.initial_state: probe.CpuState | None = None
         self.watch: PhoneWatch | None = None
-        self._slowest_run_ms: float | None = None
-        self._since_check = 0
-        self._measured = 0
+        self.batch_size = batch_size
+        self.timing: PhoneTiming | None = None
 
     # lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> AdbBackend:
@@ -217,15 +214,26 @@ class AdbBackend(Backend):
             self.cores,
             self.mask,
         )
-        self._since_check = self.check_every  # check before the first layer
+        calls = RunnerCalls(
+            kind=self.kind,
+            runner=self._remote_runner,
+            work_dir=self.work_dir,
+            threads=self.threads,
+            precision=self.precision,
+            delegate=self.delegate,
+            limits=self.limits,
+            model_file=self._model_file,
+        )
+        self.timing = PhoneTiming(device, self.watch, calls, self.mask, self.check_every)
 
     def __exit__(self, exc_type: object = None, *exc_info: object) -> None:
         device, self.device = self.device, None
         if device is None or device.frozen:
             return
-        if self._measured and exc_type is None and self.watch is not None:
+        measured = self.timing.measured if self.timing is not None else 0
+        if measured and exc_type is None and self.watch is not None:
             try:
-                self.watch.check("end", self._measured, cool=False)
+                self.watch.check("end", measured, cool=False)
             except BackendError as exc:  # DeviceLostError too
                 log.warning("phone %s: no reading at the end (%s)", self.serial, exc)
         clean_work_dir(device, self.work_dir, after_failure=exc_type is not None)
@@ -248,6 +256,7 @@ class AdbBackend(Backend):
             self.runner_sha256,
             self.allow_runner_change,
         )
+        self._require_timing().row_note = self.row_note
         try:
             self._require_watch().record_in(store)
         except BaseException:
@@ -324,77 +333,17 @@ class AdbBackend(Backend):
             return tflite_path(workload, self.cache_dir, file_precision(self.precision))
         return onnx_path(workload, self.cache_dir)
 
-    def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
-        if runs < 1 or warmup < 0:
-            raise ValueError(f"need runs >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
-        device = self._require_device()
-        watch = self._require_watch()
-        watch.heartbeat = self.heartbeat
-        try:
-            if self._since_check >= self.check_every:
-                when = "before layer" if not self._measured else "between batches"
-                watch.check(when, self._measured)
-                self._since_check = 0
-            m = self._measure(device, workload, warmup, runs)
-        except DeviceLostError as exc:
-            raise DeviceLostError(f"measuring {workload.key}: {exc}") from exc
-        self._since_check += 1
-        self._measured += 1
-        return replace(m, note=self.row_note) if self.row_note else m
+    def _require_timing(self) -> PhoneTiming:
+        self._require_device()
+        return self.timing
 
-    def _measure(
-        self, device: AdbDevice, workload: Workload, warmup: int, runs: int
-    ) -> Measurement:
-        local = self._model_file(workload)
-        remote = f"{self.work_dir}/{local.name}"
-        result = f"{self.work_dir}/{RESULT_FILE}" if self.kind.per_run_samples else None
-        device.push(local, remote, mode=0o644)
-        argv = self.kind.command(
-            RunRequest(
-                runner=self._remote_runner,
-                model=remote,
-                warmup=warmup,
-                runs=runs,
-                threads=self.threads,
-                result_file=result,
-                delegate_flags=tuple(
-                    delegates.benchmark_model_flags(self.precision, self.delegate)
-                ),
-            )
-        )
-        script = run_script(self.work_dir, self.mask, command_line(argv), [RESULT_FILE], [remote])
-        where = f"{self.kind.name} on {workload.key}"
-        total_runs = warmup + runs + self.kind.own_warmup_runs
-        limit_s = self.limits.limit_s(total_runs, self._slowest_run_ms)
-        try:
-            r = call_runner(device, script, self.work_dir, limit_s, where, self.heartbeat)
-        except RunnerOverrun:
-            self._require_watch().note(
-                "runner_overruns",
-                {"layers_done": self._measured, "limit_s": limit_s, "what": where},
-            )
-            raise
-        if r.returncode != 0:
-            detail = (r.stderr.strip() or r.stdout.strip() or "no output")[-300:]
-            raise BackendError(f"{where} failed ({runners.exit_text(r.returncode)}): {detail}")
-        try:
-            parsed = self.kind.parse(r.stdout + r.stderr)
-        except ParseError as exc:
-            raise BackendError(f"{where}: unreadable output: {exc}") from exc
-        if self.kind.model_suffix == ".tflite":
-            delegates.check_delegation(f"{r.stdout}\n{r.stderr}", self.delegate, where)
-        m = parsed.to_measurement()
-        if result is not None:
-            samples = per_run_times(device, result, where)
-            if len(samples) == warmup + runs:
-                m = Measurement.from_samples(samples[warmup:], warmup)
-            else:
-                log.warning(
-                    "%s: %d per-run times for %d runs; using its summary",
-                    where,
-                    len(samples),
-                    warmup + runs,
-                )
-        slowest = parsed.max_ms or m.p95_ms or m.median_ms
-        self._slowest_run_ms = max(self._slowest_run_ms or 0.0, slowest)
-        return m
+    def measure(self, workload: Workload, warmup: int, runs: int) -> Measurement:
+        return self._require_timing().measure(workload, warmup, runs, self.heartbeat)
+
+    def measure_batch(
+        self, workloads: Sequence[Workload], warmup: int, runs: int, on_row: OnRow
+    ) -> None:
+        """Time ``workloads`` as one batch: one push and one shell
+        (:meth:`profiler.adb.timing.PhoneTiming.measure_batch`); ``on_row(index, measurement or
+        error)`` hears each as soon as its runner call ends."""
+        self._require_timing().measure_batch(workloads, warmup, runs, on_row, self.heartbeat)

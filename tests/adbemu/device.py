@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from .transport import Stream, Transport
 log = logging.getLogger(__name__)
 FEATURES = ("shell_v2",)
 RUNNER_LIB = Path(__file__).with_name("runner_lib")  # on the stand-in runners' PYTHONPATH
+_RUNNER_LINE = re.compile(r"(^|; )taskset [0-9a-f]+ ")  # a runner started pinned
 
 
 @dataclass
@@ -45,9 +47,14 @@ class Faults:
         drop_count_match: only shell commands containing this text are counted ('' = all).
         freeze_after: after this many counted shell commands the phone freezes while it runs
             the next one (:meth:`EmulatedDevice.freeze`), until :meth:`EmulatedDevice.thaw`.
-        runner: 'crash', 'garbage' or 'hang' makes the stand-in benchmark runner fail that way
-            (hang: it never ends; see runner_lib/adbemu_runner_hooks.py).
-        runner_match: only runs whose command line contains this text fail ('' = all).
+        runner: 'crash', 'garbage', 'hang' or 'markers' makes the stand-in benchmark runner
+            fail that way (hang: it never ends; markers: it prints lines shaped like a batch's
+            markers; see runner_lib/adbemu_runner_hooks.py).
+        runner_match: only runs whose own command line contains this text fail ('' = all;
+            several runs in one shell each check their own).
+        cut_at: text in a shell command's output; when it has come ``cut_after`` times, the
+            phone sends what came before its next occurrence and then goes away as
+            ``cut_how`` says: 'drop' (as :attr:`drop_after`) or 'freeze'. Clears itself.
         benchmark_release: the stand-in benchmark_model prints this older release's output
             ('2.13', '2.4', '2019' or '1.12'; the last two on stderr); None: current LiteRT.
     """
@@ -58,6 +65,26 @@ class Faults:
     runner: str | None = None
     runner_match: str = ""
     benchmark_release: str | None = None
+    cut_at: str = ""
+    cut_after: int = 0
+    cut_how: str = "drop"
+
+
+class _Cut:
+    """Counts :attr:`Faults.cut_at` in a shell's output and says where to cut it."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.text, self.left, self.fired = faults.cut_at.encode(), faults.cut_after, False
+
+    def __call__(self, data: bytes) -> bytes | None:
+        at = -1
+        while self.left >= 0:
+            at = data.find(self.text, at + 1)
+            if at < 0:
+                return None
+            self.left -= 1
+        self.fired = True
+        return data[:at]
 
 
 class EmulatedDevice:
@@ -211,9 +238,25 @@ class EmulatedDevice:
         env = {"PYTHONPATH": str(RUNNER_LIB) + (os.pathsep + path if path else "")}
         if faults.runner and faults.runner_match in command:
             env["ADBEMU_RUNNER_FAULT"] = faults.runner
+            env["ADBEMU_RUNNER_MATCH"] = faults.runner_match
         if faults.benchmark_release:
             env["ADBEMU_BENCHMARK_RELEASE"] = faults.benchmark_release
-        services.run_shell(stream, command, self.root, env, v2)
+        cut = _Cut(faults) if faults.cut_at else None
+        services.run_shell(stream, command, self.root, env, v2, cut)
+        if cut is not None and cut.fired:
+            log.info("fault: cut (%s) in the output of %r", faults.cut_how, command)
+            faults.cut_at = ""
+            self.freeze() if faults.cut_how == "freeze" else self.drop()
+
+    def runner_calls(self, match: str = "") -> list[str]:
+        """The runner command lines run so far whose text contains ``match``: one per runner
+        call, whether its shell ran it alone or as one of a batch (a line each)."""
+        return [
+            line
+            for command in self.shell_commands
+            for line in command.splitlines()
+            if _RUNNER_LINE.search(line) and match in line
+        ]
 
     def reset_count(self) -> None:
         self._counted = 0

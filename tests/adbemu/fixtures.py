@@ -147,11 +147,10 @@ def phone(phone_factory: Callable[..., EmulatedDevice]) -> EmulatedDevice:
     return phone_factory()
 
 
-def _stand_in(tmp_path_factory: pytest.TempPathFactory, source: str, name: str) -> Path:
-    """``source`` (a stand-in script beside this file) as an executable ``name`` for this
+def write_stand_in(source: str, path: Path) -> Path:
+    """``source`` (a stand-in script beside this file) as the executable ``path`` for this
     Python: its ``#!/usr/bin/env python3`` line becomes ``#!<sys.executable>``."""
     text = Path(__file__).with_name(source).read_text()
-    path = tmp_path_factory.mktemp("runner") / name
     # the phone runs a pushed copy: it finds the modules beside its source on this host
     future = "from __future__ import annotations\n"
     here = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
@@ -159,6 +158,10 @@ def _stand_in(tmp_path_factory: pytest.TempPathFactory, source: str, name: str) 
     path.write_text(f"#!{sys.executable}\n" + text.split("\n", 1)[1])
     path.chmod(0o755)
     return path
+
+
+def _stand_in(tmp_path_factory: pytest.TempPathFactory, source: str, name: str) -> Path:
+    return write_stand_in(source, tmp_path_factory.mktemp("runner") / name)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ across any number of WRTE messages.
 from __future__ import annotations
 
 import os
+import selectors
 import stat
 import struct
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from . import shell
 from .protocol import SHELL_EXIT, SHELL_STDERR, SHELL_STDOUT, shell_packet
-from .transport import Stream
+from .transport import Stream, StreamClosed
 
 SYNC_DATA_MAX = 64 * 1024
 
@@ -25,21 +26,52 @@ def _exit_byte(returncode: int) -> int:
     return (128 - returncode if returncode < 0 else returncode) & 0xFF  # -SIG -> 128+SIG
 
 
-def run_shell(stream: Stream, command: str, root: Path, env: dict[str, str], v2: bool) -> None:
+def run_shell(
+    stream: Stream,
+    command: str,
+    root: Path,
+    env: dict[str, str],
+    v2: bool,
+    on_stdout: Callable[[bytes], bytes | None] | None = None,
+) -> None:
+    """Run ``command`` and send its output as it comes, as adbd does (a batch of runner calls
+    is read while it runs). ``on_stdout(chunk)`` may cut the stream: it returns what of the
+    chunk to send before the phone goes away (None: all of it, and go on)."""
     proc = shell.start(command, root, env, merge_stderr=not v2)
     stream.on_close = proc.kill
-    out, err = proc.communicate()
-    if stream.closed.is_set():
-        return
-    out = shell.from_sandbox(out, root)
-    if not v2:
-        stream.write(out)
-        return
-    if out:
-        stream.write(shell_packet(SHELL_STDOUT, out))
-    if err:
-        stream.write(shell_packet(SHELL_STDERR, shell.from_sandbox(err, root)))
-    stream.write(shell_packet(SHELL_EXIT, bytes([_exit_byte(proc.returncode)])))
+    kinds = {proc.stdout.fileno(): SHELL_STDOUT}
+    if v2:
+        kinds[proc.stderr.fileno()] = SHELL_STDERR
+    pending = {fd: b"" for fd in kinds}  # whole lines only: the sandbox path never splits
+    with selectors.DefaultSelector() as sel:
+        for fd in kinds:
+            sel.register(fd, selectors.EVENT_READ)
+        while sel.get_map():
+            for key, _ in sel.select():
+                data = os.read(key.fd, 65536)
+                if data:
+                    whole, nl, pending[key.fd] = (pending[key.fd] + data).rpartition(b"\n")
+                    data = whole + nl
+                else:
+                    sel.unregister(key.fd)
+                    data, pending[key.fd] = pending[key.fd], b""
+                if not data:
+                    continue
+                data = shell.from_sandbox(data, root)
+                cut = on_stdout(data) if on_stdout and kinds[key.fd] == SHELL_STDOUT else None
+                try:
+                    if cut is not None:
+                        if cut:
+                            stream.write(shell_packet(SHELL_STDOUT, cut) if v2 else cut)
+                        proc.kill()
+                        return
+                    stream.write(shell_packet(kinds[key.fd], data) if v2 else data)
+                except StreamClosed:
+                    proc.kill()
+                    return
+    proc.wait()
+    if v2 and not stream.closed.is_set():
+        stream.write(shell_packet(SHELL_EXIT, bytes([_exit_byte(proc.returncode)])))
 
 
 def parse_shell_service(service: str) -> tuple[bool, str] | None:

@@ -12,13 +12,12 @@ the private server for the duration.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .device import EmulatedDevice
-from .fixtures import ADB, AdbServer, free_port
+from .fixtures import ADB, AdbServer, free_port, write_stand_in
 
 
 @contextmanager
@@ -32,10 +31,7 @@ def emulated_phone(
     """
     if ADB is None:
         raise SystemExit("adb is not installed (apt-get install adb)")
-    runner = tmp / name
-    source = Path(__file__).with_name(stand_in).read_text()
-    runner.write_text(f"#!{sys.executable}\n" + source.split("\n", 1)[1])
-    runner.chmod(0o755)
+    runner = write_stand_in(stand_in, tmp / name)
     (tmp / "home").mkdir(exist_ok=True)
     server = AdbServer(free_port(), tmp / "home")
     saved = {k: os.environ.get(k) for k in ("ANDROID_ADB_SERVER_PORT", "ANDROID_ADB_SERVER_HOST")}

@@ -7,6 +7,13 @@ The phone puts this directory on the runners' ``PYTHONPATH``; each stand-in call
     the runner hangs for good (a runner stuck in a driver or a deadlock): ``benchmark_model``
     at its first ``Running benchmark`` line (after loading the model), ``onnxruntime_perf_test``
     at its first line. Only a kill ends it.
+``ADBEMU_RUNNER_FAULT=markers``
+    the runner prints, before its own output, lines shaped like the markers that keep a batch's
+    outputs apart (``@lutnas-batch <token> exit|done|end``, with tokens of its own), and, as its
+    last output, a text without a newline.
+``ADBEMU_RUNNER_MATCH=TEXT``
+    the fault applies only to a runner whose own command line contains ``TEXT`` (several
+    runners started by one shell each check theirs).
 ``ADBEMU_BENCHMARK_RELEASE=2.13|2.4|2019|1.12`` (``benchmark_model`` only)
     what LiteRT's output looked like in that release (tests/data/transcripts/SOURCES.md):
     ``2.13`` has no ``p5= median= p95=``; ``2.4`` neither, and no ``INFO: `` prefix, and ``Peak
@@ -18,6 +25,7 @@ The phone puts this directory on the runners' ``PYTHONPATH``; each stand-in call
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
@@ -87,8 +95,24 @@ class _Lines:
         return getattr(self.target, name)
 
 
+FAKE_MARKERS = (
+    "@lutnas-batch 0123456789abcdef exit 0 0\n"
+    "@lutnas-batch 0123456789abcdef done 0\n"
+    "@lutnas-batch  done 1\n"
+    "@lutnas-batch end\n"
+)
+
+
 def install(tool: str) -> None:
     """Apply the phone's requests to this process's stdout (see the module docstring)."""
+    match = os.environ.get("ADBEMU_RUNNER_MATCH", "")
+    if match and match not in " ".join(sys.argv):
+        os.environ.pop("ADBEMU_RUNNER_FAULT", None)
+    if os.environ.get("ADBEMU_RUNNER_FAULT") == "markers":
+        sys.stdout.write(FAKE_MARKERS)
+        sys.stdout.flush()
+        atexit.register(lambda: (sys.stdout.write("a last line without its newline"),
+                                 sys.stdout.flush()))  # fmt: skip
     hang_at = None
     if os.environ.get("ADBEMU_RUNNER_FAULT") == "hang":
         hang_at = "Running benchmark for" if tool == "benchmark_model" else ""
