@@ -221,3 +221,37 @@ def _spawned_workers() -> list[int]:
             if int(fields[1]) == os.getpid() and spawned:
                 out.append(int(entry.name))
     return out
+
+
+def _weights(workload) -> list:
+    return [t.numpy() for t in workload.build().state_dict().values()]
+
+
+def test_a_workload_is_the_same_network_in_every_process_and_leaves_the_rng_alone():
+    """A worker process builds the same weights as the timing process (its file is the one the
+    backend would make; an int8 file's quality check passes or fails the same every time), and
+    building one does not move the caller's random numbers."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import numpy as np
+    import torch
+
+    from lutnas.spaces.sampling import sample_archs
+    from profiler.workloads import arch_workload
+
+    layer, other = specs(2)
+    (arch,) = sample_archs(get_space("mnasnet"), 1, seed=0, resolutions=(64,))
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    here = [_weights(w) for w in (layer_workload(layer), arch_workload(arch))]
+    assert torch.equal(torch.rand(3), expected)  # the caller's stream is where it was
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        there = list(pool.map(_weights, [layer_workload(layer), arch_workload(arch)]))
+    for a, b in zip(here, there, strict=True):
+        assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    # another key, other weights: the seed is the workload's, not one for all
+    theirs = _weights(layer_workload(other))
+    assert not all(np.array_equal(x, y) for x, y in zip(here[0], theirs, strict=False))
