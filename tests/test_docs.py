@@ -232,11 +232,15 @@ SHELL = [
 
 @pytest.mark.parametrize("where, argv", SHELL, ids=[f"{w} {' '.join(a)[:60]}" for w, a in SHELL])
 def test_shell_command_runs(where, argv, workspace):
-    n = SHELL.index((where, argv))
     reason = _parse_only(argv)
     if reason is not None:
         _parse(argv)
         return
+    _run_shell(where, argv, workspace)
+
+
+def _run_shell(where: str, argv: list[str], workspace: Path) -> None:
+    n = SHELL.index((where, argv))
     run = tiny(argv, workspace, n)
     if run[:3] in (["lutnas", "lut", "remove"], ["lutnas", "lut", "retime"]):
         shutil.copy(workspace / run[3], workspace / f"edited{n}.lut")  # others read the LUT
@@ -248,8 +252,20 @@ def test_shell_command_runs(where, argv, workspace):
 PYTHON = blocks("python")
 
 
+def _searched_before(code: str, workspace: Path) -> None:
+    """Runs the documented searches whose ``--out`` directory ``code`` reads, where this
+    workspace lacks it: a block may read what a command earlier in the docs wrote, and with one
+    worker per core (pytest-xdist) that command may have run in another worker's workspace."""
+    for where, argv in SHELL:
+        if argv[:2] == ["lutnas", "search"] and "--out" in argv and _parse_only(argv) is None:
+            out = argv[argv.index("--out") + 1]
+            if f"{out}/" in code and not (workspace / out).is_dir():
+                _run_shell(where, argv, workspace)
+
+
 @pytest.mark.parametrize("where, code", PYTHON, ids=[w for w, _ in PYTHON])
 def test_python_block_runs(where, code, workspace):
+    _searched_before(code, workspace)
     r = subprocess.run(
         [sys.executable, "-c", code],
         cwd=workspace,
