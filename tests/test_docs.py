@@ -236,17 +236,19 @@ def test_shell_command_runs(where, argv, workspace):
     if reason is not None:
         _parse(argv)
         return
-    _run_shell(where, argv, workspace)
+    r = _run_shell(where, argv, workspace)
+    assert r.returncode == 0, f"{where}: {' '.join(r.args)}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
 
 
-def _run_shell(where: str, argv: list[str], workspace: Path) -> None:
+def _run_shell(where: str, argv: list[str], workspace: Path) -> subprocess.CompletedProcess:
+    """The documented command ``argv``, made tiny, run in ``workspace``."""
     n = SHELL.index((where, argv))
     run = tiny(argv, workspace, n)
     if run[:3] in (["lutnas", "lut", "remove"], ["lutnas", "lut", "retime"]):
         shutil.copy(workspace / run[3], workspace / f"edited{n}.lut")  # others read the LUT
         run = [*run[:3], f"edited{n}.lut", *run[4:]]
-    r = subprocess.run(run, cwd=workspace, capture_output=True, text=True, env=_env(), timeout=600)
-    assert r.returncode == 0, f"{where}: {' '.join(run)}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
+    env = _env()
+    return subprocess.run(run, cwd=workspace, capture_output=True, text=True, env=env, timeout=600)
 
 
 PYTHON = blocks("python")
@@ -260,7 +262,8 @@ def _searched_before(code: str, workspace: Path) -> None:
         if argv[:2] == ["lutnas", "search"] and "--out" in argv and _parse_only(argv) is None:
             out = argv[argv.index("--out") + 1]
             if f"{out}/" in code and not (workspace / out).is_dir():
-                _run_shell(where, argv, workspace)
+                r = _run_shell(where, argv, workspace)
+                assert r.returncode == 0, f"{where} (run first):\n{r.stderr[-2000:]}"
 
 
 @pytest.mark.parametrize("where, code", PYTHON, ids=[w for w, _ in PYTHON])
