@@ -145,12 +145,16 @@ def test_profile_device_times_whole_models_on_the_phone(
     printed = capsys.readouterr().out
     assert "whole models: 2 measured" in printed
     with LutStore.open(out) as store:
-        models = store.models_frame()
-        layers = store.layer_count()  # 2 of A1's, and the whole models' own, profiled first
-        assert len(models) == 2 and layers > 2
+        models, layers = store.models_frame(), store.layers_frame()
+        # 2 of A1's layers, and the whole models' own, profiled first
+        assert len(models) == 2 and len(layers) > 2
         assert (models["median_ms"] > 0).all() and (models["n"] == 3).all()
+    # one runner call per timing: a row timed again for noise (three runs on a busy machine can
+    # spread past --ci-tolerance) counts each of its attempts
     suffix = ".tflite" if "benchmark_model" in runner.name else ".onnx"
-    assert len(phone.runner_calls(suffix)) == layers + 2
+    attempts = int(layers["attempts"].sum() + models["attempts"].sum())
+    assert attempts >= len(layers) + 2
+    assert len(phone.runner_calls(suffix)) == attempts
 
 
 def _phone_lut(path, backend, archs, extra_layers_of):
