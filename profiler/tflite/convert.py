@@ -38,12 +38,11 @@ from profiler.tflite.rules import (
     ConversionError,
     Pads,
     conv_padding,
-    fold_bn,
-    pair,
     plan_padding,
     valid_counts,
 )
 from profiler.tflite.units import UnitWriter, pool_options
+from profiler.torch_rules import fold_bn, pair
 
 _NONE = schema.ActivationFunctionType.NONE
 _RELU6 = schema.ActivationFunctionType.RELU6

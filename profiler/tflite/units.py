@@ -25,9 +25,9 @@ from ai_edge_litert import schema_py_generated as schema
 from torch import nn
 
 from lut.network import NETWORK_INPUT, GraphNet
-from lut.spec_rules import pooled_size
 from lut.unit_modules import ChannelShuffle, ChannelSplit, Concat, Eltwise
-from profiler.tflite.rules import ConversionError, pair, plan_padding
+from profiler.tflite.rules import ConversionError, plan_padding
+from profiler.torch_rules import pair, pooled_hw
 
 if TYPE_CHECKING:
     from profiler.tflite.convert import _Converter
@@ -72,10 +72,7 @@ class UnitWriter:
         kernel = pair(pool.kernel_size)
         stride = pair(pool.stride or pool.kernel_size)
         pad = pair(pool.padding)
-        out = tuple(
-            pooled_size(size, k, s, p, pool.ceil_mode)
-            for size, k, s, p in zip((h, w), kernel, stride, pad, strict=True)
-        )
+        out = pooled_hw((h, w), kernel, stride, pad, pool.ceil_mode)
         same_ok, pads, floor_out = plan_padding((h, w), kernel, stride, pad)
         if out != floor_out:  # ceil_mode reads past the end: pad after what the windows read
             same_ok = same_ok and all(
