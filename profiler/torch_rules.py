@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from torch import nn
 
 from lut.spec_rules import pooled_size
@@ -17,6 +18,12 @@ from lutnas.errors import LutnasError
 def pair(v: int | Sequence[int]) -> tuple[int, int]:
     """A torch size argument (``3`` or ``(3, 5)``) as (height, width)."""
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def float64(tensor: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a float64 array (numpy's cast: torch's ``.double()`` took ~0.3 ms a
+    call, most of the time of writing a layer)."""
+    return tensor.detach().numpy().astype(np.float64)
 
 
 def fold_bn(
@@ -29,10 +36,9 @@ def fold_bn(
     """
     if bn.running_mean is None or bn.running_var is None:
         raise LutnasError("a BatchNorm2d without running statistics cannot be folded")
-    mean = bn.running_mean.detach().double().numpy()
-    var = bn.running_var.detach().double().numpy()
-    gamma = bn.weight.detach().double().numpy() if bn.weight is not None else 1.0
-    beta = bn.bias.detach().double().numpy() if bn.bias is not None else 0.0
+    mean, var = float64(bn.running_mean), float64(bn.running_var)
+    gamma = float64(bn.weight) if bn.weight is not None else 1.0
+    beta = float64(bn.bias) if bn.bias is not None else 0.0
     scale = gamma / np.sqrt(var + bn.eps)
     return weight * scale.reshape(-1, *[1] * (weight.ndim - 1)), (bias - mean) * scale + beta
 

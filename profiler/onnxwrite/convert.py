@@ -125,8 +125,8 @@ class Writer:
             (size + 2 * p - d * (k - 1) - 1) // s + 1
             for size, k, s, p, d in zip((h, w), kernel, stride, pad, dilation, strict=True)
         ]
-        weight = conv.weight.detach().double().numpy()
-        bias = None if conv.bias is None else conv.bias.detach().double().numpy()
+        weight = conv.weight.detach().numpy()  # fp32; folding makes float64
+        bias = None if conv.bias is None else conv.bias.detach().numpy()
         if bn is not None:
             if bn.running_mean is None or bn.running_var is None:
                 raise UnknownModule(f"{path}: BatchNorm2d without running statistics")

@@ -42,7 +42,7 @@ from profiler.tflite.rules import (
     valid_counts,
 )
 from profiler.tflite.units import UnitWriter, pool_options
-from profiler.torch_rules import fold_bn, pair
+from profiler.torch_rules import float64, fold_bn, pair
 
 _NONE = schema.ActivationFunctionType.NONE
 _RELU6 = schema.ActivationFunctionType.RELU6
@@ -170,8 +170,8 @@ class _Converter:
         same_ok, pads, (oh, ow) = plan_padding(
             (h, w), kernel, stride, conv_padding(conv, kernel, dilation, path), dilation
         )
-        weight = conv.weight.detach().double().numpy()
-        bias = conv.bias.detach().double().numpy() if conv.bias is not None else np.zeros(cout)
+        weight = float64(conv.weight)
+        bias = float64(conv.bias) if conv.bias is not None else np.zeros(cout)
         if bn is not None:
             weight, bias = fold_bn(weight, bias, bn)
         kind, x = self._padding(x, pads, same_ok)
