@@ -32,7 +32,14 @@ from lut.activations import NAME_OF_MODULE
 from lut.modules import Residual, SqueezeExcite
 from profiler.onnxwrite.graph import Graph, UnknownModule, child, scope
 from profiler.onnxwrite.units import UnitWriter
-from profiler.torch_rules import fold_bn, pair, pooled_hw
+from profiler.torch_rules import (
+    conv_then_bn,
+    fold_bn,
+    pair,
+    pooled_hw,
+    sequence_steps,
+    unit_handlers,
+)
 
 Handler = Callable[[nn.Module, str, str], str]
 
@@ -72,7 +79,7 @@ class Writer:
             nn.Linear: self._linear,
             nn.Identity: lambda m, x, p: x,
             nn.Dropout: lambda m, x, p: x,
-            **UnitWriter(self).handlers(),
+            **unit_handlers(UnitWriter(self)),
         }
 
     def write(self, module: nn.Module, x, path: str):
@@ -85,16 +92,8 @@ class Writer:
 
     # --- containers ------------------------------------------------------------------------
     def _sequential(self, seq: nn.Sequential, x: str, path: str) -> str:
-        children = list(seq.named_children())
-        i = 0
-        while i < len(children):
-            name, m = children[i]
-            nxt = children[i + 1][1] if i + 1 < len(children) else None
-            sub = child(path, name)
-            if type(m) is nn.Conv2d and type(nxt) is nn.BatchNorm2d:
-                x, i = self.conv(m, nxt, x, sub), i + 2
-            else:
-                x, i = self.write(m, x, sub), i + 1
+        for sub, m, bn in sequence_steps(seq, path, conv_then_bn):
+            x = self.write(m, x, sub) if bn is None else self.conv(m, bn, x, sub)
         return x
 
     def _residual(self, res: Residual, x: str, path: str) -> str:
@@ -149,23 +148,29 @@ class Writer:
 
     # --- pooling, reshaping, linear ---------------------------------------------------------
     def _avgpool(self, pool: nn.AvgPool2d, x: str, path: str) -> str:
-        n, c, h, w = self.nchw(x, path)
         if pool.divisor_override:
             raise UnknownModule(f"{path}: AvgPool2d with divisor_override")
+        count_pad = int(pool.count_include_pad)
+        return self.pool("AveragePool", pool, x, path, count_include_pad=count_pad)
+
+    def pool(self, op_type: str, pool: nn.Module, x: str, path: str, **attrs) -> str:
+        """An AveragePool or MaxPool node of a torch pool (its window, stride, symmetric
+        padding and ceil_mode), with further ``attrs``."""
+        n, c, h, w = self.nchw(x, path)
         kernel = pair(pool.kernel_size)
         stride = pair(pool.stride or pool.kernel_size)
         pad = pair(pool.padding)
         out = pooled_hw((h, w), kernel, stride, pad, pool.ceil_mode)
         return self.g.op(
-            "AveragePool",
+            op_type,
             [x],
             (n, c, *out),
             scope(path),
             ceil_mode=int(pool.ceil_mode),
-            count_include_pad=int(pool.count_include_pad),
             kernel_shape=list(kernel),
             pads=[*pad, *pad],
             strides=list(stride),
+            **attrs,
         )
 
     def _global_pool(self, pool: nn.AdaptiveAvgPool2d, x: str, path: str) -> str:

@@ -22,50 +22,25 @@ from torch import nn
 from lut.network import NETWORK_INPUT, GraphNet
 from lut.unit_modules import ChannelShuffle, ChannelSplit, Concat, Eltwise
 from profiler.onnxwrite.graph import UnknownModule, child, scope
-from profiler.torch_rules import pair, pooled_hw
+from profiler.torch_rules import pair
 
 if TYPE_CHECKING:
     from profiler.onnxwrite.convert import Writer
 
 
 class UnitWriter:
-    """Handlers of the unit module types, writing into the writer's graph."""
+    """Writes the unit module types (:data:`profiler.torch_rules.UNIT_METHODS`) into the
+    writer's graph."""
 
     def __init__(self, writer: Writer) -> None:
         self.w = writer
         self.g = writer.g
 
-    def handlers(self) -> dict[type, object]:
-        return {
-            nn.MaxPool2d: self.maxpool,
-            Eltwise: self.eltwise,
-            Concat: self.concat,
-            ChannelSplit: self.split,
-            ChannelShuffle: self.shuffle,
-            GraphNet: self.graph_net,
-        }
-
     def maxpool(self, pool: nn.MaxPool2d, x: str, path: str) -> str:
-        n, c, h, w = self.w.nchw(x, path)
-        if pool.return_indices:
-            raise UnknownModule(f"{path}: MaxPool2d with return_indices")
-        kernel = pair(pool.kernel_size)
-        stride = pair(pool.stride or pool.kernel_size)
-        pad, dilation = pair(pool.padding), pair(pool.dilation)
-        if dilation != (1, 1):
-            raise UnknownModule(f"{path}: MaxPool2d with dilation {dilation}")
-        out = pooled_hw((h, w), kernel, stride, pad, pool.ceil_mode)
-        return self.g.op(
-            "MaxPool",
-            [x],
-            (n, c, *out),
-            scope(path),
-            ceil_mode=int(pool.ceil_mode),
-            dilations=list(dilation),
-            kernel_shape=list(kernel),
-            pads=[*pad, *pad],
-            strides=list(stride),
-        )
+        dilation = pair(pool.dilation)
+        if pool.return_indices or dilation != (1, 1):
+            raise UnknownModule(f"{path}: MaxPool2d with return_indices or dilation {dilation}")
+        return self.w.pool("MaxPool", pool, x, path, dilations=list(dilation))
 
     def eltwise(self, m: Eltwise, xs: list[str], path: str) -> str:
         a, b = self._inputs(xs, 2, path)

@@ -49,21 +49,12 @@ def pool_options(padding: int, kernel: tuple[int, int], stride: tuple[int, int])
 
 
 class UnitWriter:
-    """Handlers of the unit module types, writing into the converter's graph."""
+    """Writes the unit module types (:data:`profiler.torch_rules.UNIT_METHODS`) into the
+    converter's graph."""
 
     def __init__(self, converter: _Converter) -> None:
         self.cv = converter
         self.g = converter.g
-
-    def handlers(self) -> dict[type, object]:
-        return {
-            nn.MaxPool2d: self.maxpool,
-            Eltwise: self.eltwise,
-            Concat: self.concat,
-            ChannelSplit: self.split,
-            ChannelShuffle: self.shuffle,
-            GraphNet: self.graph_net,
-        }
 
     def maxpool(self, pool: nn.MaxPool2d, x: int, path: str) -> int:
         n, h, w, c = self.cv._nhwc(x, path)
