@@ -8,10 +8,9 @@ stated: the "machine" runs every workload through the real backend and timing lo
 the machine's slowdown. Real sleeps were used before; at a load of 11 a 2 ms sleep overslept
 enough to fail them (tests/README.md)."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
+from stated_clock import StatedClock, install_stated_clock
 
 from lut.export import merge
 from lut.measurement import Measurement
@@ -46,25 +45,9 @@ SPECS = [
 SETTINGS = ProfileSettings(warmup=2, runs=20, reference_every=0, max_attempts=1)
 
 
-class StatedClock:
-    """The clock :mod:`profiler.timing` reads: it moves only when a workload says it ran."""
-
-    def __init__(self) -> None:
-        self.ns = 0
-
-    def perf_counter_ns(self) -> int:
-        return self.ns
-
-    def advance(self, ms: float) -> None:
-        self.ns += round(ms * 1e6)
-
-
 @pytest.fixture(autouse=True)
 def clock(monkeypatch) -> StatedClock:
-    stated = StatedClock()
-    monkeypatch.setattr(
-        "profiler.timing.time", SimpleNamespace(perf_counter_ns=stated.perf_counter_ns)
-    )
+    stated = install_stated_clock(monkeypatch)
     SlowingMachine.clock = stated
     return stated
 
