@@ -1,9 +1,14 @@
 """Model files for the runtimes, in one place, cached by workload key: ONNX and ``.tflite``.
 
-ONNX: the TorchScript exporter (``dynamo=False``), several times faster per layer than the
-dynamo exporter, which adds hours over a full LUT (figures: docs/how-it-works.md). TFLite:
-lutnas's own writer (:mod:`profiler.tflite`; fp32, NHWC, BN folded, only ops XNNPACK
-delegates), faster still (benchmarks/tflite_export_time.py).
+ONNX: lutnas's own writer (:mod:`profiler.onnxwrite`; opset 17, batch 1, fp32, NCHW), which
+writes the graph the TorchScript exporter (``torch.onnx.export(..., dynamo=False)``) makes of
+lutnas's layer and network modules, op for op, in a fraction of its time
+(benchmarks/onnx_export_time.py); a module type it does not know (torchvision's own networks)
+is exported by the TorchScript exporter, as every file was before. A LUT records which made its
+files (``exporter`` in its backend config): one begun with ``torchscript`` goes on with the
+TorchScript exporter when resumed (:func:`resumed_exporter`), so its files and numbers do not
+change. TFLite: lutnas's own writer (:mod:`profiler.tflite`; fp32, NHWC, BN folded, only ops
+XNNPACK delegates), faster still (benchmarks/tflite_export_time.py).
 
 Both go through :func:`cached_export`: a file is named by a hash of the workload key, its input
 shape and the export settings, so a resumed or repeated run never exports a layer twice, and a
@@ -19,21 +24,27 @@ import contextlib
 import errno
 import functools
 import hashlib
+import logging
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
 
-from lut.unit_modules import ChannelSplit
 from lutnas.errors import LutnasError
 from profiler import cache_entry
 from profiler.base import BackendError, Workload
 
+log = logging.getLogger(__name__)
+
 OPSET = 17
-EXPORTER = "torchscript"  # recorded in backend configs; changing it changes the numbers
+# The ONNX exporters a backend config may name: lutnas's writer (new LUTs), and the TorchScript
+# exporter every LUT before it was made with (resumed with it). Recorded in backend configs.
+EXPORTER = "lutnas-onnx"
+TORCHSCRIPT = "torchscript"
+ONNX_EXPORTERS = (EXPORTER, TORCHSCRIPT)
+ONNX_WRITER_VERSION = 1  # bump whenever the ONNX files lutnas's writer makes change
 TFLITE_EXPORTER = "lutnas-tflite"
 TFLITE_WRITER_VERSION = 1  # bump whenever the .tflite files written change
 TFLITE_INT8_VERSION = 1  # bump whenever the int8 files written change (profiler.tflite.int8)
@@ -56,9 +67,46 @@ def default_cache_dir(fmt: str = "onnx") -> Path:
     return Path(root) / fmt
 
 
-def export_settings() -> dict:
-    """What makes the ONNX files (recorded in backend configs)."""
-    return {"exporter": EXPORTER, "opset": OPSET, "torch": torch.__version__.split("+")[0]}
+def export_settings(exporter: str = EXPORTER) -> dict:
+    """What makes the ONNX files of ``exporter`` (one of :data:`ONNX_EXPORTERS`; recorded in
+    backend configs). The TorchScript exporter's are the fields every LUT before lutnas's writer
+    recorded, unchanged, so such a LUT still resumes."""
+    torch_version = torch.__version__.split("+")[0]
+    settings = {"exporter": _known(exporter), "opset": OPSET, "torch": torch_version}
+    if exporter == EXPORTER:
+        settings["onnx_writer_version"] = ONNX_WRITER_VERSION
+    return settings
+
+
+def _known(exporter: str) -> str:
+    if exporter not in ONNX_EXPORTERS:
+        raise ValueError(f"ONNX exporter must be one of {ONNX_EXPORTERS}, not {exporter!r}")
+    return exporter
+
+
+def onnx_exporter_of(config: dict) -> str:
+    """The ONNX exporter a backend config records (lutnas's writer when it names none, or
+    names a ``.tflite`` writer)."""
+    recorded = config.get("exporter")
+    return recorded if recorded in ONNX_EXPORTERS else EXPORTER
+
+
+def recorded_exporter(path: str | Path, resume: bool = True) -> str | None:
+    """The ONNX exporter of the LUT at ``path`` when a run resumes it (``resume`` and the file
+    there), so a LUT begun with the TorchScript exporter goes on with it; None for a new LUT
+    (or a file that is no LUT: opening it says so).
+    """
+    from lut.store import LutStore
+
+    path = Path(path)
+    if not resume or not path.is_file():
+        return None
+    try:
+        with LutStore.open(path, writable=False) as store:
+            config = store.backend_config
+    except LutnasError:
+        return None
+    return onnx_exporter_of(config) if "exporter" in config else None
 
 
 def tflite_export_settings(precision: str = "fp32") -> dict:
@@ -80,14 +128,17 @@ def tflite_export_settings(precision: str = "fp32") -> dict:
     return settings
 
 
-def onnx_path(workload: Workload, cache_dir: Path | None = None) -> Path:
-    """The ONNX file of ``workload`` (batch 1, fp32, opset :data:`OPSET`), exported on first
-    use into ``cache_dir`` (default :func:`default_cache_dir`).
+def onnx_path(workload: Workload, cache_dir: Path | None = None, exporter: str = EXPORTER) -> Path:
+    """The ONNX file of ``workload`` (batch 1, fp32, opset :data:`OPSET`), made on first use
+    into ``cache_dir`` (default :func:`default_cache_dir`) by ``exporter``: lutnas's writer
+    (which hands a module type it does not know to the TorchScript exporter), or the
+    TorchScript exporter alone for a LUT begun with it.
 
     Raises:
         BackendError: the export failed; the message names the workload.
     """
-    return cached_export(workload, cache_dir, "onnx", export_settings(), _write_onnx)
+    write = _write_onnx if exporter == EXPORTER else _write_torchscript
+    return cached_export(workload, cache_dir, "onnx", export_settings(exporter), write)
 
 
 def tflite_path(workload: Workload, cache_dir: Path | None = None, precision: str = "fp32") -> Path:
@@ -206,21 +257,27 @@ def input_shape_list(shapes: tuple) -> list[tuple[int, ...]]:
 
 
 def _write_onnx(module: torch.nn.Module, input_shape: Sequence, path: Path) -> None:
-    shapes = input_shape_list(tuple(input_shape))
-    names = ["input"] if len(shapes) == 1 else [f"input{i}" for i in range(len(shapes))]
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        args = tuple(torch.randn(s) for s in shapes)
-        n_out = len(module.parts) if isinstance(module, ChannelSplit) else 1
-        torch.onnx.export(
-            module,
-            args,
-            str(path),
-            input_names=names,
-            output_names=["output"] if n_out == 1 else [f"output{i}" for i in range(n_out)],
-            opset_version=OPSET,
-            dynamo=False,
-        )
+    """lutnas's writer; the TorchScript exporter for a module it does not know (and, with a
+    warning, for one it fails on: a file is made wherever the exporter alone made one)."""
+    from profiler.onnxwrite import UnknownModule, onnx_bytes
+
+    try:
+        data = onnx_bytes(module, input_shape, OPSET)
+    except UnknownModule:
+        data = None
+    except Exception as exc:
+        log.warning("lutnas's ONNX writer failed (%s); the TorchScript exporter writes it", exc)
+        data = None
+    if data is None:
+        _write_torchscript(module, input_shape, path)
+    else:
+        path.write_bytes(data)
+
+
+def _write_torchscript(module: torch.nn.Module, input_shape: Sequence, path: Path) -> None:
+    from profiler.onnxwrite.torchscript import write_torchscript_onnx
+
+    write_torchscript_onnx(module, input_shape_list(tuple(input_shape)), path, OPSET)
 
 
 def _write_tflite(

@@ -59,6 +59,7 @@ def phone_backend(backend_config: dict, phone: dict):
             and ``cpu_mask`` (default: the LUT's mask).
     """
     from profiler.adb.runners import named_or_guessed
+    from profiler.export import onnx_exporter_of
 
     by_name = named_or_guessed(None, phone["runner"])  # else the binary's --help decides
     return get_backend(
@@ -70,6 +71,7 @@ def phone_backend(backend_config: dict, phone: dict):
         threads=int(backend_config.get("threads", 1)),
         precision=precision_of(backend_config),
         delegate=backend_config.get("delegate") or DEFAULT_DELEGATE,
+        exporter=onnx_exporter_of(backend_config),
     )
 
 

@@ -56,7 +56,14 @@ from profiler.adb.timing import PhoneTiming
 from profiler.adb.watch import PhoneWatch
 from profiler.base import Backend, BackendError, OnRow, Workload
 from profiler.cache_entry import file_sha256
-from profiler.export import export_settings, onnx_path, tflite_export_settings, tflite_path
+from profiler.export import (
+    EXPORTER,
+    export_settings,
+    onnx_path,
+    recorded_exporter,
+    tflite_export_settings,
+    tflite_path,
+)
 from profiler.precision import (
     DEFAULT_DELEGATE,
     DEFAULT_PRECISION,
@@ -94,6 +101,8 @@ class AdbBackend(Backend):
         delegate: xnnpack, gpu, nnapi or none (benchmark_model only).
         batch_size: layers the profiling loop hands :meth:`measure_batch` at a time (one push
             and one shell for them all); 1: each layer alone, as :meth:`measure` times it.
+        exporter: the ONNX exporter (onnxruntime_perf_test only; :mod:`profiler.export`); a
+            resumed LUT's own is used.
     """
 
     name = "adb"
@@ -122,6 +131,7 @@ class AdbBackend(Backend):
         precision: str = DEFAULT_PRECISION,
         delegate: str = DEFAULT_DELEGATE,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        exporter: str = EXPORTER,
     ) -> None:
         if threads < 1 or batch_size < 1:
             raise ValueError(f"threads and batch_size must be at least 1: {threads}, {batch_size}")
@@ -163,6 +173,8 @@ class AdbBackend(Backend):
         self.initial_state: probe.CpuState | None = None
         self.watch: PhoneWatch | None = None
         self.batch_size = batch_size
+        export_settings(exporter)  # a known ONNX exporter, or ValueError
+        self.onnx_exporter = exporter
         self.timing: PhoneTiming | None = None
 
     # lifecycle ---------------------------------------------------------------------------
@@ -247,6 +259,7 @@ class AdbBackend(Backend):
         another binary of the same version is noted on each new row, another version needs
         ``allow_runner_change``: :func:`profiler.adb.identity.open_lut`); this session's phone
         log is kept in it."""
+        self.onnx_exporter = recorded_exporter(path, resume) or self.onnx_exporter
         store, self.row_note = identity.open_lut(
             path,
             self.config(),
@@ -292,7 +305,7 @@ class AdbBackend(Backend):
                 **tflite_export_settings(file_precision(self.precision)),
                 **delegates.delegate_settings(self.precision, self.delegate),
             }
-        return export_settings()
+        return export_settings(self.onnx_exporter)
 
     def device_info(self) -> dict:
         self._require_device()
@@ -331,7 +344,7 @@ class AdbBackend(Backend):
     def _model_file(self, workload: Workload) -> Path:
         if self.kind.model_suffix == ".tflite":
             return tflite_path(workload, self.cache_dir, file_precision(self.precision))
-        return onnx_path(workload, self.cache_dir)
+        return onnx_path(workload, self.cache_dir, self.onnx_exporter)
 
     def _require_timing(self) -> PhoneTiming:
         self._require_device()

@@ -38,12 +38,11 @@ from profiler.tflite.rules import (
     ConversionError,
     Pads,
     conv_padding,
-    fold_bn,
-    pair,
     plan_padding,
     valid_counts,
 )
 from profiler.tflite.units import UnitWriter, pool_options
+from profiler.torch_rules import conv_then_bn, float64, fold_bn, pair, sequence_steps, unit_handlers
 
 _NONE = schema.ActivationFunctionType.NONE
 _RELU6 = schema.ActivationFunctionType.RELU6
@@ -104,7 +103,7 @@ class _Converter:
             nn.Linear: self._linear,
             nn.Identity: lambda m, x, p: x,
             nn.Dropout: lambda m, x, p: x,
-            **UnitWriter(self).handlers(),
+            **unit_handlers(UnitWriter(self)),
         }
 
     def convert(self, module: nn.Module, x: int, path: str) -> int:
@@ -119,18 +118,13 @@ class _Converter:
 
     # --- containers ------------------------------------------------------------------------
     def _sequential(self, seq: nn.Sequential, x: int, path: str) -> int:
-        children = list(seq.named_children())
-        i = 0
-        while i < len(children):
-            name, m = children[i]
-            nxt = children[i + 1][1] if i + 1 < len(children) else None
-            sub = f"{path}.{name}" if path else name
-            if type(m) is nn.Conv2d and type(nxt) is nn.BatchNorm2d:
-                x, i = self._conv(m, nxt, x, sub), i + 2
-            elif type(m) is nn.AdaptiveAvgPool2d and type(nxt) is nn.Flatten and _flattens(nxt):
-                x, i = self._global_pool(m, x, sub, keepdims=False), i + 2
-            else:
-                x, i = self.convert(m, x, sub), i + 1
+        for sub, m, nxt in sequence_steps(seq, path, _fuses):
+            if nxt is None:
+                x = self.convert(m, x, sub)
+            elif type(m) is nn.Conv2d:
+                x = self._conv(m, nxt, x, sub)
+            else:  # a global pool, then flatten: one MEAN without keepdims
+                x = self._global_pool(m, x, sub, keepdims=False)
         return x
 
     def _residual(self, res: Residual, x: int, path: str) -> int:
@@ -171,8 +165,8 @@ class _Converter:
         same_ok, pads, (oh, ow) = plan_padding(
             (h, w), kernel, stride, conv_padding(conv, kernel, dilation, path), dilation
         )
-        weight = conv.weight.detach().double().numpy()
-        bias = conv.bias.detach().double().numpy() if conv.bias is not None else np.zeros(cout)
+        weight = float64(conv.weight)
+        bias = float64(conv.bias) if conv.bias is not None else np.zeros(cout)
         if bn is not None:
             weight, bias = fold_bn(weight, bias, bn)
         kind, x = self._padding(x, pads, same_ok)
@@ -329,3 +323,9 @@ class _Converter:
 
 def _flattens(flat: nn.Flatten) -> bool:
     return flat.start_dim == 1 and flat.end_dim == -1
+
+
+def _fuses(m: nn.Module, nxt: nn.Module) -> bool:
+    """Written as one: a conv and its BatchNorm, a global pool and the flatten after it."""
+    gpool = type(m) is nn.AdaptiveAvgPool2d and type(nxt) is nn.Flatten and _flattens(nxt)
+    return conv_then_bn(m, nxt) or gpool

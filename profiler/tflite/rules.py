@@ -6,17 +6,17 @@ the same windows only when ``total // 2 == p`` — always at stride 1, at stride
 of odd size (for an odd kernel). :func:`plan_padding` decides; the converter uses SAME where it
 equals torch, VALID where there is no padding and an explicit PAD + VALID otherwise. An
 average pool over explicitly padded zeros counts them; :func:`valid_counts` gives the taps torch
-counts with ``count_include_pad=False``. :func:`fold_bn` folds eval-mode BatchNorm into a conv.
+counts with ``count_include_pad=False``. BatchNorm folding and size arguments are read as the
+ONNX writer reads them (:mod:`profiler.torch_rules`).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 from torch import nn
 
 from lutnas.errors import LutnasError
+from profiler.torch_rules import pair
 
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right)), pixels
 
@@ -50,25 +50,6 @@ def plan_padding(
         pads.append((p, max(0, (out - 1) * s + span - p - size)))
         out_hw.append(out)
     return same_ok, (pads[0], pads[1]), (out_hw[0], out_hw[1])
-
-
-def pair(v: int | Sequence[int]) -> tuple[int, int]:
-    """A torch size argument (``3`` or ``(3, 5)``) as (height, width)."""
-    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def fold_bn(
-    weight: np.ndarray, bias: np.ndarray, bn: nn.BatchNorm2d
-) -> tuple[np.ndarray, np.ndarray]:
-    """Conv ``weight`` [O, …] and ``bias`` [O] with eval-mode ``bn`` folded in (float64)."""
-    if bn.running_mean is None or bn.running_var is None:
-        raise ConversionError("a BatchNorm2d without running statistics cannot be folded")
-    mean = bn.running_mean.detach().double().numpy()
-    var = bn.running_var.detach().double().numpy()
-    gamma = bn.weight.detach().double().numpy() if bn.weight is not None else 1.0
-    beta = bn.bias.detach().double().numpy() if bn.bias is not None else 0.0
-    scale = gamma / np.sqrt(var + bn.eps)
-    return weight * scale.reshape(-1, *[1] * (weight.ndim - 1)), (bias - mean) * scale + beta
 
 
 def conv_padding(

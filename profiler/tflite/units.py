@@ -25,9 +25,9 @@ from ai_edge_litert import schema_py_generated as schema
 from torch import nn
 
 from lut.network import NETWORK_INPUT, GraphNet
-from lut.spec_rules import pooled_size
 from lut.unit_modules import ChannelShuffle, ChannelSplit, Concat, Eltwise
-from profiler.tflite.rules import ConversionError, pair, plan_padding
+from profiler.tflite.rules import ConversionError, plan_padding
+from profiler.torch_rules import pair, pooled_hw
 
 if TYPE_CHECKING:
     from profiler.tflite.convert import _Converter
@@ -49,21 +49,12 @@ def pool_options(padding: int, kernel: tuple[int, int], stride: tuple[int, int])
 
 
 class UnitWriter:
-    """Handlers of the unit module types, writing into the converter's graph."""
+    """Writes the unit module types (:data:`profiler.torch_rules.UNIT_METHODS`) into the
+    converter's graph."""
 
     def __init__(self, converter: _Converter) -> None:
         self.cv = converter
         self.g = converter.g
-
-    def handlers(self) -> dict[type, object]:
-        return {
-            nn.MaxPool2d: self.maxpool,
-            Eltwise: self.eltwise,
-            Concat: self.concat,
-            ChannelSplit: self.split,
-            ChannelShuffle: self.shuffle,
-            GraphNet: self.graph_net,
-        }
 
     def maxpool(self, pool: nn.MaxPool2d, x: int, path: str) -> int:
         n, h, w, c = self.cv._nhwc(x, path)
@@ -72,10 +63,7 @@ class UnitWriter:
         kernel = pair(pool.kernel_size)
         stride = pair(pool.stride or pool.kernel_size)
         pad = pair(pool.padding)
-        out = tuple(
-            pooled_size(size, k, s, p, pool.ceil_mode)
-            for size, k, s, p in zip((h, w), kernel, stride, pad, strict=True)
-        )
+        out = pooled_hw((h, w), kernel, stride, pad, pool.ceil_mode)
         same_ok, pads, floor_out = plan_padding((h, w), kernel, stride, pad)
         if out != floor_out:  # ceil_mode reads past the end: pad after what the windows read
             same_ok = same_ok and all(
