@@ -6,7 +6,7 @@ lutnas's layer and network modules, op for op, in a fraction of its time
 (benchmarks/onnx_export_time.py); a module type it does not know (torchvision's own networks)
 is exported by the TorchScript exporter, as every file was before. A LUT records which made its
 files (``exporter`` in its backend config): one begun with ``torchscript`` goes on with the
-TorchScript exporter when resumed (:func:`resumed_exporter`), so its files and numbers do not
+TorchScript exporter when resumed (:func:`recorded_exporter`), so its files and numbers do not
 change. TFLite: lutnas's own writer (:mod:`profiler.tflite`; fp32, NHWC, BN folded, only ops
 XNNPACK delegates), faster still (benchmarks/tflite_export_time.py).
 

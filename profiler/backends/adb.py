@@ -49,6 +49,7 @@ from profiler.adb import delegates, identity, probe, runners
 from profiler.adb.batch import DEFAULT_BATCH_SIZE
 from profiler.adb.calls import RunnerCalls
 from profiler.adb.client import AdbClient, AdbDevice
+from profiler.adb.model_files import model_file, model_settings
 from profiler.adb.runners import RunnerKind
 from profiler.adb.session import RunnerLimits, clean_work_dir, prepare_work_dir
 from profiler.adb.thermal import CoolingPolicy
@@ -56,21 +57,8 @@ from profiler.adb.timing import PhoneTiming
 from profiler.adb.watch import PhoneWatch
 from profiler.base import Backend, BackendError, OnRow, Workload
 from profiler.cache_entry import file_sha256
-from profiler.export import (
-    EXPORTER,
-    export_settings,
-    onnx_path,
-    recorded_exporter,
-    tflite_export_settings,
-    tflite_path,
-)
-from profiler.precision import (
-    DEFAULT_DELEGATE,
-    DEFAULT_PRECISION,
-    DELEGATES,
-    PRECISIONS,
-    file_precision,
-)
+from profiler.export import EXPORTER, export_settings, recorded_exporter
+from profiler.precision import DEFAULT_DELEGATE, DEFAULT_PRECISION, DELEGATES, PRECISIONS
 
 if TYPE_CHECKING:
     from lut.store import LutStore
@@ -294,18 +282,10 @@ class AdbBackend(Backend):
             "threads": self.threads,
             "cpu_mask": self.mask,
             "precision": self.precision,
-            **self._kind_settings(),
+            **model_settings(
+                self.kind.model_suffix, self.precision, self.delegate, self.onnx_exporter
+            ),
         }
-
-    def _kind_settings(self) -> dict:
-        """How models are made and run for this runner (part of the config: it changes the
-        numbers)."""
-        if self.kind.model_suffix == ".tflite":
-            return {
-                **tflite_export_settings(file_precision(self.precision)),
-                **delegates.delegate_settings(self.precision, self.delegate),
-            }
-        return export_settings(self.onnx_exporter)
 
     def device_info(self) -> dict:
         self._require_device()
@@ -342,9 +322,8 @@ class AdbBackend(Backend):
 
     # timing ------------------------------------------------------------------------------
     def _model_file(self, workload: Workload) -> Path:
-        if self.kind.model_suffix == ".tflite":
-            return tflite_path(workload, self.cache_dir, file_precision(self.precision))
-        return onnx_path(workload, self.cache_dir, self.onnx_exporter)
+        suffix, exporter = self.kind.model_suffix, self.onnx_exporter
+        return model_file(workload, suffix, self.cache_dir, self.precision, exporter)
 
     def _require_timing(self) -> PhoneTiming:
         self._require_device()
