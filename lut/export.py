@@ -119,12 +119,57 @@ def _scale(dst: LutStore, src: LutStore) -> float:
     return ours["nominal_ms"] / theirs["nominal_ms"]
 
 
+# ONNX exporters whose files are one graph, node for node (lutnas's writer is checked against
+# the TorchScript exporter in tests/test_onnx_writer.py): LUTs of either measured the same thing.
+# profiler.export names its exporters by these (tests/test_onnx_exporter_choice.py checks).
+SAME_GRAPH_EXPORTERS = frozenset({"lutnas-onnx", "torchscript"})
+
+
+def _numbers_config(store: LutStore) -> dict:
+    """What decides a LUT's numbers: its backend configuration and settings, less which of
+    :data:`SAME_GRAPH_EXPORTERS` wrote its files (and that writer's version)."""
+    config = {**store.backend_config, **store.settings}
+    if config.get("exporter") in SAME_GRAPH_EXPORTERS:
+        config["exporter"] = " or ".join(sorted(SAME_GRAPH_EXPORTERS))
+        config.pop("onnx_writer_version", None)
+    return config
+
+
+def _checked_inputs(out: str | Path, sources: list[LutStore]) -> tuple[tuple, set, dict]:
+    """The identity (backend configuration, device, settings) the merged file is opened with,
+    the ONNX exporters involved, and the inputs' spaces; refuses, before anything is written,
+    inputs (and an existing ``out``) whose numbers were measured differently."""
+    stores = list(sources)
+    if Path(out).exists():  # extended: its configuration stands
+        stores.insert(0, LutStore.open(out, writable=False))
+    try:
+        first = stores[0]
+        for s in stores[1:]:
+            diff = describe_diff(
+                _numbers_config(first), _numbers_config(s), f"{first.path.name} has", s.path.name
+            )
+            if diff:
+                raise LutnasError(
+                    f"{s.path} and {first.path} were measured with different backend "
+                    f"configurations or settings ({diff}); merging them would mix numbers"
+                )
+        exporters = {s.backend_config.get("exporter") for s in stores}
+        spaces = _merged_spaces(sources, {})
+        return (first.backend_config, first.device, first.settings), exporters, spaces
+    finally:
+        if len(stores) > len(sources):
+            stores[0].close()  # out is opened for writing next
+
+
 def merge(out: str | Path, inputs: list[str | Path]) -> dict:
     """Merge LUT files measured with one backend configuration and settings into ``out``
     (created, or extended when it exists with the same configuration). Where a key is in
     several files, the steadiest row (lowest robust CV) wins. Drift-corrected whole models are
     brought to the calibration of ``out`` (or of the first input that has one). Transferred
-    rows are carried where no file measured their key (:func:`merge_transferred`).
+    rows are carried where no file measured their key (:func:`merge_transferred`). LUTs whose
+    ONNX files differ only in the exporter that wrote the same graph merge: the merged file
+    keeps the configuration of ``out``, or else of the first input, and lists the exporters
+    under ``merged_onnx_exporters``.
 
     Returns counts: rows added, conflicts resolved, models added, transferred rows the merged
     file has and keys transferred in several files.
@@ -136,24 +181,12 @@ def merge(out: str | Path, inputs: list[str | Path]) -> dict:
         raise LutnasError("give at least one LUT file to merge")
     sources = [LutStore.open(p, writable=False) for p in inputs]
     try:
-        first = sources[0]
-        for s in sources[1:]:
-            diff = describe_diff(
-                {**first.backend_config, **first.settings},
-                {**s.backend_config, **s.settings},
-                f"{first.path.name} has",
-                s.path.name,
-            )
-            if diff:
-                raise LutnasError(
-                    f"{s.path} and {first.path} were measured with different backend "
-                    f"configurations or settings ({diff}); merging them would mix numbers"
-                )
-        spaces = _merged_spaces(sources, {})  # refuses before anything is written
+        identity, exporters, spaces = _checked_inputs(out, sources)
         counts = {"layers": 0, "conflicts": 0, "models": 0}
-        with LutStore.create_or_resume(
-            out, first.backend_config, first.device, first.settings
-        ) as dst:
+        with LutStore.create_or_resume(out, *identity) as dst:
+            if len(exporters) > 1:
+                merged = set(dst.meta.get("merged_onnx_exporters", [])) | exporters
+                dst.set_meta("merged_onnx_exporters", sorted(merged))
             _merged_spaces([dst], spaces, dst)
             existing = dst.layers_frame().set_index("key")
             best: dict[str, pd.Series] = {k: r for k, r in existing.iterrows()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import onnx
 import pytest
 
+from lut.export import SAME_GRAPH_EXPORTERS, merge
 from lut.store import LutStore
 from lutnas.errors import LutnasError
 from lutnas.spaces.space import get_space
@@ -15,6 +16,7 @@ from profiler.backends.onnxruntime import OnnxRuntimeBackend
 from profiler.base import host_backend
 from profiler.export import (
     EXPORTER,
+    ONNX_EXPORTERS,
     ONNX_WRITER_VERSION,
     TORCHSCRIPT,
     export_settings,
@@ -98,6 +100,38 @@ def test_a_lut_begun_with_lutnas_writer_goes_on_with_it(tmp_path):
         store = backend.open_lut(lut, SETTINGS.identity())  # resumed with the LUT's own
         assert backend.config()["exporter"] == EXPORTER
         store.close()
+
+
+def test_luts_of_either_exporter_merge_and_other_settings_do_not(tmp_path):
+    # lut.export knows which exporters write one graph without importing profiler
+    assert SAME_GRAPH_EXPORTERS == set(ONNX_EXPORTERS)
+    luts = {}
+    for exporter, specs, optimization in [
+        (TORCHSCRIPT, SPECS[:2], "all"),
+        (EXPORTER, SPECS[1:3], "all"),
+        (EXPORTER, SPECS[3:], "basic"),
+    ]:
+        lut = luts[exporter, optimization] = tmp_path / f"{exporter}-{optimization}.lut"
+        backend = OnnxRuntimeBackend(pin=False, exporter=exporter, optimization=optimization)
+        with backend, backend.open_lut(lut, SETTINGS.identity()) as store:
+            profile_layers(backend, store, specs, SETTINGS, progress=False)
+    old, new, basic = luts.values()
+
+    counts = merge(tmp_path / "merged.lut", [new, old])
+    assert (counts["layers"], counts["conflicts"]) == (3, 1)  # SPECS[1] timed in both
+    with LutStore.open(tmp_path / "merged.lut") as merged, LutStore.open(new) as first:
+        assert merged.backend_config == first.backend_config  # the first input's
+        assert merged.layer_keys() == {s.key for s in SPECS[:3]}
+        assert merged.meta["merged_onnx_exporters"] == sorted([EXPORTER, TORCHSCRIPT])
+    # into an existing file, its own configuration stands
+    merge(old, [new])
+    with LutStore.open(old) as extended:
+        assert extended.backend_config["exporter"] == TORCHSCRIPT
+        assert extended.layer_keys() == {s.key for s in SPECS[:3]}
+    # another graph optimisation measures something else: refused, the field named
+    with pytest.raises(LutnasError, match="graph_optimization.*would mix numbers"):
+        merge(tmp_path / "mixed.lut", [old, basic])
+    assert not (tmp_path / "mixed.lut").exists()
 
 
 @pytest.mark.adb
