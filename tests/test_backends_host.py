@@ -1,7 +1,9 @@
 """The host backends pass the shared backend contract; host-specific behaviour."""
 
 import os
+from dataclasses import replace
 
+import numpy as np
 import pytest
 from contracts import BackendContract
 from contracts.backend import SMALL
@@ -83,3 +85,23 @@ def test_host_backend_is_recreated_from_a_lut_config(tmp_path):
     assert ort.config()["graph_optimization"] == "none"
     with pytest.raises(LutnasError, match="--verify runs on host backends.*'adb'"):
         host_backend({"backend": "adb", "threads": 1}, "--verify")
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "litert"])
+def test_layers_of_one_input_shape_share_one_draw_of_random_values(name, tmp_path):
+    same_input = [SMALL, replace(SMALL, kernel=5), replace(SMALL, cout=32)]
+    with get_backend(name, cache_dir=tmp_path) as backend:
+        backend.prepared(layer_workload(same_input[0]))
+        [(key, first)] = backend._inputs.items()
+        for spec in same_input[1:]:
+            backend.prepared(layer_workload(spec))
+            assert list(backend._inputs) == [key] and backend._inputs[key] is first  # not redrawn
+        backend.prepared(layer_workload(replace(SMALL, input_h=28, input_w=28)))
+        assert len(backend._inputs) == 2
+    # the values each runner drew for itself before: seed 0, the backend's own draw
+    [x] = first
+    rng = np.random.default_rng(0)
+    drawn = rng.standard_normal(x.shape, np.float32) if name == "onnxruntime" else None
+    drawn = rng.standard_normal(x.shape).astype(np.float32) if drawn is None else drawn
+    assert x.dtype == np.float32 and np.array_equal(x, drawn)
+    assert sorted(x.shape) == sorted((1, 16, 14, 14))  # NCHW for ONNX, NHWC for LiteRT

@@ -127,11 +127,18 @@ class LiteRtBackend(HostBackend):
             experimental_op_resolver_type=_RESOLVERS[self.delegate][0],
         )
         interpreter.allocate_tensors()
-        rng = np.random.default_rng(0)
-        for detail in interpreter.get_input_details():  # one per workload input, in order
-            if detail["dtype"] == np.int8:
-                x = rng.integers(-128, 128, size=detail["shape"], dtype=np.int8)
-            else:
-                x = rng.standard_normal(detail["shape"]).astype(np.float32)
+        details = interpreter.get_input_details()  # one per workload input, in order
+        kinds = tuple((tuple(d["shape"]), d["dtype"] == np.int8) for d in details)
+
+        def draw() -> list[np.ndarray]:
+            rng = np.random.default_rng(0)
+            return [
+                rng.integers(-128, 128, size=shape, dtype=np.int8)
+                if int8
+                else rng.standard_normal(shape).astype(np.float32)
+                for shape, int8 in kinds
+            ]
+
+        for detail, x in zip(details, self._fixed_inputs(("litert", kinds), draw), strict=True):
             interpreter.set_tensor(detail["index"], x)
         return interpreter.invoke

@@ -97,9 +97,12 @@ class OnnxRuntimeBackend(HostBackend):
 
     def _runner(self, workload: Workload) -> Callable[[], object]:
         session = self._session(self.exporter()(workload))
-        rng = np.random.default_rng(0)
-        feed = {
-            inp.name: rng.standard_normal(shape, np.float32)
-            for inp, shape in zip(session.get_inputs(), workload.input_shapes, strict=True)
-        }
+        shapes = tuple(tuple(shape) for shape in workload.input_shapes)
+
+        def draw() -> list[np.ndarray]:
+            rng = np.random.default_rng(0)
+            return [rng.standard_normal(shape, np.float32) for shape in shapes]
+
+        values = self._fixed_inputs(("float32", shapes), draw)
+        feed = {inp.name: x for inp, x in zip(session.get_inputs(), values, strict=True)}
         return lambda: session.run(None, feed)
